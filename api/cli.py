@@ -1,0 +1,133 @@
+"""The `xunlu` command line. It parses, calls the library, and turns domain errors into exit codes."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from api.config import home_dir, load_config
+from asr.errors import OptionError, XunluError
+from models.store import ModelError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="讯录 xunlu: interrogation-room recording and searchable transcripts.")
+log = logging.getLogger("xunlu.cli")
+
+HomeOpt = typer.Option(None, "--home", help="Home folder (default $XUNLU_HOME or ~/.local/share/xunlu).")
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"xunlu: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _split(value: Optional[str]) -> tuple[str, ...]:
+    if not value:
+        return ()
+    names = tuple(v.strip() for v in value.split(","))
+    if any(not n for n in names):
+        raise OptionError(f"empty name in list '{value}'")
+    return names
+
+
+def write_output(text: str, output: Optional[Path]) -> None:
+    """stdout, or the file written atomically (nothing appears at the path unless all of it is there)."""
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = output.expanduser()
+    if target.is_dir():
+        raise OptionError(f"output path is a directory: {output}")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise OptionError(f"output folder does not exist: {parent}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _format_from_suffix(output: Optional[Path]) -> Optional[str]:
+    if output is None:
+        return None
+    suffix = output.suffix.lower().lstrip(".")
+    return suffix if suffix in ("json", "srt", "vtt", "txt") else None
+
+
+@app.command()
+def transcribe(
+    input: Path = typer.Argument(..., help="Any file ffmpeg can read (wav, flac, mp3, m4a, mp4, mkv, ts)."),
+    language: Optional[str] = typer.Option(None, "--language", "-l",
+                                           help="Language code (zh, en, ...) or auto; default from config: zh."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="base (bundled), a model folder, or a hub name."),
+    speakers: Optional[str] = typer.Option(None, "--speakers", help="Names of the channels in order: officer,suspect."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="json, srt, vtt or txt (default: from -o, else json)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    batch_size: int = typer.Option(0, "--batch-size", min=0, help="Use the batched pipeline with this batch size."),
+    beam_size: int = typer.Option(5, "--beam-size", min=1),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or auto."),
+    compute_type: Optional[str] = typer.Option(None, "--compute-type", help="int8, float16, ... (auto: int8 on CPU)."),
+    home: Optional[str] = HomeOpt,
+) -> None:
+    """Transcribe a recording to a timestamped transcript (JSON, SRT, WebVTT or text)."""
+    from api.progress import SegmentProgress
+    from asr.formats import render
+    from asr.pipeline import Job, run_job
+
+    try:
+        cfg = load_config(home_dir(home))
+        chosen = fmt or _format_from_suffix(output) or "json"
+        job = Job(input=str(input), language=language or cfg.language, model=model or cfg.model,
+                  speakers=_split(speakers), fmt=chosen, batch_size=batch_size, beam_size=beam_size,
+                  device=device or cfg.device, compute_type=compute_type or cfg.compute_type,
+                  home=home_dir(home))
+        with SegmentProgress(label=Path(input).name) as progress:
+            transcript = run_job(job, on_start=progress.start, on_segment=progress.advance)
+        write_output(render(transcript, chosen), output)
+    except (XunluError, ModelError) as exc:
+        fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted; nothing was written", 130)
+
+
+@app.command("models")
+def models_cmd(home: Optional[str] = HomeOpt) -> None:
+    """List the speech models that are installed, and where."""
+    from models.store import installed
+
+    for m in installed(home_dir(home)):
+        size = f"{m.size_bytes / 1e6:.0f} MB" if m.size_bytes else "-"
+        typer.echo(f"{m.name}\t{m.source}\t{size}\t{m.status}\t{m.path}")
+
+
+@app.command()
+def demo(home: Optional[str] = HomeOpt) -> None:
+    """Make a two-speaker sample interview and transcribe it (no microphone or camera needed)."""
+    from api import demo_cmd
+
+    try:
+        demo_cmd.run(home_dir(home))
+    except (XunluError, ModelError) as exc:
+        fail(str(exc), exc.exit_code)
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("XUNLU_LOG", "WARNING").upper(),
+                        format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

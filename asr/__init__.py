@@ -1,0 +1,1 @@
+"""Speech recognition: decoding, VAD, channel separation, transcription, guards and exports."""

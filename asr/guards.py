@@ -1,0 +1,142 @@
+"""Guards against Whisper's failure modes on interview audio.
+
+- Hallucinated credits and sign-offs from silence or room tone ("字幕由Amara.org社群提供",
+  "请不吝点赞订阅转发打赏支持明镜与点点栏目", "Thanks for watching!").
+- Looping repeats ("变温温度设为两度，变温温度设为两度，变温温度……").
+- Times past the end of the audio.
+All functions are pure: they take segments and return new ones.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import replace
+from typing import Iterable, Optional
+
+from asr.types import Segment, Word
+
+# Lower-cased, punctuation-free fragments; a segment made mostly of one of these is dropped.
+HALLUCINATIONS = (
+    "字幕由amara.org社群提供", "字幕由amaraorg社群提供", "amaraorg", "amara.org",
+    "请不吝点赞订阅转发打赏支持明镜与点点栏目", "请不吝点赞订阅转发打赏", "点赞订阅转发打赏",
+    "请不吝点赞", "点赞订阅", "订阅转发", "明镜与点点栏目", "明镜需要您的支持",
+    "欢迎订阅", "感谢观看", "谢谢观看", "谢谢收看", "感谢收看", "感谢您的观看", "谢谢大家观看",
+    "下次再见", "我们下期再见", "下期再见", "本期视频就到这里",
+    "字幕志愿者", "字幕提供", "优优独播剧场", "yoyo television series exclusive",
+    "thanks for watching", "thank you for watching", "please subscribe", "subscribe to my channel",
+    "like and subscribe", "subtitles by the amara.org community", "transcription by castingwords",
+    "www.mooji.org", "sous-titres réalisés par la communauté d'amara.org",
+)
+
+_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def _squash(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    return _PUNCT.sub("", text)
+
+
+def is_hallucination(text: str) -> bool:
+    """True when a segment is (mostly) one of Whisper's known phantom phrases."""
+    squashed = _squash(text)
+    if not squashed:
+        return True
+    for phrase in HALLUCINATIONS:
+        p = _squash(phrase)
+        if p and p in squashed and len(p) >= 0.5 * len(squashed):
+            return True
+    return False
+
+
+def _unit(word: Word) -> str:
+    return _squash(word.text)
+
+
+def collapse_repeats(words: tuple[Word, ...], min_repeats: int = 3, max_period: int = 12,
+                     min_chars: int = 2) -> tuple[Word, ...]:
+    """Cut a run where a phrase of 1..max_period words repeats `min_repeats` or more times in a row.
+
+    The first occurrence is kept, the repeats are dropped. Real speech repeats a word twice ("对对"),
+    rarely a phrase three times; a phrase of one character repeated (嗯嗯嗯) is kept.
+    """
+    units = [_unit(w) for w in words]
+    out: list[Word] = []
+    i = 0
+    n = len(words)
+    while i < n:
+        cut = 0
+        for period in range(1, max_period + 1):
+            if i + period * 2 > n:
+                break
+            phrase = units[i:i + period]
+            if sum(len(u) for u in phrase) < min_chars:
+                continue
+            reps = 1
+            while units[i + reps * period:i + (reps + 1) * period] == phrase:
+                reps += 1
+            if reps >= min_repeats:
+                cut = period * reps
+                out.extend(words[i:i + period])
+                # a trailing partial repeat ("变温温度……") belongs to the loop too
+                j = i + cut
+                k = 0
+                while j < n and k < period and units[j] == phrase[k]:
+                    j += 1
+                    k += 1
+                cut = j - i
+                break
+        if cut:
+            i += cut
+        else:
+            out.append(words[i])
+            i += 1
+    return tuple(out)
+
+
+def collapse_text_repeats(text: str, min_repeats: int = 3) -> str:
+    """Text-only version for segments without word times: "ab，ab，ab，a" -> "ab，"."""
+    pattern = re.compile(r"(.{2,40}?)\1{%d,}" % (min_repeats - 1), re.DOTALL)
+    previous = None
+    while previous != text:
+        previous = text
+        text = pattern.sub(r"\1", text)
+    return text
+
+
+def words_text(words: Iterable[Word]) -> str:
+    """Whisper's words carry their own leading spaces (English) or none (Chinese)."""
+    return "".join(w.text for w in words).strip()
+
+
+def clamp(segment: Segment, duration: float) -> Optional[Segment]:
+    """Keep every time inside [0, duration]; drop words (and segments) that start after the end."""
+    words = []
+    for w in segment.words:
+        if w.start >= duration:
+            continue
+        start = max(0.0, w.start)
+        words.append(replace(w, start=start, end=max(start, min(w.end, duration))))
+    start = max(0.0, min(segment.start, duration))
+    end = max(start, min(segment.end, duration))
+    if segment.words and not words:
+        return None
+    if words:
+        start, end = words[0].start, max(words[-1].end, words[0].start)
+    if start >= duration:
+        return None
+    return replace(segment, start=start, end=end, words=tuple(words))
+
+
+def guard(segment: Segment, duration: float) -> Optional[Segment]:
+    """Apply every guard to one segment; None when nothing of it should be kept."""
+    if is_hallucination(segment.text):
+        return None
+    if segment.words:
+        words = collapse_repeats(segment.words)
+        if len(words) != len(segment.words):
+            segment = replace(segment, words=words, text=words_text(words))
+    else:
+        text = collapse_text_repeats(segment.text)
+        if text != segment.text:
+            segment = replace(segment, text=text)
+    return clamp(segment, duration)

@@ -1,0 +1,154 @@
+"""Where people speak: Silero VAD regions (raw and padded) and crosstalk gating between channels.
+
+Each microphone of an interview room also hears the other person, more quietly. Before VAD, every channel
+is gated: a stretch where another channel is clearly louder and carries the same signal is muted on this
+one, so a sentence is only transcribed from the microphone it was spoken into, and never twice.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+FRAME = 320  # 20 ms
+
+
+@dataclass(frozen=True)
+class Region:
+    """A stretch of speech in samples; `onset` is where the VAD heard speech begin (before padding)."""
+
+    start: int
+    end: int
+    onset: int
+
+    @property
+    def start_s(self) -> float:
+        return self.start / SAMPLE_RATE
+
+    @property
+    def end_s(self) -> float:
+        return self.end / SAMPLE_RATE
+
+    @property
+    def onset_s(self) -> float:
+        return self.onset / SAMPLE_RATE
+
+
+def speech_regions(audio: np.ndarray, threshold: float = 0.5, min_silence_ms: int = 2000,
+                   pad_ms: int = 400, max_speech_s: float = 30.0) -> list[Region]:
+    """Silero VAD over one channel; regions padded like faster-whisper pads them, onsets kept raw."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    if audio.size == 0 or float(np.max(np.abs(audio))) < 1e-4:
+        return []
+    opts = VadOptions(threshold=threshold, min_silence_duration_ms=min_silence_ms, speech_pad_ms=0,
+                      max_speech_duration_s=max_speech_s)
+    raw = get_speech_timestamps(audio, opts)
+    return pad_regions([(r["start"], r["end"]) for r in raw], audio.shape[0], pad_ms)
+
+
+def pad_regions(raw: list[tuple[int, int]], length: int, pad_ms: int) -> list[Region]:
+    """Pad raw speech spans by `pad_ms` each side; where two pads would overlap, split the gap."""
+    pad = pad_ms * SAMPLE_RATE // 1000
+    out: list[Region] = []
+    for i, (start, end) in enumerate(raw):
+        lo = max(0, start - pad)
+        hi = min(length, end + pad)
+        if i > 0:
+            prev_end = raw[i - 1][1]
+            if start - prev_end < 2 * pad:
+                lo = max(lo, prev_end + (start - prev_end) // 2)
+        if i + 1 < len(raw):
+            next_start = raw[i + 1][0]
+            if next_start - end < 2 * pad:
+                hi = min(hi, end + (next_start - end) // 2)
+        out.append(Region(lo, hi, start))
+    return out
+
+
+BLOCK = 5 * FRAME      # 100 ms blocks for the crosstalk decision
+MAX_LAG = 240          # 15 ms: microphones up to about 5 m apart
+
+
+def _block_db(audio: np.ndarray) -> np.ndarray:
+    """Per-channel energy in dB per 100 ms block; shape (channels, blocks)."""
+    channels, n = audio.shape
+    blocks = n // BLOCK
+    x = audio[:, : blocks * BLOCK].reshape(channels, blocks, BLOCK).astype(np.float64)
+    return 10.0 * np.log10(np.mean(x ** 2, axis=2) + 1e-12)
+
+
+def _block_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Peak normalised cross-correlation of two channels per 100 ms block, over lags of +-15 ms."""
+    blocks = min(a.shape[0], b.shape[0]) // BLOCK
+    if blocks == 0:
+        return np.zeros(0)
+    size = 1 << int(np.ceil(np.log2(2 * BLOCK)))
+    xa = a[: blocks * BLOCK].reshape(blocks, BLOCK).astype(np.float64)
+    xb = b[: blocks * BLOCK].reshape(blocks, BLOCK).astype(np.float64)
+    xa -= xa.mean(axis=1, keepdims=True)
+    xb -= xb.mean(axis=1, keepdims=True)
+    fa = np.fft.rfft(xa, size, axis=1)
+    fb = np.fft.rfft(xb, size, axis=1)
+    corr = np.fft.irfft(fa * np.conj(fb), size, axis=1)
+    lags = np.concatenate([corr[:, : MAX_LAG + 1], corr[:, -MAX_LAG:]], axis=1)
+    norm = np.sqrt(np.sum(xa ** 2, axis=1) * np.sum(xb ** 2, axis=1)) + 1e-12
+    return np.max(np.abs(lags), axis=1) / norm
+
+
+def crosstalk_gate(audio: np.ndarray, margin_db: float = 3.0, min_similarity: float = 0.5) -> np.ndarray:
+    """Mute, on each channel, the blocks where it only hears another channel's speaker.
+
+    Crosstalk is the louder channel's signal arriving, attenuated and a little late, at the quieter
+    microphone: a block is taken from channel c when another channel is louder by `margin_db` and the two
+    signals are correlated there. Two people speaking at once are uncorrelated, so both are kept; a
+    recording with the same signal on every channel keeps it on the first channel only. Returns a new array.
+    """
+    channels, n = audio.shape
+    if channels < 2 or n < BLOCK:
+        return audio
+    db = _block_db(audio)
+    gains = np.ones_like(db)
+    for c in range(channels):
+        for d in range(channels):
+            if d == c:
+                continue
+            louder = db[d] > db[c] + margin_db
+            if d < c:  # equal copies belong to the lower channel
+                louder |= np.abs(db[d] - db[c]) <= margin_db
+            candidates = louder & (db[d] > -60.0)
+            if not candidates.any():
+                continue
+            similar = _block_similarity(audio[c], audio[d]) >= min_similarity
+            gains[c, candidates & similar] = 0.0
+    # close one-block holes and soften the edges (no clicks), then stretch to samples
+    for c in range(channels):
+        g = gains[c]
+        holes = (g[1:-1] > 0) & (g[:-2] == 0) & (g[2:] == 0)
+        g[1:-1][holes] = 0.0
+    per_sample = np.repeat(gains, BLOCK, axis=1)
+    ramp = np.ones(FRAME) / FRAME
+    left, right = FRAME // 2, FRAME - 1 - FRAME // 2
+    per_sample = np.stack([np.convolve(np.pad(g, (left, right), mode="edge"), ramp, mode="valid")
+                           for g in per_sample])
+    tail = n - per_sample.shape[1]
+    if tail > 0:
+        per_sample = np.concatenate([per_sample, np.repeat(per_sample[:, -1:], tail, axis=1)], axis=1)
+    return (audio * per_sample).astype(np.float32)
+
+
+def channels_are_copies(audio: np.ndarray, tolerance: float = 0.98) -> bool:
+    """True when every channel carries the same signal (a mono recording stored as stereo)."""
+    if audio.shape[0] < 2:
+        return True
+    ref = audio[0]
+    for other in audio[1:]:
+        denom = float(np.linalg.norm(ref) * np.linalg.norm(other))
+        if denom == 0.0:
+            if np.any(ref) or np.any(other):
+                return False
+            continue
+        if float(np.dot(ref, other)) / denom < tolerance:
+            return False
+    return True

@@ -1,0 +1,1 @@
+"""Sources (microphones, cameras, network streams, files) and the crash-safe recorder. See DESIGN.md."""

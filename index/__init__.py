@@ -1,0 +1,1 @@
+"""The Whoosh search index over transcripts. See DESIGN.md."""

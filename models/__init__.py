@@ -1,0 +1,1 @@
+"""Speech-model store: resolves `base` from the PyPI model packages, a folder, or a hub name."""
