@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import replace
 from typing import Iterable, Optional
 
+from asr.textnorm import to_simplified
 from asr.types import Segment, Word
 
 # Lower-cased, punctuation-free fragments; a segment made mostly of one of these is dropped.
@@ -32,7 +33,7 @@ _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
 def _squash(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).lower()
+    text = to_simplified(unicodedata.normalize("NFKC", text)).lower()
     return _PUNCT.sub("", text)
 
 
@@ -120,11 +121,14 @@ def clamp(segment: Segment, duration: float) -> Optional[Segment]:
     end = max(start, min(segment.end, duration))
     if segment.words and not words:
         return None
+    text = segment.text
     if words:
         start, end = words[0].start, max(words[-1].end, words[0].start)
+        if len(words) != len(segment.words):
+            text = words_text(words)
     if start >= duration:
         return None
-    return replace(segment, start=start, end=end, words=tuple(words))
+    return replace(segment, start=start, end=end, text=text, words=tuple(words))
 
 
 def guard(segment: Segment, duration: float) -> Optional[Segment]:

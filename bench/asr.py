@@ -1,0 +1,531 @@
+"""Benchmark: xunlu's ASR pipeline against plain faster-whisper on the shared speech clips.
+
+    .venv/bin/python bench/asr.py [--quick] [--only cer,onset,batch] [--home DIR] [--seed N]
+
+Sections (all measured in the same run, with one loaded model):
+  cer    CER on the S0150 sentences of 5.5 s or more, CER on the other zh rows (misc/), WER on the English
+         rows (not the stereo row), and the real-time factor of both systems over the same files.
+  onset  a two-channel interview assembled in memory (officer / suspect, crosstalk, room noise): word-onset
+         hit rate, whole-interview CER, double transcriptions; plus the shared stereo_diarization.wav row.
+  batch  a mono file of S0150 sentences: xunlu sequential (batch 0) against batched (batch 8), RTF and CER.
+
+Progress goes to stderr; stdout gets human-readable tables and, last, one JSON line with every figure.
+Clips are read from ../shared/speech (relative to the project root), or from $XUNLU_SPEECH_DIR.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# Run as `python bench/asr.py`, this file's folder comes first on sys.path and would shadow the `asr` package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from asr.engine import ZH_PROMPT, collect  # noqa: E402
+from asr.pipeline import load_transcriber  # noqa: E402
+from asr.scoring import cer, edit_distance, wer  # noqa: E402
+from asr.textnorm import for_scoring, to_simplified  # noqa: E402
+from asr.types import TranscribeOptions  # noqa: E402
+
+SR = 16000
+SPEECH_DIR = Path(os.environ.get("XUNLU_SPEECH_DIR") or (ROOT.parent / "shared" / "speech"))
+ONSET_TOLERANCE_S = 0.5
+TARGETS = {"rtf_ratio_max": 1.05, "onset_hit_min_pct": 90.0, "batch_speedup_min": 2.0,
+           "batch_cer_delta_max_pts": 1.0, "double_transcriptions": 0}
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# -- data -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Row:
+    file: str
+    language: str
+    reference: str
+    duration: float
+
+    @property
+    def path(self) -> Path:
+        return SPEECH_DIR / self.file
+
+
+def manifest() -> list[Row]:
+    with open(SPEECH_DIR / "manifest.tsv", encoding="utf-8", newline="") as f:
+        return [Row(r["file"], r["language"], r["reference"], float(r["duration_s"]))
+                for r in csv.DictReader(f, delimiter="\t")]
+
+
+def read_wav(path: Path) -> np.ndarray:
+    """16 kHz int16 mono WAV -> float32 (n,). The shared aishell/ and misc zh clips are all of this shape."""
+    with wave.open(str(path)) as w:
+        if w.getframerate() != SR or w.getsampwidth() != 2 or w.getnchannels() != 1:
+            raise ValueError(f"{path}: expected 16 kHz 16-bit mono")
+        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768.0
+
+
+def write_wav(path: Path, samples: np.ndarray) -> None:
+    """float32 (channels, n) or (n,) -> 16-bit PCM WAV at 16 kHz."""
+    x = samples if samples.ndim == 2 else samples[None, :]
+    pcm = (np.clip(x, -1.0, 1.0) * 32767.0).round().astype("<i2").T.copy()
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(x.shape[0])
+        w.setsampwidth(2)
+        w.setframerate(SR)
+        w.writeframes(pcm.tobytes())
+
+
+FRAME_10MS = SR // 100
+
+
+def speech_onset(clip: np.ndarray) -> float:
+    """Seconds of leading silence in a clip, by energy.
+
+    10 ms frames; threshold = max(0.05 * the clip's loudest frame RMS, 4 * its 10th-percentile frame RMS,
+    i.e. 12 dB over its noise floor); the onset is the first frame that starts a run of 5 frames (50 ms)
+    all above the threshold. The noise-floor term and the 50 ms run keep clicks and breaths in the clips'
+    recorded room tone (about -54 dBFS in AISHELL) from counting as speech.
+    """
+    n = clip.shape[0] // FRAME_10MS
+    rms = np.sqrt(np.mean(clip[: n * FRAME_10MS].reshape(n, FRAME_10MS).astype(np.float64) ** 2, axis=1))
+    threshold = max(0.05 * float(rms.max()), 4.0 * float(np.percentile(rms, 10)))
+    above = rms > threshold
+    run = 5
+    for i in range(max(0, n - run + 1)):
+        if above[i:i + run].all():
+            return i * FRAME_10MS / SR
+    return float(np.argmax(above)) * FRAME_10MS / SR
+
+
+# -- the two systems ------------------------------------------------------------------------------------
+class Systems:
+    def __init__(self, home: Path):
+        t0 = time.perf_counter()
+        self.tr = load_transcriber("base", home)
+        self.model = self.tr.model
+        log(f"model {self.tr.model_label} loaded in {time.perf_counter() - t0:.1f} s")
+
+    def xunlu(self, audio: Any, language: str, speakers: tuple[str, ...] = (), batch_size: int = 0):
+        """(Transcript, seconds). `audio` is a path (decoded by the pipeline, inside the timing) or an array."""
+        opts = TranscribeOptions(language=language, speakers=speakers, batch_size=batch_size)
+        t0 = time.perf_counter()
+        if isinstance(audio, np.ndarray):
+            segments, info = self.tr.transcribe_array(audio, opts)
+        else:
+            segments, info = self.tr.transcribe(str(audio), opts)
+        transcript = collect(segments, info)
+        return transcript, time.perf_counter() - t0
+
+    def plain(self, audio: Any, language: str):
+        """(list of faster-whisper segments, seconds): the baseline, with the pipeline's own settings."""
+        if not isinstance(audio, np.ndarray):
+            audio = str(audio)
+        t0 = time.perf_counter()
+        segments, _ = self.model.transcribe(
+            audio, language=language, beam_size=5, vad_filter=True, word_timestamps=True,
+            condition_on_previous_text=False, initial_prompt=ZH_PROMPT if language == "zh" else None)
+        out = list(segments)
+        return out, time.perf_counter() - t0
+
+    def warm_up(self, zh: Path) -> None:
+        log("warming up both systems")
+        self.xunlu(zh, "zh")
+        self.plain(zh, "zh")
+
+
+def plain_text(segments: list) -> str:
+    return "".join(s.text for s in segments).strip()
+
+
+def xunlu_text(transcript, channel: Optional[int] = None) -> str:
+    """Segment texts in time order; Chinese segments are joined without separator, others with a space."""
+    segs = [s for s in transcript.segments if channel is None or s.channel == channel]
+    sep = "" if transcript.language.startswith("zh") else " "
+    return sep.join(s.text for s in segs)
+
+
+def pct(errors: int, total: int) -> float:
+    return round(100.0 * errors / total, 2) if total else float("nan")
+
+
+# -- section 1: accuracy and speed on the shared rows ---------------------------------------------------
+def bench_cer(sys_: Systems, rows: list[Row], quick: bool) -> dict:
+    s0150 = [r for r in rows if r.file.startswith("aishell/") and r.language == "zh" and r.duration >= 5.5]
+    if quick:
+        s0150 = s0150[:20]
+    misc_zh = [r for r in rows if r.file.startswith("misc/") and r.language == "zh"]
+    english = [r for r in rows if r.language == "en" and Path(r.file).name != "stereo_diarization.wav"]
+    groups = [("S0150>=5.5s", "zh", s0150), ("misc zh", "zh", misc_zh), ("english", "en", english)]
+
+    results: dict[str, Any] = {}
+    timing = {"audio_s": 0.0, "xunlu_s": 0.0, "plain_s": 0.0, "files": 0}
+    timing_s0150 = {"audio_s": 0.0, "xunlu_s": 0.0, "plain_s": 0.0}
+    k = 0
+    total = sum(len(g[2]) for g in groups)
+    for name, lang, group in groups:
+        score = cer if lang == "zh" else wer
+        err = {"xunlu": 0, "plain": 0}
+        ref_len = 0
+        trad = {"xunlu": 0, "plain": 0}
+        for row in group:
+            k += 1
+            # alternate which system goes first, so neither always runs with warm caches
+            order = ("xunlu", "plain") if k % 2 else ("plain", "xunlu")
+            hyp: dict[str, str] = {}
+            secs: dict[str, float] = {}
+            for which in order:
+                if which == "xunlu":
+                    tr, secs["xunlu"] = sys_.xunlu(row.path, lang)
+                    hyp["xunlu"] = xunlu_text(tr)
+                else:
+                    segs, secs["plain"] = sys_.plain(row.path, lang)
+                    hyp["plain"] = plain_text(segs)
+            audio_s = row.duration
+            for which in ("xunlu", "plain"):
+                e, n = score(row.reference, hyp[which])
+                err[which] += e
+                if lang == "zh":
+                    trad[which] += sum(1 for a, b in zip(hyp[which], to_simplified(hyp[which])) if a != b)
+            ref_len += n
+            timing["audio_s"] += audio_s
+            timing["xunlu_s"] += secs["xunlu"]
+            timing["plain_s"] += secs["plain"]
+            timing["files"] += 1
+            if name.startswith("S0150"):
+                timing_s0150["audio_s"] += audio_s
+                timing_s0150["xunlu_s"] += secs["xunlu"]
+                timing_s0150["plain_s"] += secs["plain"]
+            if k % 10 == 0 or k == total:
+                log(f"cer: {k}/{total} files")
+        results[name] = {"metric": "CER" if lang == "zh" else "WER", "files": len(group), "ref_units": ref_len,
+                         "xunlu_errors": err["xunlu"], "plain_errors": err["plain"],
+                         "xunlu_pct": pct(err["xunlu"], ref_len), "plain_pct": pct(err["plain"], ref_len)}
+        if lang == "zh":
+            results[name]["traditional_chars_xunlu"] = trad["xunlu"]
+            results[name]["traditional_chars_plain"] = trad["plain"]
+
+    def rtf(t: dict) -> dict:
+        x = t["xunlu_s"] / t["audio_s"]
+        p = t["plain_s"] / t["audio_s"]
+        return {"audio_s": round(t["audio_s"], 2), "xunlu_s": round(t["xunlu_s"], 2),
+                "plain_s": round(t["plain_s"], 2), "xunlu_rtf": round(x, 4), "plain_rtf": round(p, 4),
+                "ratio": round(x / p, 3)}
+
+    results["rtf_all"] = {"files": timing["files"], **rtf(timing)}
+    results["rtf_s0150"] = rtf(timing_s0150)
+
+    print("\n== 1. Accuracy and speed on the shared rows (xunlu vs plain faster-whisper, base int8) ==")
+    print(f"{'set':<14}{'metric':>7}{'files':>7}{'ref':>7}{'xunlu err':>11}{'xunlu %':>9}"
+          f"{'plain err':>11}{'plain %':>9}")
+    for name, _, _ in groups:
+        r = results[name]
+        print(f"{name:<14}{r['metric']:>7}{r['files']:>7}{r['ref_units']:>7}{r['xunlu_errors']:>11}"
+              f"{r['xunlu_pct']:>9.2f}{r['plain_errors']:>11}{r['plain_pct']:>9.2f}")
+    r = results["S0150>=5.5s"]
+    print(f"Traditional characters left in output (S0150): xunlu {r['traditional_chars_xunlu']}, "
+          f"plain {r['traditional_chars_plain']} (scoring converts both)")
+    for key, label in (("rtf_s0150", "S0150 files"), ("rtf_all", "all files")):
+        t = results[key]
+        print(f"RTF over {label:<12} audio {t['audio_s']:8.1f} s   xunlu {t['xunlu_rtf']:.4f} "
+              f"({t['xunlu_s']:.1f} s)   plain {t['plain_rtf']:.4f} ({t['plain_s']:.1f} s)   "
+              f"ratio {t['ratio']:.3f} (target <= {TARGETS['rtf_ratio_max']})")
+    return results
+
+
+# -- section 3: two-speaker interview -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Utterance:
+    channel: int
+    place: float      # where the clip starts in the interview, seconds
+    onset: float      # true speech onset in the interview, seconds
+    end: float        # where the clip ends
+    reference: str
+
+
+def db_gain(db: float) -> float:
+    return float(10.0 ** (db / 20.0))
+
+
+def assemble_interview(rows: list[Row], minutes: float, seed: int, crosstalk_db: float = -18.0,
+                       delay_ms: float = 3.0, noise_dbfs: float = -60.0) -> tuple[np.ndarray, list[Utterance]]:
+    """Alternating turns on channel 0 (officer) and 1 (suspect), 1.0-4.0 s pauses, crosstalk, room noise."""
+    rng = random.Random(seed)
+    pool = [r for r in rows if r.language == "zh" and
+            ("S0150" in r.file or r.file.startswith("misc/"))]
+    rng.shuffle(pool)
+    target = minutes * 60.0
+    placed: list[tuple[int, int, np.ndarray, Row]] = []
+    t = rng.uniform(0.5, 1.5)
+    channel = 0
+    for row in pool:
+        clip = read_wav(row.path)
+        if t + clip.shape[0] / SR > target:
+            break
+        placed.append((channel, int(round(t * SR)), clip, row))
+        t += clip.shape[0] / SR + rng.uniform(1.0, 4.0)
+        channel = 1 - channel
+    n = int(round(t * SR))
+    direct = np.zeros((2, n), dtype=np.float64)
+    utterances = []
+    for ch, start, clip, row in placed:
+        direct[ch, start:start + clip.shape[0]] += clip
+        place = start / SR
+        utterances.append(Utterance(ch, place, place + speech_onset(clip), place + clip.shape[0] / SR,
+                                    row.reference))
+    delay = int(round(delay_ms * SR / 1000.0))
+    mixed = direct.copy()
+    for ch in (0, 1):
+        other = direct[1 - ch]
+        mixed[ch, delay:] += db_gain(crosstalk_db) * other[: n - delay]
+    noise = np.random.default_rng(seed).standard_normal((2, n)) * db_gain(noise_dbfs)
+    return (mixed + noise).astype(np.float32), utterances
+
+
+def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def semi_global_distance(ref: str, hyp: str) -> int:
+    """Edit distance of all of `ref` against the best-matching substring of `hyp` (free ends in hyp)."""
+    prev = [0] * (len(hyp) + 1)
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return min(prev)
+
+
+def onset_hits(utts: list[Utterance], segs: list[tuple[int, float, float, float]]) -> dict:
+    """`segs`: (channel, start, end, first word start). Channel -1 matches any utterance channel."""
+    hits = 0
+    errors: list[float] = []
+    missing = 0
+    for u in utts:
+        best, best_ov = None, 0.0
+        for s in segs:
+            if s[0] not in (-1, u.channel):
+                continue
+            ov = overlap(u.onset, u.end, s[1], s[2])
+            if ov > best_ov:
+                best, best_ov = s, ov
+        if best is None:
+            missing += 1
+            continue
+        err = best[3] - u.onset
+        errors.append(err)
+        if abs(err) <= ONSET_TOLERANCE_S:
+            hits += 1
+    arr = np.array(errors) if errors else np.zeros(1)
+    return {"utterances": len(utts), "hits": hits, "hit_pct": pct(hits, len(utts)), "no_segment": missing,
+            "median_abs_err_s": round(float(np.median(np.abs(arr))), 3),
+            "mean_signed_err_s": round(float(np.mean(arr)), 3),
+            "early_over_tol": int(np.sum(arr < -ONSET_TOLERANCE_S)) if errors else 0,
+            "late_over_tol": int(np.sum(arr > ONSET_TOLERANCE_S)) if errors else 0}
+
+
+def bench_onset(sys_: Systems, rows: list[Row], quick: bool, seed: int) -> dict:
+    minutes = 2.0 if quick else 5.0
+    audio, utts = assemble_interview(rows, minutes, seed)
+    duration = audio.shape[1] / SR
+    log(f"onset: interview of {duration:.1f} s, {len(utts)} utterances; running xunlu (2 channels)")
+    tr, x_secs = sys_.xunlu(audio, "zh", speakers=("officer", "suspect"))
+    log(f"onset: xunlu done in {x_secs:.1f} s; running plain faster-whisper on the mono mix")
+    mono = audio.mean(axis=0).astype(np.float32)
+    fw_segs, p_secs = sys_.plain(mono, "zh")
+
+    x_rows = [(s.channel, s.start, s.end, s.words[0].start if s.words else s.start) for s in tr.segments]
+    p_rows = [(-1, s.start, s.end, s.words[0].start if s.words else s.start) for s in fw_segs]
+    x_on = onset_hits(utts, x_rows)
+    p_on = onset_hits(utts, p_rows)
+
+    # whole-interview CER: xunlu per channel; the baseline's mono text against all references in time order
+    x_err = x_len = 0
+    per_channel = {}
+    for ch in (0, 1):
+        ref = "".join(u.reference for u in utts if u.channel == ch)
+        e, n = cer(ref, xunlu_text(tr, ch))
+        per_channel[ch] = pct(e, n)
+        x_err += e
+        x_len += n
+    all_ref = "".join(u.reference for u in sorted(utts, key=lambda u: u.place))
+    p_err, p_len = cer(all_ref, plain_text(fw_segs))
+
+    # double transcription: a segment on one channel that carries an utterance of the other channel
+    doubles = []
+    for s in tr.segments:
+        hyp = for_scoring(s.text, "zh")
+        for u in utts:
+            if u.channel == s.channel or overlap(u.place, u.end, s.start, s.end) <= 0:
+                continue
+            ref = for_scoring(u.reference, "zh")
+            if not ref or not hyp:
+                continue
+            whole = edit_distance(ref, hyp) / len(ref)
+            part = semi_global_distance(ref, hyp) / len(ref)
+            if min(whole, part) < 0.5:
+                doubles.append({"channel": s.channel, "start": round(s.start, 2), "text": s.text,
+                                "other_ref": u.reference, "cer_whole": round(whole, 2),
+                                "cer_within": round(part, 2)})
+                break
+
+    result = {
+        "duration_s": round(duration, 2), "utterances": len(utts),
+        "xunlu_onset": x_on, "plain_onset": p_on,
+        "xunlu_cer_pct": pct(x_err, x_len), "xunlu_cer_ch0_pct": per_channel[0],
+        "xunlu_cer_ch1_pct": per_channel[1], "plain_mono_cer_pct": pct(p_err, p_len),
+        "xunlu_segments": len(tr.segments), "plain_segments": len(fw_segs),
+        "double_transcriptions": len(doubles), "doubles": doubles[:10],
+        "xunlu_rtf": round(x_secs / duration, 4), "plain_mono_rtf": round(p_secs / duration, 4),
+    }
+
+    # the shared two-speaker file (one speaker per channel, English)
+    stereo = next((r for r in rows if Path(r.file).name == "stereo_diarization.wav"), None)
+    if stereo is not None:
+        left = next(r for r in rows if r.file.endswith("stereo_diarization_left.wav")).reference
+        right = next(r for r in rows if r.file.endswith("stereo_diarization_right.wav")).reference
+        st, _ = sys_.xunlu(stereo.path, "en", speakers=("left", "right"))
+        el, nl = wer(left, xunlu_text(st, 0))
+        er, nr = wer(right, xunlu_text(st, 1))
+        ps, _ = sys_.plain(stereo.path, "en")
+        ep, np_ = wer(left + " " + right, plain_text(ps))
+        result["stereo_diarization"] = {
+            "xunlu_wer_left_pct": pct(el, nl), "xunlu_wer_right_pct": pct(er, nr),
+            "xunlu_wer_pct": pct(el + er, nl + nr), "plain_mono_wer_pct": pct(ep, np_),
+            "xunlu_left": xunlu_text(st, 0), "xunlu_right": xunlu_text(st, 1), "plain": plain_text(ps)}
+
+    print(f"\n== 3. Two-speaker interview ({duration:.0f} s, {len(utts)} utterances, crosstalk -18 dB / 3 ms, "
+          f"noise -60 dBFS, seed {seed}) ==")
+    print(f"{'system':<22}{'onset hit %':>12}{'hits':>8}{'no seg':>8}{'early':>7}{'late':>6}"
+          f"{'med |err| s':>13}{'mean err s':>12}")
+    for label, o in (("xunlu (per channel)", x_on), ("plain (mono mix)", p_on)):
+        print(f"{label:<22}{o['hit_pct']:>12.1f}{o['hits']:>5}/{o['utterances']:<3}{o['no_segment']:>7}"
+              f"{o['early_over_tol']:>7}{o['late_over_tol']:>6}{o['median_abs_err_s']:>13.3f}"
+              f"{o['mean_signed_err_s']:>12.3f}")
+    print(f"(hit: first word of the most-overlapping segment within {ONSET_TOLERANCE_S} s of the energy onset; "
+          f"target >= {TARGETS['onset_hit_min_pct']}% for xunlu)")
+    print(f"whole-interview CER: xunlu {result['xunlu_cer_pct']:.2f}% (officer {per_channel[0]:.2f}%, "
+          f"suspect {per_channel[1]:.2f}%), plain on mono mix {result['plain_mono_cer_pct']:.2f}%")
+    print(f"segments: xunlu {len(tr.segments)}, plain {len(fw_segs)}; double transcriptions (crosstalk "
+          f"transcribed on the wrong channel): {len(doubles)} (target 0)")
+    for d in doubles[:5]:
+        print(f"  ch{d['channel']} @{d['start']:.2f}s '{d['text']}' ~ other channel '{d['other_ref']}'")
+    print(f"RTF: xunlu (2 channels) {result['xunlu_rtf']:.4f}, plain (mono) {result['plain_mono_rtf']:.4f}")
+    if "stereo_diarization" in result:
+        sd = result["stereo_diarization"]
+        print(f"stereo_diarization.wav: xunlu WER left {sd['xunlu_wer_left_pct']:.1f}%, right "
+              f"{sd['xunlu_wer_right_pct']:.1f}%, both {sd['xunlu_wer_pct']:.1f}%; plain mono WER vs "
+              f"left+right {sd['plain_mono_wer_pct']:.1f}%")
+        print(f"  xunlu left: {sd['xunlu_left']!r}\n  xunlu right: {sd['xunlu_right']!r}\n"
+              f"  plain: {sd['plain']!r}")
+    return result
+
+
+# -- section 4: batched mode ----------------------------------------------------------------------------
+def bench_batch(sys_: Systems, rows: list[Row], quick: bool, seed: int, workdir: Path) -> dict:
+    minutes = 2.0 if quick else 5.0
+    rng = random.Random(seed + 1)
+    pool = [r for r in rows if r.file.startswith("aishell/") and r.language == "zh" and r.duration >= 5.5]
+    rng.shuffle(pool)
+    parts, refs = [], []
+    total = 0.0
+    for row in pool:
+        clip = read_wav(row.path)
+        pause = np.zeros(int(round(rng.uniform(0.5, 1.5) * SR)), dtype=np.float32)
+        if total + (clip.shape[0] + pause.shape[0]) / SR > minutes * 60.0:
+            break
+        parts += [clip, pause]
+        refs.append(row.reference)
+        total += (clip.shape[0] + pause.shape[0]) / SR
+    audio = np.concatenate(parts)
+    path = workdir / "batch_mono.wav"
+    write_wav(path, audio)
+    duration = audio.shape[0] / SR
+    reference = "".join(refs)
+    out: dict[str, Any] = {"duration_s": round(duration, 2), "sentences": len(refs)}
+    for bs in (0, 8):
+        log(f"batch: xunlu batch_size={bs} on {duration:.1f} s")
+        tr, secs = sys_.xunlu(path, "zh", batch_size=bs)
+        e, n = cer(reference, xunlu_text(tr))
+        out[f"batch{bs}"] = {"seconds": round(secs, 2), "rtf": round(secs / duration, 4),
+                             "cer_pct": pct(e, n), "errors": e, "ref_chars": n, "segments": len(tr.segments),
+                             "max_segment_s": round(max((s.end - s.start for s in tr.segments), default=0), 2)}
+    out["speedup"] = round(out["batch0"]["seconds"] / out["batch8"]["seconds"], 3)
+    out["cer_delta_pts"] = round(out["batch8"]["cer_pct"] - out["batch0"]["cer_pct"], 2)
+
+    print(f"\n== 4. Batched mode (mono, {duration:.0f} s, {len(refs)} S0150 sentences, 0.5-1.5 s pauses) ==")
+    print(f"{'xunlu':<14}{'seconds':>9}{'RTF':>9}{'CER %':>8}{'segments':>10}{'longest s':>11}")
+    for bs in (0, 8):
+        r = out[f"batch{bs}"]
+        print(f"{'batch_size=' + str(bs):<14}{r['seconds']:>9.1f}{r['rtf']:>9.4f}{r['cer_pct']:>8.2f}"
+              f"{r['segments']:>10}{r['max_segment_s']:>11.2f}")
+    print(f"speed-up {out['speedup']:.2f}x (target >= {TARGETS['batch_speedup_min']}x); CER change "
+          f"{out['cer_delta_pts']:+.2f} points (target <= +{TARGETS['batch_cer_delta_max_pts']})")
+    return out
+
+
+# -- main -----------------------------------------------------------------------------------------------
+SECTIONS = ("cer", "onset", "batch")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="20 sentences and 2-minute interview/batched files")
+    ap.add_argument("--only", default=",".join(SECTIONS), help="comma list of: cer (incl. RTF), onset, batch")
+    ap.add_argument("--home", type=Path, default=None, help="xunlu home (default $XUNLU_HOME or a temp dir)")
+    ap.add_argument("--seed", type=int, default=1234)
+    args = ap.parse_args(argv)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    aliases = {"rtf": "cer", "wer": "cer", "interview": "onset", "batched": "batch"}
+    only = [aliases.get(s, s) for s in only]
+    bad = [s for s in only if s not in SECTIONS]
+    if bad:
+        ap.error(f"unknown section(s) {bad}: use {','.join(SECTIONS)}")
+    if not (SPEECH_DIR / "manifest.tsv").is_file():
+        ap.error(f"no manifest.tsv in {SPEECH_DIR} (set XUNLU_SPEECH_DIR)")
+
+    home = args.home or (Path(os.environ["XUNLU_HOME"]) if os.environ.get("XUNLU_HOME")
+                         else Path(tempfile.gettempdir()) / "xunlu-bench-home")
+    home.mkdir(parents=True, exist_ok=True)
+    rows = manifest()
+    log(f"speech dir {SPEECH_DIR}, home {home}, sections {only}, quick={args.quick}, "
+        f"cpu cores {os.cpu_count()}")
+
+    started = time.perf_counter()
+    sys_ = Systems(home)
+    warm = next(r for r in rows if r.file.startswith("aishell/") and r.duration >= 5.5)
+    sys_.warm_up(warm.path)
+
+    report: dict[str, Any] = {"quick": args.quick, "seed": args.seed, "model": sys_.tr.model_label,
+                              "cpu_cores": os.cpu_count(), "targets": TARGETS}
+    if "cer" in only:
+        report["cer"] = bench_cer(sys_, rows, args.quick)
+    if "onset" in only:
+        report["onset"] = bench_onset(sys_, rows, args.quick, args.seed)
+    if "batch" in only:
+        with tempfile.TemporaryDirectory(prefix="xunlu-bench-") as tmp:
+            report["batch"] = bench_batch(sys_, rows, args.quick, args.seed, Path(tmp))
+    report["wall_s"] = round(time.perf_counter() - started, 1)
+    print(f"\nwall time {report['wall_s']:.0f} s")
+    print(json.dumps(report, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Whisper's failure modes on interview audio: phantom phrases, loops, times past the end."""
+from asr.guards import clamp, collapse_repeats, collapse_text_repeats, guard, is_hallucination
+from asr.types import Segment, Word
+
+
+def words_of(text: str, start: float = 0.0, step: float = 0.2) -> tuple[Word, ...]:
+    return tuple(Word(start + i * step, start + (i + 1) * step, ch, 0.9) for i, ch in enumerate(text))
+
+
+def seg(text: str, start: float = 0.0, step: float = 0.2) -> Segment:
+    words = words_of(text, start, step)
+    return Segment(0, words[0].start, words[-1].end, text, words)
+
+
+def test_known_phantom_phrases_are_recognised():
+    for phrase in ("字幕由Amara.org社群提供", "请不吝点赞 订阅 转发 打赏支持明镜与点点栏目", "Thanks for watching!",
+                   "謝謝觀看", "感谢观看。"):
+        assert is_hallucination(phrase), phrase
+
+
+def test_real_speech_mentioning_similar_words_is_kept():
+    for text in ("我们来校对一下笔录", "你在哪个频道看到的订阅信息", "Thank you, officer.", "谢谢"):
+        assert not is_hallucination(text), text
+
+
+def test_loop_of_a_phrase_is_cut_to_one_occurrence():
+    looped = "变温温度设为两度，变温温度设为两度，变温温度设为两度，变温温度"
+    out = guard(seg(looped), duration=10.0)
+    assert out is not None
+    assert out.text == "变温温度设为两度，"
+    assert [w.text for w in out.words] == list("变温温度设为两度，")
+
+
+def test_word_level_loop_with_multi_character_words():
+    words = tuple(Word(i * 0.3, i * 0.3 + 0.3, t, 0.8) for i, t in enumerate(
+        ["我", "不", "知道", "我", "不", "知道", "我", "不", "知道", "我", "不", "知道"]))
+    assert [w.text for w in collapse_repeats(words)] == ["我", "不", "知道"]
+
+
+def test_natural_repetition_is_kept():
+    for text in ("对对，是的", "嗯嗯嗯", "好好好", "不是不是，我没有去"):
+        words = words_of(text)
+        assert len(collapse_repeats(words)) == len(words), text
+
+
+def test_text_only_segments_lose_their_loop_too():
+    assert collapse_text_repeats("我不知道。我不知道。我不知道。我不知道。") == "我不知道。"
+
+
+def test_no_segment_or_word_ends_after_the_audio():
+    s = seg("你叫什么名字", start=9.5, step=0.2)  # runs to 10.7 s in a 10.0 s file
+    out = clamp(s, 10.0)
+    assert out.end <= 10.0
+    assert all(w.end <= 10.0 for w in out.words)
+    assert [w.text for w in out.words] == list("你叫什")  # words that start after the end are gone
+    assert out.text == "你叫什"
+
+
+def test_segment_starting_after_the_end_is_dropped():
+    assert clamp(seg("你好", start=12.0), 10.0) is None

@@ -1,0 +1,70 @@
+"""Channels = speakers: crosstalk from the other microphone is muted, simultaneous speech is kept."""
+import numpy as np
+
+from asr.vad import SAMPLE_RATE, channels_are_copies, crosstalk_gate, pad_regions
+
+
+def voice(seconds: float, seed: int) -> np.ndarray:
+    """Speech-like noise: random noise shaped by a 4 Hz syllable envelope."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2
+    return (0.2 * rng.normal(0, 1, n) * envelope).astype(np.float32)
+
+
+def place(total_s: float, clip: np.ndarray, at_s: float) -> np.ndarray:
+    out = np.zeros(int(total_s * SAMPLE_RATE), dtype=np.float32)
+    i = int(at_s * SAMPLE_RATE)
+    out[i:i + len(clip)] = clip
+    return out
+
+
+def energy(x: np.ndarray, a_s: float, b_s: float) -> float:
+    return float(np.mean(x[int(a_s * SAMPLE_RATE):int(b_s * SAMPLE_RATE)] ** 2))
+
+
+def test_crosstalk_is_muted_on_the_quiet_microphone_only():
+    officer = place(6, voice(2, 1), 0.5)
+    suspect = place(6, voice(2, 2), 3.5)
+    leak = 10 ** (-18 / 20)
+    delay = 48  # 3 ms
+    ch0 = officer + leak * np.roll(suspect, delay)
+    ch1 = suspect + leak * np.roll(officer, delay)
+    gated = crosstalk_gate(np.stack([ch0, ch1]))
+    # each speaker stays whole on their own microphone
+    assert energy(gated[0], 0.6, 2.4) > 0.9 * energy(ch0, 0.6, 2.4)
+    assert energy(gated[1], 3.6, 5.4) > 0.9 * energy(ch1, 3.6, 5.4)
+    # and is gone from the other one
+    assert energy(gated[1], 0.7, 2.3) < 0.01 * energy(ch1, 0.7, 2.3)
+    assert energy(gated[0], 3.7, 5.3) < 0.01 * energy(ch0, 3.7, 5.3)
+
+
+def test_two_people_speaking_at_once_are_both_kept():
+    a = place(4, voice(3, 3), 0.5)
+    b = place(4, voice(3, 4), 0.5) * 0.5  # quieter, but a different voice
+    gated = crosstalk_gate(np.stack([a, b]))
+    assert energy(gated[1], 0.6, 3.4) > 0.9 * energy(b, 0.6, 3.4)
+    assert energy(gated[0], 0.6, 3.4) > 0.9 * energy(a, 0.6, 3.4)
+
+
+def test_identical_channels_keep_the_speech_once():
+    a = place(3, voice(2, 5), 0.5)
+    stereo = np.stack([a, a.copy()])
+    assert channels_are_copies(stereo)
+    gated = crosstalk_gate(stereo)
+    assert energy(gated[0], 0.6, 2.4) > 0.9 * energy(a, 0.6, 2.4)
+    assert energy(gated[1], 0.6, 2.4) < 0.01 * energy(a, 0.6, 2.4)
+
+
+def test_distinct_channels_are_not_copies():
+    assert not channels_are_copies(np.stack([voice(1, 6), voice(1, 7)]))
+
+
+def test_padding_splits_short_gaps_and_keeps_onsets():
+    pad = 400 * SAMPLE_RATE // 1000
+    regions = pad_regions([(16000, 32000), (33000, 48000)], 64000, 400)
+    assert regions[0].start == 16000 - pad
+    assert regions[0].end == regions[1].start == 32500  # the 1000-sample gap is split in the middle
+    assert regions[1].end == 48000 + pad
+    assert [r.onset for r in regions] == [16000, 33000]
