@@ -1,11 +1,9 @@
-"""Probe and decode any file ffmpeg can read into 16 kHz float32 audio, one row per channel."""
+"""Probe and decode any file ffmpeg can read (through PyAV's bundled FFmpeg) into 16 kHz float32 audio,
+one row per channel."""
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
-import subprocess
 
 import numpy as np
 
@@ -14,13 +12,6 @@ from asr.types import AudioInfo
 
 log = logging.getLogger("xunlu.asr.audio")
 SAMPLE_RATE = 16000
-
-
-def _require(tool: str) -> str:
-    path = shutil.which(tool)
-    if not path:
-        raise InputError(f"{tool} is not installed: run scripts/setup.sh (or apt-get install ffmpeg)")
-    return path
 
 
 def check_path(path: str) -> None:
@@ -34,53 +25,82 @@ def check_path(path: str) -> None:
         raise InputError(f"file is empty (0 bytes): {path}")
 
 
+def _open(path: str):
+    import av
+
+    check_path(path)
+    try:
+        return av.open(path, mode="r", metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InputError(f"not a media file ffmpeg can read: {path} ({reason})") from exc
+
+
+def _describe(path: str, container) -> AudioInfo:
+    if not container.streams.audio:
+        raise InputError(f"no audio stream in {path}")
+    stream = container.streams.audio[0]
+    duration = 0.0
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / 1_000_000
+    ctx = stream.codec_context
+    channels = ctx.layout.nb_channels if ctx.layout is not None else getattr(ctx, "channels", 1)
+    return AudioInfo(path=path, duration=duration, channels=int(channels or 1),
+                     sample_rate=int(ctx.sample_rate or 0), codec=str(ctx.name))
+
+
 def probe(path: str) -> AudioInfo:
     """Describe the first audio stream of `path`; raise InputError when there is none."""
-    check_path(path)
-    cmd = [_require("ffprobe"), "-v", "error", "-print_format", "json", "-show_streams",
-           "-show_format", path]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        reason = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
-        raise InputError(f"not a media file ffmpeg can read: {path} ({reason})")
-    data = json.loads(proc.stdout or "{}")
-    audio = [s for s in data.get("streams", []) if s.get("codec_type") == "audio"]
-    if not audio:
-        raise InputError(f"no audio stream in {path}")
-    stream = audio[0]
-    duration = _float(stream.get("duration")) or _float(data.get("format", {}).get("duration"))
-    return AudioInfo(path=path, duration=duration or 0.0, channels=int(stream.get("channels") or 1),
-                     sample_rate=int(stream.get("sample_rate") or 0),
-                     codec=str(stream.get("codec_name", "")))
+    with _open(path) as container:
+        return _describe(path, container)
 
 
-def _float(value: object) -> float:
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return 0.0
+def _decode(path: str, container, channels: int) -> np.ndarray:
+    import av
+
+    layout = "mono" if channels == 1 else "stereo" if channels == 2 else av.AudioLayout(channels).name
+    resampler = av.AudioResampler(format="flt", layout=layout, rate=SAMPLE_RATE)
+    chunks: list[np.ndarray] = []
+    frames = container.decode(audio=0)
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            break
+        except av.error.InvalidDataError:
+            continue  # a damaged packet: skip it, keep the rest of the recording
+        except av.error.FFmpegError as exc:
+            if chunks:
+                log.warning("decoding stopped early in %s: %s", path, exc)
+                break
+            raise InputError(f"cannot decode audio of {path}: {exc}") from exc
+        frame.pts = None
+        for out in resampler.resample(frame):
+            chunks.append(out.to_ndarray().reshape(-1))
+    for out in resampler.resample(None):
+        chunks.append(out.to_ndarray().reshape(-1))
+    pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+    usable = len(pcm) - len(pcm) % channels
+    if usable == 0:
+        raise InputError(f"no audio samples could be decoded from {path}")
+    return pcm[:usable].reshape(-1, channels).T.astype(np.float32, copy=True)
 
 
 def decode(path: str, channels: int) -> np.ndarray:
     """Decode the first audio stream to float32 at 16 kHz, shape (channels, samples)."""
-    cmd = [_require("ffmpeg"), "-nostdin", "-v", "error", "-i", path, "-map", "0:a:0",
-           "-ac", str(channels), "-ar", str(SAMPLE_RATE), "-f", "f32le", "-acodec", "pcm_f32le", "-"]
-    proc = subprocess.run(cmd, capture_output=True)
-    if proc.returncode != 0:
-        reason = (proc.stderr.decode("utf-8", "replace").strip().splitlines() or ["unknown error"])[-1]
-        raise InputError(f"cannot decode audio of {path}: {reason}")
-    pcm = np.frombuffer(proc.stdout, dtype=np.float32)
-    usable = len(pcm) - len(pcm) % channels
-    if usable == 0:
-        raise InputError(f"no audio samples could be decoded from {path}")
-    return pcm[:usable].reshape(-1, channels).T.copy()
+    with _open(path) as container:
+        if not container.streams.audio:
+            raise InputError(f"no audio stream in {path}")
+        return _decode(path, container, channels)
 
 
 def load(path: str) -> tuple[AudioInfo, np.ndarray]:
-    """Probe and decode; the info's duration is the decoded length (exact, not the header's)."""
-    info = probe(path)
-    audio = decode(path, info.channels)
+    """Probe and decode in one pass; the info's duration is the decoded length (exact, not the header's)."""
+    with _open(path) as container:
+        info = _describe(path, container)
+        audio = _decode(path, container, info.channels)
     exact = audio.shape[1] / SAMPLE_RATE
-    info = AudioInfo(info.path, exact, info.channels, info.sample_rate, info.codec)
     log.debug("decoded %s: %.2f s, %d channel(s)", path, exact, info.channels)
-    return info, audio
+    return AudioInfo(info.path, exact, info.channels, info.sample_rate, info.codec), audio
