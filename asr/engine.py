@@ -5,6 +5,7 @@ object; everything that can be wrong with the input is checked before the first 
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import logging
 from dataclasses import dataclass, replace
@@ -132,7 +133,7 @@ class Transcriber:
                 vad_filter=False, initial_prompt=prompt or None,
                 condition_on_previous_text=opts.condition_on_previous_text)
         for fw_seg in raw:
-            for seg in self._convert(fw_seg, ts_map, ch, opts, split=opts.batch_size > 0):
+            for seg in self._convert(fw_seg, ts_map, ch, opts):
                 kept = guards.guard(seg, duration) if opts.guard_hallucinations else seg
                 if kept is not None and kept.text:
                     yield kept
@@ -157,22 +158,22 @@ class Transcriber:
             initial_prompt=prompt or None, condition_on_previous_text=False)
         return segments
 
-    def _convert(self, fw_seg: Any, ts_map: Any, ch: _Channel, opts: TranscribeOptions,
-                 split: bool) -> list[Segment]:
+    def _convert(self, fw_seg: Any, ts_map: Any, ch: _Channel, opts: TranscribeOptions) -> list[Segment]:
         zh = (opts.language or "").startswith("zh")
+        fw_words = list(fw_seg.words or ())
+        chunk = word_chunks(fw_words, ts_map, ch.regions)
         words: list[Word] = []
-        for w in fw_seg.words or ():
-            index = ts_map.get_chunk_index((w.start + w.end) / 2)
+        for w, index in zip(fw_words, chunk):
             start = ts_map.get_original_time(w.start, index)
             end = ts_map.get_original_time(w.end, index)
             text = to_simplified(w.word) if zh else w.word
             words.append(Word(start, max(start, end), text, float(w.probability)))
         if opts.snap_onsets:
             words = snap_to_onsets(words, ch.regions)
-        groups = split_at_regions(words, ch.regions) if split else [words]
+        groups = split_at_pauses(words, ch.regions)
         out = []
         for group in groups:
-            if not group:
+            if not group or (opts.guard_hallucinations and not heard_as_speech(group, ch.regions)):
                 continue
             text = guards.words_text(group)
             out.append(Segment(id=0, start=group[0].start, end=group[-1].end, text=text,
@@ -185,40 +186,94 @@ class Transcriber:
         return out
 
 
-def _region_of(t: float, regions: tuple[Region, ...]) -> Optional[Region]:
-    for r in regions:
-        if r.start_s <= t <= r.end_s:
-            return r
-    return None
+def word_chunks(fw_words: list[Any], ts_map: Any, regions: tuple[Region, ...]) -> list[int]:
+    """Which VAD chunk each word of the joined speech belongs to.
+
+    faster-whisper goes by a word's midpoint. But Whisper starts an utterance's first word early, often in
+    the padding or even the last syllables of the previous chunk, and the word would be carried back into
+    the previous utterance's time. The first word or two of a segment, when the words after them are in a
+    later chunk, and any word that lands after the speech of its chunk has ended and leads into a later
+    chunk, are given to that later chunk."""
+    chunks = [ts_map.get_chunk_index((w.start + w.end) / 2) for w in fw_words]
+    # a segment's first word or two, alone in an earlier chunk than the words that follow them
+    for lead in (1, 2):
+        if len(chunks) > lead and len(set(chunks[:lead])) == 1 and chunks[lead] > chunks[lead - 1]:
+            chunks[:lead] = [chunks[lead]] * lead
+            break
+    for i in range(len(fw_words) - 2, -1, -1):
+        here, after = chunks[i], chunks[i + 1]
+        if after > here:
+            speech_end = regions[here].spans[-1][1] / SAMPLE_RATE
+            start = ts_map.get_original_time(fw_words[i].start, here)
+            if start >= speech_end - 0.1:
+                chunks[i] = after
+    return chunks
+
+
+def heard_as_speech(words: list[Word], regions: tuple[Region, ...]) -> bool:
+    """False for words that lie mostly in the padding around speech, where the VAD heard none: Whisper
+    fills that silence with phantom text ("字幕制作人", "那天") at the end of an utterance."""
+    start, end = words[0].start, words[-1].end
+    if end - start <= 0:
+        return True
+    covered = sum(max(0.0, min(end, b) - max(start, a)) for a, b in _spans_s(regions))
+    coverage = covered / (end - start)
+    mean_p = sum(w.p for w in words) / len(words)
+    return coverage >= 0.6 or (coverage >= 0.4 and mean_p >= 0.5)
+
+
+SPLIT_PAUSE_S = 0.8  # a segment is split where the VAD heard a pause at least this long between two words
+
+
+def _spans_s(regions: tuple[Region, ...]) -> list[tuple[float, float]]:
+    return [(a / SAMPLE_RATE, b / SAMPLE_RATE) for r in regions for a, b in r.spans]
+
+
+def _span_index(t: float, ends: list[float]) -> int:
+    """Index of the first span that ends after `t` (len(ends) when none does)."""
+    return bisect.bisect_right(ends, t)
 
 
 def snap_to_onsets(words: list[Word], regions: tuple[Region, ...]) -> list[Word]:
-    """Whisper often starts an utterance's first word in the silence before it; move such a word's start
-    onto the speech onset the VAD heard, keeping its end (and the order of words)."""
+    """Whisper often starts an utterance's first word in the silence before it. A word that starts
+    before the speech it belongs to (it straddles the onset, or lies in the pause nearer the next onset than
+    the previous speech) gets the VAD's onset as its start; word order is kept."""
+    spans = _spans_s(regions)
+    ends = [e for _, e in spans]
     out: list[Word] = []
     for i, w in enumerate(words):
-        r = _region_of((w.start + w.end) / 2, regions)
-        if r is not None and w.start < r.onset_s:
-            start = r.onset_s
-            end = max(w.end, start + 0.02)
-            if i + 1 < len(words):
-                end = min(end, max(start, words[i + 1].start))
-            w = replace(w, start=round(start, 2), end=round(max(start, end), 2))
+        k = _span_index((w.start + w.end) / 2, ends)
+        if k < len(spans) and w.start < spans[k][0]:
+            onset = spans[k][0]
+            in_gap = (w.start + w.end) / 2 < onset
+            prev_end = spans[k - 1][1] if k > 0 else -1e9
+            if not in_gap or onset - w.end <= w.start - prev_end:
+                end = w.end if not in_gap else onset + min(w.end - w.start, 0.3)
+                if i + 1 < len(words):
+                    end = min(end, max(onset, words[i + 1].start))
+                w = replace(w, start=round(onset, 2), end=round(max(onset, end), 2))
+        if out and w.start < out[-1].start:
+            w = replace(w, start=out[-1].start, end=max(w.end, out[-1].start))
         out.append(w)
     return out
 
 
-def split_at_regions(words: list[Word], regions: tuple[Region, ...]) -> list[list[Word]]:
-    """Split one long segment's words where they cross from one speech region into the next."""
+def split_at_pauses(words: list[Word], regions: tuple[Region, ...]) -> list[list[Word]]:
+    """Split a segment where its words cross a pause the VAD heard (SPLIT_PAUSE_S or more), so that one
+    segment is one utterance, whatever Whisper's own segmentation over the joined speech did."""
+    spans = _spans_s(regions)
+    ends = [e for _, e in spans]
     groups: list[list[Word]] = []
-    current: Optional[Region] = None
+    prev_k = -1
     for w in words:
-        r = _region_of((w.start + w.end) / 2, regions)
-        if not groups or (r is not None and r is not current and current is not None):
+        k = min(_span_index((w.start + w.end) / 2, ends), len(spans) - 1) if spans else 0
+        if not groups:
             groups.append([])
-        if r is not None:
-            current = r
+        elif k > prev_k and spans and spans[k][0] - spans[max(prev_k, 0)][1] >= SPLIT_PAUSE_S \
+                and w.start - groups[-1][-1].end >= 0.05:
+            groups.append([])
         groups[-1].append(w)
+        prev_k = max(prev_k, k)
     return groups
 
 

@@ -23,7 +23,7 @@ HALLUCINATIONS = (
     "请不吝点赞", "点赞订阅", "订阅转发", "明镜与点点栏目", "明镜需要您的支持",
     "欢迎订阅", "感谢观看", "谢谢观看", "谢谢收看", "感谢收看", "感谢您的观看", "谢谢大家观看",
     "下次再见", "我们下期再见", "下期再见", "本期视频就到这里",
-    "字幕志愿者", "字幕提供", "优优独播剧场", "yoyo television series exclusive",
+    "字幕志愿者", "字幕提供", "字幕制作", "字幕组", "优优独播剧场", "yoyo television series exclusive",
     "thanks for watching", "thank you for watching", "please subscribe", "subscribe to my channel",
     "like and subscribe", "subtitles by the amara.org community", "transcription by castingwords",
     "www.mooji.org", "sous-titres réalisés par la communauté d'amara.org",

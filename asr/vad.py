@@ -16,11 +16,19 @@ FRAME = 320  # 20 ms
 
 @dataclass(frozen=True)
 class Region:
-    """A stretch of speech in samples; `onset` is where the VAD heard speech begin (before padding)."""
+    """A padded stretch of speech in samples, made of the raw VAD spans it contains.
+
+    `spans` are the stretches where the VAD heard speech (no padding), split at pauses of
+    FINE_SILENCE_MS or more; `onset` is where the first of them begins.
+    """
 
     start: int
     end: int
-    onset: int
+    spans: tuple[tuple[int, int], ...]
+
+    @property
+    def onset(self) -> int:
+        return self.spans[0][0]
 
     @property
     def start_s(self) -> float:
@@ -35,35 +43,58 @@ class Region:
         return self.onset / SAMPLE_RATE
 
 
+FINE_SILENCE_MS = 300
+
+
 def speech_regions(audio: np.ndarray, threshold: float = 0.5, min_silence_ms: int = 2000,
                    pad_ms: int = 400, max_speech_s: float = 30.0) -> list[Region]:
-    """Silero VAD over one channel; regions padded like faster-whisper pads them, onsets kept raw."""
+    """Silero VAD over one channel.
+
+    Speech is found at a fine grain (pauses of 300 ms), then spans closer than `min_silence_ms` are merged
+    into regions of at most `max_speech_s`, padded like faster-whisper pads its VAD chunks. The fine spans
+    are kept so that word times can be checked against where speech really starts after each pause.
+    """
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     if audio.size == 0 or float(np.max(np.abs(audio))) < 1e-4:
         return []
-    opts = VadOptions(threshold=threshold, min_silence_duration_ms=min_silence_ms, speech_pad_ms=0,
-                      max_speech_duration_s=max_speech_s)
-    raw = get_speech_timestamps(audio, opts)
-    return pad_regions([(r["start"], r["end"]) for r in raw], audio.shape[0], pad_ms)
+    opts = VadOptions(threshold=threshold, min_silence_duration_ms=min(FINE_SILENCE_MS, min_silence_ms),
+                      speech_pad_ms=0, max_speech_duration_s=max_speech_s)
+    raw = [(r["start"], r["end"]) for r in get_speech_timestamps(audio, opts)]
+    return pad_regions(merge_spans(raw, min_silence_ms, max_speech_s), audio.shape[0], pad_ms)
 
 
-def pad_regions(raw: list[tuple[int, int]], length: int, pad_ms: int) -> list[Region]:
-    """Pad raw speech spans by `pad_ms` each side; where two pads would overlap, split the gap."""
+def merge_spans(raw: list[tuple[int, int]], min_silence_ms: int,
+                max_speech_s: float) -> list[tuple[tuple[int, int], ...]]:
+    """Group raw spans whose gaps are shorter than `min_silence_ms`, never past `max_speech_s` a group."""
+    gap = min_silence_ms * SAMPLE_RATE // 1000
+    limit = int(max_speech_s * SAMPLE_RATE)
+    groups: list[list[tuple[int, int]]] = []
+    for span in raw:
+        if groups and span[0] - groups[-1][-1][1] < gap and span[1] - groups[-1][0][0] <= limit:
+            groups[-1].append(span)
+        else:
+            groups.append([span])
+    return [tuple(g) for g in groups]
+
+
+def pad_regions(groups: list[tuple[tuple[int, int], ...]], length: int, pad_ms: int) -> list[Region]:
+    """Pad each group by `pad_ms` each side; where two pads would overlap, split the gap between them."""
     pad = pad_ms * SAMPLE_RATE // 1000
     out: list[Region] = []
-    for i, (start, end) in enumerate(raw):
+    for i, spans in enumerate(groups):
+        start, end = spans[0][0], spans[-1][1]
         lo = max(0, start - pad)
         hi = min(length, end + pad)
         if i > 0:
-            prev_end = raw[i - 1][1]
+            prev_end = groups[i - 1][-1][1]
             if start - prev_end < 2 * pad:
                 lo = max(lo, prev_end + (start - prev_end) // 2)
-        if i + 1 < len(raw):
-            next_start = raw[i + 1][0]
+        if i + 1 < len(groups):
+            next_start = groups[i + 1][0][0]
             if next_start - end < 2 * pad:
                 hi = min(hi, end + (next_start - end) // 2)
-        out.append(Region(lo, hi, start))
+        out.append(Region(lo, hi, tuple(spans)))
     return out
 
 

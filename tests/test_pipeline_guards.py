@@ -81,3 +81,25 @@ def test_a_first_word_placed_in_the_silence_before_speech_is_moved_to_the_onset(
     assert 2.4 < true_onset < 2.7
     assert abs(first.start - true_onset) <= 0.1
     assert t.segments[0].start == first.start
+
+
+def test_phantom_words_in_the_silence_after_speech_are_dropped():
+    clip = read_wav(SPEECH / "aishell/BAC009S0150W0122.wav")[0]  # speech ends near 6.7 s of 7.2
+    model = ScriptedModel([fw_segment("就是根据经济体自身情况决定房价上涨或者下跌", 0.5, 0.28),
+                           fw_segment("那天", 6.9, 0.1)])  # joined-speech time: after the speech, in the pad
+    t = transcribe(model, clip)
+    assert [s.text for s in t.segments] == ["就是根据经济体自身情况决定房价上涨或者下跌"]
+
+
+def test_segments_are_split_where_the_speaker_paused():
+    clip = three_seconds_of_speech()
+    pause = np.zeros(RATE, dtype=np.float32)  # 1 s: shorter than the VAD's 2 s chunking, longer than 0.8 s
+    audio = np.concatenate([clip, pause, clip])
+    # the model returns one segment running over both utterances (joined-speech times)
+    first, second = fw_segment("就是根据经济体", 0.6, 0.3), fw_segment("就是根据经济体", 4.6, 0.3)
+    joined = SimpleNamespace(start=first.start, end=second.end, text=first.text + second.text,
+                             words=first.words + second.words)
+    model = ScriptedModel([joined])
+    t = transcribe(model, audio)
+    assert len(t.segments) == 2
+    assert t.segments[1].start >= 3.0 + 0.9

@@ -1,7 +1,7 @@
 """Channels = speakers: crosstalk from the other microphone is muted, simultaneous speech is kept."""
 import numpy as np
 
-from asr.vad import SAMPLE_RATE, channels_are_copies, crosstalk_gate, pad_regions
+from asr.vad import SAMPLE_RATE, channels_are_copies, crosstalk_gate, merge_spans, pad_regions
 
 
 def voice(seconds: float, seed: int) -> np.ndarray:
@@ -63,8 +63,15 @@ def test_distinct_channels_are_not_copies():
 
 def test_padding_splits_short_gaps_and_keeps_onsets():
     pad = 400 * SAMPLE_RATE // 1000
-    regions = pad_regions([(16000, 32000), (33000, 48000)], 64000, 400)
+    regions = pad_regions([((16000, 32000),), ((33000, 48000),)], 64000, 400)
     assert regions[0].start == 16000 - pad
     assert regions[0].end == regions[1].start == 32500  # the 1000-sample gap is split in the middle
     assert regions[1].end == 48000 + pad
     assert [r.onset for r in regions] == [16000, 33000]
+
+
+def test_spans_closer_than_the_silence_limit_share_a_region():
+    raw = [(0, 8000), (16000, 24000), (80000, 96000), (100000, 600000)]
+    groups = merge_spans(raw, min_silence_ms=2000, max_speech_s=30.0)
+    # 0.5 s pause: merged; 3.5 s pause: new region; merging would pass 30 s: new region
+    assert groups == [((0, 8000), (16000, 24000)), ((80000, 96000),), ((100000, 600000),)]
