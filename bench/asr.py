@@ -165,7 +165,7 @@ def pct(errors: int, total: int) -> float:
 
 
 # -- section 1: accuracy and speed on the shared rows ---------------------------------------------------
-def bench_cer(sys_: Systems, rows: list[Row], quick: bool) -> dict:
+def bench_cer(sys_: Systems, rows: list[Row], quick: bool, dump: Optional[list] = None) -> dict:
     s0150 = [r for r in rows if r.file.startswith("aishell/") and r.language == "zh" and r.duration >= 5.5]
     if quick:
         s0150 = s0150[:20]
@@ -197,12 +197,19 @@ def bench_cer(sys_: Systems, rows: list[Row], quick: bool) -> dict:
                     segs, secs["plain"] = sys_.plain(row.path, lang)
                     hyp["plain"] = plain_text(segs)
             audio_s = row.duration
+            per_file = {"file": row.file, "reference": row.reference}
             for which in ("xunlu", "plain"):
                 e, n = score(row.reference, hyp[which])
                 err[which] += e
+                per_file[which] = hyp[which]
+                per_file[f"{which}_errors"] = e
+                per_file[f"{which}_s"] = round(secs[which], 3)
                 if lang == "zh":
                     trad[which] += sum(1 for a, b in zip(hyp[which], to_simplified(hyp[which])) if a != b)
             ref_len += n
+            per_file["ref_units"] = n
+            if dump is not None:
+                dump.append(per_file)
             timing["audio_s"] += audio_s
             timing["xunlu_s"] += secs["xunlu"]
             timing["plain_s"] += secs["plain"]
@@ -521,6 +528,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--only", default=",".join(SECTIONS), help="comma list of: cer (incl. RTF), onset, batch")
     ap.add_argument("--home", type=Path, default=None, help="xunlu home (default $XUNLU_HOME or a temp dir)")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--dump", type=Path, default=None,
+                    help="write per-file references, hypotheses and errors of section cer as JSON lines")
     args = ap.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     aliases = {"rtf": "cer", "wer": "cer", "interview": "onset", "batched": "batch"}
@@ -546,7 +555,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     report: dict[str, Any] = {"quick": args.quick, "seed": args.seed, "model": sys_.tr.model_label,
                               "cpu_cores": os.cpu_count(), "targets": TARGETS}
     if "cer" in only:
-        report["cer"] = bench_cer(sys_, rows, args.quick)
+        per_file: list = []
+        report["cer"] = bench_cer(sys_, rows, args.quick, per_file)
+        if args.dump:
+            with open(args.dump, "w", encoding="utf-8") as f:
+                for item in per_file:
+                    f.write(json.dumps(item, ensure_ascii=False) + "\n")
+            log(f"per-file results written to {args.dump}")
     if "onset" in only:
         report["onset"] = bench_onset(sys_, rows, args.quick, args.seed)
     if "batch" in only:
