@@ -129,7 +129,7 @@ class Transcriber:
             raw = self._batched(speech, chunks, opts, prompt)
         else:
             raw, _ = self.model.transcribe(
-                speech, language=opts.language, beam_size=opts.beam_size, word_timestamps=True,
+                speech, language=opts.language, beam_size=opts.beam, word_timestamps=True,
                 vad_filter=False, initial_prompt=prompt or None,
                 condition_on_previous_text=opts.condition_on_previous_text)
         for fw_seg in raw:
@@ -153,7 +153,7 @@ class Transcriber:
         clips = [{"start": m["offset"], "end": m["offset"] + m["duration"]} for m in meta if m["duration"] > 0]
         pipeline = BatchedInferencePipeline(self.model)
         segments, _ = pipeline.transcribe(
-            speech, language=opts.language, beam_size=opts.beam_size, word_timestamps=True,
+            speech, language=opts.language, beam_size=opts.beam, word_timestamps=True,
             vad_filter=False, clip_timestamps=clips, batch_size=opts.batch_size,
             initial_prompt=prompt or None, condition_on_previous_text=False)
         return segments

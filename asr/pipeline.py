@@ -20,7 +20,7 @@ class Job:
     speakers: Sequence[str] = ()
     fmt: str = "json"
     batch_size: int = 0
-    beam_size: int = 5
+    beam_size: Optional[int] = None
     device: str = "auto"
     compute_type: str = "auto"
 

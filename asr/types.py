@@ -75,7 +75,7 @@ class TranscribeOptions:
 
     language: Optional[str] = "zh"          # None = detect
     speakers: Sequence[str] = ()            # names of the channels, in order
-    beam_size: int = 5
+    beam_size: Optional[int] = None          # None: 5 sequential, 1 batched (batching is for speed)
     batch_size: int = 0                     # 0 = sequential; N = faster-whisper's batched pipeline
     initial_prompt: Optional[str] = None    # None = a Simplified-Chinese prompt when language is zh
     condition_on_previous_text: bool = False
@@ -84,6 +84,10 @@ class TranscribeOptions:
     speech_pad_ms: int = 400
     snap_onsets: bool = True                # move a word that starts in silence onto the speech onset
     guard_hallucinations: bool = True
+
+    @property
+    def beam(self) -> int:
+        return self.beam_size or (1 if self.batch_size > 0 else 5)
 
     def with_(self, **changes: Any) -> "TranscribeOptions":
         return replace(self, **changes)
