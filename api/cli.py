@@ -1,12 +1,13 @@
 """The `xunlu` command line. It parses, calls the library, and turns domain errors into exit codes."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
@@ -24,6 +25,19 @@ HomeOpt = typer.Option(None, "--home", help="Home folder (default $XUNLU_HOME or
 def fail(message: str, code: int = 2) -> None:
     typer.echo(f"xunlu: error: {message}", err=True)
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def handled(interrupted: str = "interrupted") -> Iterator[None]:
+    """Turn every domain error into one line on stderr and its exit code; never a traceback."""
+    from archive.types import ArchiveError
+
+    try:
+        yield
+    except (XunluError, ModelError, ArchiveError) as exc:
+        fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        fail(interrupted, 130)
 
 
 def _split(value: Optional[str]) -> tuple[str, ...]:
@@ -87,9 +101,17 @@ def transcribe(
     from asr.formats import render
     from asr.pipeline import Job, run_job
 
-    try:
+    with handled("interrupted; nothing was written"):
         cfg = load_config(home_dir(home))
         chosen = fmt or _format_from_suffix(output) or "json"
+        if is_session_id(str(input)) and not input.exists():
+            from api.cli_archive import retranscribe
+
+            transcript = retranscribe(str(input), home_dir(home), model or cfg.model, language or cfg.language,
+                                      batch_size, beam_size, device or cfg.device,
+                                      compute_type or cfg.compute_type)
+            write_output(render(transcript, chosen), output)
+            return
         job = Job(input=str(input), language=language or cfg.language, model=model or cfg.model,
                   speakers=_split(speakers), fmt=chosen, batch_size=batch_size, beam_size=beam_size,
                   device=device or cfg.device, compute_type=compute_type or cfg.compute_type,
@@ -97,10 +119,6 @@ def transcribe(
         with SegmentProgress(label=Path(input).name) as progress:
             transcript = run_job(job, on_start=progress.start, on_segment=progress.advance)
         write_output(render(transcript, chosen), output)
-    except (XunluError, ModelError) as exc:
-        fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        fail("interrupted; nothing was written", 130)
 
 
 @app.command("models")
@@ -124,11 +142,19 @@ def demo(home: Optional[str] = HomeOpt) -> None:
         fail(str(exc), exc.exit_code)
 
 
+def is_session_id(value: str) -> bool:
+    from archive.store import SESSION_ID
+
+    return bool(SESSION_ID.match(value))
+
+
 def main() -> None:
     logging.basicConfig(level=os.environ.get("XUNLU_LOG", "WARNING").upper(),
                         format="%(levelname)s %(name)s: %(message)s")
     app()
 
+
+from api import cli_archive  # noqa: E402,F401  (registers import, export, transcript, verify, sessions)
 
 if __name__ == "__main__":
     main()

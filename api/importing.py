@@ -1,0 +1,123 @@
+"""`xunlu import`: keep the original, hash it, make a playable copy when needed, transcribe, catalogue.
+
+A failure at any step leaves the session marked failed (never half-complete) with the reason; a crash
+(kill -9, power cut) leaves it unfinished and the next start marks it failed (`Archive.recover`).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from archive import media as media_io
+from archive.fsutil import copy_hashed, sha256_file
+from archive.store import Archive
+from archive.transcripts import add_version
+from archive.types import ArchiveError, Duplicate, MediaFile, Session
+from asr import audio as audio_io
+from asr.errors import InputError, OptionError
+from asr.types import Transcript
+
+log = logging.getLogger("xunlu.import")
+
+Transcribe = Callable[[Path, Sequence[str]], Transcript]
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    input: Path
+    case_id: Optional[str] = None
+    room: Optional[str] = None
+    officers: tuple[str, ...] = ()
+    suspect: Optional[str] = None
+    speakers: tuple[str, ...] = ()
+    started_at: Optional[str] = None
+
+
+def parse_started_at(value: Optional[str], fallback_file: Optional[Path] = None) -> str:
+    """ISO 8601; a value without a time zone is taken in the machine's zone. Default: the file's mtime."""
+    if value:
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise OptionError(f"--started-at {value!r} is not a date and time (use e.g. 2026-11-21T09:30:00+08:00)") from exc
+        if when.tzinfo is None:
+            when = when.astimezone()
+        return when.isoformat(timespec="seconds")
+    stamp = fallback_file.stat().st_mtime if fallback_file else datetime.now().timestamp()
+    return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")
+
+
+def _safe_name(name: str) -> str:
+    cleaned = re.sub(r"[^\w.\-]+", "_", name, flags=re.UNICODE).strip("._") or "recording"
+    return cleaned[:120]
+
+
+def check_input(req: ImportRequest) -> audio_io.AudioInfo:
+    info = audio_io.probe(str(req.input))  # missing, directory, empty, not media, no audio -> InputError
+    if req.speakers and len(req.speakers) != info.channels:
+        raise OptionError(f"--speakers names {len(req.speakers)} speaker(s) but {req.input} has "
+                          f"{info.channels} audio channel(s)")
+    return info
+
+
+def import_file(archive: Archive, req: ImportRequest, transcribe: Transcribe, actor: str,
+                say: Callable[[str], None] = lambda _msg: None) -> Session:
+    src = Path(req.input)
+    info = check_input(req)
+    started_at = parse_started_at(req.started_at, src)
+    say(f"hashing {src.name}")
+    digest = sha256_file(src)
+    holder = archive.holder_of(digest)
+    if holder:
+        raise Duplicate(f"{src} is already in the archive as session {holder} (same SHA-256)", holder)
+    with archive.new_session(actor, case_id=req.case_id, room=req.room, officers=req.officers,
+                             suspect=req.suspect, speakers=req.speakers, started_at=started_at,
+                             source_name=src.name) as session:
+        sid = session.id
+        folder = archive.folder(sid)
+        try:
+            rel = f"original/{_safe_name(src.name)}"
+            say(f"keeping the original as {sid}/{rel}")
+            copied, size = copy_hashed(src, folder / rel, mode=0o444)
+            if copied != digest:
+                raise ArchiveError(f"{src} changed while it was being imported; import it again")
+            archive.add_media(sid, MediaFile("original", rel, digest, size))
+            archive.audit(actor, "media.original", sid, {"path": rel, "sha256": digest, "size": size,
+                                                         "source": str(src)})
+            if not media_io.is_browser_playable(folder / rel):
+                say("making a browser-playable copy (H.264/AAC MP4, fast start)")
+                media_io.make_playable(folder / rel, folder / "media" / "playable.mp4")
+                p = folder / "media" / "playable.mp4"
+                playable = MediaFile("playable", "media/playable.mp4", sha256_file(p), p.stat().st_size)
+                archive.add_media(sid, playable)
+                archive.audit(actor, "media.playable", sid, {"path": playable.path, "sha256": playable.sha256})
+            say("transcribing")
+            transcript = transcribe(folder / rel, req.speakers)
+            archive.update_session(sid, duration=round(info.duration or transcript.duration, 3),
+                                   language=transcript.language)
+            add_version(archive, sid, transcript, "asr", actor, reason="import")
+            archive.update_session(sid, status="complete")
+            archive.audit(actor, "import", sid, {"source": str(src), "sha256": digest})
+            archive.write_manifest(sid)
+        except BaseException as exc:
+            reason = str(exc) or type(exc).__name__
+            if isinstance(exc, KeyboardInterrupt):
+                reason = "interrupted"
+            _mark_failed(archive, sid, actor, reason)
+            if isinstance(exc, (InputError, OptionError)):
+                raise ArchiveError(f"import failed, session {sid} marked failed: {reason}") from exc
+            raise
+    return archive.get(sid)
+
+
+def _mark_failed(archive: Archive, sid: str, actor: str, reason: str) -> None:
+    try:
+        archive.update_session(sid, status="failed", error=reason[:500])
+        archive.audit(actor, "import.failed", sid, {"reason": reason[:500]})
+        archive.write_manifest(sid)
+    except Exception:  # the disk may be full: the lock file tells the next start to mark it failed
+        log.exception("could not mark %s failed", sid)

@@ -1,0 +1,108 @@
+"""The SQLite catalog (WAL). Schema changes are numbered migrations, so a newer xunlu opens an older home."""
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+from archive.types import ArchiveError
+
+log = logging.getLogger("xunlu.archive.db")
+
+# Each entry upgrades the schema from version i to i + 1. Never edit a released entry: append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL CHECK (status IN ('recording', 'finalising', 'complete', 'failed')),
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        duration REAL,
+        case_id TEXT,
+        room TEXT,
+        officers TEXT NOT NULL DEFAULT '[]',
+        suspect TEXT,
+        speakers TEXT NOT NULL DEFAULT '[]',
+        source_name TEXT,
+        error TEXT
+    );
+    CREATE INDEX sessions_case ON sessions(case_id);
+    CREATE INDEX sessions_started ON sessions(started_at);
+    CREATE TABLE media (
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        role TEXT NOT NULL,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (session_id, role)
+    );
+    CREATE INDEX media_sha ON media(sha256);
+    CREATE TABLE transcripts (
+        session_id TEXT NOT NULL REFERENCES sessions(id),
+        version INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('asr', 'edit')),
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        author TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        model TEXT NOT NULL DEFAULT '',
+        parent INTEGER,
+        PRIMARY KEY (session_id, version)
+    );
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        details TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    """,
+    """
+    ALTER TABLE sessions ADD COLUMN language TEXT;
+    """,
+)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    current = schema_version(conn)
+    if current > len(MIGRATIONS):
+        raise ArchiveError(f"this archive was written by a newer xunlu (schema {current}, this one knows "
+                           f"{len(MIGRATIONS)}): upgrade xunlu")
+    for number in range(current, len(MIGRATIONS)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(conn) != number:  # another process migrated meanwhile
+                conn.execute("ROLLBACK")
+                continue
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.execute("COMMIT")
+            log.info("archive schema migrated to version %d", number + 1)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 30000")
+        migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        raise ArchiveError(f"the archive catalog {path} cannot be opened: {exc}") from exc
+    return conn

@@ -1,0 +1,106 @@
+"""Transcript versions: v1 is the ASR output and is never changed; corrections and re-runs add versions."""
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import replace
+from typing import Mapping, Optional
+
+from archive.fsutil import atomic_write, sha256_file
+from archive.store import Archive
+from archive.types import ArchiveError, NotFound, TranscriptVersion
+from asr.formats import timestamp
+from asr.types import Transcript
+
+
+def add_version(archive: Archive, sid: str, transcript: Transcript, kind: str, author: str, reason: str = "",
+                parent: Optional[int] = None) -> TranscriptVersion:
+    """Write the next version's file (read-only) and catalog row; audit it."""
+    if kind not in ("asr", "edit"):
+        raise ValueError(kind)
+    folder = archive.folder(sid)
+    conn = archive.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute("SELECT MAX(version) AS v FROM transcripts WHERE session_id = ?", (sid,)).fetchone()
+        version = (row["v"] or 0) + 1
+        data = replace(transcript, session=sid, version=version).to_dict()
+        rel = f"transcripts/v{version}.json"
+        atomic_write(folder / rel, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"), mode=0o444)
+        digest = sha256_file(folder / rel)
+        from archive.audit import now
+
+        created = now()
+        conn.execute("INSERT INTO transcripts (session_id, version, kind, path, sha256, created_at, author, reason,"
+                     " model, parent) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                     (sid, version, kind, rel, digest, created, author, reason, transcript.model, parent))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    archive.audit(author, "transcript.version", f"{sid}/v{version}",
+                  {"kind": kind, "reason": reason, "model": transcript.model, "sha256": digest, "parent": parent})
+    archive.write_manifest(sid)
+    return TranscriptVersion(version, kind, rel, digest, created, author, reason, transcript.model, parent)
+
+
+def read_version(archive: Archive, sid: str, version: Optional[int] = None) -> Transcript:
+    session = archive.get(sid)
+    if not session.transcripts:
+        raise NotFound(f"session {sid} has no transcript yet")
+    chosen = session.latest if version is None else next(
+        (t for t in session.transcripts if t.version == version), None)
+    if chosen is None:
+        known = ", ".join(str(t.version) for t in session.transcripts)
+        raise NotFound(f"session {sid} has no transcript version {version} (versions: {known})")
+    path = archive.folder(sid) / chosen.path
+    try:
+        return Transcript.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ArchiveError(f"transcript {sid} v{chosen.version} cannot be read ({exc}); run xunlu verify") from exc
+
+
+def edit(archive: Archive, sid: str, changes: Mapping[int, str], author: str, reason: str) -> TranscriptVersion:
+    """A correction: new text for some segments of the latest version, saved as a new version."""
+    if not reason.strip():
+        raise ArchiveError("a correction needs a reason (--reason)")
+    if not author.strip():
+        raise ArchiveError("a correction needs an author (--author)")
+    latest = read_version(archive, sid)
+    ids = {s.id for s in latest.segments}
+    unknown = sorted(set(changes) - ids)
+    if unknown:
+        raise ArchiveError(f"no segment {unknown[0]} in {sid} v{latest.version} (segments 0-{max(ids, default=0)})")
+    segments = tuple(replace(s, text=changes[s.id].strip(), words=()) if s.id in changes and
+                     changes[s.id].strip() != s.text else s for s in latest.segments)
+    if segments == latest.segments:
+        raise ArchiveError("nothing changed: the new text is the same as the current one")
+    return add_version(archive, sid, replace(latest, segments=segments), "edit", author, reason,
+                       parent=latest.version)
+
+
+def replace_with(archive: Archive, sid: str, corrected: Transcript, author: str, reason: str) -> TranscriptVersion:
+    """A correction given as a whole transcript (edited JSON file)."""
+    if not reason.strip():
+        raise ArchiveError("a correction needs a reason (--reason)")
+    latest = read_version(archive, sid)
+    if corrected.session not in (None, sid):
+        raise ArchiveError(f"that transcript belongs to session {corrected.session}, not {sid}")
+    for seg in corrected.segments:
+        if not (0 <= seg.start <= seg.end <= latest.duration + 0.5):
+            raise ArchiveError(f"segment {seg.id}: times {seg.start}-{seg.end} are outside the recording")
+    if corrected.segments == latest.segments:
+        raise ArchiveError("nothing changed: the file is the same as the current version")
+    return add_version(archive, sid, replace(corrected, duration=latest.duration, model=latest.model), "edit",
+                       author, reason, parent=latest.version)
+
+
+def _lines(t: Transcript) -> list[str]:
+    return [f"#{s.id} [{timestamp(s.start)}-{timestamp(s.end)}] {s.speaker or '-'}: {s.text}" for s in t.segments]
+
+
+def diff(archive: Archive, sid: str, a: int, b: int) -> str:
+    """A unified diff of two versions, one line per segment."""
+    left, right = read_version(archive, sid, a), read_version(archive, sid, b)
+    return "".join(line + "\n" for line in difflib.unified_diff(
+        _lines(left), _lines(right), fromfile=f"{sid} v{a}", tofile=f"{sid} v{b}", lineterm=""))

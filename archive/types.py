@@ -1,0 +1,90 @@
+"""The evidence archive's records. Frozen: a change is a new record, never an edit in place."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+STATUSES = ("recording", "finalising", "complete", "failed")
+
+
+class ArchiveError(Exception):
+    """Something the user can act on: unknown session, duplicate import, disk full, bad edit, ..."""
+
+    exit_code = 2
+
+
+class NotFound(ArchiveError):
+    """No such session or transcript version."""
+
+
+class Duplicate(ArchiveError):
+    """The same original media is already held by a session."""
+
+    def __init__(self, message: str, session_id: str):
+        super().__init__(message)
+        self.session_id = session_id
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    role: str            # "original" (kept byte for byte) or "playable" (browser copy)
+    path: str            # relative to the session folder
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class TranscriptVersion:
+    version: int
+    kind: str            # "asr" or "edit"
+    path: str            # relative to the session folder
+    sha256: str
+    created_at: str
+    author: str
+    reason: str = ""
+    model: str = ""
+    parent: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    status: str
+    created_at: str
+    started_at: Optional[str] = None       # wall clock with time zone, ISO 8601
+    duration: Optional[float] = None
+    case_id: Optional[str] = None
+    room: Optional[str] = None
+    officers: tuple[str, ...] = ()
+    suspect: Optional[str] = None
+    speakers: tuple[str, ...] = ()
+    language: Optional[str] = None
+    source_name: Optional[str] = None
+    error: Optional[str] = None
+    media: tuple[MediaFile, ...] = field(default=())
+    transcripts: tuple[TranscriptVersion, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["officers"] = list(self.officers)
+        d["speakers"] = list(self.speakers)
+        return d
+
+    def file(self, role: str) -> Optional[MediaFile]:
+        return next((m for m in self.media if m.role == role), None)
+
+    @property
+    def latest(self) -> Optional[TranscriptVersion]:
+        return max(self.transcripts, key=lambda t: t.version, default=None)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    at: str
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
