@@ -58,6 +58,9 @@ def _safe_name(name: str) -> str:
 
 def check_input(req: ImportRequest) -> audio_io.AudioInfo:
     info = audio_io.probe(str(req.input))  # missing, directory, empty, not media, no audio -> InputError
+    cut = media_io.truncation(Path(req.input))
+    if cut:
+        raise InputError(f"{req.input} is truncated ({cut}); import the complete file")
     if req.speakers and len(req.speakers) != info.channels:
         raise OptionError(f"--speakers names {len(req.speakers)} speaker(s) but {req.input} has "
                           f"{info.channels} audio channel(s)")

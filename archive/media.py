@@ -53,6 +53,34 @@ def top_level_boxes(path: Path, limit: int = 64) -> list[str]:
     return boxes
 
 
+def truncation(path: Path) -> Optional[str]:
+    """Why `path` looks cut short (an MP4/MOV box or a WAV chunk runs past the end), or None."""
+    size_total = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            declared = struct.unpack("<I", head[4:8])[0] + 8
+            if declared > size_total and declared != 0xFFFFFFFF + 8:
+                return f"the WAV header declares {declared} bytes but the file has {size_total}"
+            return None
+        if head[4:8] != b"ftyp":
+            return None
+        offset = 0
+        while offset + 8 <= size_total:
+            f.seek(offset)
+            size, kind = struct.unpack(">I4s", f.read(8))
+            if size == 1:
+                size = struct.unpack(">Q", f.read(8))[0]
+            elif size == 0:
+                return None
+            if size < 8:
+                return f"a damaged box at byte {offset}"
+            if offset + size > size_total:
+                return f"its '{kind.decode('latin-1')}' box runs {offset + size - size_total} bytes past the end"
+            offset += size
+    return None
+
+
 def is_fast_start(path: Path) -> bool:
     boxes = top_level_boxes(path)
     return "moov" in boxes and "mdat" in boxes and boxes.index("moov") < boxes.index("mdat")

@@ -173,3 +173,18 @@ def test_disk_full_during_import_is_a_clear_error_and_leaves_a_consistent_archiv
     assert verify(archive).ok
     monkeypatch.undo()
     assert do_import(archive, make_wav(tmp_path, "again.wav")).status == "complete"  # a failed one holds nothing
+
+
+def test_truncated_files_are_recognised(tmp_path):
+    from archive.media import truncation
+
+    mp4 = make_mp4(tmp_path)
+    assert truncation(mp4) is None
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(mp4.read_bytes()[: mp4.stat().st_size // 2])
+    assert "past the end" in truncation(cut)
+    wav = make_wav(tmp_path)
+    assert truncation(wav) is None
+    short = tmp_path / "short.wav"
+    short.write_bytes(wav.read_bytes()[:10000])
+    assert "declares" in truncation(short)
