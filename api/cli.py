@@ -7,7 +7,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Union
 
 import typer
 
@@ -49,10 +49,17 @@ def _split(value: Optional[str]) -> tuple[str, ...]:
     return names
 
 
-def write_output(text: str, output: Optional[Path]) -> None:
+def check_output(fmt: str, output: Optional[Path]) -> None:
+    if fmt == "docx" and output is None:
+        raise OptionError("the DOCX 笔录 is a binary file: give -o FILE.docx")
+
+
+def write_output(data: Union[str, bytes], output: Optional[Path]) -> None:
     """stdout, or the file written atomically (nothing appears at the path unless all of it is there)."""
     if output is None:
-        sys.stdout.write(text)
+        if isinstance(data, bytes):
+            raise OptionError("binary output needs -o FILE")
+        sys.stdout.write(data)
         sys.stdout.flush()
         return
     target = output.expanduser()
@@ -63,8 +70,8 @@ def write_output(text: str, output: Optional[Path]) -> None:
         raise OptionError(f"output folder does not exist: {parent}")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
@@ -77,7 +84,7 @@ def _format_from_suffix(output: Optional[Path]) -> Optional[str]:
     if output is None:
         return None
     suffix = output.suffix.lower().lstrip(".")
-    return suffix if suffix in ("json", "srt", "vtt", "txt") else None
+    return suffix if suffix in ("json", "srt", "vtt", "txt", "docx") else None
 
 
 @app.command()
@@ -87,7 +94,8 @@ def transcribe(
                                            help="Language code (zh, en, ...) or auto; default from config: zh."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="base (bundled), a model folder, or a hub name."),
     speakers: Optional[str] = typer.Option(None, "--speakers", help="Names of the channels in order: officer,suspect."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="json, srt, vtt or txt (default: from -o, else json)."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f",
+                                      help="json, srt, vtt, txt or docx (default: from -o, else json)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     batch_size: int = typer.Option(0, "--batch-size", min=0, help="Use the batched pipeline with this batch size."),
     beam_size: Optional[int] = typer.Option(None, "--beam-size", min=1,
@@ -98,19 +106,20 @@ def transcribe(
 ) -> None:
     """Transcribe a recording to a timestamped transcript (JSON, SRT, WebVTT or text)."""
     from api.progress import SegmentProgress
-    from asr.formats import render
+    from asr.formats import render_any
     from asr.pipeline import Job, run_job
 
     with handled("interrupted; nothing was written"):
         cfg = load_config(home_dir(home))
         chosen = fmt or _format_from_suffix(output) or "json"
+        check_output(chosen, output)
         if is_session_id(str(input)) and not input.exists():
             from api.cli_archive import retranscribe
 
             transcript = retranscribe(str(input), home_dir(home), model or cfg.model, language or cfg.language,
                                       batch_size, beam_size, device or cfg.device,
                                       compute_type or cfg.compute_type)
-            write_output(render(transcript, chosen), output)
+            write_output(render_any(transcript, chosen), output)
             return
         job = Job(input=str(input), language=language or cfg.language, model=model or cfg.model,
                   speakers=_split(speakers), fmt=chosen, batch_size=batch_size, beam_size=beam_size,
@@ -118,7 +127,8 @@ def transcribe(
                   home=home_dir(home))
         with SegmentProgress(label=Path(input).name) as progress:
             transcript = run_job(job, on_start=progress.start, on_segment=progress.advance)
-        write_output(render(transcript, chosen), output)
+        write_output(render_any(transcript, chosen, question_speakers=job.speakers[:1] or ("officer",)),
+                     output)
 
 
 @app.command("models")

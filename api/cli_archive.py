@@ -7,14 +7,14 @@ from typing import Optional
 
 import typer
 
-from api.cli import HomeOpt, _split, app, fail, handled, write_output
+from api.cli import HomeOpt, _split, app, check_output, fail, handled, write_output
 from api.config import home_dir, load_config
 from archive.store import Archive, open_archive, system_actor
+from asr.types import FORMATS
 
 transcript_app = typer.Typer(no_args_is_help=True, help="Read, compare and correct transcript versions.")
 app.add_typer(transcript_app, name="transcript")
 
-EXPORT_FORMATS = ("json", "srt", "vtt", "txt", "docx")
 
 
 def archive_for(home: Optional[str]) -> Archive:
@@ -200,18 +200,11 @@ def export_cmd(
     from api.exporting import export
 
     with handled():
-        if fmt not in EXPORT_FORMATS:
-            fail(f"unknown format '{fmt}': use one of {', '.join(EXPORT_FORMATS)}")
-        if fmt == "docx" and output is None:
-            fail("the DOCX 笔录 is a binary file: give -o FILE.docx")
+        if fmt not in FORMATS:
+            fail(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
+        check_output(fmt, output)
         archive = archive_for(home)
-        data = export(archive, session, fmt, version, system_actor())
-        if isinstance(data, bytes):
-            from archive.fsutil import atomic_write
-
-            atomic_write(output.expanduser(), data)
-        else:
-            write_output(data, output)
+        write_output(export(archive, session, fmt, version, system_actor()), output)
         if output is not None:
             typer.echo(f"{session}: wrote {output}", err=True)
 

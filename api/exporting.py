@@ -7,7 +7,7 @@ from typing import Optional, Union
 from archive.store import Archive
 from archive.transcripts import read_version
 from archive.types import Session
-from asr.formats import render
+from asr.formats import render_any
 
 
 def ended_at(session: Session) -> Optional[str]:
@@ -20,16 +20,15 @@ def ended_at(session: Session) -> Optional[str]:
 def export(archive: Archive, sid: str, fmt: str, version: Optional[int], actor: str) -> Union[str, bytes]:
     session = archive.get(sid)
     transcript = read_version(archive, sid, version)
+    header = None
     if fmt == "docx":
-        from asr.docx_record import RecordHeader, render_docx
+        from asr.docx_record import RecordHeader
 
         header = RecordHeader(case_id=session.case_id, place=session.room, started_at=session.started_at,
                               ended_at=ended_at(session), officers=session.officers, person=session.suspect,
                               session_id=sid)
-        questioners = tuple(s for s in session.speakers if s.lower() in ("officer", "police", "民警", "讯问人")) \
-            or (session.speakers[:1] if session.speakers else ("officer",))
-        data: Union[str, bytes] = render_docx(transcript, header, question_speakers=questioners)
-    else:
-        data = render(transcript, fmt)
+    questioners = tuple(s for s in session.speakers if s.lower() in ("officer", "police", "民警", "讯问人")) \
+        or (session.speakers[:1] if session.speakers else ("officer",))
+    data = render_any(transcript, fmt, header, questioners)
     archive.audit(actor, "export", sid, {"format": fmt, "version": transcript.version})
     return data

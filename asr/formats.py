@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 
 from asr.errors import OptionError
-from asr.types import FORMATS, Segment, Transcript
+from typing import Any, Optional, Union
+
+from asr.types import FORMATS, TEXT_FORMATS, Segment, Transcript
 
 
 def timestamp(seconds: float, sep: str = ".") -> str:
@@ -67,5 +69,19 @@ RENDERERS = {"json": to_json, "srt": to_srt, "vtt": to_vtt, "txt": to_txt}
 
 def render(t: Transcript, fmt: str) -> str:
     if fmt not in RENDERERS:
-        raise OptionError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
+        raise OptionError(f"unknown format '{fmt}': use one of {', '.join(TEXT_FORMATS)}")
     return RENDERERS[fmt](t)
+
+
+def render_any(t: Transcript, fmt: str, header: Optional[Any] = None,
+               question_speakers: tuple[str, ...] = ("officer",)) -> Union[str, bytes]:
+    """Text for the text formats; bytes for docx (the 讯问笔录, with `header` from the session if known)."""
+    if fmt == "docx":
+        from asr.docx_record import RecordHeader, render_docx
+
+        header = header or RecordHeader(case_id=None, place=None, started_at=None, ended_at=None, officers=(),
+                                        person=None, session_id=t.session)
+        return render_docx(t, header, question_speakers=question_speakers)
+    if fmt not in FORMATS:
+        raise OptionError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
+    return render(t, fmt)

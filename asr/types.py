@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Sequence
 
-FORMATS = ("json", "srt", "vtt", "txt")
+TEXT_FORMATS = ("json", "srt", "vtt", "txt")
+FORMATS = TEXT_FORMATS + ("docx",)  # docx: the 讯问笔录, a binary file
 
 
 @dataclass(frozen=True)

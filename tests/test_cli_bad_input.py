@@ -93,3 +93,8 @@ def test_existing_output_is_untouched_on_failure(tmp_path, home):
     result = xunlu("transcribe", str(tmp_path / "missing.wav"), "-o", str(out), home=home)
     assert result.returncode == 2
     assert out.read_text() == "earlier work\n"
+
+
+def test_docx_needs_an_output_file(home):
+    result = xunlu("transcribe", str(CLIP), "--format", "docx", home=home)
+    assert result.returncode == 2 and "-o FILE.docx" in result.stderr and result.stdout == ""

@@ -187,3 +187,14 @@ def test_progress_bar_for_files_longer_than_a_minute(home, tmp_path):
     assert "转写 long.wav" in result.stderr and "/65 s" in result.stderr
     short = xunlu("transcribe", str(SPEECH / MANDARIN), "-f", "txt", home=home)
     assert short.stderr == ""
+
+
+def test_cli_writes_a_docx_record(home, tmp_path):
+    import docx
+
+    out = tmp_path / "笔录.docx"
+    result = xunlu("transcribe", str(SPEECH / STEREO), "-l", "en", "--speakers", "officer,suspect", "-o", str(out),
+                   home=home)
+    assert result.returncode == 0, result.stderr
+    text = "\n".join(p.text for p in docx.Document(str(out)).paragraphs)
+    assert "讯问笔录" in text and "问：" in text and "答：" in text and "horizon" in text.lower()
