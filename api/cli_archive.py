@@ -25,6 +25,16 @@ def archive_for(home: Optional[str]) -> Archive:
     return archive
 
 
+def reindex_session(home: Optional[str], archive: Archive, sid: str) -> None:
+    """Make the session's latest transcript searchable; a failure here never undoes the archive's work."""
+    from api.indexing import index_session
+
+    try:
+        index_session(home_dir(home), archive, sid)
+    except Exception as exc:  # the index can always be rebuilt from the archive
+        typer.echo(f"xunlu: warning: {sid} is saved but not yet searchable ({exc}); run xunlu reindex", err=True)
+
+
 def say(message: str) -> None:
     typer.echo(f"  {message}", err=True)
 
@@ -67,6 +77,7 @@ def import_cmd(
                 return collect(segments, info, progress.advance)
 
         session = import_file(archive, req, transcribe, system_actor(), say)
+        reindex_session(home, archive, session.id)
         typer.echo(json.dumps(session.to_dict(), ensure_ascii=False) if as_json else session.id)
 
 
@@ -94,6 +105,7 @@ def retranscribe(sid: str, home: Path, model: str, language: Optional[str], batc
     version = add_version(archive, sid, transcript, "asr", system_actor(), reason=f"re-transcribed with {model}",
                           parent=session.latest.version if session.latest else None)
     typer.echo(f"{sid}: added transcript v{version.version} ({transcript.model})", err=True)
+    reindex_session(str(home), archive, sid)
     return transcript
 
 
@@ -185,6 +197,7 @@ def transcript_edit(
             if not segment or len(segment) != len(text):
                 fail("give one --text for each --segment (or --file)")
             version = edit(archive, session, dict(zip(segment, text)), who, reason)
+        reindex_session(home, archive, session)
         typer.echo(f"{session}: saved transcript v{version.version} by {who}")
 
 

@@ -88,11 +88,14 @@ def import_file(archive: Archive, req: ImportRequest, transcribe: Transcribe, ac
             copied, size = copy_hashed(src, folder / rel, mode=0o444)
             if copied != digest:
                 raise ArchiveError(f"{src} changed while it was being imported; import it again")
-            archive.add_media(sid, MediaFile("original", rel, digest, size))
+            holder = archive.claim_original(sid, MediaFile("original", rel, digest, size))
+            if holder:
+                raise Duplicate(f"{src} is already in the archive as session {holder} (same SHA-256)", holder)
             archive.audit(actor, "media.original", sid, {"path": rel, "sha256": digest, "size": size,
                                                          "source": str(src)})
             if not media_io.is_browser_playable(folder / rel):
-                say("making a browser-playable copy (H.264/AAC MP4, fast start)")
+                kind = "H.264/AAC" if media_io.streams(folder / rel).video else "AAC audio"
+                say(f"making a browser-playable copy ({kind} MP4, fast start)")
                 media_io.make_playable(folder / rel, folder / "media" / "playable.mp4")
                 p = folder / "media" / "playable.mp4"
                 playable = MediaFile("playable", "media/playable.mp4", sha256_file(p), p.stat().st_size)

@@ -130,12 +130,27 @@ class Archive:
             args.append(status)
         return [self.get(r["id"]) for r in self.conn.execute(query + " ORDER BY id", args)]
 
-    def holder_of(self, sha256: str) -> Optional[str]:
-        """The session (not failed) whose original has this hash."""
+    def holder_of(self, sha256: str, other_than: Optional[str] = None) -> Optional[str]:
+        """The earliest session (not failed) whose original has this hash."""
         row = self.conn.execute(
             "SELECT m.session_id FROM media m JOIN sessions s ON s.id = m.session_id "
-            "WHERE m.role = 'original' AND m.sha256 = ? AND s.status != 'failed' LIMIT 1", (sha256,)).fetchone()
+            "WHERE m.role = 'original' AND m.sha256 = ? AND s.status != 'failed' AND s.id != ? "
+            "ORDER BY s.created_at, s.id LIMIT 1", (sha256, other_than or "")).fetchone()
         return row["session_id"] if row else None
+
+    def claim_original(self, sid: str, media: MediaFile) -> Optional[str]:
+        """Record the session's original unless another live session already holds the same bytes (checked
+        and written in one transaction, so two imports of one file at once cannot both succeed)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            holder = self.holder_of(media.sha256, other_than=sid)
+            if holder is None:
+                self.add_media(sid, media)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        return holder
 
     def write_manifest(self, sid: str) -> None:
         session = self.get(sid)

@@ -141,7 +141,7 @@ def bare_sha256(src: Path) -> float:
 
 # -- per-step timing inside import_file (wraps the names api.importing looks up; nothing is edited) -------
 class Steps:
-    NAMES = {"check_input": "probe", "sha256_file": "sha256", "copy_hashed": "copy original",
+    NAMES = {"check_input": "probe+checks", "sha256_file": "sha256", "copy_hashed": "copy original",
              "is_browser_playable": "playable check", "make_playable": "make playable"}
 
     def __init__(self) -> None:

@@ -75,3 +75,16 @@ def _variant(tmp_path: Path, i: int) -> Path:
     with open(src, "ab") as f:
         f.write(bytes([i]) * 2)  # trailing bytes after the data chunk: same audio, new SHA-256
     return src
+
+
+def test_the_same_file_imported_twice_at_once_is_kept_once(tmp_path):
+    home = tmp_path / "home"
+    Archive(home).close()
+    src = make_wav(tmp_path)
+    procs = [start_import(tmp_path, home, src, sleep=0.2) for _ in range(3)]
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert sum("DONE" in out for out in outputs) == 1
+    complete = [s for s in Archive(home).list() if s.status == "complete"]
+    assert len(complete) == 1
+    assert all(s.status == "failed" and "already in the archive" in (s.error or "")
+               for s in Archive(home).list() if s.status != "complete")

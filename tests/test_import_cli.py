@@ -53,6 +53,15 @@ def test_import_prints_the_session_id_and_stores_everything(fresh, tmp_path):
     edited = xunlu("transcript", "edit", sid, "-s", "1", "-t", "The horizon seems very distant.",
                    "--reason", "听写更正", "--author", "张三", home=fresh)
     assert edited.returncode == 0, edited.stderr
+    found = xunlu("search", '"very distant"', "--json", home=fresh)
+    assert found.returncode == 0, found.stderr
+    assert [json.loads(line)["session"] for line in found.stdout.splitlines()] == [sid]  # the edit is indexed
+    wizard = json.loads(xunlu("search", "wizard", "--json", home=fresh).stdout.splitlines()[0])
+    v1 = json.loads(xunlu("transcript", "show", sid, "-v", "1", "-f", "json", home=fresh).stdout)
+    word = next(w for s in v1["segments"] for w in s["words"] if "wizard" in w["text"])
+    assert wizard["speaker"] == "officer"
+    assert wizard["start"] == pytest.approx(word["start"], abs=0.01)  # the word's time, not its segment's
+    assert wizard["start"] > v1["segments"][0]["start"] + 1.0
     rerun = xunlu("transcribe", sid, "-l", "en", "-f", "txt", home=fresh)
     assert rerun.returncode == 0, rerun.stderr
     versions = xunlu("transcript", "versions", sid, home=fresh).stdout.splitlines()

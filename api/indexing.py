@@ -1,0 +1,72 @@
+"""Glue between the archive and the search index: what to index for a session, rebuilds, self-repair."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from archive.store import Archive
+from archive.transcripts import read_version
+from archive.types import ArchiveError, Session
+from asr.types import Segment
+from index.manager import IndexProblem, SearchIndex
+from index.search_index import SessionMeta
+
+log = logging.getLogger("xunlu.indexing")
+
+
+def meta_of(session: Session) -> SessionMeta:
+    return SessionMeta(id=session.id, case_id=session.case_id, room=session.room, officers=session.officers,
+                       started_at=session.started_at, version=session.latest.version if session.latest else 0,
+                       language=session.language)
+
+
+def index_session(home: Path, archive: Archive, sid: str) -> None:
+    """(Re)index the latest transcript of one session."""
+    session = archive.get(sid)
+    if not session.transcripts:
+        return
+    SearchIndex(home).replace_session(meta_of(session), list(read_version(archive, sid).segments))
+
+
+def _sessions(archive: Archive, ids: Optional[list[str]]) -> list[Session]:
+    chosen = [archive.get(i) for i in ids] if ids else archive.list()
+    return [s for s in chosen if s.transcripts and s.status != "failed"]
+
+
+def _load(archive: Archive, sessions: list[Session]) -> Iterator[tuple[SessionMeta, list[Segment]]]:
+    for s in sessions:
+        try:
+            yield meta_of(s), list(read_version(archive, s.id).segments)
+        except ArchiveError as exc:
+            log.warning("session %s not indexed: %s", s.id, exc)
+
+
+def rebuild(home: Path, archive: Archive, ids: Optional[list[str]] = None,
+            on_session: Callable[[str], None] = lambda _sid: None, procs: int = 2) -> tuple[int, int]:
+    """Rebuild from the archive alone (latest version of each session). With ids, only those sessions are
+    re-indexed in place; without, a whole new index is built and swapped in. Returns (sessions, segments)."""
+    index = SearchIndex(home)
+    sessions = _sessions(archive, ids)
+    if ids and index.exists():
+        count = 0
+        for meta, segments in _load(archive, sessions):
+            index.replace_session(meta, segments)
+            count += len(segments)
+            on_session(meta.id)
+        return len(sessions), count
+    return len(sessions), index.rebuild(_load(archive, sessions), len(sessions), on_session, procs)
+
+
+def ensure_index(home: Path, archive: Archive, say: Callable[[str], None]) -> None:
+    """Detect a missing or damaged index at start and rebuild it from the archive, saying so."""
+    index = SearchIndex(home)
+    try:
+        index.open().close()
+        return
+    except IndexProblem as problem:
+        if index.current_dir() is None and not any(s.transcripts for s in archive.list()):
+            index.ensure()
+            return
+        say(f"{problem}; rebuilding it from the archive")
+    rebuild(home, archive)

@@ -1,0 +1,66 @@
+"""Live indexing: final segments of a session being recorded become searchable within about a second,
+written by a background thread so that capture and ASR never wait for the index."""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+from asr.types import Segment
+from index.manager import SearchIndex
+from index.search_index import SessionMeta
+
+log = logging.getLogger("xunlu.index.live")
+
+
+class LiveIndexer:
+    """`add()` never blocks; a thread commits what arrived at most every `interval` seconds."""
+
+    def __init__(self, home: Path, meta: SessionMeta, interval: float = 0.5, max_pending: int = 10_000):
+        self.index = SearchIndex(home)
+        self.meta = meta
+        self.interval = interval
+        self.queue: "queue.Queue[Optional[Segment]]" = queue.Queue(maxsize=max_pending)
+        self.dropped = 0
+        self.indexed = 0
+        self._thread = threading.Thread(target=self._run, name=f"live-index-{meta.id}", daemon=True)
+        self._thread.start()
+
+    def add(self, segment: Segment) -> None:
+        try:
+            self.queue.put_nowait(segment)
+        except queue.Full:  # the index is far behind: the archive still has it, `reindex` will catch up
+            self.dropped += 1
+            log.warning("live index of %s is behind; segment %d will be indexed by reindex", self.meta.id,
+                        segment.id)
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        done = False
+        while not done:
+            batch: list[Segment] = []
+            first = self.queue.get()
+            if first is None:
+                break
+            batch.append(first)
+            deadline = time.monotonic() + self.interval
+            while time.monotonic() < deadline:
+                try:
+                    item = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if item is None:
+                    done = True
+                    break
+                batch.append(item)
+            try:
+                self.index.add_segments(self.meta, batch)
+                self.indexed += len(batch)
+            except Exception:  # never take the recording down with the index
+                log.exception("live indexing of %s failed for %d segment(s)", self.meta.id, len(batch))

@@ -1,0 +1,133 @@
+"""Keyword search that lands on the moment: recall on a known corpus, word times, syntax, filters."""
+import pytest
+
+from asr.types import Segment, Word
+from index.manager import SearchIndex, SearchOptions
+from index.query import QueryError
+from index.search_index import SessionMeta
+
+STEP = 0.3  # every character of the corpus is one word, STEP seconds long
+
+
+def seg(i, start, text, speaker):
+    words = tuple(Word(round(start + k * STEP, 2), round(start + (k + 1) * STEP, 2), ch, 0.9)
+                  for k, ch in enumerate(text))
+    return Segment(i, start, words[-1].end, text, words, speaker, 0 if speaker == "officer" else 1)
+
+
+CORPUS = {
+    SessionMeta("s-20261101-0001", "A-1", "讯问室1", ("张三", "李四"), "2026-11-01T09:00:00+08:00", 1): [
+        seg(0, 4.0, "你八月十一日晚上在哪里", "officer"),
+        seg(1, 9.5, "我在城南的仓库里面", "suspect"),
+        seg(2, 15.0, "我昨天见到了蔺晓翀和他的朋友", "suspect"),
+        seg(3, 22.0, "他欠了一百一十七万元", "suspect"),
+        seg(4, 30.0, "仓库里有没有刀", "officer"),
+    ],
+    SessionMeta("s-20261115-0002", "B-9", "讯问室2", ("王五",), "2026-11-15T14:00:00+08:00", 1): [
+        seg(0, 2.0, "车牌号是117吗", "officer"),
+        seg(1, 6.0, "8月11日那天我去了仓库", "suspect"),
+        seg(2, 12.0, "房价，上涨得很快", "suspect"),
+        seg(3, 18.0, "我没有拿枪也没有拿刀", "suspect"),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    idx = SearchIndex(tmp_path_factory.mktemp("home"))
+    for meta, segments in CORPUS.items():
+        idx.replace_session(meta, segments)
+    return idx
+
+
+def truth(text):
+    """Every segment where `text` occurs, as (session, time of its first occurrence in the segment)."""
+    return {(meta.id, round(s.start + s.text.find(text) * STEP, 2))
+            for meta, segments in CORPUS.items() for s in segments if text in s.text}
+
+
+def found(index, query, **opts):
+    return {(h.session, round(h.start, 2)) for h in index.search(query, SearchOptions(limit=100, **opts))}
+
+
+@pytest.mark.parametrize("word", ["仓库", "蔺晓翀", "晓翀", "城南", "朋友", "没有拿"])
+def test_every_occurrence_is_found_at_the_word_time(index, word):
+    expected = truth(word)
+    assert expected
+    hits = index.search(word, SearchOptions(limit=100))
+    assert len(hits) == len(expected)  # recall 1.0, nothing else
+    for h in hits:
+        assert any(sid == h.session and abs(h.start - t) <= 0.5 for sid, t in expected)
+    assert found(index, word) == expected  # and exactly at the first matched word
+
+
+def test_a_made_up_name_is_found_inside_a_sentence(index):
+    [hit] = index.search("蔺晓翀")
+    assert hit.session == "s-20261101-0001" and hit.start == pytest.approx(15.0 + 6 * STEP)
+    assert hit.end == pytest.approx(15.0 + 9 * STEP)
+    assert "<mark>蔺晓翀</mark>" in hit.snippet
+
+
+@pytest.mark.parametrize("query", ["117", "一百一十七"])
+def test_numbers_are_found_in_either_form(index, query):
+    hits = {(h.session, h.segment) for h in index.search(query)}
+    assert hits == {("s-20261101-0001", 3), ("s-20261115-0002", 0)}
+
+
+@pytest.mark.parametrize("query", ["8月11日", "八月十一日"])
+def test_dates_are_found_in_either_form(index, query):
+    hits = sorted((h.session, h.start) for h in index.search(query))
+    assert hits == [("s-20261101-0001", pytest.approx(4.0 + 1 * STEP)), ("s-20261115-0002", pytest.approx(6.0))]
+
+
+def test_traditional_queries_find_simplified_text(index):
+    assert {h.segment for h in index.search("車牌號")} == {0}
+    assert {(h.session, h.segment) for h in index.search("倉庫")} == {(s, i) for s, i in [
+        ("s-20261101-0001", 1), ("s-20261101-0001", 4), ("s-20261115-0002", 1)]}
+
+
+def test_a_phrase_matches_across_asr_punctuation(index):
+    [hit] = index.search('"房价上涨"')
+    assert hit.start == pytest.approx(12.0) and hit.end == pytest.approx(12.0 + 5 * STEP)
+
+
+def test_and_or_not(index):
+    assert {h.segment for h in index.search("仓库 AND 刀")} == {4}
+    assert {h.segment for h in index.search("仓库 刀")} == {4}
+    assert {(h.session, h.segment) for h in index.search("枪 OR 刀")} == {("s-20261101-0001", 4),
+                                                                           ("s-20261115-0002", 3)}
+    assert {(h.session, h.segment) for h in index.search("仓库 NOT 刀")} == {("s-20261101-0001", 1),
+                                                                             ("s-20261115-0002", 1)}
+    assert {(h.session, h.segment) for h in index.search("仓库 -刀")} == {("s-20261101-0001", 1),
+                                                                          ("s-20261115-0002", 1)}
+
+
+def test_filters_by_case_speaker_and_date(index):
+    assert {h.session for h in index.search("仓库", SearchOptions(case_id="B-9"))} == {"s-20261115-0002"}
+    assert {h.segment for h in index.search("仓库", SearchOptions(speaker="officer"))} == {4}
+    assert {h.session for h in index.search("仓库", SearchOptions(since="2026-11-10"))} == {"s-20261115-0002"}
+    assert {h.session for h in index.search("仓库", SearchOptions(until="2026-11-01"))} == {"s-20261101-0001"}
+
+
+def test_results_can_be_ordered_by_session_and_time(index):
+    hits = index.search("仓库", SearchOptions(sort="time"))
+    assert [(h.session, h.start) for h in hits] == sorted((h.session, h.start) for h in hits)
+
+
+def test_json_hit_has_the_contract_fields(index):
+    hit = index.search("蔺晓翀")[0].to_json()
+    assert set(hit) == {"session", "start", "end", "speaker", "text", "snippet", "score"}
+    assert hit["speaker"] == "suspect"
+
+
+@pytest.mark.parametrize("query,message", [("", "empty"), ("   ", "empty"), ("，。！", "nothing to search for"),
+                                           ('"仓库', "unbalanced quotes"), ("(仓库", "parentheses"),
+                                           ("NOT 刀", "only NOT"), ("仓库 AND", "ends")])
+def test_bad_queries_raise_a_clear_error(index, query, message):
+    with pytest.raises(QueryError, match=message):
+        index.search(query)
+
+
+def test_a_bad_date_is_a_clear_error(index):
+    with pytest.raises(QueryError, match="not a date"):
+        index.search("仓库", SearchOptions(since="yesterday"))
