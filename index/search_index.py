@@ -204,7 +204,7 @@ def snippet(stored: dict[str, Any], spans: list[tuple[int, int]], width: int = 2
         out += [source[pos:s], "<mark>", source[s:e], "</mark>"]
         pos = e
     out.append(source[pos:hi])
-    return ("…" if lo > 0 else "") + "".join(out).strip() + ("…" if hi < len(source) else "")
+    return ("…" if source[:lo].strip() else "") + "".join(out).strip() + ("…" if source[hi:].strip() else "")
 
 
 def to_hit(stored: dict[str, Any], score: float, terms: Sequence[Term]) -> Hit:
