@@ -1,12 +1,13 @@
 """Crash-safe file writes (temp file + fsync + rename) and hashing."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
 import shutil
 from pathlib import Path
-from typing import BinaryIO, Callable, Optional
+from typing import BinaryIO, Callable, Iterator, Optional
 
 from archive.types import ArchiveError
 
@@ -27,60 +28,50 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write `data` so that `path` holds either the old content or all of the new, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise disk_full(exc, f"writing {path.name}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(CHUNK):
-            h.update(block)
-    return h.hexdigest()
-
-
-def copy_hashed(src: Path, dst: Path, mode: int = 0o444,
-                progress: Optional[Callable[[int], None]] = None) -> tuple[str, int]:
-    """Copy byte for byte via a temp file, fsync, rename; return (sha256, size) of what was written."""
+@contextlib.contextmanager
+def replacing(dst: Path, mode: int, doing: str) -> Iterator[BinaryIO]:
+    """Write through a temp file beside `dst`; fsync, then rename over `dst` only if all went well."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
-    h = hashlib.sha256()
-    size = 0
     try:
-        with open(src, "rb") as fin, open(tmp, "wb") as fout:
-            while block := fin.read(CHUNK):
-                h.update(block)
-                fout.write(block)
-                size += len(block)
-                if progress:
-                    progress(len(block))
-            fout.flush()
-            os.fsync(fout.fileno())
+        with open(tmp, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, dst)
         fsync_dir(dst.parent)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise disk_full(exc, f"copying {src.name}") from exc
+        raise disk_full(exc, doing) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write `data` so that `path` holds either the old content or all of the new, never a part."""
+    with replacing(path, mode, f"writing {path.name}") as f:
+        f.write(data)
+
+
+def sha256_file(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hash_stream(f)
+
+
+def copy_hashed(src: Path, dst: Path, mode: int = 0o444,
+                progress: Optional[Callable[[int], None]] = None) -> tuple[str, int]:
+    """Copy byte for byte via a temp file, fsync, rename; return (sha256, size) of what was written."""
+    h = hashlib.sha256()
+    size = 0
+    with open(src, "rb") as fin, replacing(dst, mode, f"copying {src.name}") as fout:
+        while block := fin.read(CHUNK):
+            h.update(block)
+            fout.write(block)
+            size += len(block)
+            if progress:
+                progress(len(block))
     return h.hexdigest(), size
 
 
