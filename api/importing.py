@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -93,16 +94,23 @@ def import_file(archive: Archive, req: ImportRequest, transcribe: Transcribe, ac
                 raise Duplicate(f"{src} is already in the archive as session {holder} (same SHA-256)", holder)
             archive.audit(actor, "media.original", sid, {"path": rel, "sha256": digest, "size": size,
                                                          "source": str(src)})
-            if not media_io.is_browser_playable(folder / rel):
-                kind = "H.264/AAC" if media_io.streams(folder / rel).video else "AAC audio"
-                say(f"making a browser-playable copy ({kind} MP4, fast start)")
-                media_io.make_playable(folder / rel, folder / "media" / "playable.mp4")
-                p = folder / "media" / "playable.mp4"
-                playable = MediaFile("playable", "media/playable.mp4", sha256_file(p), p.stat().st_size)
+            playable_path = folder / "media" / "playable.mp4"
+            needs_copy = not media_io.is_browser_playable(folder / rel)
+            with ThreadPoolExecutor(max_workers=1) as pool:  # ffmpeg encodes while Whisper listens
+                copying = None
+                if needs_copy:
+                    kind = "H.264/AAC" if media_io.streams(folder / rel).video else "AAC audio"
+                    say(f"making a browser-playable copy ({kind} MP4, fast start)")
+                    copying = pool.submit(media_io.make_playable, folder / rel, playable_path)
+                say("transcribing")
+                transcript = transcribe(folder / rel, req.speakers)
+                if copying is not None:
+                    copying.result()
+            if needs_copy:
+                playable = MediaFile("playable", "media/playable.mp4", sha256_file(playable_path),
+                                     playable_path.stat().st_size)
                 archive.add_media(sid, playable)
                 archive.audit(actor, "media.playable", sid, {"path": playable.path, "sha256": playable.sha256})
-            say("transcribing")
-            transcript = transcribe(folder / rel, req.speakers)
             archive.update_session(sid, duration=round(info.duration or transcript.duration, 3),
                                    language=transcript.language)
             add_version(archive, sid, transcript, "asr", actor, reason="import")
