@@ -27,7 +27,7 @@ def search_cmd(
 ) -> None:
     """Find every moment a word was said, across all recordings."""
     from api.indexing import ensure_index
-    from index.manager import SearchIndex, SearchOptions
+    from index.manager import IndexProblem, SearchIndex, SearchOptions
     from index.query import QueryError, parse, parse_day
 
     with handled():
@@ -45,6 +45,8 @@ def search_cmd(
             hits = SearchIndex(home_dir(home)).search(query, SearchOptions(limit, case, speaker, since, until, sort))
         except QueryError as exc:
             fail(str(exc))
+        except IndexProblem as exc:
+            fail(f"{exc}; run xunlu reindex", 1)
         archive.audit(system_actor(), "search", "*", {"query": query, "case": case, "speaker": speaker,
                                                       "since": since, "until": until, "hits": len(hits)})
         if as_json:

@@ -81,14 +81,16 @@ class SearchIndex:
             return None
         return self.root / name if name else None
 
-    def open(self) -> wi.Index:
+    def open(self, check: bool = True) -> wi.Index:
+        """The live index; with `check`, also read its segments once, so damage shows here."""
         folder = self.current_dir()
         if folder is None or not folder.is_dir():
             raise IndexProblem("the search index is missing")
         try:
             ix = wi.open_dir(str(folder))
-            with ix.searcher() as s:
-                s.doc_count()
+            if check:
+                with ix.searcher() as s:
+                    s.doc_count()
             return ix
         except Exception as exc:  # whoosh raises many kinds on a damaged folder
             raise IndexProblem(f"the search index cannot be read ({type(exc).__name__}: {exc})") from exc
@@ -193,11 +195,14 @@ class SearchIndex:
             filters.append(wq.DateRange("date", since, until))
         q = to_whoosh(node)
         terms = terms_of(node)
-        ix = self.open()
+        ix = self.open(check=False)  # the searcher below reads the segments anyway
         started = time.perf_counter()
-        with ix.searcher() as s:
-            results = s.search(q, limit=options.limit, filter=wq.And(filters) if filters else None)
-            hits = [to_hit(r.fields(), r.score, terms) for r in results]
+        try:
+            with ix.searcher() as s:
+                results = s.search(q, limit=options.limit, filter=wq.And(filters) if filters else None)
+                hits = [to_hit(r.fields(), r.score, terms) for r in results]
+        except (OSError, ValueError, EOFError, KeyError) as exc:
+            raise IndexProblem(f"the search index cannot be read ({type(exc).__name__}: {exc})") from exc
         log.debug("search %r: %d hits in %.1f ms", text, len(hits), (time.perf_counter() - started) * 1000)
         if options.sort == "time":
             hits.sort(key=lambda h: (h.date or "", h.session, h.start))
