@@ -1,6 +1,10 @@
 """Benchmark: xunlu's search index (Whoosh) against SQLite FTS5 (trigram) on a synthetic 1,000-hour archive.
 
-    .venv/bin/python bench/search.py [--hours N] [--quick] [--seed N] [--repeat N] [--no-unigram] [--keep DIR]
+    .venv/bin/python bench/search.py [--hours N] [--quick] [--seed N] [--repeat N] [--procs N] [--no-unigram]
+                                     [--keep DIR]
+
+At 1,000 hours expect about half an hour of build and, because each xunlu search takes seconds there, about
+20 minutes of queries with --repeat 2 (2 cores). The build table is printed as soon as the builds are done.
 
 The archive is built in memory, lazily (one session at a time), from the zh references of
 ../shared/speech/manifest.tsv (or $XUNLU_SPEECH_DIR): each segment is 1-3 clauses (random substrings of 4-14
@@ -31,10 +35,11 @@ Measured, in one run:
 FTS5 trigram cannot index terms of fewer than 3 characters, so 2-character (and 1-character) terms are
 searched with a scan, `instr(text, '词') > 0`, that stops at the 20th match (unranked). (`text LIKE '%词%'` is
 the documented way and is the same scan, but SQLite 3.40's trigram tokenizer wrongly returns no rows for
-LIKE/GLOB patterns under 3 characters.) Terms of 3 or
-more characters use MATCH '"..."' ranked by bm25 (ORDER BY rank); two-word queries combine MATCH for the long
-terms with LIKE for the short ones; filters are WHERE clauses on the UNINDEXED columns. The unigram table
-answers every term with MATCH '"词 语"' (a phrase of single-character tokens) ordered by rank.
+LIKE/GLOB patterns under 3 characters.) Terms of 3 or more characters use MATCH '"..."' ranked by bm25
+(ORDER BY rank); two-word queries combine MATCH for the long terms with the scan for the short ones; filters
+are WHERE clauses on the UNINDEXED columns. The unigram table answers every term with MATCH '"词 语"' (a phrase
+of single-character tokens) ordered by rank. FTS5 does not fold numbers, so it finds only the planted form
+that is spelled like the query.
 
 Targets (1,000 hours): one-word p95 < 100 ms on one core and <= 3x FTS5 trigram's one-word p95; rebuild of
 1,000 hours < 10 minutes on 2 cores (for other --hours the build time is also projected linearly to 1,000 h).
@@ -49,6 +54,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import sqlite3
 import statistics
 import sys
@@ -255,6 +261,7 @@ def progress(label: str, n: int) -> Callable[[int], None]:
 def build_xunlu(corpus: Corpus, home: Path, procs: int) -> dict[str, Any]:
     index = SearchIndex(home)
     segments = [0]
+    fed = [0.0]
     report = progress("xunlu rebuild", corpus.sessions)
 
     def counted(i: int) -> None:
@@ -264,6 +271,7 @@ def build_xunlu(corpus: Corpus, home: Path, procs: int) -> dict[str, Any]:
         for meta, segs in corpus.iterate(counted):
             segments[0] += len(segs)
             yield meta, segs
+        fed[0] = time.perf_counter()
 
     corpus.generation_s = 0.0
     t0 = time.perf_counter()
@@ -273,6 +281,7 @@ def build_xunlu(corpus: Corpus, home: Path, procs: int) -> dict[str, Any]:
     with index.open().searcher() as s:
         docs, nseg = s.doc_count(), len(s.reader().leaf_readers())
     return {"seconds": round(secs, 2), "generation_s": round(corpus.generation_s, 2),
+            "commit_s": round(t0 + secs - fed[0], 2),
             "seconds_without_generation": round(secs - corpus.generation_s, 2), "documents": count,
             "doc_count": docs, "whoosh_segments": nseg, "docs_per_s": round(count / secs, 1),
             "size_bytes": size, "size_mb": round(size / 2**20, 1), "procs": procs}
@@ -555,6 +564,33 @@ def xunlu_open_ms(home: Path, n: int = 30) -> dict[str, float]:
     return {"p50_ms": round(pct(times, 50), 2), "p95_ms": round(pct(times, 95), 2)}
 
 
+def print_build(corpus: Corpus, hours: float, seed: int, procs: int, xb: dict[str, Any],
+                fb: dict[str, Any]) -> float:
+    """The archive and build tables (printed as soon as the builds are done); returns the recorded hours."""
+    real_h = sum(corpus.durations) / 3600.0
+    print(f"\n== Synthetic archive: {real_h:.1f} h ({hours:g} asked), {corpus.sessions} sessions, "
+          f"{xb['documents']} segments (one per {real_h * 3600 / max(1, xb['documents']):.1f} s), "
+          f"{corpus.cases} cases, seed {seed} ==")
+    print(f"\n== Build ==")
+    print(f"{'system':<18}{'seconds':>10}{'(gen s)':>9}{'docs/s':>10}{'size MB':>10}{'MB/1000 h':>11}")
+    proj = 1000.0 / real_h
+    print(f"{'xunlu (' + str(procs) + ' procs)':<18}{xb['seconds']:>10.1f}{xb['generation_s']:>9.1f}"
+          f"{xb['docs_per_s']:>10.0f}{xb['size_mb']:>10.1f}{xb['size_mb'] * proj:>11.0f}")
+    t = fb["trigram"]
+    print(f"{'FTS5 trigram (1)':<18}{t['seconds']:>10.1f}{t['generation_s']:>9.1f}{t['rows_per_s']:>10.0f}"
+          f"{t['size_mb']:>10.1f}{t['size_mb'] * proj:>11.0f}")
+    if "unigram" in fb:
+        u = fb["unigram"]
+        print(f"{'FTS5 unigram* (1)':<18}{u['seconds']:>10.1f}{'-':>9}{xb['documents'] / u['seconds']:>10.0f}"
+              f"{u['size_mb']:>10.1f}{u['size_mb'] * proj:>11.0f}")
+    print(f"(seconds include generating the synthetic sessions in the parent process: the (gen s) column; "
+          f"xunlu: {xb['commit_s']:.1f} s of it in writer.commit() after the last session was handed over; "
+          f"{xb['whoosh_segments']} Whoosh segment(s))")
+
+    sys.stdout.flush()
+    return real_h
+
+
 # -- main -----------------------------------------------------------------------------------------------
 def fmt_ms(v: float) -> str:
     return f"{v:9.1f}" if v == v else "      n/a"
@@ -574,7 +610,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not (SPEECH_DIR / "manifest.tsv").is_file():
         ap.error(f"no manifest.tsv in {SPEECH_DIR} (set XUNLU_SPEECH_DIR)")
 
-    work = args.keep or Path(tempfile.mkdtemp(prefix="xunlu-bench-search-"))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the work dir is removed
+    work = args.keep or Path(tempfile.mkdtemp(prefix="xunlu-searchbench-"))
     work.mkdir(parents=True, exist_ok=True)
     home, dbpath = work / "home", work / "fts5.db"
     shutil.rmtree(home, ignore_errors=True)
@@ -593,6 +630,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         log("building SQLite FTS5")
         fb = build_fts(corpus, dbpath, not args.no_unigram)
         log(f"fts5 trigram: {fb['trigram']['seconds']:.1f} s, {fb['trigram']['size_mb']} MB")
+        real_h = print_build(corpus, hours, args.seed, args.procs, xb, fb)
+        proj = 1000.0 / real_h
 
         queries = make_queries(corpus, args.seed)
         try:
@@ -615,29 +654,14 @@ def main(argv: Optional[list[str]] = None) -> int:
             rec[name] = recall(corpus, queries, systems[name]["_results"],
                                fts_rowid_map(dbpath, f.table, corpus))
         plans = {name: {k: "/".join(sorted(v)) for k, v in f.plans.items()} for name, f in ftss.items()}
+    except SystemExit:
+        log("terminated (SIGTERM); removing the work dir")
+        raise
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
 
     labels = {"xunlu": "xunlu (Whoosh)", "fts5_trigram": "FTS5 trigram", "fts5_unigram": "FTS5 unigram*"}
-    real_h = sum(corpus.durations) / 3600.0
-    print(f"\n== Synthetic archive: {real_h:.1f} h ({hours:g} asked), {corpus.sessions} sessions, "
-          f"{xb['documents']} segments (one per {real_h * 3600 / max(1, xb['documents']):.1f} s), "
-          f"{corpus.cases} cases, seed {args.seed} ==")
-    print(f"\n== Build ==")
-    print(f"{'system':<18}{'seconds':>10}{'(gen s)':>9}{'docs/s':>10}{'size MB':>10}{'MB/1000 h':>11}")
-    proj = 1000.0 / real_h
-    print(f"{'xunlu (' + str(args.procs) + ' procs)':<18}{xb['seconds']:>10.1f}{xb['generation_s']:>9.1f}"
-          f"{xb['docs_per_s']:>10.0f}{xb['size_mb']:>10.1f}{xb['size_mb'] * proj:>11.0f}")
-    t = fb["trigram"]
-    print(f"{'FTS5 trigram (1)':<18}{t['seconds']:>10.1f}{t['generation_s']:>9.1f}{t['rows_per_s']:>10.0f}"
-          f"{t['size_mb']:>10.1f}{t['size_mb'] * proj:>11.0f}")
-    if "unigram" in fb:
-        u = fb["unigram"]
-        print(f"{'FTS5 unigram* (1)':<18}{u['seconds']:>10.1f}{'-':>9}{xb['documents'] / u['seconds']:>10.0f}"
-              f"{u['size_mb']:>10.1f}{u['size_mb'] * proj:>11.0f}")
-    print(f"(seconds include generating the synthetic sessions in the parent process: the (gen s) column; "
-          f"xunlu index: {xb['whoosh_segments']} Whoosh segment(s))")
 
     print(f"\n== Query latency, ms, one core (warm: {args.repeat} runs per query after the cold one; "
           f"limit 20) ==")
