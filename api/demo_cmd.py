@@ -23,5 +23,5 @@ def run(home: Path) -> None:
     transcript = run_job(Job(input=str(sample), home=home, language="en", speakers=("officer", "suspect"),
                              fmt="txt"))
     typer.echo(render(transcript, "txt"), nl=False)
-    typer.echo(f"\nTry your own file:  xunlu transcribe RECORDING.mp4 --speakers officer,suspect -o out.srt",
+    typer.echo("\nTry your own file:  xunlu transcribe RECORDING.mp4 --speakers officer,suspect -o out.srt",
                err=True)

@@ -17,7 +17,7 @@ from asr import audio as audio_io
 from asr import guards
 from asr.errors import OptionError
 from asr.textnorm import to_simplified
-from asr.types import Segment, TranscribeOptions, TranscriptionInfo, Word
+from asr.types import Segment, TranscribeOptions, Transcript, TranscriptionInfo, Word
 from asr.vad import SAMPLE_RATE, Region, channels_are_copies, crosstalk_gate, speech_regions
 
 log = logging.getLogger("xunlu.asr.engine")
@@ -278,10 +278,8 @@ def split_at_pauses(words: list[Word], regions: tuple[Region, ...]) -> list[list
 
 
 def collect(segments: Iterable[Segment], info: TranscriptionInfo,
-            on_segment: Optional[Any] = None) -> "Transcript":
+            on_segment: Optional[Any] = None) -> Transcript:
     """Drain the iterator into a Transcript; `on_segment(seg)` is called as each one arrives."""
-    from asr.types import Transcript
-
     out = []
     for seg in segments:
         out.append(seg)

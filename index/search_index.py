@@ -18,7 +18,7 @@ from whoosh.analysis import StandardAnalyzer, Token, Tokenizer
 
 from asr.types import Segment
 from index.analysis import bigrams, find, unit_texts, units
-from index.query import And, Node, Not, Or, Term, positive_terms
+from index.query import And, Node, Not, Term, positive_terms
 
 log = logging.getLogger("xunlu.index")
 

@@ -1,5 +1,4 @@
 """`xunlu verify`: any flipped byte, changed transcript line or touched audit entry is caught and named."""
-import json
 import os
 import sqlite3
 
