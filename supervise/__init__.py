@@ -1,0 +1,1 @@
+"""Supervision warnings: rules over sessions, transcripts and recordings."""
