@@ -2,7 +2,8 @@
 # Run the whole test suite (sets the project up first when .venv/ is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/xunlu ] || ! command -v ffmpeg >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1; then
+if [ ! -x .venv/bin/xunlu ] || ! command -v ffmpeg >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1 \
+   || ! command -v pulseaudio >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
   bash scripts/setup.sh --no-demo
 fi
 exec .venv/bin/python -m pytest -q "$@"
