@@ -64,6 +64,34 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE sessions ADD COLUMN language TEXT;
     """,
+    # supervision: the unit (单位), the person's arrival in the centre, the 笔录 signature, the reason for
+    # questioning at night; warnings found by supervise/ with their open/closed state (never deleted)
+    """
+    ALTER TABLE sessions ADD COLUMN unit TEXT;
+    ALTER TABLE sessions ADD COLUMN check_in_at TEXT;
+    ALTER TABLE sessions ADD COLUMN signed_at TEXT;
+    ALTER TABLE sessions ADD COLUMN night_reason TEXT;
+    CREATE TABLE warnings (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        session_id TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        level TEXT NOT NULL CHECK (level IN ('red', 'yellow')),
+        reason TEXT NOT NULL,
+        at REAL,
+        unit TEXT,
+        session_started TEXT,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closed', 'resolved')),
+        resolved_at TEXT,
+        closed_at TEXT,
+        closed_by TEXT,
+        close_reason TEXT
+    );
+    CREATE INDEX warnings_session ON warnings(session_id);
+    CREATE INDEX warnings_state ON warnings(state, level)
+    """,
 )
 
 

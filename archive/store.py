@@ -72,11 +72,13 @@ class Archive:
             fcntl.flock(lock, fcntl.LOCK_EX)
             self.conn.execute(
                 "INSERT INTO sessions (id, status, created_at, started_at, duration, case_id, room, officers,"
-                " suspect, speakers, source_name, language) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " suspect, speakers, source_name, language, unit, check_in_at, night_reason)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (sid, status, created, fields.get("started_at"), fields.get("duration"), fields.get("case_id"),
                  fields.get("room"), json.dumps(list(fields.get("officers", ())), ensure_ascii=False),
                  fields.get("suspect"), json.dumps(list(fields.get("speakers", ())), ensure_ascii=False),
-                 fields.get("source_name"), fields.get("language")))
+                 fields.get("source_name"), fields.get("language"), fields.get("unit"),
+                 fields.get("check_in_at"), fields.get("night_reason")))
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -92,7 +94,8 @@ class Archive:
             lock.close()
 
     def update_session(self, sid: str, **fields: Any) -> None:
-        allowed = {"status", "started_at", "duration", "error", "language"}
+        allowed = {"status", "started_at", "duration", "error", "language", "unit", "check_in_at", "signed_at",
+                   "night_reason"}
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"cannot update {sorted(bad)}")
@@ -118,7 +121,9 @@ class Archive:
                        started_at=row["started_at"], duration=row["duration"], case_id=row["case_id"],
                        room=row["room"], officers=tuple(json.loads(row["officers"])), suspect=row["suspect"],
                        speakers=tuple(json.loads(row["speakers"])), language=row["language"],
-                       source_name=row["source_name"], error=row["error"], media=media, transcripts=versions)
+                       source_name=row["source_name"], error=row["error"], media=media, transcripts=versions,
+                       unit=row["unit"], check_in_at=row["check_in_at"], signed_at=row["signed_at"],
+                       night_reason=row["night_reason"])
 
     def list(self, case_id: Optional[str] = None, status: Optional[str] = None) -> list[Session]:
         query, args = "SELECT id FROM sessions WHERE 1=1", []

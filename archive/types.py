@@ -63,6 +63,10 @@ class Session:
     error: Optional[str] = None
     media: tuple[MediaFile, ...] = field(default=())
     transcripts: tuple[TranscriptVersion, ...] = field(default=())
+    unit: Optional[str] = None             # the officers' unit (单位)
+    check_in_at: Optional[str] = None      # when the person arrived in the centre, ISO 8601 with zone
+    signed_at: Optional[str] = None        # when the 笔录 was confirmed signed
+    night_reason: Optional[str] = None     # why questioning at night was needed, when it was
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
