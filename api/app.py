@@ -1,0 +1,79 @@
+"""The web app factory: routers, error mapping, static pages. State lives on `app.state`, nothing global."""
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any, Optional
+
+from fastapi import FastAPI
+
+log = logging.getLogger("xunlu.web")
+STATIC = Path(__file__).resolve().parents[1] / "player_web" / "static"
+DEFAULT_MAX_UPLOAD = 64 * 1024 ** 3  # 64 GiB: a day of HD video; the free disk space is checked as well
+OPTIONAL_ROUTERS = ("auth", "warnings")  # written by other parts of the project; included when present
+
+
+class LiveBackend:
+    """Live recording as the app sees it: `api.live` (capture + streaming ASR), imported on first use.
+    Tests inject another object with the same two functions."""
+
+    def _module(self):
+        from api.routes.errors import ApiError
+
+        try:
+            return importlib.import_module("api.live")
+        except ImportError as exc:
+            raise ApiError(503, f"live recording is not available in this installation ({exc})") from exc
+
+    def start_live(self, home, archive, req, transcriber, actor):
+        return self._module().start_live(home, archive, req, transcriber, actor)
+
+    def get_live(self, session_id: str):
+        try:
+            module = importlib.import_module("api.live")
+        except ImportError:
+            return None
+        return module.get_live(session_id)
+
+    def request_type(self):
+        return self._module().RecordRequest
+
+
+def create_app(home: Path, transcriber: Any = None, live: Any = None, max_upload: int = DEFAULT_MAX_UPLOAD,
+               defaults: Optional[dict[str, Any]] = None) -> FastAPI:
+    """`transcriber`: a loaded asr Transcriber to share (else one is loaded on first need); `live`: the live
+    backend (start_live/get_live); `defaults`: what the console pre-fills (audio, video, language...)."""
+    from api.routes import errors, routers
+    from api.routes.deps import new_lock
+    from archive.store import open_archive
+
+    home = Path(home).expanduser()
+    archive = open_archive(home)
+    try:
+        for sid in archive.recover():
+            log.warning("session %s was interrupted before it was finished; marked failed", sid)
+    finally:
+        archive.close()
+    app = FastAPI(title="讯录 xunlu", version="0.1.0",
+                  description="Interrogation-room recordings: live sessions, transcripts, search, media.")
+    app.state.home = home
+    app.state.transcriber = transcriber
+    app.state.transcriber_lock = new_lock()
+    app.state.live = live or LiveBackend()
+    app.state.max_upload = max_upload
+    app.state.defaults = dict(defaults or {})
+    errors.install(app)
+    for router in routers():
+        app.include_router(router)
+    for name in OPTIONAL_ROUTERS:
+        try:
+            module = importlib.import_module(f"api.routes.{name}")
+        except ImportError:
+            continue
+        if hasattr(module, "router"):
+            app.include_router(module.router)
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/", StaticFiles(directory=str(STATIC), html=True), name="static")
+    return app

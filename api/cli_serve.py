@@ -1,0 +1,102 @@
+"""`xunlu serve`: the web app (officer console, supervisor search and player, API at /docs) with uvicorn.
+
+`start_in_thread` runs the same server in a background thread (for `xunlu demo` and tests)."""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from api.cli import HomeOpt, app, fail, handled
+from api.config import home_dir
+
+log = logging.getLogger("xunlu.serve")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    audio: Optional[str] = None
+    video: Optional[str] = None
+    language: str = "zh"
+    max_upload_gb: float = 64.0
+
+
+def build(home: Path, options: ServeOptions, transcriber: Any = None, live: Any = None):
+    from api.app import create_app
+
+    defaults = {k: v for k, v in {"audio": options.audio, "video": options.video,
+                                  "language": options.language}.items() if v}
+    return create_app(home, transcriber=transcriber, live=live, defaults=defaults,
+                      max_upload=int(options.max_upload_gb * 1024 ** 3))
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} (is another server running? try --port)")
+
+
+@dataclass
+class RunningServer:
+    server: Any
+    thread: threading.Thread
+    url: str
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def start_in_thread(home: Path, options: ServeOptions = ServeOptions(port=0), transcriber: Any = None,
+                    live: Any = None, app_obj: Any = None, timeout: float = 30.0) -> RunningServer:
+    """Start uvicorn in a daemon thread and wait until it answers; port 0 picks a free port."""
+    import uvicorn
+
+    application = app_obj or build(home, options, transcriber, live)
+    sock = socket.socket(socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((options.host, options.port))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(application, log_level="warning", ws_max_size=1 << 16, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="xunlu-web", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the web server did not start")
+        time.sleep(0.02)
+    return RunningServer(server, thread, f"http://{options.host}:{port}")
+
+
+@app.command("serve")
+def serve_cmd(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    audio: Optional[str] = typer.Option(None, "--audio", help="Default microphone, file or URL for the console."),
+    video: Optional[str] = typer.Option(None, "--video", help="Default camera, file or URL for the console."),
+    language: str = typer.Option("zh", "--language", "-l", help="Default language of live transcription."),
+    max_upload_gb: float = typer.Option(64.0, "--max-upload-gb", min=0.001, help="Largest accepted upload."),
+    home: Optional[str] = HomeOpt,
+) -> None:
+    """Serve the officer console, supervisor search and player, and the HTTP API (docs at /docs)."""
+    import uvicorn
+
+    with handled("stopped"):
+        _check_port(host, port)
+        application = build(home_dir(home), ServeOptions(host, port, audio, video, language, max_upload_gb))
+        shown = f"[{host}]" if ":" in host else host
+        typer.echo(f"讯录 xunlu: console http://{shown}:{port}/console.html  search http://{shown}:{port}/"
+                   f"search.html  API http://{shown}:{port}/docs", err=True)
+        uvicorn.run(application, host=host, port=port, log_level="warning", ws_max_size=1 << 16)

@@ -1,0 +1,36 @@
+"""The audit trail (全程留痕): every action, hash-chained; per session or all, newest last."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Optional
+
+from fastapi import APIRouter, Depends, Query
+
+from api.routes.deps import get_archive
+from archive.store import Archive
+
+router = APIRouter(prefix="/api", tags=["audit"])
+
+
+@router.get("/audit", summary="Audit entries (a session's, with ?session=), oldest first")
+def audit(session: Optional[str] = None, action: Optional[str] = None, limit: int = Query(500, ge=1, le=100000),
+          archive: Archive = Depends(get_archive)):
+    if session:
+        archive.get(session)  # 404 for an unknown session
+    found = [asdict(e) for e in archive.audit_entries(session) if action is None or e.action == action]
+    return found[-limit:]
+
+
+@router.get("/sessions/{sid}/audit", summary="The audit trail of one session")
+def session_audit(sid: str, limit: int = Query(500, ge=1, le=100000), archive: Archive = Depends(get_archive)):
+    archive.get(sid)
+    return [asdict(e) for e in archive.audit_entries(sid)][-limit:]
+
+
+@router.get("/verify/{sid}", summary="Re-hash the session's files and walk the audit chain")
+def verify(sid: str, archive: Archive = Depends(get_archive)):
+    from archive.verify import verify as run
+
+    report = run(archive, [sid])
+    return {"ok": report.ok, "summary": report.summary(), "problems": list(report.problems),
+            "files": report.files, "audit_entries": report.audit_entries}

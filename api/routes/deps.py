@@ -1,0 +1,50 @@
+"""What routes share: the archive (one connection per request), who is acting, the model, live recording."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+from fastapi import Request
+
+from archive.store import Archive, open_archive
+
+
+def home_of(request: Request) -> Path:
+    return request.app.state.home
+
+
+def get_archive(request: Request) -> Iterator[Archive]:
+    """A fresh SQLite connection per request: transactions of concurrent requests never share one."""
+    archive = open_archive(request.app.state.home)
+    try:
+        yield archive
+    finally:
+        archive.close()
+
+
+def actor(request: Request) -> str:
+    """Who does this: the logged-in user once auth sets `request.state.user`, else "web"."""
+    user = getattr(request.state, "user", None)
+    if user is None:
+        return "web"
+    name = user if isinstance(user, str) else getattr(user, "name", None) or getattr(user, "username", None)
+    return f"web:{name or user}"
+
+
+def transcriber_of(app: Any):
+    """One Transcriber per app, loaded on first use (the model takes seconds to load) and then shared."""
+    state = app.state
+    if state.transcriber is None:
+        with state.transcriber_lock:
+            if state.transcriber is None:
+                from api.config import load_config
+                from asr.pipeline import load_transcriber
+
+                cfg = load_config(state.home)
+                state.transcriber = load_transcriber(cfg.model, state.home, cfg.device, cfg.compute_type)
+    return state.transcriber
+
+
+def new_lock() -> threading.Lock:
+    return threading.Lock()

@@ -1,0 +1,126 @@
+"""Import a recording made elsewhere: the request body is the file, streamed to disk (any size), then
+kept byte for byte, hashed, made playable, transcribed and indexed like `xunlu import`.
+
+    curl --data-binary @room2.mp4 -H 'Content-Type: application/octet-stream' \
+         'http://127.0.0.1:8000/api/import?filename=room2.mp4&case=A123'
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import shutil
+from pathlib import Path
+from typing import Optional
+
+import anyio
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from api.routes.deps import actor, transcriber_of
+from api.routes.errors import ApiError
+from archive.fsutil import remove_tree
+
+log = logging.getLogger("xunlu.web.import")
+router = APIRouter(prefix="/api", tags=["import"])
+DISK_MARGIN = 512 * 1024 ** 2  # keep this much free beyond the upload (the archive copies it once more)
+
+
+def _names(value: Optional[str]) -> tuple[str, ...]:
+    return tuple(n.strip() for n in (value or "").split(",") if n.strip())
+
+
+async def receive_to(request: Request, folder: Path, filename: str, limit: int) -> Path:
+    """Stream the body into `folder/filename`; 413 past `limit`, 400 when the body is short or empty."""
+    declared = request.headers.get("content-length")
+    expected = None
+    if declared is not None:
+        try:
+            expected = int(declared)
+        except ValueError:
+            raise ApiError(400, f"bad Content-Length {declared!r}") from None
+        if expected > limit:
+            raise ApiError(413, f"the file is {expected} bytes; this server accepts at most {limit} bytes")
+    free = shutil.disk_usage(folder).free
+    if expected is not None and expected + DISK_MARGIN > free // 2:
+        raise ApiError(507, f"not enough disk space for a {expected}-byte upload (archive needs about twice "
+                            f"that; {free} bytes free)")
+    target = folder / filename
+    received = 0
+    with open(target, "wb") as f:
+        try:
+            async for chunk in request.stream():
+                if not chunk:
+                    continue
+                received += len(chunk)
+                if received > limit:
+                    raise ApiError(413, f"the upload is larger than this server's limit of {limit} bytes")
+                await anyio.to_thread.run_sync(f.write, chunk)
+        except ClientDisconnect:
+            raise ApiError(400, f"upload truncated: the connection closed after {received} bytes") from None
+    if received == 0:
+        raise ApiError(400, "empty upload: send the recording as the request body")
+    if expected is not None and received != expected:
+        raise ApiError(400, f"upload truncated: got {received} of {expected} bytes")
+    return target
+
+
+@router.post("/import", status_code=201, summary="Upload a recording (the body is the file) and import it")
+async def import_upload(request: Request,
+                        filename: str = Query(..., min_length=1, max_length=200, description="original name"),
+                        case: Optional[str] = Query(None, max_length=200),
+                        room: Optional[str] = Query(None, max_length=200),
+                        officers: Optional[str] = Query(None, max_length=1000, description="comma-separated"),
+                        suspect: Optional[str] = Query(None, max_length=200),
+                        speakers: Optional[str] = Query(None, max_length=1000, description="channel names"),
+                        started_at: Optional[str] = Query(None, max_length=40),
+                        language: Optional[str] = Query(None, max_length=10),
+                        who: str = Depends(actor)):
+    from api.importing import ImportRequest, _safe_name
+
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/"):
+        raise ApiError(415, "send the file itself as the body (Content-Type: application/octet-stream), "
+                            "not a multipart form")
+    app = request.app
+    uploads = app.state.home / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    folder = uploads / f".up-{secrets.token_hex(8)}"
+    folder.mkdir()
+    try:
+        path = await receive_to(request, folder, _safe_name(Path(filename).name), app.state.max_upload)
+        req = ImportRequest(input=path, case_id=case or None, room=room or None, officers=_names(officers),
+                            suspect=suspect or None, speakers=_names(speakers), started_at=started_at)
+        session = await run_in_threadpool(_import, app, req, language, who)
+    finally:
+        with contextlib.suppress(OSError):
+            remove_tree(folder)
+    from api.routes.sessions import session_json
+
+    return session_json(request, session)
+
+
+def _import(app, req, language: Optional[str], who: str):
+    from api.config import load_config
+    from api.importing import check_input, import_file
+    from api.indexing import index_session
+    from archive.store import open_archive
+    from asr.engine import check_language, collect
+    from asr.types import TranscribeOptions
+
+    lang = check_language(language or load_config(app.state.home).language)
+    check_input(req)  # not media, truncated, wrong speaker count: refused before the model is loaded
+    transcriber = transcriber_of(app)
+
+    def transcribe(path: Path, names):
+        segments, info = transcriber.transcribe(str(path), TranscribeOptions(language=lang, speakers=tuple(names)))
+        return collect(segments, info)
+
+    with contextlib.closing(open_archive(app.state.home)) as archive:
+        session = import_file(archive, req, transcribe, who, lambda m: log.info("import: %s", m))
+        try:
+            index_session(app.state.home, archive, session.id)
+        except Exception as exc:
+            log.warning("%s imported but not yet searchable: %s", session.id, exc)
+        return session

@@ -1,0 +1,120 @@
+"""Media: a session's recording with HTTP Range (RFC 9110: 206, multipart/byteranges, 416, If-Range),
+and the live HLS playlist and segments while a session is being recorded."""
+from __future__ import annotations
+
+import mimetypes
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Iterator, Optional
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, Response, StreamingResponse
+
+from api.http_range import ByteRange, http_date, ranges_for
+from api.routes.deps import get_archive
+from api.routes.errors import ApiError
+from archive.store import Archive
+from archive.types import NotFound
+
+router = APIRouter(prefix="/api/sessions/{sid}", tags=["media"])
+CHUNK = 256 * 1024
+LIVE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,100}\.(m3u8|ts|m4s|mp4|aac)$")
+TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".m4s": "video/iso.segment",
+         ".mp4": "video/mp4", ".aac": "audio/aac", ".wav": "audio/wav", ".m4a": "audio/mp4",
+         ".mp3": "audio/mpeg", ".mkv": "video/x-matroska", ".flac": "audio/flac"}
+
+
+def content_type(path: Path) -> str:
+    return TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def _read(path: Path, start: int, length: int) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        f.seek(start)
+        left = length
+        while left > 0:
+            block = f.read(min(CHUNK, left))
+            if not block:
+                return  # the file shrank: the client sees a short body and retries
+            left -= len(block)
+            yield block
+
+
+def _multipart(path: Path, ranges: tuple[ByteRange, ...], size: int, ctype: str,
+               boundary: str) -> tuple[Iterator[bytes], int]:
+    heads = [f"--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: {r.content_range(size)}\r\n\r\n".encode()
+             for r in ranges]
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    total = sum(len(h) + r.length for h, r in zip(heads, ranges)) + 2 * (len(ranges) - 1) + len(tail)
+
+    def body() -> Iterator[bytes]:
+        for i, (head, r) in enumerate(zip(heads, ranges)):
+            yield (b"\r\n" if i else b"") + head
+            yield from _read(path, r.start, r.length)
+        yield tail
+
+    return body(), total
+
+
+def ranged_file(request: Request, path: Path, etag: str) -> Response:
+    """Serve `path` honouring Range and If-Range; HEAD gets the same headers and no body."""
+    stat = path.stat()
+    size = stat.st_size
+    last_modified = http_date(stat.st_mtime)
+    ctype = content_type(path)
+    headers = {"Accept-Ranges": "bytes", "ETag": etag, "Last-Modified": last_modified,
+               "Cache-Control": "private, no-cache"}
+    ranges = ranges_for(request.headers.get("range"), request.headers.get("if-range"), size, etag, last_modified)
+    head = request.method == "HEAD"
+    if ranges is None:
+        headers["Content-Length"] = str(size)
+        if head:
+            return Response(status_code=200, headers=headers, media_type=ctype)
+        return StreamingResponse(_read(path, 0, size), status_code=200, headers=headers, media_type=ctype)
+    if len(ranges) == 1:
+        r = ranges[0]
+        headers.update({"Content-Range": r.content_range(size), "Content-Length": str(r.length)})
+        if head:
+            return Response(status_code=206, headers=headers, media_type=ctype)
+        return StreamingResponse(_read(path, r.start, r.length), status_code=206, headers=headers,
+                                 media_type=ctype)
+    boundary = secrets.token_hex(12)
+    body, total = _multipart(path, ranges, size, ctype, boundary)
+    headers["Content-Length"] = str(total)
+    mtype = f"multipart/byteranges; boundary={boundary}"
+    if head:
+        return Response(status_code=206, headers=headers, media_type=mtype)
+    return StreamingResponse(body, status_code=206, headers=headers, media_type=mtype)
+
+
+@router.api_route("/media", methods=["GET", "HEAD"], summary="The recording, with HTTP Range for seeking")
+def media(sid: str, request: Request, role: Optional[str] = Query(None, pattern="^(playable|original)$"),
+          archive: Archive = Depends(get_archive)):
+    session = archive.get(sid)
+    chosen = session.file(role) if role else (session.file("playable") or session.file("original"))
+    if chosen is None:
+        what = f"no {role} media" if role else "no media yet"
+        hint = " (it is being recorded: watch it live)" if session.status == "recording" else ""
+        raise NotFound(f"session {sid} has {what}{hint}")
+    path = archive.folder(sid) / chosen.path
+    if not path.is_file():
+        raise ApiError(410, f"the media file of {sid} is missing from the archive; run xunlu verify")
+    return ranged_file(request, path, f'"{chosen.sha256[:32]}"')
+
+
+@router.api_route("/live/{name}", methods=["GET", "HEAD"], summary="Live HLS playlist and segments")
+def live_file(sid: str, name: str, request: Request, archive: Archive = Depends(get_archive)):
+    if not LIVE_NAME.match(name):
+        raise ApiError(400, f"not a live playlist or segment name: {name!r}")
+    path = archive.folder(sid) / "live" / name
+    if not path.is_file():
+        archive.get(sid)  # 404 for an unknown session first
+        raise NotFound(f"session {sid} has no live file {name} (not recording, or not yet written)")
+    ctype = content_type(path)
+    if name.endswith(".m3u8"):
+        return Response(path.read_bytes(), media_type=ctype, headers={"Cache-Control": "no-cache, no-store"})
+    stat = path.stat()
+    return FileResponse(path, media_type=ctype, headers={"Cache-Control": "private, max-age=3600"},
+                        stat_result=os.stat_result(stat))

@@ -1,0 +1,42 @@
+"""Search across every session: words, names, numbers, phrases, AND/OR/NOT; filters by case, speaker, date."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Optional
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from api.routes.deps import actor, get_archive
+from api.routes.errors import ApiError
+from archive.store import Archive
+
+log = logging.getLogger("xunlu.web.search")
+router = APIRouter(prefix="/api", tags=["search"])
+
+
+@router.get("/search", summary="Find every moment a word was said; hits carry the matched word's time")
+def search(request: Request, q: str = Query(..., max_length=500, description='words, "a phrase", AND OR NOT'),
+           case: Optional[str] = None, speaker: Optional[str] = None, since: Optional[str] = None,
+           until: Optional[str] = None, limit: int = Query(50, ge=1, le=1000), sort: str = "score",
+           archive: Archive = Depends(get_archive), who: str = Depends(actor)):
+    from api.indexing import ensure_index
+    from index.manager import SearchIndex, SearchOptions
+    from index.query import parse, parse_day
+
+    if sort not in ("score", "time"):
+        raise ApiError(400, f"sort must be score or time, not {sort!r}")
+    parse(q)  # QueryError -> 400 before anything is opened
+    parse_day(since, "since")
+    parse_day(until, "until")
+    home = request.app.state.home
+    ensure_index(home, archive, lambda m: log.warning("%s", m))
+    started = time.perf_counter()
+    hits = SearchIndex(home).search(q, SearchOptions(limit, case or None, speaker or None, since or None,
+                                                     until or None, sort))
+    took = (time.perf_counter() - started) * 1000
+    archive.audit(who, "search", "*", {"query": q, "case": case, "speaker": speaker, "since": since,
+                                       "until": until, "hits": len(hits)})
+    return {"query": q, "took_ms": round(took, 1),
+            "hits": [{**h.to_json(), "segment": h.segment, "channel": h.channel, "case": h.case, "date": h.date}
+                     for h in hits]}

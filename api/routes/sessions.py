@@ -1,0 +1,151 @@
+"""Sessions: list, detail, one-key start of a live recording, stop, markers ("bookmark this moment")."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, Optional, Union
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from api.routes.deps import actor, get_archive, transcriber_of
+from api.routes.errors import ApiError
+from archive.store import Archive, open_archive
+from archive.types import STATUSES, Session
+
+log = logging.getLogger("xunlu.web.sessions")
+router = APIRouter(prefix="/api", tags=["sessions"])
+
+
+class StartBody(BaseModel):
+    room: Optional[str] = Field(None, max_length=200, description="Interview room (讯问地点)")
+    case_id: Optional[str] = Field(None, max_length=200, description="Case id (案件编号)")
+    officers: Union[list[str], str] = Field(default_factory=list, description="Officers (讯问人)")
+    suspect: Optional[str] = Field(None, max_length=200, description="Person questioned (被讯问人)")
+    speakers: Union[list[str], str] = Field(default_factory=list, description="Names of the audio channels")
+    audio: Optional[str] = Field(None, max_length=1000, description="Microphone, file or URL (default: server's)")
+    video: Optional[str] = Field(None, max_length=1000, description="Camera, file or URL (default: server's)")
+    language: Optional[str] = Field(None, max_length=10)
+    duration: Optional[float] = Field(None, gt=0, le=7 * 24 * 3600)
+    clock: bool = False
+    realtime: bool = True
+
+
+class MarkerBody(BaseModel):
+    at: Optional[float] = Field(None, ge=0, description="Seconds from the start (default: now, while live)")
+    label: str = Field("", max_length=500)
+
+
+def _names(value: Union[list[str], str]) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    names = tuple(n.strip() for n in items if n and n.strip())
+    for n in names:
+        if len(n) > 100:
+            raise ApiError(400, f"name too long: {n[:20]}...")
+    return names
+
+
+def session_json(request: Request, session: Session) -> dict[str, Any]:
+    d = session.to_dict()
+    live = request.app.state.live.get_live(session.id)
+    media = session.file("playable") or session.file("original")
+    d["live"] = live is not None
+    d["media_url"] = f"/api/sessions/{session.id}/media" if media else None
+    folder = request.app.state.home / "sessions" / session.id
+    d["hls_url"] = f"/api/sessions/{session.id}/live/index.m3u8" if (folder / "live" / "index.m3u8").is_file() \
+        else None
+    d["latest_version"] = session.latest.version if session.latest else None
+    return d
+
+
+@router.get("/sessions", summary="List sessions, newest first")
+def list_sessions(request: Request, case: Optional[str] = None, status: Optional[str] = None,
+                  limit: int = Query(200, ge=1, le=5000), archive: Archive = Depends(get_archive)):
+    if status is not None and status not in STATUSES:
+        raise ApiError(400, f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+    sessions = archive.list(case_id=case, status=status)
+    sessions.sort(key=lambda s: (s.started_at or s.created_at, s.id), reverse=True)
+    return [session_json(request, s) for s in sessions[:limit]]
+
+
+@router.get("/sessions/{sid}", summary="One session: record, files, versions, live state")
+def get_session(sid: str, request: Request, archive: Archive = Depends(get_archive), who: str = Depends(actor)):
+    session = archive.get(sid)
+    archive.audit(who, "session.view", sid)
+    return session_json(request, session)
+
+
+@router.post("/sessions", status_code=201, summary="One-key start: audio, video and transcription together")
+def start_session(body: StartBody, request: Request, who: str = Depends(actor)):
+    app = request.app
+    defaults = app.state.defaults
+    audio = body.audio or defaults.get("audio")
+    video = body.video or defaults.get("video")
+    if not audio and not video:
+        raise ApiError(400, "no source to record: choose a microphone or camera (or start the server with "
+                            "--audio/--video)")
+    backend = app.state.live
+    request_type = backend.request_type()
+    req = request_type(audio=audio, video=video, duration=body.duration, case_id=body.case_id, room=body.room,
+                       officers=_names(body.officers), suspect=body.suspect, speakers=_names(body.speakers),
+                       language=body.language or defaults.get("language", "zh"), clock=body.clock,
+                       realtime=body.realtime)
+    transcriber = transcriber_of(app)
+    archive = open_archive(app.state.home)  # owned by the live session for as long as it runs
+    try:
+        live = backend.start_live(app.state.home, archive, req, transcriber, who)
+    except BaseException:
+        archive.close()
+        raise
+    log.info("live session %s started by %s", live.session_id, who)
+    with contextlib.closing(open_archive(app.state.home)) as a:
+        return session_json(request, a.get(live.session_id))
+
+
+@router.post("/sessions/{sid}/stop", summary="Stop a live session: media joined, transcript v1 frozen")
+def stop_session(sid: str, request: Request, archive: Archive = Depends(get_archive), who: str = Depends(actor)):
+    session = archive.get(sid)
+    live = request.app.state.live.get_live(sid)
+    if live is None:
+        raise ApiError(409, f"session {sid} is not being recorded (status: {session.status})")
+    live.stop()
+    archive.audit(who, "session.stop.request", sid)
+    return session_json(request, archive.get(sid))
+
+
+@router.post("/sessions/{sid}/markers", status_code=201, summary="Bookmark a moment (kept in the audit trail)")
+def add_marker(sid: str, body: MarkerBody, request: Request, archive: Archive = Depends(get_archive),
+               who: str = Depends(actor)):
+    session = archive.get(sid)
+    at = body.at
+    if at is None:
+        live = request.app.state.live.get_live(sid)
+        if live is None:
+            raise ApiError(400, "give the time of the marker (at, in seconds): the session is not live")
+        at = float(live.snapshot().get("status", {}).get("elapsed") or 0.0)
+    if session.duration is not None and at > session.duration + 1:
+        raise ApiError(400, f"marker at {at:.1f} s is after the end of the recording ({session.duration:.1f} s)")
+    entry = archive.audit(who, "marker", sid, {"at": round(at, 2), "label": body.label.strip()})
+    return marker_json(entry)
+
+
+def marker_json(entry) -> dict[str, Any]:
+    return {"seq": entry.seq, "at": entry.details.get("at"), "label": entry.details.get("label", ""),
+            "actor": entry.actor, "created_at": entry.at}
+
+
+@router.get("/sessions/{sid}/markers", summary="The session's markers, in time order")
+def list_markers(sid: str, archive: Archive = Depends(get_archive)):
+    archive.get(sid)
+    found = [marker_json(e) for e in archive.audit_entries(sid) if e.action == "marker" and e.target == sid]
+    return sorted(found, key=lambda m: (m["at"] or 0, m["seq"]))
+
+
+@router.get("/rooms", summary="Rooms and case ids seen before, and the console's defaults")
+def rooms(request: Request, archive: Archive = Depends(get_archive)):
+    sessions = archive.list()
+    return {"rooms": sorted({s.room for s in sessions if s.room}),
+            "cases": sorted({s.case_id for s in sessions if s.case_id}),
+            "officers": sorted({o for s in sessions for o in s.officers}),
+            "defaults": {k: v for k, v in request.app.state.defaults.items() if isinstance(v, (str, int, float))}}
+

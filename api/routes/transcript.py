@@ -1,0 +1,62 @@
+"""Transcripts: the latest or any version, the list of versions, a diff, and corrections (a new version)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Optional
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from api.routes.deps import actor, get_archive
+from api.routes.errors import ApiError
+from archive import transcripts
+from archive.store import Archive
+
+log = logging.getLogger("xunlu.web.transcript")
+router = APIRouter(prefix="/api/sessions/{sid}/transcript", tags=["transcript"])
+
+
+class EditBody(BaseModel):
+    changes: dict[int, str] = Field(..., description="segment id -> corrected text", min_length=1)
+    reason: str = Field(..., min_length=1, max_length=500, description="why (kept with the version)")
+    base_version: Optional[int] = Field(None, description="the version the corrections were made on; "
+                                                          "refused if another version was saved since")
+
+
+@router.get("", summary="A transcript version as JSON (latest by default)")
+def get_transcript(sid: str, version: Optional[int] = Query(None, ge=1), archive: Archive = Depends(get_archive),
+                   who: str = Depends(actor)):
+    transcript = transcripts.read_version(archive, sid, version)
+    archive.audit(who, "transcript.view", sid, {"version": transcript.version})
+    return transcript.to_dict()
+
+
+@router.get("/versions", summary="Every version with author, time, kind and reason")
+def versions(sid: str, archive: Archive = Depends(get_archive)):
+    return [asdict(t) for t in archive.get(sid).transcripts]
+
+
+@router.get("/diff", summary="What changed between two versions (unified diff, one line per segment)")
+def diff(sid: str, a: int = Query(..., ge=1), b: int = Query(..., ge=1), archive: Archive = Depends(get_archive)):
+    return {"session": sid, "a": a, "b": b, "diff": transcripts.diff(archive, sid, a, b)}
+
+
+@router.patch("", status_code=201, summary="Correct segments' text; saved as a new version, old ones kept")
+def edit(sid: str, body: EditBody, request: Request, archive: Archive = Depends(get_archive),
+         who: str = Depends(actor)):
+    session = archive.get(sid)
+    if session.status == "recording":
+        raise ApiError(409, f"session {sid} is still being recorded: correct it after it is stopped")
+    latest = session.latest.version if session.latest else None
+    if body.base_version is not None and latest is not None and body.base_version != latest:
+        raise ApiError(409, f"the transcript changed meanwhile: you edited v{body.base_version}, the latest is "
+                            f"v{latest}; reload and correct again")
+    version = transcripts.edit(archive, sid, body.changes, who, body.reason)
+    try:
+        from api.indexing import index_session
+
+        index_session(request.app.state.home, archive, sid)
+    except Exception as exc:  # the archive has it; the index can be rebuilt
+        log.warning("%s v%d saved but not reindexed: %s", sid, version.version, exc)
+    return asdict(version)
