@@ -1,0 +1,70 @@
+"""In-memory sliding-window counters: failed logins per address, lockouts of names that are not users, and
+media views already written to the audit. Per process; the per-user lockout itself is kept in the store."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from typing import Hashable, Optional
+
+MAX_KEYS = 100_000
+
+
+class SlidingWindow:
+    """At most `limit` events per key within `window` seconds."""
+
+    def __init__(self, limit: int, window: float):
+        self.limit, self.window = limit, window
+        self._events: OrderedDict[Hashable, deque] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _recent(self, key: Hashable, now: float) -> deque:
+        events = self._events.get(key)
+        if events is None:
+            return deque()
+        while events and events[0] <= now - self.window:
+            events.popleft()
+        return events
+
+    def retry_after(self, key: Hashable, now: Optional[float] = None) -> Optional[int]:
+        """Seconds until the key may try again, or None when it may now."""
+        now = time.time() if now is None else now
+        with self._lock:
+            events = self._recent(key, now)
+            if len(events) < self.limit:
+                return None
+            return max(1, int(events[0] + self.window - now + 0.999))
+
+    def hit(self, key: Hashable, now: Optional[float] = None) -> int:
+        now = time.time() if now is None else now
+        with self._lock:
+            events = self._recent(key, now)
+            events.append(now)
+            self._events[key] = events
+            self._events.move_to_end(key)
+            while len(self._events) > MAX_KEYS:
+                self._events.popitem(last=False)
+            return len(events)
+
+    def clear(self, key: Hashable) -> None:
+        with self._lock:
+            self._events.pop(key, None)
+
+
+class SeenRecently:
+    """True the first time a key is seen, then False until it has not been seen for `gap` seconds."""
+
+    def __init__(self, gap: float):
+        self.gap = gap
+        self._seen: OrderedDict[Hashable, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first(self, key: Hashable, now: Optional[float] = None) -> bool:
+        now = time.time() if now is None else now
+        with self._lock:
+            last = self._seen.get(key)
+            self._seen[key] = now
+            self._seen.move_to_end(key)
+            while len(self._seen) > MAX_KEYS:
+                self._seen.popitem(last=False)
+            return last is None or now - last > self.gap

@@ -1,0 +1,214 @@
+"""Logging in and out, one's own logins, and user management for admins (/api/auth/..., /api/users/...).
+
+Scripts: POST /api/auth/login {"username", "password"} -> {"token": ...}; then `Authorization: Bearer <token>`.
+Browsers: the same with "cookie": true -> an HttpOnly, SameSite=Strict session cookie plus the xunlu_csrf
+cookie, whose value goes into the X-CSRF-Token header of every POST/PUT/PATCH/DELETE.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api.auth import policy
+from api.auth.deps import (COOKIE, CSRF_COOKIE, Login, client_address, current_login, get_auth, require_role)
+from api.auth.types import ADMIN, AuthError, LoginRefused, UnknownUser, User
+
+router = APIRouter()
+auth_router = APIRouter(prefix="/api/auth", tags=["auth"])
+ADMIN_ONLY = require_role(ADMIN)
+users_router = APIRouter(prefix="/api/users", tags=["users"], dependencies=[Depends(ADMIN_ONLY)])
+
+
+class LoginBody(BaseModel):
+    username: str = Field(..., max_length=64)
+    password: str = Field(..., max_length=256)
+    cookie: bool = Field(False, description="true for a browser login: a session cookie instead of a token")
+
+
+class PasswordChange(BaseModel):
+    old_password: str = Field(..., max_length=256)
+    new_password: str = Field(..., max_length=256)
+
+
+class NewUser(BaseModel):
+    username: str = Field(..., max_length=64)
+    role: str = Field(..., description="officer, supervisor or admin")
+    display_name: Optional[str] = Field(None, max_length=64, description="姓名 as in sessions' officer lists")
+    password: Optional[str] = Field(None, max_length=256, description="left out: one is generated and returned")
+
+
+class PasswordReset(BaseModel):
+    password: Optional[str] = Field(None, max_length=256, description="left out: one is generated and returned")
+
+
+class RoleChange(BaseModel):
+    role: str
+
+
+def json_only(request: Request) -> None:
+    """A cross-site HTML form cannot send application/json, so login cannot be forged from another site."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise HTTPException(415, "send the login as JSON (Content-Type: application/json)")
+
+
+def permissions(user: User) -> dict[str, bool]:
+    return {"record": policy.can_record(user), "import": policy.can_import(user),
+            "search": policy.can_search(user), "audit": policy.can_read_audit(user),
+            "warnings": policy.can_see_warnings(user), "admin": policy.can_admin(user)}
+
+
+def _secure(request: Request) -> bool:
+    forced = get_auth(request).settings.secure_cookies
+    return forced if forced is not None else request.url.scheme == "https"
+
+
+def _refused(exc: LoginRefused) -> JSONResponse:
+    if exc.retry_after:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+    return JSONResponse({"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+@auth_router.post("/login", summary="Log in: a bearer token for scripts, or a session cookie for browsers",
+                  dependencies=[Depends(json_only)])
+def login(body: LoginBody, request: Request, response: Response):
+    auth = get_auth(request)
+    try:
+        secret, csrf, token, user = auth.login(body.username, body.password, client_address(request),
+                                               "cookie" if body.cookie else "bearer")
+    except LoginRefused as exc:
+        return _refused(exc)
+    answer = {"user": user.to_json(), "permissions": permissions(user), "login": token.id,
+              "expires_at": token.expires_at}
+    if not body.cookie:
+        return {"token": secret, "token_type": "bearer", **answer}
+    max_age = int(token.expires_at - token.created_at)
+    secure = _secure(request)
+    response.set_cookie(COOKIE, secret, max_age=max_age, httponly=True, samesite="strict", secure=secure, path="/")
+    response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, httponly=False, samesite="strict", secure=secure,
+                        path="/")
+    return {"csrf_token": csrf, **answer}
+
+
+@auth_router.post("/logout", summary="Log out: this login stops working at once")
+def logout(request: Request, response: Response, login: Login = Depends(current_login)):
+    get_auth(request).logout(login.token, login.user, client_address(request))
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
+    response.delete_cookie(CSRF_COOKIE, path="/", samesite="strict", secure=_secure(request))
+    return {"logged_out": True}
+
+
+@auth_router.get("/me", summary="Who is logged in, and what they may do")
+def me(login: Login = Depends(current_login)):
+    return {"user": login.user.to_json(), "permissions": permissions(login.user), "login": login.token.id,
+            "via": login.via, "expires_at": login.token.expires_at}
+
+
+@auth_router.get("/tokens", summary="My live logins (browser sessions and script tokens)")
+def my_tokens(request: Request, login: Login = Depends(current_login)):
+    return [dict(t.to_json(), current=t.id == login.token.id)
+            for t in get_auth(request).store.tokens(login.user.username)]
+
+
+@auth_router.post("/tokens/{token_id}/revoke", summary="Revoke one of my logins (admins: anyone's)")
+def revoke_token(token_id: str, request: Request, login: Login = Depends(current_login)):
+    try:
+        token = get_auth(request).revoke(login.user, token_id, client_address(request))
+    except AuthError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return token.to_json()
+
+
+@auth_router.post("/password", summary="Change my password (every login of mine ends, this one too)")
+def change_password(body: PasswordChange, request: Request, login: Login = Depends(current_login)):
+    auth = get_auth(request)
+    if not auth.hasher.verify(auth.store.password_hash(login.user.username), body.old_password):
+        auth.audit(login.user.actor, "auth.denied", f"users/{login.user.username}",
+                   {"address": client_address(request), "reason": "wrong old password"})
+        raise HTTPException(403, "旧密码错误 the old password is wrong")
+    try:
+        auth.set_password(login.user.username, body.new_password, actor=login.user.actor,
+                          address=client_address(request))
+    except AuthError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return {"changed": True}
+
+
+def _by(admin: User, request: Request) -> dict:
+    return {"actor": admin.actor, "address": client_address(request)}
+
+
+def _user_call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except UnknownUser as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except AuthError as exc:
+        raise HTTPException(400, str(exc)) from exc
+
+
+@users_router.get("", summary="All users, with lockout state")
+def list_users(request: Request):
+    return [u.to_json() for u in get_auth(request).store.list()]
+
+
+@users_router.post("", status_code=201, summary="Add a user (a password is generated when none is given)")
+def add_user(body: NewUser, request: Request, admin: User = Depends(ADMIN_ONLY)):
+    user, generated = _user_call(get_auth(request).add_user, body.username, body.role, body.password,
+                                 body.display_name, **_by(admin, request))
+    return {"user": user.to_json(), "password": generated}
+
+
+@users_router.get("/{username}", summary="One user")
+def get_user(username: str, request: Request):
+    return _user_call(get_auth(request).store.require, username).to_json()
+
+
+@users_router.post("/{username}/disable", summary="Disable a user: their logins end at once")
+def disable_user(username: str, request: Request, admin: User = Depends(ADMIN_ONLY)):
+    return _user_call(get_auth(request).set_disabled, username, True, **_by(admin, request)).to_json()
+
+
+@users_router.post("/{username}/enable", summary="Enable a disabled user")
+def enable_user(username: str, request: Request, admin: User = Depends(ADMIN_ONLY)):
+    return _user_call(get_auth(request).set_disabled, username, False, **_by(admin, request)).to_json()
+
+
+@users_router.post("/{username}/unlock", summary="Lift a lockout after failed logins")
+def unlock_user(username: str, request: Request, admin: User = Depends(ADMIN_ONLY)):
+    return _user_call(get_auth(request).unlock, username, **_by(admin, request)).to_json()
+
+
+@users_router.post("/{username}/password", summary="Set a new password (generated when none is given)")
+def reset_password(username: str, body: PasswordReset, request: Request,
+                   admin: User = Depends(ADMIN_ONLY)):
+    user, generated = _user_call(get_auth(request).set_password, username, body.password, **_by(admin, request))
+    return {"user": user.to_json(), "password": generated}
+
+
+@users_router.post("/{username}/role", summary="Change a user's role (their logins end)")
+def change_role(username: str, body: RoleChange, request: Request, admin: User = Depends(ADMIN_ONLY)):
+    return _user_call(get_auth(request).set_role, username, body.role, **_by(admin, request)).to_json()
+
+
+@users_router.get("/{username}/tokens", summary="A user's live logins")
+def user_tokens(username: str, request: Request):
+    user = _user_call(get_auth(request).store.require, username)
+    return [t.to_json() for t in get_auth(request).store.tokens(user.username)]
+
+
+@users_router.post("/{username}/revoke", summary="End every login of a user at once")
+def revoke_user(username: str, request: Request, admin: User = Depends(ADMIN_ONLY)):
+    auth = get_auth(request)
+    user = _user_call(auth.store.require, username)
+    count = auth.store.revoke_all(user.username)
+    auth.audit(admin.actor, "auth.revoke", f"users/{user.username}",
+               {"address": client_address(request), "logins": count})
+    return {"revoked": count}
+
+
+router.include_router(auth_router)
+router.include_router(users_router)
