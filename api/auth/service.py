@@ -76,7 +76,7 @@ class AuthService:
         if wait:
             self.audit("anonymous", "auth.login_failed", f"users/{name}",
                        {"address": address, "reason": "address rate limit"})
-            raise LoginRefused(f"登录尝试过多 too many failed logins from {address}: try again in {wait} s", wait)
+            raise LoginRefused(f"登录尝试过多 too many failed logins from this address ({address}): try again in {wait} s", wait)
         user = self.store.get(name) if USERNAME.match(name) else None
         locked_for = self._locked_for(user, name, now)
         if locked_for:

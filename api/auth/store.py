@@ -23,7 +23,7 @@ from api.auth.types import ADMIN, ROLES, AuthError, Token, UnknownUser, User
 log = logging.getLogger("xunlu.auth.store")
 
 USERNAME = re.compile(r"^[^\W_][\w.\-]{0,31}$")
-RESERVED = {"system", "anonymous", "root"}
+RESERVED = {"system", "anonymous", "web"}  # actors the audit chain already uses
 
 MIGRATIONS: tuple[str, ...] = (
     """

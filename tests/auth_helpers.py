@@ -1,0 +1,28 @@
+"""Shared by the auth tests: cheap Argon2 settings, an app with the auth layer, logins."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from api.auth.types import AuthSettings
+
+FAST = AuthSettings(argon2_time_cost=1, argon2_memory_kib=8192, argon2_parallelism=1)
+PASSWORD = "correct-horse-77"
+
+
+def auth_app(home: Path, settings: AuthSettings = FAST):
+    """A bare FastAPI app with only the auth layer and its routes."""
+    from fastapi import FastAPI
+
+    from api.auth import install
+    from api.routes import auth as auth_routes
+
+    app = FastAPI()
+    install(app, home, settings)
+    app.include_router(auth_routes.router)
+    return app
+
+
+def bearer(client, username: str, password: str = PASSWORD) -> dict[str, str]:
+    r = client.post("/api/auth/login", json={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
