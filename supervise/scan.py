@@ -1,0 +1,52 @@
+"""Run every rule over the archive and bring the stored warnings up to date."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable, Optional
+
+from archive.store import Archive
+from supervise.facts import FactsCache, iter_facts
+from supervise.rules import evaluate
+from supervise.store import SessionInfo, SyncReport, WarningStore
+from supervise.types import Finding, RuleConfig
+
+log = logging.getLogger("xunlu.supervise")
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    findings: tuple[Finding, ...]
+    info: dict[str, SessionInfo]
+    sessions: int
+    seconds: float
+
+
+def scan(archive: Archive, config: RuleConfig, now: Optional[datetime] = None,
+         sessions: Optional[Iterable[str]] = None, cache: Optional[FactsCache] = None) -> ScanResult:
+    """Every rule over every finished session (or those named)."""
+    now = now or datetime.now().astimezone()
+    began = time.perf_counter()
+    findings: list[Finding] = []
+    info: dict[str, SessionInfo] = {}
+    for facts in iter_facts(archive, sessions, cache):
+        info[facts.id] = SessionInfo(facts.unit, facts.start.isoformat() if facts.start else None)
+        findings.extend(evaluate(facts, config, now))
+    seconds = time.perf_counter() - began
+    log.info("rules over %d sessions: %d findings in %.2f s", len(info), len(findings), seconds)
+    return ScanResult(tuple(findings), info, len(info), seconds)
+
+
+def refresh(archive: Archive, config: RuleConfig, actor: str, now: Optional[datetime] = None,
+            sessions: Optional[Iterable[str]] = None) -> SyncReport:
+    """Evaluate and store: new warnings open, gone ones resolve; a change is noted in the audit chain."""
+    chosen = list(sessions) if sessions is not None else None
+    result = scan(archive, config, now, chosen)
+    report = WarningStore(archive).sync(result.findings, result.info, chosen)
+    if report.new or report.reopened or report.resolved:
+        archive.audit(actor, "warnings.refresh", ",".join(chosen) if chosen else "*",
+                      {"new": report.new, "reopened": report.reopened, "resolved": report.resolved,
+                       "open": report.open_total, "rules": config.source})
+    return report
