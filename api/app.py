@@ -64,6 +64,9 @@ def create_app(home: Path, transcriber: Any = None, live: Any = None, max_upload
     app.state.max_upload = max_upload
     app.state.defaults = dict(defaults or {})
     errors.install(app)
+    from api.auth import install as install_auth
+
+    install_auth(app, home)  # app.state.auth: users, logins, audit of who did what (api/auth/)
     for router in routers():
         app.include_router(router)
     for name in OPTIONAL_ROUTERS:
