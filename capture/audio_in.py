@@ -1,0 +1,218 @@
+"""Audio that reaches Python before the recorder: microphones through PyAudio, or an ffmpeg decoder for an
+audio source recorded beside a separate video source.
+
+A pump never blocks its producer: PortAudio's callback only appends to a bounded queue (two minutes), and
+the recorder's writer thread drains it. Frames are counted, and so are driver overflows (frames the sound
+card lost before we saw them) and frames dropped because the queue was full: both should stay 0.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import subprocess
+import threading
+import time
+from typing import Optional
+
+import numpy as np
+
+from capture.procs import popen
+from capture.sources import MediaInput, MicInput, SourceError
+
+log = logging.getLogger("xunlu.capture.audio")
+QUEUE_SECONDS = 120.0
+
+
+class AudioPump:
+    """float32 interleaved frames at `rate` with `channels`; `t0` = wall-clock time of the first frame."""
+
+    def __init__(self, rate: int, channels: int, block: int):
+        self.rate = rate
+        self.channels = channels
+        self.block = block
+        self.frames = 0
+        self.overflows = 0
+        self.dropped = 0
+        self.t0: Optional[float] = None
+        self.error: Optional[str] = None
+        self.first = threading.Event()
+        self._queue: "queue.Queue[Optional[np.ndarray]]" = queue.Queue(maxsize=max(8, int(QUEUE_SECONDS * rate
+                                                                                         / block)))
+
+    def _push(self, chunk: np.ndarray, latency: float = 0.0) -> None:
+        if self.t0 is None:
+            self.t0 = time.time() - latency - len(chunk) / self.rate
+            self.first.set()
+        try:
+            self._queue.put_nowait(chunk)
+            self.frames += len(chunk)
+        except queue.Full:
+            self.dropped += len(chunk)
+            log.error("the recorder is %.0f s behind; %d audio frames dropped", QUEUE_SECONDS, len(chunk))
+
+    def _end(self) -> None:
+        self.first.set()
+        while True:
+            try:
+                self._queue.put(None, timeout=1.0)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, timeout: float = 0.5) -> "np.ndarray | None | bool":
+        """The next chunk (n, channels); None at the end; False when nothing came within `timeout`."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return False
+
+    @property
+    def queued_seconds(self) -> float:
+        return self._queue.qsize() * self.block / self.rate
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class MicPump(AudioPump):
+    """One PyAudio stream per device; two devices are merged sample by sample (one channel each)."""
+
+    def __init__(self, mic: MicInput, block: int = 2048):
+        super().__init__(mic.rate, mic.channels, block)
+        self.mic = mic
+        self._pa = None
+        self._streams: list = []
+        self._pending: list[list[np.ndarray]] = [[] for _ in mic.devices]
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def start(self) -> None:
+        import pyaudio
+
+        from capture.devices import pyaudio_instance, quiet_stderr
+
+        self._pa = pyaudio_instance()
+        per_device = 1 if len(self.mic.devices) == 2 else self.mic.channels
+        try:
+            for k, index in enumerate(self.mic.devices):
+                with quiet_stderr():
+                    stream = self._pa.open(format=pyaudio.paFloat32, channels=per_device, rate=self.rate,
+                                           input=True, input_device_index=index, frames_per_buffer=self.block,
+                                           stream_callback=self._callback(k), start=False)
+                self._streams.append(stream)
+            for stream in self._streams:
+                stream.start_stream()
+        except (OSError, IOError, ValueError) as exc:
+            self.stop()
+            raise SourceError(f"cannot open microphone {self.mic.describe()}: {exc}") from exc
+
+    def _callback(self, k: int):
+        import pyaudio
+
+        def callback(data, frame_count, time_info, status):
+            if status & pyaudio.paInputOverflow:
+                self.overflows += 1
+            chunk = np.frombuffer(data, dtype=np.float32).reshape(frame_count, -1)
+            latency = 0.0
+            try:
+                latency = float(time_info["current_time"] - time_info["input_buffer_adc_time"])
+            except (KeyError, TypeError):
+                pass
+            if not 0.0 <= latency < 1.0:
+                latency = 0.0
+            if len(self._pending) == 1:
+                self._push(chunk, latency)
+            else:
+                self._merge(k, chunk, latency)
+            return (None, pyaudio.paComplete if self._stopped else pyaudio.paContinue)
+
+        return callback
+
+    def _merge(self, k: int, chunk: np.ndarray, latency: float) -> None:
+        with self._lock:
+            self._pending[k].append(chunk[:, :1])
+            have = [sum(len(c) for c in p) for p in self._pending]
+            n = min(have)
+            if n == 0:
+                return
+            cols = []
+            for p in self._pending:
+                joined = np.concatenate(p)
+                cols.append(joined[:n])
+                p[:] = [joined[n:]] if len(joined) > n else []
+            self._push(np.hstack(cols), latency)
+
+    def stop(self) -> None:
+        self._stopped = True
+        for stream in self._streams:
+            try:
+                stream.stop_stream()
+                stream.close()
+            except (OSError, IOError):
+                pass
+        self._streams = []
+        if self._pa is not None:
+            self._pa.terminate()
+            self._pa = None
+        self._end()
+
+
+class DecoderPump(AudioPump):
+    """ffmpeg decodes an audio source (file at real speed, URL, ffmpeg device) to raw float32 on a pipe."""
+
+    def __init__(self, source: MediaInput, channels: int, rate: int = 48000, block: int = 2048,
+                 duration: Optional[float] = None):
+        super().__init__(rate, channels, block)
+        self.source = source
+        self.duration = duration
+        self._proc: Optional[subprocess.Popen] = None
+        self._thread: Optional[threading.Thread] = None
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="audio-decoder", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        args = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", *self.source.input_args()]
+        if self.duration:
+            args += ["-t", f"{self.duration:.3f}"]
+        args += ["-map", "0:a:0", "-ac", str(self.channels), "-ar", str(self.rate), "-f", "f32le",
+                 "-flush_packets", "1", "pipe:1"]
+        try:
+            if self._stopping.is_set():
+                return
+            self._proc = popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            frame_bytes = 4 * self.channels
+            leftover = b""
+            while True:
+                data = self._proc.stdout.read1(self.block * frame_bytes) if hasattr(self._proc.stdout, "read1") \
+                    else self._proc.stdout.read(self.block * frame_bytes)
+                if not data:
+                    break
+                data = leftover + data
+                usable = len(data) - len(data) % frame_bytes
+                leftover = data[usable:]
+                if usable:
+                    self._push(np.frombuffer(data[:usable], dtype=np.float32).reshape(-1, self.channels))
+            rc = self._proc.wait()
+            if rc not in (0, 255) and self.frames == 0:
+                err = self._proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
+                self.error = f"cannot read audio from {self.source.describe()}: {(err or ['ffmpeg failed'])[-1]}"
+                log.error("%s", self.error)
+        except OSError as exc:
+            self.error = f"cannot start ffmpeg: {exc}"
+        finally:
+            self._end()
+
+    def stop(self) -> None:
+        from capture.procs import interrupt
+
+        self._stopping.set()
+        if self._proc is not None:
+            interrupt(self._proc, timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=10)

@@ -1,0 +1,249 @@
+"""The recorder: one ffmpeg writes H.264 + AAC into ~2 s HLS segments (MPEG-TS) with a live playlist, and
+a 16 kHz PCM tap of the same audio into a file that ASR reads at its own pace.
+
+Two shapes, chosen by the capture plan:
+- shared: audio and video are streams of one input (a file played live, a network camera). ffmpeg keeps
+  them in sync by their timestamps; `aresample=async=1:first_pts=0` pads the audio to start at 0 and fills
+  gaps, so the audio sample count is the clock.
+- pumped: audio reaches Python first (microphones through PyAudio, or a separate audio source) and is
+  written to ffmpeg's stdin; its sample count is the clock. The first video frame is placed on that clock
+  by the wall clock (when it reached the filter, minus the wall-clock time of the first audio sample);
+  later frames keep the camera's own timing.
+
+Python never sits between ffmpeg and its outputs: the tap is a file ffmpeg flushes packet by packet, and
+ASR falling behind cannot slow the recording down.
+"""
+from __future__ import annotations
+
+import logging
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Optional
+
+from capture.audio_in import AudioPump, DecoderPump, MicPump
+from capture.procs import interrupt, popen
+from capture.sources import CapturePlan, MicInput, SourceError
+
+log = logging.getLogger("xunlu.capture.recorder")
+TAP_RATE = 16000
+TAP_NAME = "tap.s16"
+PLAYLIST = "index.m3u8"
+
+
+@dataclass(frozen=True)
+class RecorderOptions:
+    live_dir: Path
+    clock: bool = False                 # burn the date and time into the video
+    duration: Optional[float] = None    # seconds of audio, then stop by itself
+    segment_seconds: float = 2.0
+    preset: str = "ultrafast"
+    max_height: int = 720
+    audio_bitrate: str = "128k"
+    mic_rate: int = 48000               # rate for a decoded separate audio source
+
+
+def _clock_filter(epoch: float) -> str:
+    fmt = r"%Y-%m-%d %H\\\:%M\\\:%S"
+    return (f"drawtext=text='%{{pts\\:localtime\\:{epoch:.3f}\\:{fmt}}}':x=12:y=12:fontsize=h/22:"
+            "fontcolor=white:box=1:boxcolor=black@0.55:boxborderw=6")
+
+
+def video_filter(opts: RecorderOptions, clock_epoch: float, t0: Optional[float]) -> str:
+    chain = []
+    if t0 is not None:  # the first frame placed on the audio clock by the wall clock, then its own timing
+        chain.append(f"setpts=PTS-STARTPTS+(RTCSTART/1000000-{t0:.6f})/TB")
+    chain.append(f"scale=-2:'min(ih,{opts.max_height})'")
+    chain.append("format=yuv420p")
+    if opts.clock:
+        chain.append(_clock_filter(clock_epoch))
+    return ",".join(chain)
+
+
+def recorder_args(plan: CapturePlan, opts: RecorderOptions, clock_epoch: float,
+                  pump_rate: Optional[int] = None, t0: Optional[float] = None) -> list[str]:
+    """The ffmpeg command line (pure; `pump_rate`/`t0` for the pumped shape)."""
+    live = opts.live_dir
+    channels = plan.channels
+    layout = "mono" if channels == 1 else "stereo"
+    args = ["ffmpeg", "-hide_banner", "-nostats", "-loglevel", "warning", "-y"]
+    video_map: Optional[str] = None
+    if pump_rate is None:
+        args += plan.audio.input_args()
+        audio_chain = f"[0:a:0]aresample=async=1:first_pts=0,aformat=channel_layouts={layout},"
+        if plan.has_video:
+            video_map = "0:v:0?" if plan.audio.kind == "url" else "0:v:0"
+    else:
+        args += ["-thread_queue_size", "4096", "-f", "f32le", "-ar", str(pump_rate), "-ac", str(channels),
+                 "-i", "pipe:0"]
+        audio_chain = "[0:a:0]"
+        if plan.video is not None:
+            args += plan.video.input_args()
+            video_map = "1:v:0"
+    args += ["-filter_complex",
+             f"{audio_chain}asplit=2[arec][t];[t]aresample={TAP_RATE},aformat=sample_fmts=s16[tap]"]
+    if opts.duration:
+        args += ["-t", f"{opts.duration:.3f}"]
+    if video_map:
+        gop = opts.segment_seconds
+        args += ["-map", video_map, "-vf", video_filter(opts, clock_epoch, t0 if pump_rate else None),
+                 "-c:v", "libx264", "-preset", opts.preset, "-tune", "zerolatency", "-crf", "23",
+                 "-force_key_frames", f"expr:gte(t,n_forced*{gop:g})", "-sc_threshold", "0",
+                 "-fps_mode", "vfr"]
+    args += ["-map", "[arec]", "-c:a", "aac", "-b:a", opts.audio_bitrate,
+             "-f", "hls", "-hls_time", f"{opts.segment_seconds:g}", "-hls_playlist_type", "event",
+             "-hls_flags", "independent_segments+append_list+temp_file", "-hls_segment_type", "mpegts",
+             "-hls_segment_filename", str(live / "seg%05d.ts"), str(live / PLAYLIST)]
+    if opts.duration:
+        args += ["-t", f"{opts.duration:.3f}"]
+    args += ["-map", "[tap]", "-f", "s16le", "-flush_packets", "1", str(live / TAP_NAME)]
+    return args
+
+
+class Recorder:
+    """Runs the capture in its own thread; `stop()` asks it to finish, `done` is set when it has."""
+
+    def __init__(self, plan: CapturePlan, opts: RecorderOptions):
+        self.plan = plan
+        self.opts = opts
+        self.tap_path = opts.live_dir / TAP_NAME
+        self.pump: Optional[AudioPump] = None
+        self.t0: Optional[float] = None          # wall clock of the first audio sample
+        self.error: Optional[str] = None
+        self.started = threading.Event()
+        self.done = threading.Event()
+        self._stop = threading.Event()
+        self._proc: Optional[subprocess.Popen] = None
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self.frames_written = 0
+
+    # -- control ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.opts.live_dir.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        return self.done.wait(timeout)
+
+    # -- figures ------------------------------------------------------------------------------------
+    @property
+    def tap_frames(self) -> int:
+        try:
+            return self.tap_path.stat().st_size // (2 * self.plan.channels)
+        except OSError:
+            return 0
+
+    @property
+    def captured_seconds(self) -> float:
+        return self.tap_frames / TAP_RATE
+
+    def stats(self) -> dict:
+        pump = self.pump
+        return {"tap_frames": self.tap_frames,
+                "frames": pump.frames if pump else None, "rate": pump.rate if pump else None,
+                "overflows": pump.overflows if pump else 0, "dropped": pump.dropped if pump else 0,
+                "queued_seconds": round(pump.queued_seconds, 3) if pump else 0.0,
+                "frames_written": self.frames_written if pump else None}
+
+    # -- the thread ---------------------------------------------------------------------------------
+    def _run(self) -> None:
+        log_file = open(self.opts.live_dir / "ffmpeg.log", "ab")
+        try:
+            if isinstance(self.plan.audio, MicInput) or not self.plan.shared and self.plan.video is not None:
+                self._run_pumped(log_file)
+            else:
+                self._run_shared(log_file)
+        except SourceError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # never leave the session hanging without a reason
+            log.exception("recorder failed")
+            self.error = f"recorder failed: {exc}"
+        finally:
+            log_file.close()
+            if self.error is None and self._proc is not None and self._proc.returncode not in (0, 255, -2):
+                self.error = self._ffmpeg_error()
+            self.started.set()
+            self.done.set()
+
+    def _ffmpeg_error(self) -> str:
+        try:
+            lines = (self.opts.live_dir / "ffmpeg.log").read_text("utf-8", "replace").strip().splitlines()
+        except OSError:
+            lines = []
+        return f"ffmpeg stopped (exit {self._proc.returncode}): {(lines or ['no message'])[-1]}"
+
+    def _run_shared(self, log_file) -> None:
+        launched = time.time()
+        self._proc = popen(recorder_args(self.plan, self.opts, launched), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=log_file)
+        self.started.set()
+        while self._proc.poll() is None:
+            if self.t0 is None and self.tap_frames > 0:
+                self.t0 = time.time() - self.captured_seconds
+            if self._stop.wait(0.1):
+                interrupt(self._proc)
+        if self.t0 is None and self.tap_frames > 0:
+            self.t0 = launched
+
+    def _run_pumped(self, log_file) -> None:
+        plan = self.plan
+        if isinstance(plan.audio, MicInput):
+            self.pump = MicPump(plan.audio)
+        else:
+            self.pump = DecoderPump(plan.audio, plan.channels, self.opts.mic_rate)
+        pump = self.pump
+        pump.start()
+        while not pump.first.wait(0.2):
+            if self._stop.is_set():
+                pump.stop()
+                return
+        if pump.t0 is None:
+            raise SourceError(pump.error or f"no audio came from {plan.audio.describe()}")
+        self.t0 = pump.t0
+        limit = int(self.opts.duration * pump.rate) if self.opts.duration else None
+        # the pump's sample count ends the recording, not ffmpeg's clock
+        args = recorder_args(plan, replace(self.opts, duration=None), self.t0, pump.rate, self.t0)
+        self._proc = popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log_file)
+        self.started.set()
+        stopping = False
+        try:
+            while True:
+                chunk = pump.read(0.2)
+                if chunk is None:
+                    break
+                if chunk is not False:
+                    if limit is not None and self.frames_written + len(chunk) >= limit:
+                        chunk = chunk[: limit - self.frames_written]
+                        self._stop.set()
+                    self._proc.stdin.write(chunk.astype("<f4", copy=False).tobytes())
+                    self.frames_written += len(chunk)
+                if self._stop.is_set() and not stopping:
+                    stopping = True
+                    threading.Thread(target=pump.stop, name="pump-stop", daemon=True).start()
+                if self._proc.poll() is not None:
+                    raise SourceError(self._ffmpeg_error())
+        except BrokenPipeError:
+            raise SourceError(self._ffmpeg_error()) from None
+        finally:
+            if not stopping:
+                pump.stop()
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+        self._drain_then_stop()
+
+    def _drain_then_stop(self) -> None:
+        """Let ffmpeg take in all the audio it was given before asking it to stop (video never ends)."""
+        expected = self.frames_written * TAP_RATE // self.pump.rate - TAP_RATE // 20
+        deadline = time.monotonic() + 20
+        while self._proc.poll() is None and self.tap_frames < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.plan.video is not None:
+            time.sleep(0.3)  # the video frames of the last audio
+        interrupt(self._proc)

@@ -1,0 +1,191 @@
+"""What to record from: parse the user's --audio / --video strings into a capture plan.
+
+Audio comes either from microphones (PyAudio, one or two devices) or from anything ffmpeg opens itself (a
+file played in real time, a network stream, an ffmpeg device such as `alsa:hw:1`, a `lavfi:` test source).
+Video always comes through ffmpeg: a camera (v4l2 / avfoundation / dshow), a URL, a file or `lavfi:`.
+
+    plain path            a file, played at real speed ("file as live") unless realtime is off
+    rtsp:// udp:// ...    a network camera or encoder
+    /dev/video0           a V4L2 camera (Linux); `avfoundation:0` (macOS); `dshow:video=Name` (Windows)
+    lavfi:testsrc2        an ffmpeg test source (for drills)
+    pulse, 3, "USB Mic"   a microphone by PyAudio name (exact, then part of the name) or index
+    "Mic A+Mic B"         two microphones, one channel each (each a speaker)
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+from asr.errors import OptionError
+
+URL_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "tcp", "rtp", "srt", "http", "https")
+DEVICE_FORMATS = ("v4l2", "avfoundation", "dshow", "alsa", "pulse", "gdigrab", "x11grab", "lavfi")
+
+
+class SourceError(OptionError):
+    """A source that cannot be used: no such device or file, nothing to record, channel mismatch."""
+
+
+@dataclass(frozen=True)
+class MediaInput:
+    """Something ffmpeg opens itself."""
+
+    kind: str                 # "file", "url", or an ffmpeg input format (v4l2, lavfi, alsa, ...)
+    target: str
+    realtime: bool = True     # for files: read at native speed (-re)
+
+    @property
+    def live(self) -> bool:
+        return self.kind != "file"
+
+    def input_args(self) -> list[str]:
+        args: list[str] = []
+        if self.kind == "file":
+            return (["-re"] if self.realtime else []) + ["-i", self.target]
+        if self.kind == "url":
+            scheme = self.target.split(":", 1)[0].lower()
+            if scheme in ("rtsp", "rtsps"):
+                args += ["-rtsp_transport", "tcp"]
+            if scheme == "udp":
+                args += ["-fflags", "+genpts+discardcorrupt"]
+            return args + ["-thread_queue_size", "1024", "-i", self.target]
+        if self.kind == "lavfi":
+            return ["-re", "-f", "lavfi", "-i", self.target]
+        return ["-thread_queue_size", "1024", "-f", self.kind, "-i", self.target]
+
+    def describe(self) -> str:
+        return self.target if self.kind in ("file", "url") else f"{self.kind}:{self.target}"
+
+
+@dataclass(frozen=True)
+class MicInput:
+    """One or two PyAudio input devices; `channels` in total (two devices: one channel each)."""
+
+    devices: tuple[int, ...]
+    names: tuple[str, ...]
+    channels: int
+    rate: int
+
+    def describe(self) -> str:
+        return "+".join(self.names)
+
+
+@dataclass(frozen=True)
+class CapturePlan:
+    """Where audio and video come from. `shared` = audio and video are streams of the same media input,
+    so ffmpeg keeps them in sync by their own timestamps; otherwise audio is pumped into the recorder and
+    the video is placed on the audio clock by wall-clock time."""
+
+    audio: "MediaInput | MicInput"
+    video: Optional[MediaInput]
+    channels: int
+    shared: bool
+    has_video: bool
+
+    def describe(self) -> str:
+        if self.shared or self.video is None:
+            return self.audio.describe()
+        return f"{self.audio.describe()} + {self.video.describe()}"
+
+
+def is_url(spec: str) -> bool:
+    scheme, sep, _ = spec.partition("://")
+    return bool(sep) and scheme.lower() in URL_SCHEMES
+
+
+def _prefixed(spec: str) -> Optional[MediaInput]:
+    fmt, sep, target = spec.partition(":")
+    if sep and fmt in DEVICE_FORMATS and target:
+        return MediaInput(fmt, target)
+    return None
+
+
+def media_input(spec: str, realtime: bool = True) -> Optional[MediaInput]:
+    """A MediaInput when `spec` is something ffmpeg opens (file, URL, device, lavfi), else None."""
+    spec = spec.strip()
+    if is_url(spec):
+        return MediaInput("url", spec)
+    prefixed = _prefixed(spec)
+    if prefixed:
+        return prefixed
+    if spec.startswith("/dev/video"):
+        if not os.path.exists(spec):
+            raise SourceError(f"no camera at {spec} (`xunlu devices` lists the cameras)")
+        return MediaInput("v4l2", spec)
+    if os.path.exists(spec):
+        if os.path.isdir(spec):
+            raise SourceError(f"is a directory, not a media file: {spec}")
+        if os.path.getsize(spec) == 0:
+            raise SourceError(f"file is empty (0 bytes): {spec}")
+        return MediaInput("file", spec, realtime)
+    return None
+
+
+def video_input(spec: str, realtime: bool = True) -> MediaInput:
+    found = media_input(spec, realtime)
+    if found:
+        return found
+    if sys.platform == "darwin" and spec.isdigit():
+        return MediaInput("avfoundation", spec)
+    if sys.platform == "win32":
+        return MediaInput("dshow", spec if spec.startswith("video=") else f"video={spec}")
+    if "/" in spec or "." in spec:
+        raise SourceError(f"no such file: {spec}")
+    raise SourceError(f"no camera or file called '{spec}': give /dev/videoN, a URL (rtsp://, udp://, http://), "
+                      "a file, or lavfi:testsrc2 (`xunlu devices` lists the cameras)")
+
+
+def _probe_file(path: str) -> tuple[int, bool]:
+    """(audio channels, has video) of a file; SourceError when it has no audio or is not media."""
+    from archive import media as media_io
+    from archive.types import ArchiveError
+    from asr import audio as audio_io
+    from asr.errors import InputError
+    from pathlib import Path
+
+    try:
+        info = audio_io.probe(path)
+        video = media_io.streams(Path(path)).video is not None
+    except (InputError, ArchiveError) as exc:
+        raise SourceError(str(exc)) from exc
+    return info.channels, video
+
+
+def plan(audio: Optional[str], video: Optional[str], speakers: tuple[str, ...] = (),
+         realtime: bool = True) -> CapturePlan:
+    """Resolve the sources (microphones are looked up through PyAudio). Raises SourceError."""
+    if len(speakers) > 2:
+        raise SourceError(f"--speakers names {len(speakers)} speakers; a recording has 1 or 2 channels")
+    v = video_input(video.strip(), realtime) if video and video.strip() else None
+    a: "MediaInput | MicInput | None" = None
+    if audio and audio.strip():
+        a = media_input(audio, realtime)
+        if a is None:
+            from capture.devices import resolve_mics
+
+            a = resolve_mics(audio, channels=len(speakers) or None)
+    elif v is not None:
+        a = v  # audio from the video source (a network camera, a file)
+    else:
+        from capture.devices import resolve_mics
+
+        a = resolve_mics("default", channels=len(speakers) or None)
+    if isinstance(a, MicInput):
+        return CapturePlan(a, v, a.channels, shared=False, has_video=v is not None)
+    channels, file_video = (0, False)
+    if a.kind == "file":
+        channels, file_video = _probe_file(a.target)
+        channels = min(channels, 2)
+    if speakers and channels and len(speakers) != channels:
+        raise SourceError(f"--speakers names {len(speakers)} speaker(s) but {a.target} has {channels} audio "
+                          "channel(s)")
+    channels = len(speakers) or channels or 1
+    if v is None and a.kind in ("url", "file"):
+        shared = a.kind == "url" or file_video   # a camera URL may carry video; files say whether they do
+        return CapturePlan(a, a if shared else None, channels, shared=shared,
+                           has_video=shared and (a.kind == "url" or file_video))
+    if v is not None and v == a:
+        return CapturePlan(a, v, channels, shared=True, has_video=True)
+    return CapturePlan(a, v, channels, shared=False, has_video=v is not None)
