@@ -48,6 +48,8 @@ def import_cmd(
     suspect: Optional[str] = typer.Option(None, "--suspect", help="The person questioned (被讯问人)."),
     speakers: Optional[str] = typer.Option(None, "--speakers", help="Names of the channels in order."),
     started_at: Optional[str] = typer.Option(None, "--started-at", help="Wall-clock start, ISO 8601 with zone."),
+    unit: Optional[str] = typer.Option(None, "--unit", help="Unit (单位) the officers belong to."),
+    check_in: Optional[str] = typer.Option(None, "--check-in", help="When the person arrived in the centre, ISO 8601."),
     language: Optional[str] = typer.Option(None, "--language", "-l"),
     model: Optional[str] = typer.Option(None, "--model", "-m"),
     as_json: bool = typer.Option(False, "--json", help="Print the session record as JSON."),
@@ -66,6 +68,11 @@ def import_cmd(
         req = ImportRequest(input=input, case_id=case, room=room, officers=_split(officers), suspect=suspect,
                             speakers=_split(speakers), started_at=started_at)
         check_input(req)
+        from supervise.session_info import parse_when
+
+        check_in_at = parse_when(check_in, "--check-in") if check_in else None
+        if unit is not None and not unit.strip():
+            fail("--unit must not be empty")
         archive = archive_for(home)
         transcriber = load_transcriber(model or cfg.model, home_dir(home), cfg.device, cfg.compute_type)
 
@@ -77,6 +84,10 @@ def import_cmd(
                 return collect(segments, info, progress.advance)
 
         session = import_file(archive, req, transcribe, system_actor(), say)
+        if unit or check_in_at:
+            from supervise.session_info import set_fields
+
+            session = set_fields(archive, session.id, system_actor(), unit=unit, check_in_at=check_in_at)
         reindex_session(home, archive, session.id)
         typer.echo(json.dumps(session.to_dict(), ensure_ascii=False) if as_json else session.id)
 

@@ -1,0 +1,180 @@
+"""Supervision warnings over HTTP: the list for supervisors (filters, red first), closing with a reason,
+a session's warnings (live ones while it is recorded), badges, and the supervision fields of a session."""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any, Optional
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+
+from api.auth import policy
+from api.auth.deps import require, session_access
+from api.routes.deps import get_archive
+from api.routes.errors import ApiError
+from archive.store import Archive
+
+router = APIRouter(prefix="/api", tags=["warnings"])
+REFRESH_EVERY_S = 30.0   # a list request re-checks the archive at most this often (?refresh=1 forces it)
+
+
+class CloseBody(BaseModel):
+    reason: str
+
+
+class SignBody(BaseModel):
+    signer: Optional[str] = None
+    at: Optional[str] = None
+
+
+class FieldsBody(BaseModel):
+    unit: Optional[str] = None
+    check_in_at: Optional[str] = None
+    night_reason: Optional[str] = None
+
+
+def _rules(request: Request):
+    from supervise.config import load_rules
+    from supervise.types import RulesError
+
+    try:
+        return load_rules(request.app.state.home)
+    except RulesError as exc:
+        raise ApiError(503, f"监督规则文件有误 the rules file is wrong: {exc}") from exc
+
+
+def _refresh(request: Request, archive: Archive, who: str, force: bool = False,
+             sessions: Optional[list[str]] = None) -> None:
+    from supervise.scan import refresh
+
+    state = request.app.state
+    last = getattr(state, "warnings_refreshed", 0.0)
+    if sessions is None and not force and time.monotonic() - last < REFRESH_EVERY_S:
+        return
+    refresh(archive, _rules(request), who, sessions=sessions)
+    if sessions is None:
+        state.warnings_refreshed = time.monotonic()
+
+
+def _day(value: Optional[str], what: str) -> Optional[str]:
+    from supervise.store import parse_day
+
+    try:
+        return parse_day(value, what)
+    except Exception as exc:
+        raise ApiError(400, str(exc)) from exc
+
+
+def _stored(w) -> dict[str, Any]:
+    from supervise.rules import TITLES
+
+    return {**w.to_dict(), "title": TITLES.get(w.rule, w.rule)}
+
+
+@router.get("/warnings")
+def list_warnings(request: Request, unit: Optional[str] = None, level: Optional[str] = None,
+                  rule: Optional[str] = None, since: Optional[str] = None, until: Optional[str] = None,
+                  state: str = "open", session: Optional[str] = None, limit: int = 500, refresh: bool = False,
+                  archive: Archive = Depends(get_archive),
+                  user=Depends(require(policy.can_see_warnings, "see warnings"))):
+    from supervise.rules import RULES, TITLES
+    from supervise.store import STATES, Filter, WarningStore
+
+    if level not in (None, "", "red", "yellow"):
+        raise ApiError(400, f"level must be red or yellow, not {level!r}")
+    if rule and rule not in RULES:
+        raise ApiError(400, f"unknown rule {rule!r}")
+    if state not in STATES + ("all",):
+        raise ApiError(400, f"state must be one of {', '.join(STATES + ('all',))}")
+    if not 1 <= limit <= 10000:
+        raise ApiError(400, "limit must be 1-10000")
+    _refresh(request, archive, user.actor, force=refresh)
+    store = WarningStore(archive)
+    found = store.list(Filter(state=state, unit=unit or None, level=level or None, rule=rule or None,
+                              since=_day(since, "since"), until=_day(until, "until"), session=session or None,
+                              limit=limit))
+    return {"warnings": [_stored(w) for w in found],
+            "counts": {"red": sum(w.level == "red" for w in found), "yellow": sum(w.level == "yellow" for w in found)},
+            "units": store.units(), "rules": TITLES}
+
+
+@router.post("/warnings/{wid}/close")
+def close_warning(wid: int, body: CloseBody, archive: Archive = Depends(get_archive),
+                  user=Depends(require(policy.can_see_warnings, "close warnings"))):
+    from supervise.store import WarningStore
+
+    if not body.reason.strip():
+        raise ApiError(400, "关闭预警需要填写理由 closing a warning needs a reason")
+    return _stored(WarningStore(archive).close(wid, body.reason, user.actor))
+
+
+@router.get("/warnings/badges")
+def badges(sessions: Optional[str] = None, archive: Archive = Depends(get_archive),
+           user=Depends(require(policy.can_list_sessions, "list sessions"))):
+    """Open warnings per session ({sid: {"red": n, "yellow": m}}), for the badge on each session."""
+    from supervise.store import WarningStore
+
+    wanted = [s for s in (sessions or "").split(",") if s] or None
+    counts = WarningStore(archive).counts(wanted)
+    if user.role != "supervisor":  # an officer sees the badges of their own sessions only
+        counts = {sid: c for sid, c in counts.items() if _took_part(archive, user, sid)}
+    return counts
+
+
+def _took_part(archive: Archive, user, sid: str) -> bool:
+    try:
+        return policy.can_view_session(user, archive.get(sid))
+    except Exception:
+        return False
+
+
+@router.get("/sessions/{session_id}/warnings")
+def session_warnings(session_id: str, request: Request, archive: Archive = Depends(get_archive),
+                     session=Depends(session_access("view"))):
+    """While the session is recorded: the live rules over what has been said so far. Afterwards: its stored
+    warnings (re-checked now), open first."""
+    from supervise.rules import TITLES
+
+    live = request.app.state.live.get_live(session_id) if hasattr(request.app.state, "live") else None
+    if live is not None:
+        from supervise.facts import earlier_for
+        from supervise.live import live_findings
+
+        now = datetime.now().astimezone()
+        found = live_findings(archive.get(session_id), live.snapshot(), _rules(request), now,
+                              earlier_for(archive, session_id))
+        return {"session": session_id, "live": True, "checked_at": now.isoformat(timespec="seconds"),
+                "warnings": [{**f.to_dict(), "title": TITLES.get(f.rule, f.rule), "state": "open"} for f in found]}
+    from supervise.store import Filter, WarningStore
+
+    _refresh(request, archive, _actor(request), sessions=[session_id])
+    found = WarningStore(archive).list(Filter(state="all", session=session_id, limit=10000))
+    found.sort(key=lambda w: (w.state != "open", w.level != "red"))
+    return {"session": session_id, "live": False, "warnings": [_stored(w) for w in found]}
+
+
+def _actor(request: Request) -> str:
+    user = getattr(request.state, "user", None)
+    return getattr(user, "actor", None) or "web"
+
+
+@router.post("/sessions/{session_id}/sign")
+def sign_record(session_id: str, body: SignBody, request: Request, archive: Archive = Depends(get_archive),
+                session=Depends(session_access("stop"))):
+    """Confirm the 笔录 was signed (officers who took part)."""
+    from supervise.session_info import sign
+
+    record = sign(archive, session_id, _actor(request), body.at, body.signer)
+    return {"session": session_id, "signed_at": record.signed_at}
+
+
+@router.post("/sessions/{session_id}/supervision")
+def set_supervision_fields(session_id: str, body: FieldsBody, request: Request,
+                           archive: Archive = Depends(get_archive), session=Depends(session_access("stop"))):
+    """Set the unit, the person's check-in time, or the reason for questioning at night (officers who took
+    part)."""
+    from supervise.session_info import set_fields
+
+    record = set_fields(archive, session_id, _actor(request), body.unit, body.check_in_at, body.night_reason)
+    return {k: getattr(record, k) for k in ("id", "unit", "check_in_at", "night_reason", "signed_at")}
