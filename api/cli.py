@@ -164,7 +164,7 @@ def main() -> None:
     app()
 
 
-from api import cli_archive, cli_search, cli_serve, cli_users, cli_warnings  # noqa: E402,F401  (register their commands on `app`)
+from api import cli_archive, cli_record, cli_search, cli_serve, cli_users, cli_warnings  # noqa: E402,F401  (register their commands on `app`)
 
 if __name__ == "__main__":
     main()

@@ -173,7 +173,7 @@ class Archive:
     def recover(self) -> list[str]:
         """Mark failed every unfinished session whose writer is gone; returns their ids."""
         failed = []
-        for row in self.conn.execute("SELECT id FROM sessions WHERE status IN ('recording', 'finalising')"):
+        for row in self.conn.execute("SELECT id, status FROM sessions WHERE status IN ('recording', 'finalising')"):
             sid = row["id"]
             lock_path = self.folder(sid) / ".lock"
             try:
@@ -183,6 +183,11 @@ class Archive:
                 continue  # still being written by a live process
             except OSError:
                 pass
+            if row["status"] == "recording" and any((self.folder(sid) / "live").glob("seg*.ts*")):
+                # a live recording with segments on disk: api.live.recover_recordings closes it
+                log.warning("session %s was interrupted while recording; `xunlu recover` (or the next "
+                            "`xunlu record`) closes it from its segments", sid)
+                continue
             self.update_session(sid, status="failed", error="interrupted: the process writing it stopped")
             self.audit(system_actor(), "session.failed", sid, {"reason": "interrupted"})
             with contextlib.suppress(ArchiveError, OSError):
