@@ -18,7 +18,7 @@ class Hasher:
 
         self._ph = PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib,
                                   parallelism=settings.argon2_parallelism)
-        self._dummy = self._ph.hash(secrets.token_hex(16))
+        self._dummy: Optional[str] = None   # made on first need: hashing costs a quarter second
 
     def hash(self, password: str) -> str:
         return self._ph.hash(password)
@@ -27,6 +27,8 @@ class Hasher:
         """True when the password matches; with no stored hash (unknown user) it still spends the same time."""
         from argon2.exceptions import InvalidHashError, VerificationError
 
+        if stored is None and self._dummy is None:
+            self._dummy = self._ph.hash(secrets.token_hex(16))
         try:
             return self._ph.verify(stored or self._dummy, password) and stored is not None
         except (VerificationError, InvalidHashError):
