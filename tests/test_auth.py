@@ -276,3 +276,44 @@ def test_creator_is_added_to_the_officers():
     assert policy.with_officer(ZHANG, ["zhangsan"]) == ("zhangsan",)
     assert policy.with_officer(ROOT, ["赵六"]) == ("赵六",)
     assert policy.took_part(LI, SimpleNamespace(officers=policy.with_officer(LI, [])))
+
+
+# -- settings and serving ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("host,tls,warns", [("127.0.0.1", False, False), ("localhost", False, False),
+                                            ("::1", False, False), ("[::1]", False, False),
+                                            ("0.0.0.0", False, True), ("192.168.1.20", False, True),
+                                            ("::", False, True), ("0.0.0.0", True, False)])
+def test_bind_warning_only_beyond_loopback_without_tls(host, tls, warns):
+    from api.auth.setup import bind_warning
+
+    message = bind_warning(host, tls)
+    assert (message is not None) is warns
+    if warns:
+        assert host in message and "TLS" in message
+
+
+def test_auth_settings_come_from_config_toml(tmp_path):
+    from api.auth.config import load_settings
+
+    assert load_settings(tmp_path) == AuthSettings()
+    (tmp_path / "config.toml").write_text("[asr]\nmodel = 'base'\n[auth]\nmax_failures = 3\nlockout = 60\n"
+                                          "secure_cookies = true\n", encoding="utf-8")
+    settings = load_settings(tmp_path)
+    assert (settings.max_failures, settings.lockout, settings.secure_cookies) == (3, 60, True)
+    for bad in ("[auth]\nmax_failure = 3\n", "[auth]\nlockout = -1\n", "[auth]\nsecure_cookies = 1\n",
+                "[auth]\nlockout = 'x'\n", "auth = 3\n", "[auth\n"):
+        (tmp_path / "config.toml").write_text(bad, encoding="utf-8")
+        with pytest.raises(AuthError):
+            load_settings(tmp_path)
+
+
+def test_demo_users_are_made_once(tmp_path):
+    from api.auth.setup import ensure_demo_users
+
+    svc = AuthService(tmp_path, FAST)
+    made = ensure_demo_users(tmp_path, svc)
+    assert {role for _, role, _ in made} == {OFFICER, SUPERVISOR} and all(p for _, _, p in made)
+    name, _, password = made[0]
+    assert svc.login(name, password, "127.0.0.1")[0]
+    assert all(p is None for _, _, p in ensure_demo_users(tmp_path, svc))
+    svc.close()
