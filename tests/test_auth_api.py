@@ -258,3 +258,28 @@ def test_websocket_with_a_cookie_refuses_other_sites(env):
     with pytest.raises(WebSocketDisconnect):
         with client.websocket_connect(f"/api/sessions/{own}/live", headers={"Origin": "http://evil.example"}):
             pass
+
+
+def test_concurrent_logins_and_requests_hold_up(env):
+    from concurrent.futures import ThreadPoolExecutor
+
+    client, app, own, other = env
+
+    def one(i):
+        name = ("zhangsan", "fazhi")[i % 2]
+        headers = bearer(client, name)
+        codes = [client.get(f"/api/sessions/{own}", headers=headers).status_code,
+                 client.get(f"/api/sessions/{other}", headers=headers).status_code,
+                 client.post("/api/auth/logout", headers=headers).status_code,
+                 client.get("/api/auth/me", headers=headers).status_code]
+        return name, codes
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(32)))
+    for name, codes in results:
+        assert codes == ([200, 403, 200, 401] if name == "zhangsan" else [200, 200, 200, 401]), (name, codes)
+    from archive.audit import check_chain
+
+    archive = app.state.auth.archive
+    assert not check_chain(archive.conn, archive.head_file).problems
+    assert len([e for e in archive.audit_entries() if e.action == "auth.login"]) == 32
