@@ -92,3 +92,99 @@ def beep_stream(**kwargs):
         make.instance = BeepStream(language, channels, speakers, on_partial, on_final, **kwargs)
         return make.instance
     return make
+
+
+# -- PulseAudio: a null sink whose monitor stands in for a microphone ------------------------------------
+SINK = "xunlu_test"
+
+
+def ensure_pulse() -> Optional[str]:
+    """Make sure a PulseAudio daemon runs with a null sink `xunlu_test`; returns None when ready, else why
+    not. A daemon is started when none answers (as root too: a per-user daemon, not --system)."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("pulseaudio") or not shutil.which("pactl") or not shutil.which("paplay"):
+        return "pulseaudio and pulseaudio-utils are not installed (apt-get install pulseaudio pulseaudio-utils)"
+
+    def pactl(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["pactl", *args], capture_output=True, text=True, timeout=20)
+
+    if pactl("info").returncode != 0:
+        started = subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--disallow-exit",
+                                  "--disallow-module-loading=0", "-n",
+                                  "--load=module-native-protocol-unix", "--load=module-always-sink"],
+                                 capture_output=True, text=True, timeout=30)
+        for _ in range(50):
+            if pactl("info").returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            return f"could not start a pulseaudio daemon: {started.stderr.strip()[-300:]}"
+    sinks = pactl("list", "short", "sinks").stdout
+    if SINK not in sinks.split():
+        loaded = pactl("load-module", "module-null-sink", f"sink_name={SINK}", "rate=48000", "channels=2")
+        if loaded.returncode != 0:
+            return f"could not load a null sink: {loaded.stderr.strip()}"
+    return None
+
+
+def play(path, sink: str = SINK):
+    """paplay a WAV into the null sink (in the background); returns the process."""
+    import subprocess
+
+    return subprocess.Popen(["paplay", f"--device={sink}", str(path)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+# -- a synthetic source that beeps and flashes at known times ----------------------------------------
+def beep_flash_file(path, seconds: float = 8.0, period: float = 2.0, first: float = 1.0, rate: int = 48000,
+                    size: str = "320x240", fps: int = 25):
+    """Black video that flashes white for 2 frames and a 1 kHz beep for 60 ms at first, first+period, ...
+    Returns the true event times."""
+    import subprocess
+
+    off = first % period
+    cond = f"between(mod(t-{off}\\,{period})\\,0\\,0.079)"
+    acond = f"between(mod(t-{off}\\,{period})\\,0\\,0.06)"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y",
+                    "-f", "lavfi", "-i", f"color=c=black:s={size}:r={fps},drawbox=t=fill:c=white:enable='{cond}'",
+                    "-f", "lavfi", "-i", f"aevalsrc='if({acond}\\,0.5*sin(2*PI*1000*t)\\,0)':s={rate}:c=stereo",
+                    "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", str(fps),
+                    "-c:a", "aac", "-shortest", str(path)], check=True)
+    times, t = [], first
+    while t < seconds - 0.1:
+        times.append(round(t, 3))
+        t += period
+    return times
+
+
+def onsets(path):
+    """(flash times, beep times) found in a media file, by decoding it (PyAV)."""
+    import av
+
+    flashes, prev = [], 0.0
+    with av.open(str(path)) as c:
+        if c.streams.video:
+            for f in c.decode(video=0):
+                m = float(f.to_ndarray(format="gray").mean())
+                if m > 128 >= prev:
+                    flashes.append(float(f.time))
+                prev = m
+    chunks, t0, sr = [], None, None
+    with av.open(str(path)) as c:
+        for f in c.decode(audio=0):
+            a = f.to_ndarray()
+            a = a[0] if f.format.is_planar else a.reshape(-1, len(f.layout.channels))[:, 0]
+            if t0 is None:
+                t0, sr = float(f.time), f.sample_rate
+            chunks.append(a.astype(np.float32))
+    sig = np.concatenate(chunks)
+    loud = np.abs(sig) > 0.1
+    beeps, last = [], -10.0
+    for i in np.flatnonzero(loud[1:] & ~loud[:-1]) + 1:
+        t = t0 + i / sr
+        if t - last > 0.5:
+            beeps.append(t)
+        last = t
+    return flashes, beeps
