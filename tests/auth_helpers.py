@@ -26,3 +26,13 @@ def bearer(client, username: str, password: str = PASSWORD) -> dict[str, str]:
     r = client.post("/api/auth/login", json={"username": username, "password": password})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def login_as(client, app, username: str, role: str, display_name: str | None = None) -> dict[str, str]:
+    """For API tests of the real app: make the user if needed and return its bearer headers, e.g.
+    `client.headers.update(login_as(client, app, "zhangsan", "officer", "张三"))`. An officer sees the
+    sessions whose officers name them (by login or display name) and the ones they start or import."""
+    auth = app.state.auth
+    if auth.store.get(username) is None:
+        auth.add_user(username, role, PASSWORD, display_name)
+    return bearer(client, username)

@@ -241,13 +241,14 @@ def test_websocket_needs_a_login_and_the_right_to_view(env):
     with pytest.raises(WebSocketDisconnect) as info:
         with client.websocket_connect(f"/api/sessions/{own}/live"):
             pass
-    assert info.value.code == 1008
+    assert info.value.code == 4401
     zhang = bearer(client, "zhangsan")
     with client.websocket_connect(f"/api/sessions/{own}/live", headers=zhang) as ws:
         assert ws.receive_json() == {"session": own}
-    with pytest.raises(WebSocketDisconnect):
+    with pytest.raises(WebSocketDisconnect) as info:
         with client.websocket_connect(f"/api/sessions/{other}/live", headers=zhang):
             pass
+    assert info.value.code == 4403
 
 
 def test_websocket_with_a_cookie_refuses_other_sites(env):

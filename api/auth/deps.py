@@ -46,8 +46,8 @@ def client_address(conn: HTTPConnection) -> Optional[str]:
 
 
 def _fail(conn: HTTPConnection, status: int, detail: str, headers: Optional[dict] = None):
-    if conn.scope["type"] == "websocket":
-        raise WebSocketException(code=1008, reason=detail[:120])
+    if conn.scope["type"] == "websocket":  # before accept: close 4401, 4403, 4404 (4000 + the HTTP status)
+        raise WebSocketException(code=4000 + status, reason=detail[:120])
     raise HTTPException(status, detail, headers=headers)
 
 
