@@ -253,9 +253,9 @@ class LiveSession:
     def _close(self) -> None:
         arch, sid = self._archive, self.session_id
         arch.update_session(sid, status="finalising")
-        media = finish.close_media(arch, sid, self.actor)
-        duration = round(self.recorder.tap_frames / 16000, 3) or round(
-            finish.media_duration(self._folder / media.path), 3)
+        audio_s = round(self.recorder.tap_frames / 16000, 3)
+        media = finish.close_media(arch, sid, self.actor, audio_s or None)
+        duration = audio_s or round(finish.media_duration(self._folder / media.path), 3)
         with self._state_lock:
             finals = list(self._finals)
         from asr.types import Segment

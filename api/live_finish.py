@@ -11,7 +11,7 @@ import logging
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from archive.fsutil import sha256_file
 from archive.store import Archive
@@ -21,6 +21,7 @@ from asr.types import Segment, TranscribeOptions, Transcript
 log = logging.getLogger("xunlu.live")
 ORIGINAL = "original/recording.mp4"
 JOURNAL = "live/transcript.jsonl"
+TAIL_GAP_S = 0.2
 
 
 def append_journal(path: Path, segment: Segment) -> None:
@@ -47,7 +48,7 @@ def read_journal(path: Path) -> list[Segment]:
     return out
 
 
-def close_media(archive: Archive, sid: str, actor: str) -> MediaFile:
+def close_media(archive: Archive, sid: str, actor: str, duration: Optional[float] = None) -> MediaFile:
     """Join `live/seg*.ts` into `original/recording.mp4` (no re-encoding, fast start), hash, register."""
     from capture.segments import JoinError, join
 
@@ -56,7 +57,7 @@ def close_media(archive: Archive, sid: str, actor: str) -> MediaFile:
     if existing is not None:
         return existing
     try:
-        join(folder / "live", folder / ORIGINAL)
+        join(folder / "live", folder / ORIGINAL, duration)
     except JoinError as exc:
         raise ArchiveError(f"session {sid}: {exc}") from exc
     path = folder / ORIGINAL
@@ -151,7 +152,11 @@ def recover(home: Path, archive: Archive, transcriber: Any, actor: str,
                 path = folder / media.path
                 duration = round(media_duration(path), 3)
                 journal = read_journal(folder / JOURNAL)
-                covered = max((s.end for s in journal), default=0.0)
+                # the tap runs ahead of the segments: text of audio the crash kept out of the media goes
+                beyond = [s for s in journal if s.end > duration + 0.05]
+                journal = [s for s in journal if s.end <= duration + 0.05]
+                # the live ASR finalised up to `covered`; a little past it, so its last words are not heard twice
+                covered = max((s.end + TAIL_GAP_S for s in journal), default=0.0)
                 language = session.language or "zh"
                 tail = transcribe_tail(transcriber, path, covered, TranscribeOptions(
                     language=language, speakers=session.speakers), len(journal)) if transcriber else []
@@ -161,6 +166,7 @@ def recover(home: Path, archive: Archive, transcriber: Any, actor: str,
                 archive.update_session(sid, status="complete", duration=duration)
                 archive.audit(actor, "session.recovered", sid,
                               {"live_segments": len(journal), "transcribed_after": round(covered, 2),
+                               "dropped_past_media_end": len(beyond),
                                "tail_segments": len(tail), "duration": duration})
                 archive.write_manifest(sid)
             except Exception as exc:

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import Optional
 
 from capture.procs import ffmpeg_path
 
@@ -64,15 +65,19 @@ def sync_segments(live_dir: Path, done: set[str]) -> None:
         done.add(name)
 
 
-def join(live_dir: Path, output: Path) -> Path:
-    """Remux all segments into `output` (MP4, fast start, read-only), written via a temp file."""
+def join(live_dir: Path, output: Path, duration: Optional[float] = None) -> Path:
+    """Remux all segments into `output` (MP4, fast start, read-only), written via a temp file. `duration`
+    (the audio's length) trims video that ran on after the audio ended."""
     segments = segment_files(live_dir)
     if not segments:
         raise JoinError(f"no recorded segments in {live_dir}")
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.stem}.tmp-{os.getpid()}{output.suffix}")
     args = [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "mpegts",
-            "-i", "pipe:0", "-map", "0", "-c", "copy", "-movflags", "+faststart", "-f", "mp4", str(tmp)]
+            "-i", "pipe:0", "-map", "0", "-c", "copy"]
+    if duration:
+        args += ["-t", f"{duration + 0.02:.3f}"]
+    args += ["-movflags", "+faststart", "-f", "mp4", str(tmp)]
     proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         for seg in segments:

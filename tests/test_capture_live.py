@@ -1,0 +1,246 @@
+"""Live recording in real time (5-10 s each), with a beep detector standing in for the speech model:
+file as live, sync of audio, video and transcript, slow ASR, a network camera, a microphone (PulseAudio's
+null sink), kill -9 and recovery."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from api.live import RecordRequest, recover_recordings, start_live
+from archive.store import open_archive
+from capture_fakes import (BeepTranscriber, beep_flash_file, beep_stream, ensure_pulse, onsets, play)
+from conftest import write_wav
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture()
+def archive_home(tmp_path):
+    home = tmp_path / "home"
+    archive = open_archive(home)
+    yield home, archive
+    archive.close()
+
+
+@pytest.fixture(scope="module")
+def beeps8(tmp_path_factory):
+    path = tmp_path_factory.mktemp("src") / "beeps.mp4"
+    return path, beep_flash_file(path, seconds=8.0)
+
+
+def _drain(q) -> list[dict]:
+    out = []
+    while not q.empty():
+        out.append(q.get_nowait())
+    return out
+
+
+def test_file_as_live_keeps_audio_video_and_transcript_in_sync(archive_home, beeps8):
+    from archive.media import is_browser_playable, streams
+    from archive.verify import verify
+    from index.manager import SearchIndex
+
+    home, archive = archive_home
+    src, truth = beeps8
+    live = start_live(home, archive, RecordRequest(audio=str(src), case_id="A-1", clock=True), None, "tester",
+                      stream=beep_stream())
+    assert archive.get(live.session_id).status == "recording"   # returns at once
+    events = live.subscribe()
+    live_dir = archive.folder(live.session_id) / "live"
+    time.sleep(5.5)
+    playlist = (live_dir / "index.m3u8").read_text()
+    durations = [float(line.split(":")[1].rstrip(",")) for line in playlist.splitlines()
+                 if line.startswith("#EXTINF")]
+    assert len(durations) >= 2 and all(1.5 <= d <= 2.5 for d in durations), playlist  # ~2 s, on disk
+    assert live.wait(20)
+    session = live.stop()
+    assert session.status == "complete" and session.duration == pytest.approx(8.0, abs=0.05)
+    mp4 = archive.folder(session.id) / session.file("original").path
+    assert is_browser_playable(mp4) and streams(mp4).video == "h264"
+
+    flashes, beeps = onsets(mp4)
+    assert len(flashes) == len(beeps) == len(truth)
+    offsets = [abs(f - b) for f, b in zip(flashes, beeps)]
+    assert max(offsets) <= 0.040, offsets                       # audio-video offset in the final MP4
+
+    transcript = json.loads((archive.folder(session.id) / "transcripts" / "v1.json").read_text())
+    starts = [s["start"] for s in transcript["segments"]]
+    assert starts == pytest.approx(truth, abs=0.05)              # transcript times vs truth
+    assert starts == pytest.approx(beeps, abs=0.05)              # ... and vs the MP4: one time origin
+
+    got = _drain(events)
+    assert [e["segment"] for e in got if e["type"] == "final"] == transcript["segments"]
+    assert any(e["type"] == "status" and e["recording"] for e in got)
+    assert got[-1] == {"type": "stopped", "session": session.id}
+    journal = (archive.folder(session.id) / "live" / "transcript.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in journal] == transcript["segments"]
+    actions = [e.action for e in archive.audit_entries(session.id)]
+    for action in ("session.create", "record.start", "media.original", "transcript.version", "record.complete"):
+        assert action in actions
+    assert verify(archive, [session.id]).ok
+    hits = SearchIndex(home).search("嘀")
+    assert {h.session for h in hits} == {session.id} and len(hits) == len(truth)
+    assert live.stop().status == "complete"                     # idempotent
+
+
+def test_slow_asr_never_holds_up_the_recording(archive_home, tmp_path):
+    home, archive = archive_home
+    src = tmp_path / "b.mp4"
+    truth = beep_flash_file(src, seconds=6.0, period=1.5, first=0.5)
+    make = beep_stream(delay_per_feed=0.9)                       # ASR at about half real time
+    t = time.monotonic()
+    live = start_live(home, archive, RecordRequest(audio=str(src)), None, "tester", stream=make)
+    assert live.recorder.wait(15)
+    recorded_in = time.monotonic() - t
+    lag = live.snapshot()["status"]["lag"]
+    session = live.stop()
+    assert recorded_in < 9.0                                     # recording kept real time
+    assert lag >= 1.0                                            # while ASR was behind
+    assert live.max_lag >= 2.0
+    mp4 = archive.folder(session.id) / session.file("original").path
+    _flashes, beeps = onsets(mp4)
+    assert len(beeps) == len(truth)
+    transcript = json.loads((archive.folder(session.id) / "transcripts" / "v1.json").read_text())
+    assert [s["start"] for s in transcript["segments"]] == pytest.approx(truth, abs=0.05)  # caught up
+    assert sum(make.instance.feeds) == round(session.duration * 16000)  # every tap frame fed, once
+    assert session.duration == pytest.approx(6.0, abs=0.05)
+
+
+def test_network_camera_over_udp(archive_home):
+    from archive.media import streams
+
+    home, archive = archive_home
+    port = 20000 + os.getpid() % 20000
+    publisher = subprocess.Popen(
+        ["ffmpeg", "-nostdin", "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+         "-f", "lavfi", "-i", "sine=f=440:r=48000", "-t", "30", "-c:v", "libx264", "-preset", "ultrafast",
+         "-tune", "zerolatency", "-g", "25", "-c:a", "aac", "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316"])
+    try:
+        live = start_live(home, archive, RecordRequest(video=f"udp://127.0.0.1:{port}", duration=5.0), None,
+                          "tester", stream=beep_stream(threshold=2.0))
+        assert live.wait(40)
+        session = live.stop()
+    finally:
+        publisher.kill()
+        publisher.wait()
+    assert session.status == "complete", session.error
+    s = streams(archive.folder(session.id) / session.file("original").path)
+    assert (s.video, s.audio) == ("h264", "aac")
+    assert s.duration == pytest.approx(5.0, abs=0.5)
+    assert session.duration == pytest.approx(5.0, abs=0.05)
+
+
+@pytest.fixture()
+def pulse(monkeypatch):
+    reason = ensure_pulse()
+    if reason:
+        pytest.skip(reason)
+    monkeypatch.setenv("PULSE_SOURCE", "xunlu_test.monitor")
+    monkeypatch.setenv("PULSE_SINK", "xunlu_test")
+
+
+def test_two_speaker_microphone_through_pulseaudio_with_a_camera(pulse, archive_home, tmp_path):
+    from archive.media import streams
+
+    home, archive = archive_home
+    rate, seconds = 48000, 7.0
+    wav = np.zeros((2, int(seconds * rate)), dtype=np.float32)
+    tone = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(int(0.1 * rate)) / rate)
+    for k, t in enumerate((1.0, 2.0, 3.0, 4.0, 5.0)):
+        wav[k % 2, int(t * rate):int(t * rate) + len(tone)] = tone   # officer left, suspect right, in turn
+    write_wav(tmp_path / "turns.wav", wav, rate)
+    live = start_live(home, archive, RecordRequest(audio="pulse", video="lavfi:testsrc2=size=160x120:rate=10",
+                                                   speakers=("officer", "suspect"), duration=8.0), None,
+                      "tester", stream=beep_stream())
+    player = play(tmp_path / "turns.wav")
+    assert live.wait(40)
+    session = live.stop()
+    player.wait(10)
+    stats = live.recorder.stats()
+    assert session.status == "complete", session.error
+    assert stats["overflows"] == 0 and stats["dropped"] == 0
+    assert stats["frames_written"] == 8 * stats["rate"]         # the sample count is the clock
+    assert session.duration == pytest.approx(8.0, abs=0.01)
+    s = streams(archive.folder(session.id) / session.file("original").path)
+    assert (s.video, s.audio) == ("h264", "aac") and s.duration == pytest.approx(8.0, abs=0.1)
+    segs = json.loads((archive.folder(session.id) / "transcripts" / "v1.json").read_text())["segments"]
+    assert len(segs) >= 3, segs
+    for a, b in zip(segs, segs[1:]):
+        assert b["start"] - a["start"] == pytest.approx(1.0, abs=0.05)
+        assert {a["speaker"], b["speaker"]} == {"officer", "suspect"}
+    assert all(s["speaker"] == ("officer", "suspect")[s["channel"]] for s in segs)
+
+
+RECORDER = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from api.live import RecordRequest, start_live
+from archive.store import open_archive
+from capture_fakes import beep_stream
+home = Path({home!r})
+live = start_live(home, open_archive(home), RecordRequest(audio={src!r}), None, "tester", stream=beep_stream())
+print(live.session_id, flush=True)
+time.sleep(60)
+"""
+
+
+def _children_writing(folder: Path) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if str(folder).encode() in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                pass
+    return pids
+
+
+def test_kill_9_mid_recording_then_recovery(archive_home, beeps8):
+    from archive.media import streams
+    from archive.verify import verify
+
+    home, archive = archive_home
+    src, truth = beeps8
+    code = RECORDER.format(tests=str(Path(__file__).parent), home=str(home), src=str(src))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).parents[1])
+    sid = proc.stdout.readline().strip()
+    time.sleep(5.6)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    folder = archive.folder(sid)
+    for _ in range(50):                                           # ffmpeg dies with its parent
+        if not _children_writing(folder):
+            break
+        time.sleep(0.1)
+    assert not _children_writing(folder)
+    assert archive.get(sid).status == "recording"
+    assert archive.recover() == []                                # left for the live recovery
+    journal = (folder / "live" / "transcript.jsonl").read_text().splitlines()
+    assert 1 <= len(journal) <= 3
+
+    fake = BeepTranscriber()
+    assert recover_recordings(home, archive, fake, "tester") == [sid]
+    session = archive.get(sid)
+    assert session.status == "complete" and session.file("original") is not None
+    mp4 = folder / session.file("original").path
+    duration = streams(mp4).duration
+    assert 3.0 <= duration <= 6.0                                 # at most the last segment lost
+    _flashes, beeps = onsets(mp4)
+    transcript = json.loads((folder / "transcripts" / "v1.json").read_text())
+    assert [s["start"] for s in transcript["segments"]] == pytest.approx(beeps, abs=0.05)  # each once
+    assert [s["id"] for s in transcript["segments"]] == list(range(len(beeps)))
+    recovered = [e for e in archive.audit_entries(sid) if e.action == "session.recovered"]
+    assert len(recovered) == 1 and recovered[0].details["live_segments"] == len(journal)
+    assert verify(archive, [sid]).ok
+    assert recover_recordings(home, archive, fake, "tester") == []  # nothing left to do
