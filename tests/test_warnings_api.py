@@ -143,3 +143,14 @@ def test_sign_and_fields(world):
 def test_page_is_served(world):
     r = world["c"].get("/warnings.html")
     assert r.status_code == 200 and "js/warnings.js" in r.text
+
+
+def test_bad_rules_file_is_a_clear_error(world):
+    rules = world["home"] / "rules.toml"
+    good = rules.read_text(encoding="utf-8")
+    rules.write_text(good + "[detention]\nmax_hours = \"a day\"\n", encoding="utf-8")
+    try:
+        r = world["c"].get("/api/warnings", headers=world["t"]["super"], params={"refresh": 1})
+        assert r.status_code == 503 and "line 4" in r.json()["detail"] and "max_hours" in r.json()["detail"]
+    finally:
+        rules.write_text(good, encoding="utf-8")

@@ -2,6 +2,8 @@
 a session's warnings (live ones while it is recorded), badges, and the supervision fields of a session."""
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from datetime import datetime
 from typing import Any, Optional
@@ -15,7 +17,9 @@ from api.routes.deps import get_archive
 from api.routes.errors import ApiError
 from archive.store import Archive
 
+log = logging.getLogger("xunlu.web.warnings")
 router = APIRouter(prefix="/api", tags=["warnings"])
+_REFRESHING = threading.Lock()   # one background check at a time in this process
 REFRESH_EVERY_S = 30.0   # a list request re-checks the archive at most this often (?refresh=1 forces it)
 
 
@@ -46,15 +50,41 @@ def _rules(request: Request):
 
 def _refresh(request: Request, archive: Archive, who: str, force: bool = False,
              sessions: Optional[list[str]] = None) -> None:
+    """Bring the stored warnings up to date. One session, or `force`: now. Otherwise, when the last full check
+    is older than REFRESH_EVERY_S, in a background thread (10,000 sessions take seconds): this answer shows the
+    stored state and the next one the new."""
     from supervise.scan import refresh
 
     state = request.app.state
-    last = getattr(state, "warnings_refreshed", 0.0)
-    if sessions is None and not force and time.monotonic() - last < REFRESH_EVERY_S:
+    if sessions is not None or force:
+        refresh(archive, _rules(request), who, sessions=sessions)
+        if sessions is None:
+            state.warnings_refreshed = time.monotonic()
         return
-    refresh(archive, _rules(request), who, sessions=sessions)
-    if sessions is None:
-        state.warnings_refreshed = time.monotonic()
+    if time.monotonic() - getattr(state, "warnings_refreshed", 0.0) < REFRESH_EVERY_S:
+        return
+    config = _rules(request)   # a bad rules file answers 503 now, before any thread starts
+    lock = _REFRESHING
+    if not lock.acquire(blocking=False):
+        return  # one is running
+    state.warnings_refreshed = time.monotonic()
+    home = state.home
+
+    def run() -> None:
+        from archive.store import open_archive
+
+        try:
+            own = open_archive(home)
+            try:
+                refresh(own, config, who)
+            finally:
+                own.close()
+        except Exception:
+            log.exception("background warnings check failed")
+        finally:
+            lock.release()
+
+    threading.Thread(target=run, name="xunlu-warnings-refresh", daemon=True).start()
 
 
 def _day(value: Optional[str], what: str) -> Optional[str]:
