@@ -62,7 +62,7 @@ def ensure_index(home: Path, archive: Archive, say: Callable[[str], None]) -> No
     """Detect a missing or damaged index at start and rebuild it from the archive, saying so."""
     index = SearchIndex(home)
     try:
-        index.open().close()
+        index.check()  # opens this process's shared searcher, which the search then reuses
         return
     except IndexProblem as problem:
         if index.current_dir() is None and not any(s.transcripts for s in archive.list()):

@@ -3,6 +3,12 @@
 `<home>/index/CURRENT` names the live index folder (`ix-...`). A rebuild writes a new folder beside it and
 swaps CURRENT (atomic rename) only when the new index is complete, so an interrupted rebuild (Ctrl-C,
 kill -9) leaves the old one answering, and searches go on during the rebuild.
+
+Opening a large index costs about a second (Whoosh reads its term tables and per-document offsets), so each
+process keeps one open searcher per index and reuses it while the index is unchanged: a search checks the
+CURRENT pointer and Whoosh's generation (a file read and a directory listing), refreshes the searcher when a
+writer committed (only changed segments are reopened) and reopens it when a rebuild swapped folders.
+Searches through the shared searcher are serialised by a lock, so any thread may call `search`.
 """
 from __future__ import annotations
 
@@ -11,7 +17,9 @@ import fcntl
 import logging
 import os
 import shutil
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,8 +28,10 @@ from typing import Callable, Iterable, Iterator, Optional
 from whoosh import index as wi, query as wq
 
 from asr.types import Segment
+from index.fastscore import FastScorer, Unsupported, allowed_docs
 from index.query import QueryError, parse, parse_day
-from index.search_index import Hit, SessionMeta, documents, schema, terms_of, to_hit, to_whoosh
+from index.search_index import (INDEX_FORMAT, Hit, SessionMeta, documents, schema, terms_of, to_hit,
+                                to_whoosh)
 
 log = logging.getLogger("xunlu.index")
 
@@ -54,7 +64,68 @@ def _workers_die_with_parent() -> None:
 
 
 class IndexProblem(Exception):
-    """The index is missing or cannot be read; it must be rebuilt from the archive."""
+    """The index is missing, cannot be read or was built in another format; it must be rebuilt from the
+    archive."""
+
+
+FORMAT_FILE = "FORMAT"
+_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, IndexError, TypeError, AttributeError)
+
+
+class _Shared:
+    """The open searcher of one index root in this process, and the lock that serialises its use."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.folder: Optional[Path] = None
+        self.searcher = None
+        self.opened_ms = 0.0
+
+        self._fast = None       # (searcher, FastScorer)
+        self._allowed: "OrderedDict[str, object]" = OrderedDict()  # filter -> docnums, for self._fast
+
+    def drop(self) -> None:
+        if self.searcher is not None:
+            with contextlib.suppress(Exception):
+                self.searcher.close()
+        self.searcher, self.folder, self._fast = None, None, None
+        self._allowed.clear()
+
+    def fast_scorer(self, searcher) -> FastScorer:
+        if self._fast is None or self._fast[0] is not searcher:
+            self._fast = (searcher, FastScorer(searcher))
+            self._allowed.clear()
+        return self._fast[1]
+
+    def allowed(self, fast: FastScorer, fq):
+        """Documents passing a filter, remembered (a few) while the searcher is unchanged."""
+        if fq is None:
+            return None
+        key = repr(fq)
+        if key not in self._allowed:
+            self._allowed[key] = allowed_docs(fast, fq)
+            while len(self._allowed) > 32:
+                self._allowed.popitem(last=False)
+        self._allowed.move_to_end(key)
+        return self._allowed[key]
+
+
+_SHARED: "OrderedDict[Path, _Shared]" = OrderedDict()
+_SHARED_LOCK = threading.Lock()
+_SHARED_MAX = 8  # index roots kept open per process (tests use many homes; a server uses one)
+
+
+def _shared(root: Path) -> _Shared:
+    with _SHARED_LOCK:
+        entry = _SHARED.get(root)
+        if entry is None:
+            entry = _SHARED[root] = _Shared()
+            while len(_SHARED) > _SHARED_MAX:
+                _old_root, old = _SHARED.popitem(last=False)
+                with old.lock:
+                    old.drop()
+        _SHARED.move_to_end(root)
+        return entry
 
 
 @dataclass(frozen=True)
@@ -81,11 +152,22 @@ class SearchIndex:
             return None
         return self.root / name if name else None
 
-    def open(self, check: bool = True) -> wi.Index:
-        """The live index; with `check`, also read its segments once, so damage shows here."""
+    def _live_folder(self) -> Path:
         folder = self.current_dir()
         if folder is None or not folder.is_dir():
             raise IndexProblem("the search index is missing")
+        try:
+            stamp = (folder / FORMAT_FILE).read_text().strip()
+        except OSError:
+            stamp = "xunlu-index 1"  # the first format had no stamp
+        if stamp != INDEX_FORMAT:
+            raise IndexProblem(f"the search index was built by another version of xunlu ({stamp!r}, this "
+                               f"version reads {INDEX_FORMAT!r})")
+        return folder
+
+    def open(self, check: bool = True) -> wi.Index:
+        """The live index (for writing); with `check`, also read its segments once, so damage shows here."""
+        folder = self._live_folder()
         try:
             ix = wi.open_dir(str(folder))
             if check:
@@ -95,17 +177,61 @@ class SearchIndex:
         except Exception as exc:  # whoosh raises many kinds on a damaged folder
             raise IndexProblem(f"the search index cannot be read ({type(exc).__name__}: {exc})") from exc
 
+    @contextlib.contextmanager
+    def searcher(self) -> Iterator:
+        """This process's shared searcher of the live index, up to date, held under its lock."""
+        shared = _shared(self.root)
+        with shared.lock:
+            try:
+                folder = self._live_folder()
+                if shared.searcher is None or shared.folder != folder:
+                    shared.drop()
+                    started = time.perf_counter()
+                    shared.searcher = wi.open_dir(str(folder)).searcher()
+                    shared.folder = folder
+                    shared.opened_ms = (time.perf_counter() - started) * 1000.0
+                    log.debug("opened %s in %.0f ms", folder.name, shared.opened_ms)
+                elif not shared.searcher.up_to_date():
+                    shared.searcher = shared.searcher.refresh()
+            except IndexProblem:
+                shared.drop()
+                raise
+            except Exception as exc:  # whoosh raises many kinds on a damaged folder
+                shared.drop()
+                raise IndexProblem(f"the search index cannot be read ({type(exc).__name__}: {exc})") from exc
+            yield shared.searcher
+
+    def close(self) -> None:
+        """Close this process's shared searcher of this index (the next search opens it again)."""
+        shared = _shared(self.root)
+        with shared.lock:
+            shared.drop()
+
+    def opened_ms(self) -> float:
+        """How long the last opening of the shared searcher took (ms; 0 before any)."""
+        return _shared(self.root).opened_ms
+
     def exists(self) -> bool:
         try:
-            self.open().close()
+            self.check()
             return True
         except IndexProblem:
             return False
+
+    def check(self) -> int:
+        """Open (or reuse) the live index and read its segments once, so damage shows here; the documents."""
+        with self.searcher() as s:
+            try:
+                return s.doc_count()
+            except _READ_ERRORS as exc:
+                _shared(self.root).drop()
+                raise IndexProblem(f"the search index cannot be read ({type(exc).__name__}: {exc})") from exc
 
     def _new_dir(self) -> Path:
         folder = self.root / f"ix-{datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}"
         folder.mkdir(parents=True)
         wi.create_in(str(folder), schema())
+        (folder / FORMAT_FILE).write_text(INDEX_FORMAT + "\n")
         return folder
 
     def _swap(self, folder: Path) -> None:
@@ -195,14 +321,23 @@ class SearchIndex:
             filters.append(wq.DateRange("date", since, until))
         q = to_whoosh(node)
         terms = terms_of(node)
-        ix = self.open(check=False)  # the searcher below reads the segments anyway
         started = time.perf_counter()
-        try:
-            with ix.searcher() as s:
-                results = s.search(q, limit=options.limit, filter=wq.And(filters) if filters else None)
-                hits = [to_hit(r.fields(), r.score, terms) for r in results]
-        except (OSError, ValueError, EOFError, KeyError) as exc:
-            raise IndexProblem(f"the search index cannot be read ({type(exc).__name__}: {exc})") from exc
+        fq = wq.And(filters) if filters else None
+        shared = _shared(self.root)
+        with self.searcher() as s:
+            try:
+                try:
+                    fast = shared.fast_scorer(s)
+                    top = fast.top(q, options.limit, shared.allowed(fast, fq))
+                except Unsupported as why:
+                    log.debug("search %r left to Whoosh: %s", text, why)
+                    top = [(r.docnum, r.score) for r in s.search(q, limit=options.limit, filter=fq)]
+                # stored fields, hit times and snippets only for the returned page
+                page = [(s.stored_fields(docnum), score) for docnum, score in top]
+            except _READ_ERRORS as exc:
+                _shared(self.root).drop()
+                raise IndexProblem(f"the search index cannot be read ({type(exc).__name__}: {exc})") from exc
+        hits = [to_hit(stored, score, terms) for stored, score in page]
         log.debug("search %r: %d hits in %.1f ms", text, len(hits), (time.perf_counter() - started) * 1000)
         if options.sort == "time":
             hits.sort(key=lambda h: (h.date or "", h.session, h.start))

@@ -7,8 +7,9 @@ of the matched word, not of its segment.
 """
 from __future__ import annotations
 
-import json
+import functools
 import logging
+from array import array
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Optional, Sequence
@@ -21,6 +22,16 @@ from index.analysis import bigrams, find, unit_texts, units
 from index.query import And, Node, Not, Term, positive_terms
 
 log = logging.getLogger("xunlu.index")
+
+# Written into every index folder; an index without it, or with another value, was built by other code and
+# must be rebuilt. 2: word times packed, start/end/channel/version stored only, words without positions.
+INDEX_FORMAT = "xunlu-index 2"
+
+
+@functools.lru_cache(maxsize=64)
+def _units_of(value: str) -> tuple[str, ...]:
+    """The three analysed fields get the same text in a row: cut it into units once."""
+    return tuple(unit_texts(value))
 
 
 # -- analyzers (module level, so that multiprocessing writers can pickle them) --------------------------
@@ -46,21 +57,21 @@ class _ListTokenizer(Tokenizer):
 
 class BigramTokenizer(_ListTokenizer):
     def tokens_of(self, value: str) -> list[str]:
-        return bigrams(unit_texts(value))
+        return bigrams(list(_units_of(value)))
 
 
 class UnitTokenizer(_ListTokenizer):
     def tokens_of(self, value: str) -> list[str]:
-        return unit_texts(value)
+        return list(_units_of(value))
 
 
 class WordTokenizer(_ListTokenizer):
     """jieba words over the normalised units for Chinese text, Latin words as they are."""
 
     def tokens_of(self, value: str) -> list[str]:
-        texts = unit_texts(value)
+        texts = _units_of(value)
         if not any(len(t) == 1 and "\u3400" <= t <= "\u9fff" for t in texts):
-            return [t for t in texts]
+            return list(texts)
         import jieba
 
         jieba.setLogLevel(logging.WARNING)
@@ -75,16 +86,18 @@ def schema() -> fields.Schema:
         room=fields.ID(stored=True),
         officers=fields.KEYWORD(stored=True, commas=True),
         speaker=fields.ID(stored=True),
-        channel=fields.NUMERIC(stored=True),
-        start=fields.NUMERIC(float, stored=True),
-        end=fields.NUMERIC(float, stored=True),
+        # shown, never searched: stored only (a NUMERIC field would add 8 index terms per value)
+        channel=fields.STORED,
+        start=fields.STORED,
+        end=fields.STORED,
+        version=fields.STORED,
         date=fields.DATETIME(stored=True),
-        version=fields.NUMERIC(stored=True),
         text=fields.STORED,
-        wordtimes=fields.STORED,
+        wordtimes=fields.STORED,  # pack_times()
         bigrams=fields.TEXT(analyzer=BigramTokenizer(), phrase=True),
         units=fields.TEXT(analyzer=UnitTokenizer(), phrase=False),
-        words=fields.TEXT(analyzer=WordTokenizer(), phrase=True),
+        # ranking only (a word jieba found scores higher): no positions needed
+        words=fields.TEXT(analyzer=WordTokenizer(), phrase=False),
         english=fields.TEXT(analyzer=StandardAnalyzer(), phrase=False),
     )
 
@@ -110,18 +123,33 @@ def _wall_clock(started_at: Optional[str]) -> Optional[datetime]:
         return None
 
 
+def pack_times(source: str, times: Sequence[tuple[float, float, int]]) -> tuple[str, bytes]:
+    """The words' source text and (start ms, end ms, characters) per word, as 32-bit integers."""
+    flat = array("i")
+    for start, end, length in times:
+        flat.extend((round(start * 1000), round(end * 1000), length))
+    return source, flat.tobytes()
+
+
+def unpack_times(stored: Any) -> tuple[str, list[tuple[float, float, int]]]:
+    source, packed = stored
+    flat = array("i")
+    flat.frombytes(packed)
+    return source, [(flat[i] / 1000.0, flat[i + 1] / 1000.0, flat[i + 2]) for i in range(0, len(flat), 3)]
+
+
 def documents(meta: SessionMeta, segments: Iterable[Segment]) -> Iterable[dict[str, Any]]:
     when = _wall_clock(meta.started_at)
     for seg in segments:
         if seg.words:
             source = "".join(w.text for w in seg.words)
-            times = [[w.start, w.end, len(w.text)] for w in seg.words]
+            times = [(w.start, w.end, len(w.text)) for w in seg.words]
         else:
-            source, times = seg.text, [[seg.start, seg.end, len(seg.text)]]
+            source, times = seg.text, [(seg.start, seg.end, len(seg.text))]
         doc = {"id": f"{meta.id}#{seg.id}", "session": meta.id, "case": meta.case_id or "",
                "room": meta.room or "", "officers": ",".join(meta.officers), "speaker": seg.speaker or "",
                "channel": seg.channel, "start": float(seg.start), "end": float(seg.end), "version": meta.version,
-               "text": seg.text, "wordtimes": json.dumps({"s": source, "t": times}, ensure_ascii=False),
+               "text": seg.text, "wordtimes": pack_times(source, times),
                "bigrams": source, "units": source, "words": source,
                "english": source if (meta.language or "").startswith("en") else ""}
         if when is not None:
@@ -131,12 +159,16 @@ def documents(meta: SessionMeta, segments: Iterable[Segment]) -> Iterable[dict[s
 
 # -- queries -------------------------------------------------------------------------------------
 def to_whoosh(node: Node) -> wq.Query:
+    # A term matches by its units (one unit) or bigrams (two or more): that gives recall. A document where
+    # jieba cut the same word scores higher; such a document always matches the units/bigrams too (the
+    # words are cut from the same units), so the word is an optional extra (AndMaybe), not a second list
+    # to walk (Or): same scores, and only the required list is iterated.
     if isinstance(node, Term):
         if len(node.units) == 1:
-            return wq.Or([wq.Term("units", node.units[0]), wq.Term("words", node.units[0], boost=1.5)])
+            return wq.AndMaybe(wq.Term("units", node.units[0]), wq.Term("words", node.units[0], boost=1.5))
         grams = bigrams(list(node.units))
         phrase = wq.Phrase("bigrams", grams) if len(grams) > 1 else wq.Term("bigrams", grams[0])
-        return wq.Or([phrase, wq.Term("words", "".join(node.units), boost=1.5)])
+        return wq.AndMaybe(phrase, wq.Term("words", "".join(node.units), boost=1.5))
     if isinstance(node, Not):
         return wq.Not(to_whoosh(node.child))
     kids = [to_whoosh(c) for c in node.children]
@@ -169,8 +201,7 @@ class Hit:
 
 def locate(stored: dict[str, Any], terms: Sequence[Term]) -> tuple[float, float, list[tuple[int, int]]]:
     """Time of the first and last matched word, and the matched source spans (for highlighting)."""
-    data = json.loads(stored["wordtimes"])
-    source, times = data["s"], data["t"]
+    source, times = unpack_times(stored["wordtimes"])
     found = units(source)
     texts = [u.text for u in found]
     spans: list[tuple[int, int]] = []
@@ -192,7 +223,7 @@ def locate(stored: dict[str, Any], terms: Sequence[Term]) -> tuple[float, float,
 
 
 def snippet(stored: dict[str, Any], spans: list[tuple[int, int]], width: int = 24) -> str:
-    source = json.loads(stored["wordtimes"])["s"]
+    source = stored["wordtimes"][0]
     if not spans:
         return stored["text"]
     lo = max(0, spans[0][0] - width)
