@@ -187,8 +187,22 @@ def test_one_address_trying_many_names_is_slowed_down(tmp_path):
     with pytest.raises(LoginRefused) as info:
         svc.login("alice", PASSWORD, "10.9.9.9", now=t0 + 5)
     assert info.value.retry_after and "address" in str(info.value)
+    for i in range(50):   # a flood is refused without hashing and without flooding the audit chain
+        with pytest.raises(LoginRefused):
+            svc.login("alice", "wrong-password-1", "10.9.9.9", now=t0 + 6 + i / 100)
+    limited = [d for _, a, _, d in actions(tmp_path) if a == "auth.login_failed" and "rate" in d["reason"]]
+    assert len(limited) == 1
+    with pytest.raises(LoginRefused):   # a flood that goes on is noted again once per window
+        svc.login("alice", "wrong-password-1", "10.9.9.9", now=t0 + 6 + settings.address_window / 2)
+    svc._address_failures.hit("10.9.9.9", t0 + 7 + settings.address_window)
+    for _ in range(3):
+        svc._address_failures.hit("10.9.9.9", t0 + 8 + settings.address_window)
+    with pytest.raises(LoginRefused):
+        svc.login("alice", "wrong-password-1", "10.9.9.9", now=t0 + 9 + settings.address_window)
+    limited = [d for _, a, _, d in actions(tmp_path) if a == "auth.login_failed" and "rate" in d["reason"]]
+    assert len(limited) == 2
     assert svc.login("alice", PASSWORD, "10.1.1.1", now=t0 + 5)[0]                       # other addresses fine
-    assert svc.login("alice", PASSWORD, "10.9.9.9", now=t0 + settings.address_window + 5)[0]
+    assert svc.login("alice", PASSWORD, "10.9.9.9", now=t0 + 2 * settings.address_window + 20)[0]
     svc.close()
 
 

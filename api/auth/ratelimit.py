@@ -68,3 +68,24 @@ class SeenRecently:
             while len(self._seen) > MAX_KEYS:
                 self._seen.popitem(last=False)
             return last is None or now - last > self.gap
+
+
+class Throttle:
+    """True at most once per `every` seconds per key (e.g. one audit entry per window during a flood)."""
+
+    def __init__(self, every: float):
+        self.every = every
+        self._last: OrderedDict[Hashable, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def allow(self, key: Hashable, now: Optional[float] = None) -> bool:
+        now = time.time() if now is None else now
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.every:
+                return False
+            self._last[key] = now
+            self._last.move_to_end(key)
+            while len(self._last) > MAX_KEYS:
+                self._last.popitem(last=False)
+            return True

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from api.auth.passwords import Hasher, check_password, generate_password
-from api.auth.ratelimit import SeenRecently, SlidingWindow
+from api.auth.ratelimit import SeenRecently, SlidingWindow, Throttle
 from api.auth.store import USERNAME, UserStore
 from api.auth.types import AuthError, AuthSettings, LoginRefused, Token, User
 
@@ -31,6 +31,7 @@ class AuthService:
         self._address_failures = SlidingWindow(settings.address_failures, settings.address_window)
         self._ghost_failures = SlidingWindow(settings.max_failures, settings.lockout)
         self._media_views = SeenRecently(settings.media_view_gap)
+        self._limited_noted = Throttle(settings.address_window)
 
     def close(self) -> None:
         self.store.close()
@@ -74,9 +75,13 @@ class AuthService:
         name = unicodedata.normalize("NFKC", username or "").strip()[:64]
         wait = self._address_failures.retry_after(address, now)
         if wait:
-            self.audit("anonymous", "auth.login_failed", f"users/{name}",
-                       {"address": address, "reason": "address rate limit"})
-            raise LoginRefused(f"登录尝试过多 too many failed logins from this address ({address}): try again in {wait} s", wait)
+            # a flood must not flood the audit chain: one refused attempt per window is written
+            if self._limited_noted.allow(address, now):
+                self.audit("anonymous", "auth.login_failed", f"users/{name}",
+                           {"address": address, "reason": "address rate limit (more attempts from this address "
+                                                          "in this window are refused unwritten)"})
+            raise LoginRefused(f"登录尝试过多 too many failed logins from this address ({address}): "
+                               f"try again in {wait} s", wait)
         user = self.store.get(name) if USERNAME.match(name) else None
         locked_for = self._locked_for(user, name, now)
         if locked_for:
