@@ -239,3 +239,35 @@ def test_live_rules_while_recording(archive):
     assert {f.rule for f in live_findings(session, told, cfg, NOW)} == {"too_few_officers"}
     night = {"segments": told["segments"], "status": {"elapsed": 14 * 3600.0}}
     assert {"continuous_questioning", "night_questioning"} <= {f.rule for f in live_findings(session, night, cfg, NOW)}
+
+
+def test_import_records_unit_and_check_in(tmp_path, monkeypatch):
+    """`xunlu import --unit --check-in` (a scripted transcriber instead of the model)."""
+    import asr.pipeline
+    from api.cli import app
+    from archive_helpers import make_wav, scripted_transcribe
+    from asr.types import TranscriptionInfo
+
+    class Scripted:
+        def transcribe(self, path, options):
+            t = scripted_transcribe(Path(path), options.speakers)
+            return iter(t.segments), TranscriptionInfo("zh", 1.0, t.duration, 2, 3.0, "scripted")
+
+    monkeypatch.setattr(asr.pipeline, "load_transcriber", lambda *a, **k: Scripted())
+    home = tmp_path / "home"
+    wav = make_wav(tmp_path)
+    runner = CliRunner()
+    r = runner.invoke(app, ["import", str(wav), "--check-in", "tomorrow", "--home", str(home)])
+    assert r.exit_code == 2 and "not a date" in r.output
+    assert not (home / "sessions").exists() or not any((home / "sessions").iterdir())   # refused before import
+    r = runner.invoke(app, ["import", str(wav), "--unit", "刑侦大队", "--check-in", "2026-11-21T08:00:00+08:00",
+                            "--officers", "张三,李四", "--speakers", "officer,suspect", "--home", str(home)])
+    assert r.exit_code == 0, r.output
+    sid = r.stdout.strip().splitlines()[-1]
+    archive = Archive(home)
+    try:
+        s = archive.get(sid)
+        assert s.unit == "刑侦大队" and s.check_in_at == "2026-11-21T08:00:00+08:00"
+        assert any(e.action == "session.update" for e in archive.audit_entries(sid))
+    finally:
+        archive.close()
