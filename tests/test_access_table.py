@@ -201,6 +201,14 @@ def test_every_route_has_an_entry(world):
     assert not missing, f"routes without an entry in the access table of {__file__}: {missing}"
 
 
+def test_no_route_deletes_or_overwrites_evidence(world):
+    _, app, _, _ = world
+    evidence = ("/api/sessions", "/api/audit", "/api/import", "/api/verify", "/api/search")
+    destructive = [k for k in route_keys(app) if k.split(" ", 1)[0] in ("DELETE", "PUT")
+                   and k.split(" ", 1)[1].startswith(evidence)]
+    assert not destructive, f"evidence is append-only; these routes delete or overwrite: {destructive}"
+
+
 def cases():
     return [(key, who) for key in ACCESS for who in PRINCIPALS]
 
