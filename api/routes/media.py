@@ -89,7 +89,8 @@ def ranged_file(request: Request, path: Path, etag: str) -> Response:
     return StreamingResponse(body, status_code=206, headers=headers, media_type=mtype)
 
 
-@router.api_route("/media", methods=["GET", "HEAD"], summary="The recording, with HTTP Range for seeking")
+@router.head("/media", include_in_schema=False)
+@router.get("/media", summary="The recording, with HTTP Range for seeking (HEAD too)")
 def media(sid: str, request: Request, role: Optional[str] = Query(None, pattern="^(playable|original)$"),
           archive: Archive = Depends(get_archive)):
     session = archive.get(sid)
@@ -104,7 +105,8 @@ def media(sid: str, request: Request, role: Optional[str] = Query(None, pattern=
     return ranged_file(request, path, f'"{chosen.sha256[:32]}"')
 
 
-@router.api_route("/live/{name}", methods=["GET", "HEAD"], summary="Live HLS playlist and segments")
+@router.head("/live/{name}", include_in_schema=False)
+@router.get("/live/{name}", summary="Live HLS playlist and segments (HEAD too)")
 def live_file(sid: str, name: str, request: Request, archive: Archive = Depends(get_archive)):
     if not LIVE_NAME.match(name):
         raise ApiError(400, f"not a live playlist or segment name: {name!r}")

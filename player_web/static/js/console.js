@@ -1,0 +1,125 @@
+// The officer console: choose room, case, officers and person questioned; one key starts audio, video and
+// live transcription; watch the live transcript; bookmark moments; stop; then correct it line by line
+// beside the player and export the 笔录.
+import { api, clock, el, header, showError, toast } from "./common.js";
+import { t } from "./i18n.js";
+import { Player } from "./player.js";
+
+const $ = (id) => document.getElementById(id);
+let player;
+let recordingSid = null;
+let clockTimer = null;
+
+function split(value) {
+  return value.split(/[,，、;；]/).map((s) => s.trim()).filter(Boolean);
+}
+
+async function loadChoices() {
+  try {
+    const r = await api("/api/rooms");
+    const fill = (id, values) => $(id).replaceChildren(...values.map((v) => el("option", { value: v })));
+    fill("rooms", r.rooms); fill("cases", r.cases); fill("officer-names", r.officers);
+    if (r.defaults.audio && !$("audio").value) $("audio").value = r.defaults.audio;
+    if (r.defaults.video && !$("video-src").value) $("video-src").value = r.defaults.video;
+    if (r.defaults.language) $("language").value = r.defaults.language;
+  } catch (err) { showError(err); }
+}
+
+async function loadRecent() {
+  try {
+    const sessions = await api("/api/sessions?limit=8");
+    const live = sessions.find((s) => s.live);
+    if (live && !recordingSid) showRecording(live.id, live.started_at);
+    $("recent-list").replaceChildren(...(sessions.length ? sessions.map((s) => el("li", {},
+      el("a", { href: `?sid=${encodeURIComponent(s.id)}`, onclick: (e) => { e.preventDefault(); openSession(s.id); } },
+        el("b", { text: s.id }), " ", el("span", { class: `status-${s.status}`, text: t(`status.${s.status}`) })),
+      el("div", { class: "muted", text: [s.case_id, s.room, s.suspect].filter(Boolean).join(" · ") })))
+      : [el("li", { class: "muted", text: t("recent.none") })]));
+  } catch (err) { showError(err); }
+}
+
+function showRecording(sid, startedAt) {
+  recordingSid = sid;
+  $("start-form").hidden = true;
+  $("recording").hidden = false;
+  $("rec-sid").textContent = sid;
+  const started = startedAt ? new Date(startedAt).getTime() : Date.now();
+  clearInterval(clockTimer);
+  clockTimer = setInterval(() => {
+    const elapsed = player && player.sid === sid && player.elapsed !== undefined ? player.elapsed : (Date.now() - started) / 1000;
+    $("rec-clock").textContent = clock(elapsed);
+  }, 500);
+  history.replaceState(null, "", `?sid=${encodeURIComponent(sid)}`);
+  player.open(sid);
+}
+
+function showForm() {
+  recordingSid = null;
+  clearInterval(clockTimer);
+  $("recording").hidden = true;
+  $("start-form").hidden = false;
+  $("start").disabled = false;
+}
+
+async function start(e) {
+  e.preventDefault();
+  const button = $("start");
+  button.disabled = true;
+  button.querySelector("[data-i18n]").textContent = t("form.starting");
+  const body = {
+    room: $("room").value.trim() || null, case_id: $("case").value.trim() || null,
+    officers: split($("officers").value), suspect: $("suspect").value.trim() || null,
+    speakers: split($("speakers").value), audio: $("audio").value.trim() || null,
+    video: $("video-src").value.trim() || null, language: $("language").value,
+  };
+  try {
+    const s = await api("/api/sessions", { method: "POST", json: body });
+    showRecording(s.id, s.started_at);
+    loadRecent();
+  } catch (err) {
+    showError(err);
+    button.disabled = false;
+  } finally {
+    button.querySelector("[data-i18n]").textContent = t("form.start");
+  }
+}
+
+async function stop() {
+  if (!recordingSid || !confirm(t("rec.confirmStop"))) return;
+  const sid = recordingSid;
+  $("stop").disabled = true;
+  $("stop").textContent = t("rec.stopping");
+  try {
+    await api(`/api/sessions/${encodeURIComponent(sid)}/stop`, { method: "POST" });
+  } catch (err) {
+    if (err.status !== 409) showError(err);  // 409: it had already ended
+  } finally {
+    $("stop").disabled = false;
+    $("stop").textContent = t("rec.stop");
+  }
+  finished(sid);
+}
+
+function finished(sid) {
+  if (recordingSid !== sid) return;
+  showForm();
+  player.open(sid);
+  loadRecent();
+}
+
+function openSession(sid) {
+  history.replaceState(null, "", `?sid=${encodeURIComponent(sid)}`);
+  player.open(sid).then(() => { if (player.live) showRecording(sid, player.session.started_at); });
+}
+
+header("console.html");
+player = new Player($("player"), {
+  editable: true,
+  onStopped: (sid) => { if (recordingSid === sid) finished(sid); else player.open(sid); },
+});
+$("start-form").addEventListener("submit", start);
+$("stop").addEventListener("click", stop);
+loadChoices();
+loadRecent();
+const wanted = new URLSearchParams(location.search).get("sid");
+if (wanted) openSession(wanted);

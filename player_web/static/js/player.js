@@ -1,0 +1,466 @@
+// The player: video beside the transcript. Archive mode plays the recording (HTTP Range) with the transcript
+// following playback, corrections saved as new versions; live mode plays the HLS stream and the transcript
+// arriving over the WebSocket (partials greyed). Markers, versions, audit trail and exports underneath.
+import { api, clock, el, localTime, showError, speakerName, toast } from "./common.js";
+import { applyText, t } from "./i18n.js";
+
+const TYPING = new Set(["INPUT", "TEXTAREA", "SELECT"]);
+
+export class Player {
+  constructor(root, { editable = false, onStopped = null } = {}) {
+    this.root = root;
+    this.editable = editable;
+    this.onStopped = onStopped;
+    this.sid = null;
+    this.session = null;
+    this.segments = [];
+    this.lines = new Map();
+    this.partials = new Map();
+    this.currentId = null;
+    this.hls = null;
+    this.ws = null;
+    this.live = false;
+    this.version = null;
+    this.pendingSeek = null;
+    this.build();
+    document.addEventListener("keydown", (e) => this.onKey(e));
+    document.addEventListener("xunlu:lang", () => this.refreshLabels());
+  }
+
+  build() {
+    this.video = el("video", { controls: true, preload: "metadata", playsinline: true, class: "pl-video" });
+    this.overlay = el("div", { class: "pl-overlay", hidden: true });
+    this.title = el("h2", { class: "pl-title" });
+    this.badge = el("span", { class: "badge live", "data-i18n": "pl.live", hidden: true });
+    this.facts = el("div", { class: "pl-facts" });
+    this.statusLine = el("span", { class: "pl-status" });
+    this.exports = el("span", { class: "pl-exports" });
+    this.markerLabel = el("input", { class: "pl-marker-label", "data-i18n-ph": "rec.marker.ph", maxlength: 200 });
+    this.markerButton = el("button", { class: "pl-marker", "data-i18n": "rec.marker", onclick: () => this.addMarker() });
+    this.tabBody = el("div", { class: "pl-tab-body" });
+    this.tabs = el("div", { class: "pl-tabs", role: "tablist" },
+      ...["markers", "versions", "audit"].map((name) => el("button", {
+        class: "tab", role: "tab", "data-tab": name, "data-i18n": `pl.${name}`, onclick: () => this.showTab(name) })));
+    this.list = el("ol", { class: "pl-lines", tabindex: "0", "aria-live": "polite" });
+    this.follow = el("input", { type: "checkbox", checked: true, class: "pl-follow" });
+    this.reason = el("input", { class: "pl-reason", maxlength: 200, "data-i18n-title": "pl.reason" });
+    this.vlabel = el("span", { class: "pl-vlabel" });
+    this.hint = el("div", { class: "pl-hint", "data-i18n": "pl.shortcuts" });
+    this.root.replaceChildren(el("div", { class: "player" },
+      el("section", { class: "pl-media" },
+        el("div", { class: "pl-meta" }, this.title, this.badge, this.statusLine, this.facts),
+        el("div", { class: "pl-video-wrap" }, this.video, this.overlay),
+        el("div", { class: "pl-bar" }, this.markerLabel, this.markerButton, this.exports),
+        this.tabs, this.tabBody),
+      el("section", { class: "pl-text" },
+        el("div", { class: "pl-text-head" },
+          el("b", { "data-i18n": "pl.transcript" }), this.vlabel, el("span", { class: "spacer" }),
+          el("label", { class: "pl-reason-wrap" }, el("span", { "data-i18n": "pl.reason" }), this.reason),
+          el("label", {}, this.follow, el("span", { "data-i18n": "pl.follow" }))),
+        this.hint, this.list)));
+    this.root.hidden = true;
+    this.video.addEventListener("timeupdate", () => this.onTime());
+    this.video.addEventListener("seeked", () => this.onTime());
+    this.video.addEventListener("loadedmetadata", () => {
+      if (this.pendingSeek !== null) { this.video.currentTime = this.pendingSeek; this.pendingSeek = null; }
+    });
+    applyText(this.root);
+    this.reason.value = t("pl.reason.default");
+  }
+
+  refreshLabels() {
+    if (this.session) this.renderMeta();
+    this.renderLines();
+    if (this.activeTab) this.showTab(this.activeTab);
+  }
+
+  // -- opening -------------------------------------------------------------------------------------
+  async open(sid, { at = null, hit = null } = {}) {
+    this.close();
+    this.sid = sid;
+    this.hit = hit;
+    this.root.hidden = false;
+    try {
+      this.session = await api(`/api/sessions/${encodeURIComponent(sid)}`);
+    } catch (err) { showError(err); return; }
+    this.live = this.session.live;
+    this.renderMeta();
+    this.root.classList.toggle("is-live", this.live);
+    this.root.classList.toggle("is-editable", false);
+    if (this.live) this.startLive();
+    else await this.loadArchive(null, at);
+    this.showTab("markers");
+  }
+
+  close() {
+    if (this.hls) { this.hls.destroy(); this.hls = null; }
+    if (this.ws) { this.ws.onclose = null; this.ws.close(); this.ws = null; }
+    clearTimeout(this.retry);
+    this.video.removeAttribute("src");
+    this.video.load();
+    this.segments = [];
+    this.partials.clear();
+    this.lines.clear();
+    this.list.replaceChildren();
+    this.currentId = null;
+    this.editingId = null;
+  }
+
+  renderMeta() {
+    const s = this.session;
+    this.title.textContent = s.id;
+    this.badge.hidden = !this.live;
+    const fact = (key, value) => value ? el("span", { class: "fact" }, el("i", { text: t(key) }), ` ${value}`) : null;
+    this.facts.replaceChildren(
+      fact("meta.case", s.case_id), fact("meta.room", s.room),
+      fact("meta.officers", (s.officers || []).join("、")), fact("meta.suspect", s.suspect),
+      el("span", { class: "fact", text: localTime(s.started_at || s.created_at) }),
+      el("span", { class: `fact status-${s.status}`, text: t(`status.${s.status}`) }));
+    const v = this.version ? `&version=${this.version}` : "";
+    const base = `/api/sessions/${encodeURIComponent(s.id)}/export?`;
+    this.exports.replaceChildren(...(s.latest_version ? [
+      el("span", { "data-i18n": "pl.export", text: t("pl.export") }),
+      el("a", { class: "btn", href: `${base}format=docx${v}`, download: "", "data-format": "docx", text: t("pl.docx") }),
+      ...["srt", "vtt", "txt", "json"].map((f) => el("a", { class: "btn small", href: `${base}format=${f}${v}`,
+        download: "", "data-format": f, text: f.toUpperCase() }))] : []));
+  }
+
+  async loadArchive(version, at) {
+    const s = this.session;
+    if (s.media_url) {
+      this.overlay.hidden = true;
+      this.pendingSeek = at;
+      this.video.src = s.media_url;
+    } else {
+      this.overlay.hidden = false;
+      this.overlay.textContent = t("pl.noMedia");
+    }
+    await this.loadTranscript(version);
+  }
+
+  async loadTranscript(version) {
+    const q = version ? `?version=${version}` : "";
+    try {
+      const tr = await api(`/api/sessions/${encodeURIComponent(this.sid)}/transcript${q}`);
+      this.segments = tr.segments;
+      this.version = tr.version;
+    } catch (err) {
+      if (err.status !== 404) showError(err);
+      this.segments = [];
+      this.version = null;
+    }
+    this.latest = this.session.latest_version;
+    this.vlabel.textContent = this.version ? `v${this.version}` + (this.version === this.latest ? ` (${t("pl.latest")})` : "") : "";
+    this.root.classList.toggle("is-editable", this.canEdit());
+    this.renderMeta();
+    this.renderLines();
+    if (this.hit) this.showHit(this.hit);
+  }
+
+  canEdit() {
+    return this.editable && !this.live && this.version !== null && this.version === this.latest;
+  }
+
+  // -- the transcript pane ----------------------------------------------------------------------------
+  renderLines() {
+    this.lines.clear();
+    this.list.replaceChildren();
+    if (!this.segments.length && !this.live) {
+      this.list.append(el("li", { class: "empty", text: t("pl.empty") }));
+    }
+    for (const seg of this.segments) this.list.append(this.lineFor(seg));
+    for (const p of this.partials.values()) this.list.append(p);
+    this.currentId = null;
+    this.onTime();
+  }
+
+  lineFor(seg) {
+    const text = el("span", { class: "txt" });
+    if (seg.words && seg.words.length && seg.words.map((w) => w.text).join("").replace(/\s+/g, "") === seg.text.replace(/\s+/g, "")) {
+      for (const w of seg.words) text.append(el("span", { class: "w", "data-s": w.start, "data-e": w.end, text: w.text }));
+    } else {
+      text.textContent = seg.text;
+    }
+    const li = el("li", {
+      class: `line ch${seg.channel ?? 0}`, "data-id": seg.id, "data-start": seg.start, "data-end": seg.end,
+      onclick: (e) => { if (!e.target.closest(".editor, .edit")) this.seek(seg.start, true); },
+      ondblclick: (e) => { if (this.canEdit() && !e.target.closest(".editor")) this.startEdit(seg.id); },
+    },
+    el("span", { class: "time", text: clock(seg.start) }),
+    el("span", { class: "spk", text: speakerName(seg.speaker, seg.channel) }),
+    text,
+    el("button", { class: "edit", title: t("pl.edit"), "aria-label": t("pl.edit"), text: "✎",
+      onclick: () => this.startEdit(seg.id) }));
+    this.lines.set(seg.id, li);
+    return li;
+  }
+
+  showHit(hit) {
+    this.list.querySelectorAll(".hitline, .w.hit").forEach((n) => n.classList.remove("hitline", "hit"));
+    const li = this.lines.get(hit.segment);
+    if (!li) return;
+    li.classList.add("hitline");
+    for (const w of li.querySelectorAll(".w")) {
+      const s = parseFloat(w.dataset.s), e = parseFloat(w.dataset.e);
+      if (s >= hit.start - 0.011 && e <= hit.end + 0.011) w.classList.add("hit");
+    }
+    li.scrollIntoView({ block: "center" });
+  }
+
+  onTime() {
+    if (this.live || !this.segments.length) return;
+    const now = this.video.currentTime;
+    let found = null;
+    for (const seg of this.segments) {
+      if (seg.start <= now + 0.05) found = seg; else break;
+    }
+    const id = found && now <= found.end + 1.5 ? found.id : null;
+    if (id === this.currentId) return;
+    if (this.currentId !== null) this.lines.get(this.currentId)?.classList.remove("current");
+    this.currentId = id;
+    if (id === null) return;
+    const li = this.lines.get(id);
+    li?.classList.add("current");
+    if (li && this.follow.checked && this.editingId == null) li.scrollIntoView({ block: "nearest" });
+  }
+
+  seek(seconds, play = false) {
+    if (this.live) return;
+    if (this.video.readyState >= 1) this.video.currentTime = Math.max(0, seconds);
+    else this.pendingSeek = Math.max(0, seconds);
+    if (play) this.video.play().catch(() => {});
+  }
+
+  startEdit(id) {
+    if (!this.canEdit()) return;
+    if (this.editingId != null) this.cancelEdit();
+    const seg = this.segments.find((s) => s.id === id);
+    const li = this.lines.get(id);
+    if (!seg || !li) return;
+    this.editingId = id;
+    const input = el("input", { class: "edit-input", value: seg.text, "aria-label": t("pl.edit") });
+    const editor = el("span", { class: "editor" }, input,
+      el("button", { class: "save", text: t("pl.save"), onclick: () => this.saveEdit(id, input.value) }),
+      el("button", { class: "ghost cancel", text: t("pl.cancel"), onclick: () => this.cancelEdit() }));
+    input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.isComposing) { e.preventDefault(); this.saveEdit(id, input.value); }
+    });
+    li.querySelector(".txt").replaceWith(editor);
+    li.classList.add("editing");
+    input.focus();
+  }
+
+  cancelEdit() {
+    const id = this.editingId;
+    this.editingId = null;
+    const seg = this.segments.find((s) => s.id === id);
+    const li = this.lines.get(id);
+    if (seg && li) li.replaceWith(this.lineFor(seg));
+  }
+
+  async saveEdit(id, text) {
+    const seg = this.segments.find((s) => s.id === id);
+    if (!seg) return;
+    if (text.trim() === seg.text) { this.cancelEdit(); return; }
+    try {
+      const v = await api(`/api/sessions/${encodeURIComponent(this.sid)}/transcript`, {
+        method: "PATCH", json: { changes: { [id]: text }, reason: this.reason.value || t("pl.reason.default"),
+          base_version: this.version } });
+      this.editingId = null;
+      this.session.latest_version = v.version;
+      toast(t("pl.saved", { v: v.version }));
+      await this.loadTranscript(null);
+      if (this.activeTab === "versions") this.showTab("versions");
+    } catch (err) { showError(err); }
+  }
+
+  onKey(e) {
+    if (this.root.hidden || !this.sid) return;
+    const typing = TYPING.has(e.target.tagName) || e.target.isContentEditable;
+    if (e.key === "Escape" || (e.ctrlKey && e.code === "Space")) {
+      e.preventDefault();
+      this.togglePlay();
+    } else if (e.key === "F1") {
+      e.preventDefault();
+      this.rewind(2);
+    } else if (!typing && e.target.tagName !== "BUTTON" && e.target !== this.video) {
+      if (e.code === "Space") { e.preventDefault(); this.togglePlay(); }
+      else if (e.key === "ArrowLeft") { e.preventDefault(); this.rewind(2); }
+      else if (e.key === "ArrowRight") { e.preventDefault(); this.rewind(-2); }
+    }
+  }
+
+  togglePlay() {
+    if (this.video.paused) this.video.play().catch(() => {}); else this.video.pause();
+  }
+
+  rewind(seconds) {
+    if (this.live) return;
+    this.video.currentTime = Math.max(0, this.video.currentTime - seconds);
+  }
+
+  // -- live -----------------------------------------------------------------------------------------
+  startLive() {
+    this.overlay.hidden = false;
+    this.overlay.textContent = t("pl.waitingVideo");
+    this.version = null;
+    this.vlabel.textContent = "";
+    this.attachHls();
+    this.connect();
+  }
+
+  attachHls() {
+    const url = this.session.hls_url || `/api/sessions/${encodeURIComponent(this.sid)}/live/index.m3u8`;
+    this.video.muted = true;  // an officer's own room must not echo; a remote viewer can unmute
+    this.video.addEventListener("playing", () => { this.overlay.hidden = true; }, { once: true });
+    if (window.Hls && window.Hls.isSupported()) {
+      const hls = new window.Hls({ liveSyncDurationCount: 2, manifestLoadingMaxRetry: 100,
+        manifestLoadingRetryDelay: 1500, levelLoadingMaxRetry: 100 });
+      this.hls = hls;
+      hls.on(window.Hls.Events.MANIFEST_PARSED, () => this.video.play().catch(() => {}));
+      hls.on(window.Hls.Events.ERROR, (_e, data) => {
+        if (!data.fatal || this.hls !== hls) return;
+        if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
+        else this.retry = setTimeout(() => { if (this.hls === hls) hls.loadSource(url); }, 2000);
+      });
+      hls.loadSource(url);
+      hls.attachMedia(this.video);
+    } else if (this.video.canPlayType("application/vnd.apple.mpegurl")) {
+      this.video.src = url;
+      this.video.play().catch(() => {});
+    }
+  }
+
+  connect() {
+    const sid = this.sid;
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${proto}//${location.host}/api/sessions/${encodeURIComponent(sid)}/live`);
+    this.ws = ws;
+    ws.onmessage = (m) => this.onEvent(JSON.parse(m.data));
+    ws.onclose = () => {
+      if (this.ws === ws && this.live && this.sid === sid) this.retry = setTimeout(() => this.connect(), 1500);
+    };
+  }
+
+  onEvent(ev) {
+    if (ev.type === "snapshot") {
+      this.segments = [];
+      this.partials.clear();
+      for (const seg of ev.segments || []) this.addFinal(seg, false);
+      for (const p of Object.values(ev.partials || {})) this.setPartial(p);
+      this.renderLines();
+      if (ev.status) this.onStatus(ev.status);
+      this.list.scrollTop = this.list.scrollHeight;
+    } else if (ev.type === "partial") {
+      this.setPartial(ev);
+      this.scrollLive();
+    } else if (ev.type === "final") {
+      this.addFinal(ev.segment, true);
+      this.scrollLive();
+    } else if (ev.type === "status") {
+      this.onStatus(ev);
+    } else if (ev.type === "stopped") {
+      this.live = false;
+      if (this.ws) { this.ws.onclose = null; this.ws.close(); this.ws = null; }
+      this.statusLine.textContent = t("rec.stopped");
+      const sid = this.sid;
+      if (this.onStopped) this.onStopped(sid); else setTimeout(() => { if (this.sid === sid) this.open(sid); }, 300);
+    } else if (ev.type === "error") {
+      showError(new Error(ev.detail));
+    }
+  }
+
+  onStatus(st) {
+    if (st.elapsed === undefined) return;
+    this.elapsed = st.elapsed;
+    const lag = st.lag !== undefined ? ` · ${t("rec.lag")} ${Number(st.lag).toFixed(1)} s` : "";
+    this.statusLine.textContent = `${t("rec.elapsed")} ${clock(st.elapsed)}${lag}`;
+  }
+
+  addFinal(seg, render) {
+    const known = this.segments.findIndex((s) => s.id === seg.id);
+    if (known >= 0) this.segments[known] = seg; else this.segments.push(seg);
+    this.segments.sort((a, b) => a.start - b.start || a.id - b.id);
+    const partial = this.partials.get(String(seg.channel ?? 0));
+    if (partial && parseFloat(partial.dataset.start) <= seg.end + 0.01) {
+      partial.remove();
+      this.partials.delete(String(seg.channel ?? 0));
+    }
+    if (!render) return;
+    this.list.querySelector(".empty")?.remove();
+    const line = this.lineFor(seg);
+    const old = [...this.list.querySelectorAll(".line:not(.partial)")].find((n) => Number(n.dataset.id) === seg.id);
+    if (old) { old.replaceWith(line); return; }
+    const firstPartial = this.list.querySelector(".partial");
+    this.list.insertBefore(line, firstPartial);
+  }
+
+  setPartial(p) {
+    const key = String(p.channel ?? 0);
+    let li = this.partials.get(key);
+    if (!li) {
+      li = el("li", { class: `line partial ch${p.channel ?? 0}` },
+        el("span", { class: "time" }), el("span", { class: "spk" }), el("span", { class: "txt" }));
+      this.partials.set(key, li);
+      this.list.append(li);
+    }
+    li.dataset.start = p.start;
+    li.querySelector(".time").textContent = clock(p.start);
+    li.querySelector(".spk").textContent = speakerName(p.speaker, p.channel);
+    li.querySelector(".txt").textContent = p.text;
+  }
+
+  scrollLive() {
+    if (this.follow.checked) this.list.scrollTop = this.list.scrollHeight;
+  }
+
+  // -- markers, versions, audit ------------------------------------------------------------------------
+  async addMarker() {
+    const body = { label: this.markerLabel.value.trim() };
+    if (!this.live) body.at = Math.round(this.video.currentTime * 100) / 100;
+    try {
+      const m = await api(`/api/sessions/${encodeURIComponent(this.sid)}/markers`, { method: "POST", json: body });
+      this.markerLabel.value = "";
+      toast(t("rec.markerSaved", { at: clock(m.at) }));
+      this.showTab("markers");
+    } catch (err) { showError(err); }
+  }
+
+  async showTab(name) {
+    this.activeTab = name;
+    this.tabs.querySelectorAll(".tab").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
+    const sid = encodeURIComponent(this.sid);
+    try {
+      if (name === "markers") {
+        const markers = await api(`/api/sessions/${sid}/markers`);
+        this.tabBody.replaceChildren(markers.length ? el("ul", { class: "markers" }, ...markers.map((m) =>
+          el("li", { onclick: () => this.seek(m.at, true) }, el("span", { class: "time", text: clock(m.at) }),
+            ` ${m.label || "★"} `, el("small", { text: m.actor })))) : el("p", { class: "muted", text: t("pl.noMarkers") }));
+      } else if (name === "versions") {
+        const versions = await api(`/api/sessions/${sid}/transcript/versions`);
+        const diffBox = el("pre", { class: "diff", hidden: true });
+        this.tabBody.replaceChildren(el("table", { class: "grid" },
+          el("tr", {}, ...["pl.version", "pl.by", "pl.when", "pl.reason", ""].map((k) => el("th", { text: k ? t(k) : "" }))),
+          ...versions.reverse().map((v) => el("tr", { class: v.version === this.version ? "active" : null },
+            el("td", {}, el("a", { href: "#", text: `v${v.version}`, onclick: (e) => { e.preventDefault(); this.loadTranscript(v.version); } }),
+              ` ${t(`pl.kind.${v.kind}`)}`),
+            el("td", { text: v.author }), el("td", { text: localTime(v.created_at) }), el("td", { text: v.reason }),
+            el("td", {}, v.parent ? el("button", { class: "small ghost", text: t("pl.diff"), onclick: async () => {
+              const d = await api(`/api/sessions/${sid}/transcript/diff?a=${v.parent}&b=${v.version}`);
+              diffBox.hidden = false;
+              diffBox.replaceChildren(...d.diff.split("\n").map((line) => el("div", {
+                class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : null, text: line }))); } }) : "")))),
+        diffBox);
+      } else if (name === "audit") {
+        const entries = await api(`/api/sessions/${sid}/audit`);
+        const verify = el("button", { class: "small ghost", text: t("pl.verify"), onclick: async () => {
+          const r = await api(`/api/verify/${sid}`);
+          toast(r.ok ? `${t("pl.verify.ok")}: ${r.summary}` : r.problems.join("; "), r.ok ? "info" : "error"); } });
+        this.tabBody.replaceChildren(verify, el("table", { class: "grid audit" },
+          el("tr", {}, ...["pl.when", "pl.actor", "pl.action", "pl.details"].map((k) => el("th", { text: t(k) }))),
+          ...entries.reverse().map((a) => el("tr", {}, el("td", { text: localTime(a.at) }), el("td", { text: a.actor }),
+            el("td", { text: a.action }), el("td", { class: "details", text: JSON.stringify(a.details) })))));
+      }
+    } catch (err) { showError(err); }
+  }
+}

@@ -1,0 +1,68 @@
+// Supervisor search and player: search every session (filters: case, speaker, date); a result opens the
+// player one second before the matched word, highlighted in the transcript; live sessions can be watched.
+import { api, clock, el, header, localTime, markedSnippet, showError, speakerName } from "./common.js";
+import { t } from "./i18n.js";
+import { Player } from "./player.js";
+
+const $ = (id) => document.getElementById(id);
+const player = new Player($("player"), { editable: false });
+const PRE_ROLL = 1.0;  // seconds before the matched word
+
+function params() {
+  const p = new URLSearchParams();
+  for (const id of ["q", "case", "speaker", "since", "until"]) if ($(id).value.trim()) p.set(id, $(id).value.trim());
+  return p;
+}
+
+async function search(e) {
+  if (e) e.preventDefault();
+  const p = params();
+  if (!p.get("q")) { $("results-box").hidden = true; return; }
+  history.replaceState(null, "", `?${p}`);
+  try {
+    const r = await api(`/api/search?${p}`);
+    $("results-box").hidden = false;
+    $("count").textContent = t("search.count", { n: r.hits.length, ms: Math.round(r.took_ms) });
+    $("results").replaceChildren(...(r.hits.length ? r.hits.map((h) => el("li", { class: "hit", tabindex: "0",
+      "data-session": h.session, "data-start": h.start,
+      onclick: () => openHit(h), onkeydown: (ev) => { if (ev.key === "Enter") openHit(h); } },
+      el("div", { class: "hit-head" }, el("span", { class: "time", text: clock(h.start) }),
+        el("span", { class: `spk ch${h.channel}`, text: speakerName(h.speaker, h.channel) }),
+        el("span", { class: "muted", text: [h.session, h.case, h.date ? localTime(h.date).split(" ")[0] : null].filter(Boolean).join(" · ") })),
+      el("div", { class: "snippet" }, markedSnippet(h.snippet))))
+      : [el("li", { class: "muted", text: t("search.none") })]));
+  } catch (err) { showError(err); }
+}
+
+function openHit(h) {
+  document.querySelectorAll("#results .hit.active").forEach((n) => n.classList.remove("active"));
+  document.querySelector(`#results .hit[data-session="${h.session}"][data-start="${h.start}"]`)?.classList.add("active");
+  $("placeholder").hidden = true;
+  player.open(h.session, { at: Math.max(0, h.start - PRE_ROLL), hit: h });
+}
+
+function openSession(sid) {
+  $("placeholder").hidden = true;
+  player.open(sid);
+}
+
+async function loadSessions() {
+  try {
+    const sessions = await api("/api/sessions?limit=200");
+    $("cases").replaceChildren(...[...new Set(sessions.map((s) => s.case_id).filter(Boolean))].map((c) => el("option", { value: c })));
+    $("sessions").replaceChildren(...sessions.map((s) => el("li", { "data-session": s.id, onclick: () => openSession(s.id) },
+      el("b", { text: s.id }), " ", s.live ? el("span", { class: "badge live", text: t("search.live") })
+        : el("span", { class: `status-${s.status}`, text: t(`status.${s.status}`) }),
+      el("div", { class: "muted", text: [s.case_id, s.room, localTime(s.started_at)].filter(Boolean).join(" · ") }))));
+  } catch (err) { showError(err); }
+}
+
+header("search.html");
+$("search-form").addEventListener("submit", search);
+document.addEventListener("xunlu:lang", () => { loadSessions(); if ($("q").value) search(); });
+const initial = new URLSearchParams(location.search);
+for (const id of ["q", "case", "speaker", "since", "until"]) if (initial.get(id)) $(id).value = initial.get(id);
+loadSessions();
+if (initial.get("q")) search();
+if (initial.get("sid")) openSession(initial.get("sid"));
+setInterval(loadSessions, 15000);
