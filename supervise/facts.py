@@ -153,8 +153,8 @@ def _rows(archive: Archive, only: Optional[set[str]]):
         "SELECT id, status, created_at, started_at, duration, case_id, room, unit, suspect, officers, speakers,"
         " check_in_at, signed_at, night_reason FROM sessions ORDER BY id").fetchall()
     media: dict[str, list[str]] = defaultdict(list)
-    for row in conn.execute("SELECT session_id, path FROM media"):
-        media[row[0]].append(row[1])
+    for row in conn.execute("SELECT session_id, path FROM media ORDER BY session_id, role"):
+        media[row[0]].append(row[1])    # "original" sorts before "playable"
     latest = {row[0]: (row[1], row[2], row[3]) for row in conn.execute(
         "SELECT session_id, MAX(version), path, sha256 FROM transcripts GROUP BY session_id")}
     return sessions, media, latest
@@ -241,6 +241,7 @@ def _facts(archive: Archive, row: sqlite3.Row, media_paths: list[str], latest: O
         speakers=tuple(json.loads(row["speakers"] or "[]")), check_in_at=parse_time(row["check_in_at"]),
         signed_at=parse_time(row["signed_at"]), night_reason=row["night_reason"],
         has_media=bool(media_paths) and len(missing) < len(media_paths), media_files_missing=missing,
+        media_path=next((p for p in media_paths if p not in missing), None),
         has_transcript=has_transcript, transcript_duration=transcript_duration, segments=segments,
         gaps=gaps, earlier=earlier)
 

@@ -31,9 +31,21 @@ def scan(archive: Archive, config: RuleConfig, now: Optional[datetime] = None,
     began = time.perf_counter()
     findings: list[Finding] = []
     info: dict[str, SessionInfo] = {}
-    for facts in iter_facts(archive, sessions, cache):
-        info[facts.id] = SessionInfo(facts.unit, facts.start.isoformat() if facts.start else None)
-        findings.extend(evaluate(facts, config, now))
+    own_cache = cache is None
+    cache = cache if cache is not None else FactsCache(archive.home)
+    try:
+        for facts in iter_facts(archive, sessions, cache):
+            info[facts.id] = SessionInfo(facts.unit, facts.start.isoformat() if facts.start else None)
+            found = evaluate(facts, config, now)
+            if facts.media_path and any(w.rule == "officer_silent" for w in found):
+                from supervise.levels import annotate
+
+                found = annotate(found, archive.folder(facts.id) / facts.media_path,
+                                 f"{facts.id}/{facts.media_path}", cache)
+            findings.extend(found)
+    finally:
+        if own_cache:
+            cache.close()
     seconds = time.perf_counter() - began
     log.info("rules over %d sessions: %d findings in %.2f s", len(info), len(findings), seconds)
     return ScanResult(tuple(findings), info, len(info), seconds)

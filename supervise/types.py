@@ -85,6 +85,7 @@ class SessionFacts:
     night_reason: Optional[str] = None
     has_media: bool = False
     media_files_missing: tuple[str, ...] = ()
+    media_path: Optional[str] = None        # the original (else playable) media, relative to the session folder
     has_transcript: bool = False
     transcript_duration: Optional[float] = None
     segments: tuple[Seg, ...] = ()

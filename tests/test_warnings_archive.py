@@ -271,3 +271,30 @@ def test_import_records_unit_and_check_in(tmp_path, monkeypatch):
         assert any(e.action == "session.update" for e in archive.audit_entries(sid))
     finally:
         archive.close()
+
+
+def test_officer_silent_says_what_the_audio_level_shows(archive, tmp_path):
+    import numpy as np
+    from conftest import write_wav
+
+    rng = np.random.default_rng(3)
+    tone = 0.2 * np.sin(2 * np.pi * 300 * np.arange(16000 * 3) / 16000)
+    reasons = {}
+    for name, officer_channel in (("off", np.zeros_like(tone)), ("room", rng.normal(0, 0.05, tone.size))):
+        wav = write_wav(tmp_path / f"{name}.wav", np.stack([officer_channel, tone]))
+        with archive.new_session("system:test", officers=("张三", "李四"), speakers=("officer", "suspect"),
+                                 started_at="2026-11-21T09:00:00+08:00", suspect=name) as s:
+            sid = s.id
+            folder = archive.folder(sid)
+            (folder / "original").mkdir(parents=True, exist_ok=True)
+            data = wav.read_bytes()
+            (folder / "original" / "a.wav").write_bytes(data)
+            archive.add_media(sid, MediaFile("original", "original/a.wav", hashlib.sha256(data).hexdigest(), len(data)))
+            only_suspect = tuple(Segment(i, 2.0 * i, 2.0 * i + 1.5, NOTICE if i == 0 else "听清楚了", (), "suspect", 1)
+                                 for i in range(40))
+            add_version(archive, sid, Transcript("zh", "scripted", 90.0, only_suspect), "asr", "system:test")
+            archive.update_session(sid, status="complete", duration=90.0)
+        reasons[name] = sid
+    found = {f.session: f.reason for f in scan(archive, load_rules(), NOW).findings if f.rule == "officer_silent"}
+    assert "无信号" in found[reasons["off"]]
+    assert "有声音" in found[reasons["room"]]
