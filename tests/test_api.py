@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from archive.store import Archive
-from test_web_fakes import INTERVIEW, FakeLive, make_video, script, seed_session
+from test_web_fakes import INTERVIEW, FakeLive, ScriptedTranscriber, make_video, script, seed_session
 
 
 @pytest.fixture(scope="module")
@@ -246,18 +246,8 @@ def test_websocket_many_viewers_and_malformed_messages(world):
 def test_import_upload_and_bad_uploads(world, tmp_path):
     c = world["client"]
     clip = make_video(tmp_path / "upload.mp4", 3, size="160x90")
-    # the shared transcriber here is a placeholder: patch the app's with a scripted one
-    from test_web_fakes import script as sc
-
-    class Scripted:
-        def transcribe(self, path, options):
-            from asr.types import TranscriptionInfo
-
-            segs = sc([(0.2, 1.5, "officer", "上传的录像")])
-            return iter(segs), TranscriptionInfo("zh", 1.0, 3.0, 1, 1.3, "scripted")
-
     app = c.app
-    saved, app.state.transcriber = app.state.transcriber, Scripted()
+    saved, app.state.transcriber = app.state.transcriber, ScriptedTranscriber(script([(0.2, 1.5, "officer", "上传的录像")]))
     try:
         r = c.post("/api/import", params={"filename": "room 9.mp4", "case": "D-4"}, content=clip.read_bytes(),
                    headers={"content-type": "application/octet-stream"})

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from archive.store import Archive
-from test_web_fakes import INTERVIEW, FakeLive, ffmpeg, make_video, script, seed_session
+from test_web_fakes import INTERVIEW, FakeLive, ScriptedTranscriber, ffmpeg, make_video, script, seed_session
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -47,7 +47,8 @@ def site(tmp_path_factory):
                             float(HOUR), case_id="H-001", room="讯问室2", started_at="2026-11-19T08:00:00+08:00")
     archive.close()
     live = FakeLive(home, speed=2.0, media=video, media_seconds=18.0)
-    server = start_in_thread(home, ServeOptions(port=0, audio="lavfi:sine"), transcriber=object(), live=live)
+    uploads = ScriptedTranscriber(script([(0.5, 2.0, "officer", "外来录像已经导入")]))
+    server = start_in_thread(home, ServeOptions(port=0, audio="lavfi:sine"), transcriber=uploads, live=live)
     yield {"url": server.url, "home": home, "one": one, "hour": long_one, "live": live, "video": video}
     for sid in list(live.running):
         live.running[sid].stop()
@@ -212,6 +213,20 @@ def test_language_toggle_and_layout_fit(page, site):
         assert box and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= 1366 + 1 \
             and box["y"] + box["height"] <= 768 + 1, (selector, box)
     assert page.evaluate("() => document.documentElement.scrollHeight") <= 768
+
+
+def test_import_a_recording_from_the_console(page, site, tmp_path):
+    clip = make_video(tmp_path / "外来.mp4", 3, size="160x90")
+    page.goto(site["url"] + "/console.html")
+    page.click("#import summary")
+    page.set_input_files("#import-file", str(clip))
+    page.fill("#import-case", "I-9")
+    page.click("#import-go")
+    page.wait_for_selector(".pl-lines .line:has-text('外来录像已经导入')")
+    sid = page.locator(".pl-title").inner_text()
+    session = httpx.get(f"{site['url']}/api/sessions/{sid}").json()
+    assert session["case_id"] == "I-9" and session["source_name"].endswith(".mp4")
+    assert httpx.get(site["url"] + session["media_url"]).content == clip.read_bytes()
 
 
 def test_bad_input_answers_json_and_the_server_keeps_serving(site):

@@ -82,6 +82,19 @@ def seed_session(archive: Archive, home: Path, media: Path, segments: Sequence[S
     return session.id
 
 
+class ScriptedTranscriber:
+    """Stands in for asr.engine.Transcriber in uploads: the same `transcribe(path, options)` shape."""
+
+    def __init__(self, segments: Sequence[Segment]):
+        self.segments = tuple(segments)
+
+    def transcribe(self, path, options):
+        from asr.types import TranscriptionInfo
+
+        end = max((s.end for s in self.segments), default=0.0)
+        return iter(self.segments), TranscriptionInfo("zh", 1.0, end + 0.5, 1, end, "scripted")
+
+
 def make_hls(folder: Path, source: Path) -> None:
     """A live-style HLS rendition of `source` (2 s MPEG-TS segments, an EVENT playlist)."""
     folder.mkdir(parents=True, exist_ok=True)

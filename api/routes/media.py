@@ -89,8 +89,8 @@ def ranged_file(request: Request, path: Path, etag: str) -> Response:
     return StreamingResponse(body, status_code=206, headers=headers, media_type=mtype)
 
 
-@router.head("/media", include_in_schema=False)
-@router.get("/media", summary="The recording, with HTTP Range for seeking (HEAD too)")
+@router.head("/media", operation_id="media_head", summary="Headers of the recording (size, validators)")
+@router.get("/media", summary="The recording, with HTTP Range for seeking")
 def media(sid: str, request: Request, role: Optional[str] = Query(None, pattern="^(playable|original)$"),
           archive: Archive = Depends(get_archive)):
     session = archive.get(sid)
@@ -105,8 +105,8 @@ def media(sid: str, request: Request, role: Optional[str] = Query(None, pattern=
     return ranged_file(request, path, f'"{chosen.sha256[:32]}"')
 
 
-@router.head("/live/{name}", include_in_schema=False)
-@router.get("/live/{name}", summary="Live HLS playlist and segments (HEAD too)")
+@router.head("/live/{name}", operation_id="live_file_head", summary="Headers of a live file")
+@router.get("/live/{name}", summary="Live HLS playlist and segments")
 def live_file(sid: str, name: str, request: Request, archive: Archive = Depends(get_archive)):
     if not LIVE_NAME.match(name):
         raise ApiError(400, f"not a live playlist or segment name: {name!r}")

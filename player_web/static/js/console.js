@@ -2,8 +2,9 @@
 // live transcription; watch the live transcript; bookmark moments; stop; then correct it line by line
 // beside the player and export the 笔录.
 import { api, clock, el, header, showError, toast } from "./common.js";
-import { t } from "./i18n.js";
+import { applyText, t } from "./i18n.js";
 import { Player } from "./player.js";
+import { uploadForm } from "./upload.js";
 
 const $ = (id) => document.getElementById(id);
 let player;
@@ -113,6 +114,8 @@ function openSession(sid) {
 }
 
 header("console.html");
+$("recent").after(uploadForm((sid) => { loadRecent(); openSession(sid); }));
+applyText();
 player = new Player($("player"), {
   editable: true,
   onStopped: (sid) => { if (recordingSid === sid) finished(sid); else player.open(sid); },

@@ -30,6 +30,8 @@ const TEXT = {
     "search.sessions": "全部会话", "search.live": "直播中",
     "spk.officer": "民警", "spk.suspect": "被讯问人",
     "status.recording": "录制中", "status.finalising": "整理中", "status.complete": "已完成", "status.failed": "失败",
+    "import.title": "导入外部录像", "import.go": "上传并转写", "import.uploading": "正在上传…",
+    "import.transcribing": "已上传，正在转写…", "import.done": "已导入为 {id}",
     "err": "出错了", "meta.case": "案件", "meta.room": "地点", "meta.officers": "讯问人", "meta.suspect": "被讯问人",
   },
   en: {
@@ -64,6 +66,8 @@ const TEXT = {
     "spk.officer": "Officer", "spk.suspect": "Suspect",
     "status.recording": "recording", "status.finalising": "finalising", "status.complete": "complete",
     "status.failed": "failed",
+    "import.title": "Import a recording", "import.go": "Upload and transcribe", "import.uploading": "Uploading…",
+    "import.transcribing": "Uploaded; transcribing…", "import.done": "Imported as {id}",
     "err": "Error", "meta.case": "Case", "meta.room": "Room", "meta.officers": "Officers", "meta.suspect": "Questioned",
   },
 };
