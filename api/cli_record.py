@@ -120,6 +120,8 @@ def record_cmd(
         lang = check_language(language or cfg.language)
         if lang is None:
             raise OptionError("live transcription needs a language (zh, en, ...), not auto")
+        if duration is not None and duration <= 0:
+            raise OptionError("--duration must be more than 0 seconds")
         req = RecordRequest(audio=audio, video=video, duration=duration, case_id=case, room=room,
                             officers=_split(officers), suspect=suspect, speakers=_split(speakers), language=lang,
                             clock=clock, realtime=not fast)
@@ -195,12 +197,16 @@ def recover_cmd(model: Optional[str] = typer.Option(None, "--model", "-m"), home
     """Close recordings interrupted by a crash: media from their segments, the rest of the transcript."""
     from api.cli_archive import archive_for
     from api.live import recover_recordings
+    from api.live_finish import pending
     from archive.store import system_actor
     from asr.pipeline import load_transcriber
 
     with handled():
         cfg = load_config(home_dir(home))
         archive = archive_for(home)
+        if not pending(archive):
+            typer.echo("xunlu: no interrupted recording to recover", err=True)
+            return
         transcriber = load_transcriber(model or cfg.model, home_dir(home), cfg.device, cfg.compute_type)
         done = recover_recordings(home_dir(home), archive, transcriber, system_actor(),
                                   say=lambda m: typer.echo(f"xunlu: {m}", err=True))

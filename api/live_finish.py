@@ -128,6 +128,21 @@ def _lock_if_dead(folder: Path):
     return lock
 
 
+def pending(archive: Archive) -> list[str]:
+    """Recordings whose writer is gone and that have segments on disk: what `recover` would close."""
+    from capture.segments import segment_files
+
+    found = []
+    for session in archive.list(status="recording"):
+        folder = archive.folder(session.id)
+        if segment_files(folder / "live"):
+            lock = _lock_if_dead(folder)
+            if lock is not None:
+                lock.close()
+                found.append(session.id)
+    return found
+
+
 def recover(home: Path, archive: Archive, transcriber: Any, actor: str,
             say: Callable[[str], None] = lambda _m: None) -> list[str]:
     """Close every recording whose writer died: media from the segments on disk, the journal plus an

@@ -21,6 +21,8 @@ from typing import Optional
 from asr.errors import OptionError
 
 URL_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "tcp", "rtp", "srt", "http", "https")
+MEDIA_SUFFIXES = (".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus", ".mp4", ".mkv", ".mov", ".ts", ".webm",
+                  ".avi", ".wma", ".amr")
 DEVICE_FORMATS = ("v4l2", "avfoundation", "dshow", "alsa", "pulse", "gdigrab", "x11grab", "lavfi")
 
 
@@ -162,6 +164,8 @@ def plan(audio: Optional[str], video: Optional[str], speakers: tuple[str, ...] =
     a: "MediaInput | MicInput | None" = None
     if audio and audio.strip():
         a = media_input(audio, realtime)
+        if a is None and ("/" in audio or os.sep in audio or os.path.splitext(audio)[1].lower() in MEDIA_SUFFIXES):
+            raise SourceError(f"no such file: {audio}")
         if a is None:
             from capture.devices import resolve_mics
 

@@ -98,8 +98,8 @@ def beep_stream(**kwargs):
 SINK = "xunlu_test"
 
 
-def ensure_pulse() -> Optional[str]:
-    """Make sure a PulseAudio daemon runs with a null sink `xunlu_test`; returns None when ready, else why
+def ensure_pulse(sink: str = SINK) -> Optional[str]:
+    """Make sure a PulseAudio daemon runs with a null sink called `sink`; returns None when ready, else why
     not. A daemon is started when none answers (as root too: a per-user daemon, not --system)."""
     import shutil
     import subprocess
@@ -111,8 +111,7 @@ def ensure_pulse() -> Optional[str]:
         return subprocess.run(["pactl", *args], capture_output=True, text=True, timeout=20)
 
     if pactl("info").returncode != 0:
-        started = subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--disallow-exit",
-                                  "--disallow-module-loading=0", "-n",
+        started = subprocess.run(["pulseaudio", "-D", "--exit-idle-time=-1", "--disallow-exit", "-n",
                                   "--load=module-native-protocol-unix", "--load=module-always-sink"],
                                  capture_output=True, text=True, timeout=30)
         for _ in range(50):
@@ -122,11 +121,20 @@ def ensure_pulse() -> Optional[str]:
         else:
             return f"could not start a pulseaudio daemon: {started.stderr.strip()[-300:]}"
     sinks = pactl("list", "short", "sinks").stdout
-    if SINK not in sinks.split():
-        loaded = pactl("load-module", "module-null-sink", f"sink_name={SINK}", "rate=48000", "channels=2")
+    if sink not in sinks.split():
+        loaded = pactl("load-module", "module-null-sink", f"sink_name={sink}", "rate=48000", "channels=2")
         if loaded.returncode != 0:
             return f"could not load a null sink: {loaded.stderr.strip()}"
     return None
+
+
+def remove_sink(sink: str) -> None:
+    import subprocess
+
+    modules = subprocess.run(["pactl", "list", "short", "modules"], capture_output=True, text=True).stdout
+    for line in modules.splitlines():
+        if f"sink_name={sink}" in line:
+            subprocess.run(["pactl", "unload-module", line.split()[0]], capture_output=True)
 
 
 def play(path, sink: str = SINK):

@@ -16,7 +16,8 @@ import pytest
 
 from api.live import RecordRequest, recover_recordings, start_live
 from archive.store import open_archive
-from capture_fakes import (BeepTranscriber, beep_flash_file, beep_stream, ensure_pulse, onsets, play)
+from capture_fakes import (BeepTranscriber, beep_flash_file, beep_stream, ensure_pulse, onsets, play,
+                           remove_sink)
 from conftest import write_wav
 
 pytestmark = pytest.mark.timeout(120)
@@ -140,11 +141,15 @@ def test_network_camera_over_udp(archive_home):
 
 @pytest.fixture()
 def pulse(monkeypatch):
-    reason = ensure_pulse()
+    """A null sink of this test's own; its monitor is the microphone PyAudio records from."""
+    sink = f"xunlu_test_{os.getpid()}"
+    reason = ensure_pulse(sink)
     if reason:
         pytest.skip(reason)
-    monkeypatch.setenv("PULSE_SOURCE", "xunlu_test.monitor")
-    monkeypatch.setenv("PULSE_SINK", "xunlu_test")
+    monkeypatch.setenv("PULSE_SOURCE", f"{sink}.monitor")
+    monkeypatch.setenv("PULSE_SINK", sink)
+    yield sink
+    remove_sink(sink)
 
 
 def test_two_speaker_microphone_through_pulseaudio_with_a_camera(pulse, archive_home, tmp_path):
@@ -160,7 +165,7 @@ def test_two_speaker_microphone_through_pulseaudio_with_a_camera(pulse, archive_
     live = start_live(home, archive, RecordRequest(audio="pulse", video="lavfi:testsrc2=size=160x120:rate=10",
                                                    speakers=("officer", "suspect"), duration=8.0), None,
                       "tester", stream=beep_stream())
-    player = play(tmp_path / "turns.wav")
+    player = play(tmp_path / "turns.wav", pulse)
     assert live.wait(40)
     session = live.stop()
     player.wait(10)
