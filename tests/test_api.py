@@ -273,3 +273,16 @@ def test_import_upload_and_bad_uploads(world, tmp_path):
         app.state.transcriber = saved
     leftovers = [p for p in (world["home"] / "uploads").iterdir()]
     assert leftovers == []  # temp uploads are removed whatever happened
+
+
+def test_start_with_a_bad_source_is_a_clear_400(tmp_path):
+    """The real live backend (api/live.py) refuses a source that does not exist before creating anything."""
+    app = create_app(tmp_path / "home", transcriber=object())
+    with TestClient(app) as c:
+        r = c.post("/api/sessions", json={"audio": str(tmp_path / "missing.wav"), "case_id": "X"})
+        assert r.status_code == 400 and "missing.wav" in r.json()["detail"]
+        r = c.post("/api/sessions", json={"audio": str(tmp_path / "missing.wav"), "language": "auto"})
+        assert r.status_code == 400 and r.json()["detail"]
+        assert c.get("/api/sessions").json() == []
+        with c.websocket_connect("/api/sessions/s-20990101-0001/live") as ws:
+            assert ws.receive_json()["status"] == 404

@@ -207,12 +207,55 @@ def test_language_toggle_and_layout_fit(page, site):
     page.reload()
     assert page.locator("#go").inner_text() == "Search"  # the choice is remembered
     page.click("#lang")
-    # 1366x768: video, transcript and search box all on screen, no page scroll
+    # 1366x768: video, transcript and search box all on screen, no page scroll (here and on the console)
+    page.goto(f"{site['url']}/console.html?sid={site['one']}")
+    page.wait_for_selector(".pl-lines .line")
+    for selector in ("#start", "video.pl-video", ".pl-lines", ".pl-exports", ".pl-hint"):
+        box = page.locator(selector).bounding_box()
+        assert box and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= 1366 + 1 \
+            and box["y"] + box["height"] <= 768 + 1, (selector, box)
+    assert page.evaluate("() => document.documentElement.scrollHeight") <= 768
+    page.goto(f"{site['url']}/search.html?sid={site['one']}")
+    page.wait_for_selector(".pl-lines .line")
     for selector in ("video.pl-video", ".pl-lines", "#q", ".pl-exports"):
         box = page.locator(selector).bounding_box()
         assert box and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= 1366 + 1 \
             and box["y"] + box["height"] <= 768 + 1, (selector, box)
     assert page.evaluate("() => document.documentElement.scrollHeight") <= 768
+
+
+def test_many_viewers_get_every_segment(site):
+    """25 WebSocket viewers of one live session over real sockets: each gets the snapshot and every final."""
+    import asyncio
+
+    import websockets
+
+    sid = httpx.post(site["url"] + "/api/sessions", json={"case_id": "V-25"}).json()["id"]
+    url = site["url"].replace("http://", "ws://") + f"/api/sessions/{sid}/live"
+
+    async def viewer() -> list[dict]:
+        got: list[dict] = []
+        async with websockets.connect(url) as ws:
+            async for message in ws:
+                event = json.loads(message)
+                if event["type"] in ("snapshot", "final"):
+                    got.extend(event.get("segments", [])) if event["type"] == "snapshot" else got.append(event["segment"])
+                if len({s["id"] for s in got}) >= 3:
+                    return got
+        return got
+
+    async def all_viewers():
+        return await asyncio.wait_for(asyncio.gather(*(viewer() for _ in range(25))), 30)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:  # in a thread of its own: Playwright's sync API keeps an event loop running in this one
+        with ThreadPoolExecutor(1) as pool:
+            results = pool.submit(asyncio.run, all_viewers()).result()
+    finally:
+        httpx.post(f"{site['url']}/api/sessions/{sid}/stop", timeout=30)
+    texts = [[s["text"] for s in {x["id"]: x for x in got}.values()][:3] for got in results]
+    assert all(t == [seg.text for seg in INTERVIEW[:3]] for t in texts), texts
 
 
 def test_import_a_recording_from_the_console(page, site, tmp_path):

@@ -21,6 +21,8 @@ from starlette.requests import ClientDisconnect
 from api.routes.deps import actor, transcriber_of
 from api.routes.errors import ApiError
 from archive.fsutil import remove_tree
+from archive.types import ArchiveError
+from asr.errors import XunluError
 
 log = logging.getLogger("xunlu.web.import")
 router = APIRouter(prefix="/api", tags=["import"])
@@ -92,7 +94,11 @@ async def import_upload(request: Request,
         path = await receive_to(request, folder, _safe_name(Path(filename).name), app.state.max_upload)
         req = ImportRequest(input=path, case_id=case or None, room=room or None, officers=_names(officers),
                             suspect=suspect or None, speakers=_names(speakers), started_at=started_at)
-        session = await run_in_threadpool(_import, app, req, language, who)
+        try:
+            session = await run_in_threadpool(_import, app, req, language, who)
+        except (XunluError, ArchiveError) as exc:  # name the upload, not the server's temp folder
+            exc.args = (str(exc).replace(str(path), Path(filename).name),) + exc.args[1:]
+            raise
     finally:
         with contextlib.suppress(OSError):
             remove_tree(folder)

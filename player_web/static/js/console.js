@@ -51,7 +51,7 @@ function showRecording(sid, startedAt) {
     $("rec-clock").textContent = clock(elapsed);
   }, 500);
   history.replaceState(null, "", `?sid=${encodeURIComponent(sid)}`);
-  player.open(sid);
+  if (player.sid !== sid || !player.live) player.open(sid);
 }
 
 function showForm() {
