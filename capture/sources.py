@@ -21,6 +21,7 @@ from typing import Optional
 from asr.errors import OptionError
 
 URL_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "tcp", "rtp", "srt", "http", "https")
+NET_TIMEOUT_S = 10.0
 MEDIA_SUFFIXES = (".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus", ".mp4", ".mkv", ".mov", ".ts", ".webm",
                   ".avi", ".wma", ".amr")
 DEVICE_FORMATS = ("v4l2", "avfoundation", "dshow", "alsa", "pulse", "gdigrab", "x11grab", "lavfi")
@@ -46,13 +47,19 @@ class MediaInput:
         args: list[str] = []
         if self.kind == "file":
             return (["-re"] if self.realtime else []) + ["-i", self.target]
-        if self.kind == "url":
+        if self.kind == "url":  # a silent camera ends the recording after NET_TIMEOUT_S, never hangs it
             scheme = self.target.split(":", 1)[0].lower()
+            timeout = str(int(NET_TIMEOUT_S * 1_000_000))
+            target = self.target
             if scheme in ("rtsp", "rtsps"):
-                args += ["-rtsp_transport", "tcp"]
-            if scheme == "udp":
+                args += ["-rtsp_transport", "tcp", "-timeout", timeout]
+            elif scheme == "udp":
                 args += ["-fflags", "+genpts+discardcorrupt"]
-            return args + ["-thread_queue_size", "1024", "-i", self.target]
+                if "timeout=" not in target:
+                    target += ("&" if "?" in target else "?") + f"timeout={timeout}"
+            else:
+                args += ["-rw_timeout", timeout]
+            return args + ["-thread_queue_size", "1024", "-i", target]
         if self.kind == "lavfi":
             return ["-re", "-f", "lavfi", "-i", self.target]
         return ["-thread_queue_size", "1024", "-f", self.kind, "-i", self.target]

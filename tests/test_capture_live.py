@@ -61,6 +61,7 @@ def test_file_as_live_keeps_audio_video_and_transcript_in_sync(archive_home, bee
     durations = [float(line.split(":")[1].rstrip(",")) for line in playlist.splitlines()
                  if line.startswith("#EXTINF")]
     assert len(durations) >= 2 and all(1.5 <= d <= 2.5 for d in durations), playlist  # ~2 s, on disk
+    assert SearchIndex(home).search("嘀")                        # finals searchable while recording
     assert live.wait(20)
     session = live.stop()
     assert session.status == "complete" and session.duration == pytest.approx(8.0, abs=0.05)
@@ -249,3 +250,30 @@ def test_kill_9_mid_recording_then_recovery(archive_home, beeps8):
     assert len(recovered) == 1 and recovered[0].details["live_segments"] == len(journal)
     assert verify(archive, [sid]).ok
     assert recover_recordings(home, archive, fake, "tester") == []  # nothing left to do
+
+
+def test_a_silent_network_camera_fails_the_session_with_a_reason(archive_home, monkeypatch):
+    from capture import sources
+
+    monkeypatch.setattr(sources, "NET_TIMEOUT_S", 2.0)
+    home, archive = archive_home
+    live = start_live(home, archive, RecordRequest(video="udp://127.0.0.1:9"), None, "tester",
+                      stream=beep_stream())
+    assert live.wait(30)
+    session = archive.get(live.session_id)
+    assert session.status == "failed" and "udp://127.0.0.1:9" in session.error
+    assert live.stop().status == "failed"
+    assert any(e.action == "record.failed" for e in archive.audit_entries(session.id))
+
+
+def test_fast_mode_reads_a_file_as_fast_as_it_can(archive_home, beeps8):
+    home, archive = archive_home
+    src, truth = beeps8
+    t = time.monotonic()
+    live = start_live(home, archive, RecordRequest(audio=str(src), realtime=False), None, "tester",
+                      stream=beep_stream())
+    session = live.stop() if live.wait(30) else None
+    assert session is not None and session.status == "complete"
+    assert time.monotonic() - t < 6.0 and session.duration == pytest.approx(8.0, abs=0.05)
+    transcript = json.loads((archive.folder(session.id) / "transcripts" / "v1.json").read_text())
+    assert [s["start"] for s in transcript["segments"]] == pytest.approx(truth, abs=0.05)
