@@ -77,6 +77,8 @@ class LiveSession:
         self.actor = actor
         self.model = getattr(transcriber, "model_label", "") or "unknown"
         self.error: Optional[str] = None
+        self.asr_error: Optional[str] = None
+        self.transcriber = transcriber
         self._archive = Archive(self.home)           # this session's own connection, for its threads
         self._folder = self._archive.folder(session_id)
         self._journal = self._folder / finish.JOURNAL
@@ -226,8 +228,16 @@ class LiveSession:
         try:
             while True:
                 chunk = tap.read(int(FEED_S * TAP_RATE))
+                if len(chunk) and self.asr_error is not None:
+                    self._processed = tap.position / TAP_RATE  # recording goes on; the rest is done offline
+                    continue
                 if len(chunk):
-                    stream.feed(chunk)
+                    try:
+                        stream.feed(chunk)
+                    except Exception as exc:
+                        log.exception("%s: live transcription failed; recording continues", self.session_id)
+                        self.asr_error = f"{type(exc).__name__}: {exc}"
+                        continue
                     self._processed = float(getattr(stream, "processed", tap.position / TAP_RATE))
                     lag = tap.total_frames / TAP_RATE - self._processed
                     if lag > LAG_WARN_S and lag > warned + LAG_WARN_S:
@@ -240,7 +250,12 @@ class LiveSession:
                 if rec.done.is_set() and tap.available == 0:
                     break
                 time.sleep(0.1)
-            stream.finish()
+            if self.asr_error is None:
+                try:
+                    stream.finish()
+                except Exception as exc:
+                    log.exception("%s: live transcription failed at the end", self.session_id)
+                    self.asr_error = f"{type(exc).__name__}: {exc}"
             self._processed = tap.position / TAP_RATE
         finally:
             self._indexer.close()
@@ -254,19 +269,28 @@ class LiveSession:
         arch, sid = self._archive, self.session_id
         arch.update_session(sid, status="finalising")
         audio_s = round(self.recorder.tap_frames / 16000, 3)
-        media = finish.close_media(arch, sid, self.actor, audio_s or None)
-        duration = audio_s or round(finish.media_duration(self._folder / media.path), 3)
+        if not audio_s:
+            raise ArchiveError("nothing was recorded (stopped before the first audio arrived)")
+        media = finish.close_media(arch, sid, self.actor, audio_s)
+        duration = audio_s
         with self._state_lock:
             finals = list(self._finals)
-        from asr.types import Segment
+        from asr.types import Segment, TranscribeOptions
 
         segments = [Segment.from_dict(d) for d in finals]
+        if self.asr_error is not None and self.transcriber is not None:
+            covered = max((s.end + finish.TAIL_GAP_S for s in segments), default=0.0)
+            segments += finish.transcribe_tail(self.transcriber, self._folder / media.path, covered,
+                                               TranscribeOptions(language=self.req.language,
+                                                                 speakers=tuple(self.req.speakers)), len(segments))
         finish.freeze(arch, sid, segments, self.req.language, self.model, duration, self.actor, reason="live")
         arch.update_session(sid, status="complete", duration=duration)
         details = {"duration": duration, "segments": len(segments), "max_lag": round(self.max_lag, 1),
                    **{k: v for k, v in self.recorder.stats().items() if v is not None}}
         if self.error:
             details["recorder_error"] = self.error
+        if self.asr_error:
+            details["asr_error"] = self.asr_error[:300]
         arch.audit(self.actor, "record.complete", sid, details)
         arch.write_manifest(sid)
         finish.drop_working_files(self._folder)

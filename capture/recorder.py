@@ -31,6 +31,7 @@ log = logging.getLogger("xunlu.capture.recorder")
 TAP_RATE = 16000
 TAP_NAME = "tap.s16"
 PLAYLIST = "index.m3u8"
+FIRST_AUDIO_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -198,10 +199,14 @@ class Recorder:
             self.pump = DecoderPump(plan.audio, plan.channels, self.opts.mic_rate)
         pump = self.pump
         pump.start()
+        deadline = time.monotonic() + FIRST_AUDIO_S
         while not pump.first.wait(0.2):
             if self._stop.is_set():
                 pump.stop()
                 return
+            if time.monotonic() > deadline:
+                pump.stop()
+                raise SourceError(f"no audio came from {plan.audio.describe()} in {FIRST_AUDIO_S:.0f} s")
         if pump.t0 is None:
             raise SourceError(pump.error or f"no audio came from {plan.audio.describe()}")
         self.t0 = pump.t0

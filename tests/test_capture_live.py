@@ -147,6 +147,10 @@ def pulse(monkeypatch):
     reason = ensure_pulse(sink)
     if reason:
         pytest.skip(reason)
+    from capture.devices import microphones
+
+    if not any(d.name == "pulse" for d in microphones()):
+        pytest.skip("PyAudio sees no 'pulse' device: install libasound2-plugins (ALSA's PulseAudio plugin)")
     monkeypatch.setenv("PULSE_SOURCE", f"{sink}.monitor")
     monkeypatch.setenv("PULSE_SINK", sink)
     yield sink
@@ -277,3 +281,28 @@ def test_fast_mode_reads_a_file_as_fast_as_it_can(archive_home, beeps8):
     assert time.monotonic() - t < 6.0 and session.duration == pytest.approx(8.0, abs=0.05)
     transcript = json.loads((archive.folder(session.id) / "transcripts" / "v1.json").read_text())
     assert [s["start"] for s in transcript["segments"]] == pytest.approx(truth, abs=0.05)
+
+
+class _Broken:
+    processed = 0.0
+
+    def feed(self, pcm):
+        raise RuntimeError("model crashed")
+
+    def finish(self):
+        raise AssertionError("finish() after a failed feed()")
+
+
+def test_asr_failure_never_stops_the_recording(archive_home, beeps8):
+    home, archive = archive_home
+    src, truth = beeps8
+    fake = BeepTranscriber()
+    live = start_live(home, archive, RecordRequest(audio=str(src), realtime=False), fake, "tester",
+                      stream=lambda *args: _Broken())
+    assert live.wait(30)
+    session = archive.get(live.session_id)
+    assert session.status == "complete" and session.duration == pytest.approx(8.0, abs=0.05)
+    done = next(e for e in archive.audit_entries(session.id) if e.action == "record.complete")
+    assert "model crashed" in done.details["asr_error"]
+    transcript = json.loads((archive.folder(session.id) / "transcripts" / "v1.json").read_text())
+    assert [s["start"] for s in transcript["segments"]] == pytest.approx(truth, abs=0.05)  # done offline
