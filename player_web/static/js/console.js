@@ -116,6 +116,7 @@ function openSession(sid) {
 header("console.html");
 $("recent").after(uploadForm((sid) => { loadRecent(); openSession(sid); }));
 applyText();
+document.addEventListener("xunlu:lang", () => loadRecent());
 player = new Player($("player"), {
   editable: true,
   onStopped: (sid) => { if (recordingSid === sid) finished(sid); else player.open(sid); },

@@ -70,6 +70,7 @@ export class Player {
 
   refreshLabels() {
     if (this.session) this.renderMeta();
+    this.showVersion();
     this.renderLines();
     if (this.activeTab) this.showTab(this.activeTab);
   }
@@ -150,11 +151,16 @@ export class Player {
       this.version = null;
     }
     this.latest = this.session.latest_version;
-    this.vlabel.textContent = this.version ? `v${this.version}` + (this.version === this.latest ? ` (${t("pl.latest")})` : "") : "";
+    this.showVersion();
     this.root.classList.toggle("is-editable", this.canEdit());
     this.renderMeta();
     this.renderLines();
     if (this.hit) this.showHit(this.hit);
+  }
+
+  showVersion() {
+    const latest = this.version === this.latest ? ` (${t("pl.latest")})` : "";
+    this.vlabel.textContent = this.version ? `v${this.version}${latest}` : "";
   }
 
   canEdit() {
