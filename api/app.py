@@ -40,6 +40,18 @@ class LiveBackend:
         return self._module().RecordRequest
 
 
+def _offline_docs(app: FastAPI) -> None:
+    """/docs with Swagger UI served from player_web/static/vendor (no CDN: sites often have no Internet)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="讯录 xunlu API",
+                                   swagger_js_url="/vendor/swagger-ui/swagger-ui-bundle.js",
+                                   swagger_css_url="/vendor/swagger-ui/swagger-ui.css",
+                                   swagger_favicon_url="/vendor/swagger-ui/favicon-32x32.png")
+
+
 def create_app(home: Path, transcriber: Any = None, live: Any = None, max_upload: int = DEFAULT_MAX_UPLOAD,
                defaults: Optional[dict[str, Any]] = None) -> FastAPI:
     """`transcriber`: a loaded asr Transcriber to share (else one is loaded on first need); `live`: the live
@@ -55,14 +67,16 @@ def create_app(home: Path, transcriber: Any = None, live: Any = None, max_upload
             log.warning("session %s was interrupted before it was finished; marked failed", sid)
     finally:
         archive.close()
-    app = FastAPI(title="讯录 xunlu", version="0.1.0",
+    app = FastAPI(title="讯录 xunlu", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Interrogation-room recordings: live sessions, transcripts, search, media.")
+    _offline_docs(app)
     app.state.home = home
     app.state.transcriber = transcriber
     app.state.transcriber_lock = new_lock()
     app.state.live = live or LiveBackend()
     app.state.max_upload = max_upload
     app.state.defaults = dict(defaults or {})
+    app.state.fanouts = {}  # live session id -> its WebSocket fan-out (api/routes/live.py)
     errors.install(app)
     from api.auth import install as install_auth
 

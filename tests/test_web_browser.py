@@ -224,6 +224,15 @@ def test_language_toggle_and_layout_fit(page, site):
     assert page.evaluate("() => document.documentElement.scrollHeight") <= 768
 
 
+def test_api_docs_render_offline(page, site):
+    """/docs uses the vendored Swagger UI: no request leaves the server."""
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(site["url"]) else None)
+    page.goto(site["url"] + "/docs")
+    page.wait_for_selector(".opblock-summary-path:has-text('/api/sessions/{sid}/media')")
+    assert outside == []
+
+
 def test_many_viewers_get_every_segment(site):
     """25 WebSocket viewers of one live session over real sockets: each gets the snapshot and every final."""
     import asyncio

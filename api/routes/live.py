@@ -71,7 +71,7 @@ class Fanout:
 
 
 def _fanout(app: Any, sid: str, live: Any) -> Fanout:
-    fanouts: dict[str, Fanout] = app.state.__dict__.setdefault("_fanouts", {})
+    fanouts: dict[str, Fanout] = app.state.fanouts
     current = fanouts.get(sid)
     if current is None or current.live is not live or not current.thread.is_alive() and not current.finished:
         current = Fanout(live, asyncio.get_running_loop())
