@@ -3,6 +3,7 @@ file as live, sync of audio, video and transcript, slow ASR, a network camera, a
 null sink), kill -9 and recovery."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -61,7 +62,11 @@ def test_file_as_live_keeps_audio_video_and_transcript_in_sync(archive_home, bee
     durations = [float(line.split(":")[1].rstrip(",")) for line in playlist.splitlines()
                  if line.startswith("#EXTINF")]
     assert len(durations) >= 2 and all(1.5 <= d <= 2.5 for d in durations), playlist  # ~2 s, on disk
-    assert SearchIndex(home).search("嘀")                        # finals searchable while recording
+    found_live = False
+    while not found_live and not live.wait(0.2):                 # finals searchable while recording
+        with contextlib.suppress(Exception):
+            found_live = bool(SearchIndex(home).search("嘀"))
+    assert found_live
     assert live.wait(20)
     session = live.stop()
     assert session.status == "complete" and session.duration == pytest.approx(8.0, abs=0.05)
