@@ -52,10 +52,43 @@ def _offline_docs(app: FastAPI) -> None:
                                    swagger_favicon_url="/vendor/swagger-ui/favicon-32x32.png")
 
 
+def _recover_recordings(app: FastAPI) -> None:
+    """Recordings a crash interrupted (segments on disk, writer gone) are closed in the background at start:
+    media joined from the segments, the transcript completed with the shared model."""
+    import contextlib
+    import threading
+
+    from archive.store import open_archive
+
+    try:
+        from api.live import recover_recordings
+        from api.live_finish import pending
+    except ImportError:
+        return
+    home = app.state.home
+    with contextlib.closing(open_archive(home)) as archive:
+        if not pending(archive):
+            return
+
+    def run() -> None:
+        from api.routes.deps import transcriber_of
+
+        try:
+            with contextlib.closing(open_archive(home)) as archive:
+                for sid in recover_recordings(home, archive, transcriber_of(app), "system:serve",
+                                              say=lambda m: log.warning("%s", m)):
+                    log.warning("session %s recovered from its segments", sid)
+        except Exception:
+            log.exception("recovering interrupted recordings failed; run xunlu recover")
+
+    threading.Thread(target=run, name="xunlu-recover", daemon=True).start()
+
+
 def create_app(home: Path, transcriber: Any = None, live: Any = None, max_upload: int = DEFAULT_MAX_UPLOAD,
-               defaults: Optional[dict[str, Any]] = None) -> FastAPI:
+               defaults: Optional[dict[str, Any]] = None, recover: bool = True) -> FastAPI:
     """`transcriber`: a loaded asr Transcriber to share (else one is loaded on first need); `live`: the live
-    backend (start_live/get_live); `defaults`: what the console pre-fills (audio, video, language...)."""
+    backend (start_live/get_live); `defaults`: what the console pre-fills (audio, video, language...);
+    `recover`: close recordings a crash interrupted, in the background."""
     from api.routes import errors, routers
     from api.routes.deps import new_lock
     from archive.store import open_archive
@@ -93,4 +126,6 @@ def create_app(home: Path, transcriber: Any = None, live: Any = None, max_upload
     from fastapi.staticfiles import StaticFiles
 
     app.mount("/", StaticFiles(directory=str(STATIC), html=True), name="static")
+    if recover:
+        _recover_recordings(app)
     return app

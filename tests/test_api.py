@@ -286,3 +286,34 @@ def test_start_with_a_bad_source_is_a_clear_400(tmp_path):
         assert c.get("/api/sessions").json() == []
         with c.websocket_connect("/api/sessions/s-20990101-0001/live") as ws:
             assert ws.receive_json()["status"] == 404
+
+
+def test_websocket_follows_a_recording_of_another_process(world):
+    """`xunlu record` in the room, the web app elsewhere: finals come from the journal as it grows."""
+    c, home = world["client"], world["home"]
+    archive = Archive(home)
+    try:
+        with archive.new_session("system:record", status="recording", case_id="X-1",
+                                 started_at="2026-11-22T09:00:00+08:00") as s:
+            sid = s.id
+        journal = archive.folder(sid) / "live" / "transcript.jsonl"
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        first, second = (seg.to_dict() for seg in INTERVIEW[:2])
+        journal.write_text(json.dumps(first, ensure_ascii=False) + "\n" + '{"id": 1, "sta', encoding="utf-8")
+        assert c.post(f"/api/sessions/{sid}/stop").status_code == 409  # not this process's to stop
+        with c.websocket_connect(f"/api/sessions/{sid}/live") as ws:
+            snap = ws.receive_json()
+            assert snap["type"] == "snapshot" and snap["segments"] == [first]  # the half-written line waits
+            journal.write_text(json.dumps(first, ensure_ascii=False) + "\n" + json.dumps(second, ensure_ascii=False)
+                               + "\n", encoding="utf-8")
+            event = ws.receive_json()
+            assert event == {"type": "final", "segment": second}
+            ws.send_text("garbage")
+            assert ws.receive_json()["status"] == 400
+            archive.update_session(sid, status="complete")
+            events = []
+            while not events or events[-1]["type"] != "stopped":
+                events.append(ws.receive_json())
+            assert events[-1] == {"type": "stopped", "session": sid}
+    finally:
+        archive.close()

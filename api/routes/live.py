@@ -84,7 +84,8 @@ async def _send(ws: WebSocket, event: dict) -> None:
 
 
 def _archived_snapshot(app: Any, sid: str) -> Optional[dict]:
-    """For a session that is not live: its latest transcript as a snapshot, or None when unknown."""
+    """For a session not live in this process: its latest transcript as a snapshot, or None when unknown;
+    {"type": "recording", ...} when another process is recording it."""
     from archive.transcripts import read_version
 
     with contextlib.closing(open_archive(app.state.home)) as archive:
@@ -92,6 +93,8 @@ def _archived_snapshot(app: Any, sid: str) -> Optional[dict]:
             session = archive.get(sid)
         except ArchiveError:
             return None
+        if session.status == "recording":
+            return {"type": "recording", "started_at": session.started_at}
         segments = []
         if session.transcripts:
             with contextlib.suppress(ArchiveError):
@@ -154,6 +157,11 @@ async def live_socket(ws: WebSocket, sid: str) -> None:
             if snapshot is None:
                 await _send(ws, {"type": "error", "status": 404, "detail": f"no session {sid}"})
                 await ws.close(code=4404)
+                return
+            if snapshot["type"] == "recording":  # by another process: follow its journal
+                from api.routes.live_tail import tail
+
+                await tail(ws, app, sid, snapshot["started_at"])
                 return
             await _send(ws, snapshot)
             await _send(ws, {"type": "stopped", "session": sid})

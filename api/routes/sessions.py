@@ -107,6 +107,9 @@ def stop_session(sid: str, request: Request, archive: Archive = Depends(get_arch
     session = archive.get(sid)
     live = request.app.state.live.get_live(sid)
     if live is None:
+        if session.status == "recording":
+            raise ApiError(409, f"session {sid} is being recorded by another process (xunlu record): stop it "
+                                "there")
         raise ApiError(409, f"session {sid} is not being recorded (status: {session.status})")
     live.stop()
     archive.audit(who, "session.stop.request", sid)

@@ -84,7 +84,7 @@ export class Player {
     try {
       this.session = await api(`/api/sessions/${encodeURIComponent(sid)}`);
     } catch (err) { showError(err); return; }
-    this.live = this.session.live;
+    this.live = this.session.live || this.session.status === "recording";  // here or by another process
     this.renderMeta();
     this.root.classList.toggle("is-live", this.live);
     this.root.classList.toggle("is-editable", false);
@@ -377,7 +377,7 @@ export class Player {
   }
 
   onStatus(st) {
-    if (st.elapsed === undefined) return;
+    if (st.elapsed === undefined || st.elapsed === null) return;
     this.elapsed = st.elapsed;
     const lag = st.lag !== undefined ? ` · ${t("rec.lag")} ${Number(st.lag).toFixed(1)} s` : "";
     this.statusLine.textContent = `${t("rec.elapsed")} ${clock(st.elapsed)}${lag}`;
@@ -423,7 +423,8 @@ export class Player {
   // -- markers, versions, audit ------------------------------------------------------------------------
   async addMarker() {
     const body = { label: this.markerLabel.value.trim() };
-    if (!this.live) body.at = Math.round(this.video.currentTime * 100) / 100;
+    const at = this.live ? this.elapsed : this.video.currentTime;
+    if (at !== undefined && at !== null && !(this.live && this.session.live)) body.at = Math.round(at * 100) / 100;
     try {
       const m = await api(`/api/sessions/${encodeURIComponent(this.sid)}/markers`, { method: "POST", json: body });
       this.markerLabel.value = "";
