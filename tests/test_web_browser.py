@@ -150,6 +150,19 @@ def test_search_lands_one_second_before_the_word(page, site):
     assert hit["start"] - 1.0 - 0.05 <= state["t"] <= hit["start"], (state, hit)
     marked = page.locator(".pl-lines .line.hitline .w.hit").all_inner_texts()
     assert "".join(marked) == "王小明"
+    # a second hit in the same recording: the player jumps without reloading
+    page.fill("#q", "仓库")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#results li.hit .snippet:has-text('港口路')")
+    warehouse = next(h for h in httpx.get(site["url"] + "/api/search", params={"q": "仓库"}).json()["hits"]
+                     if h["session"] == site["one"])
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if "/transcript" in r.url else None)
+    page.evaluate("s => [...document.querySelectorAll('#results li.hit')].find(n => n.dataset.session === s).click()",
+                  site["one"])
+    page.wait_for_function(f"() => Math.abs(document.querySelector('video.pl-video').currentTime - {warehouse['start'] - 1}) < 0.05")
+    assert "".join(page.locator(".pl-lines .line.hitline .w.hit").all_inner_texts()) == "仓库"
+    assert fetched == []  # same recording: no reload of its transcript
     # the transcript pane follows playback, and a click on a line seeks there
     page.evaluate("() => { document.querySelector('video.pl-video').currentTime = 9.6; }")
     page.wait_for_selector(".pl-lines .line.current[data-id='3']")

@@ -38,7 +38,14 @@ function openHit(h) {
   document.querySelectorAll("#results .hit.active").forEach((n) => n.classList.remove("active"));
   document.querySelector(`#results .hit[data-session="${h.session}"][data-start="${h.start}"]`)?.classList.add("active");
   $("placeholder").hidden = true;
-  player.open(h.session, { at: Math.max(0, h.start - PRE_ROLL), hit: h });
+  const at = Math.max(0, h.start - PRE_ROLL);
+  if (player.sid === h.session && !player.live && player.segments.length) {  // same recording: just jump
+    player.hit = h;
+    player.showHit(h);
+    player.seek(at);
+  } else {
+    player.open(h.session, { at, hit: h });
+  }
 }
 
 function openSession(sid) {
@@ -49,6 +56,10 @@ function openSession(sid) {
 async function loadSessions() {
   try {
     const sessions = await api("/api/sessions?limit=200");
+    const known = new Set([...$("speaker").options].map((o) => o.value));
+    for (const name of new Set(sessions.flatMap((s) => s.speakers || []))) {
+      if (!known.has(name)) $("speaker").append(el("option", { value: name, text: speakerName(name) }));
+    }
     $("cases").replaceChildren(...[...new Set(sessions.map((s) => s.case_id).filter(Boolean))].map((c) => el("option", { value: c })));
     $("sessions").replaceChildren(...sessions.map((s) => el("li", { "data-session": s.id, onclick: () => openSession(s.id) },
       el("b", { text: s.id }), " ", s.live ? el("span", { class: "badge live", text: t("search.live") })
