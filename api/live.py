@@ -221,8 +221,13 @@ class LiveSession:
         from api.indexing import meta_of
 
         self._indexer = LiveIndexer(self.home, meta_of(self._archive.get(self.session_id)))
-        stream = self._stream_factory(self.req.language, self.plan.channels, tuple(self.req.speakers),
-                                      self._on_partial, self._on_final)
+        stream = None
+        try:
+            stream = self._stream_factory(self.req.language, self.plan.channels, tuple(self.req.speakers),
+                                          self._on_partial, self._on_final)
+        except Exception as exc:  # no live transcript, but the recording goes on
+            log.exception("%s: live transcription could not start; recording continues", self.session_id)
+            self.asr_error = f"{type(exc).__name__}: {exc}"
         tap = TapReader(rec.tap_path, self.plan.channels)
         warned = 0.0
         try:
