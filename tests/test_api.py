@@ -317,3 +317,20 @@ def test_websocket_follows_a_recording_of_another_process(world):
             assert events[-1] == {"type": "stopped", "session": sid}
     finally:
         archive.close()
+
+
+def test_live_files_refuse_traversal_and_symlinks(world, tmp_path):
+    c, home, sid = world["client"], world["home"], world["two"]
+    live = home / "sessions" / sid / "live"
+    live.mkdir(exist_ok=True)
+    (live / "index.m3u8").write_text("#EXTM3U\n#EXT-X-VERSION:3\n", encoding="utf-8")
+    secret = tmp_path / "secret.ts"
+    secret.write_bytes(b"not for you")
+    (live / "seg99999.ts").symlink_to(secret)
+    r = c.get(f"/api/sessions/{sid}/live/index.m3u8")
+    assert r.status_code == 200 and r.text.startswith("#EXTM3U")
+    assert r.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+    assert c.get(f"/api/sessions/{sid}/live/seg99999.ts").status_code == 404
+    for name in ("..%2F..%2Fcatalog.sqlite", "x.sqlite", ".hidden.ts", "a%00.ts"):
+        r = c.get(f"/api/sessions/{sid}/live/{name}")
+        assert r.status_code in (400, 404) and r.json()["detail"], name

@@ -26,6 +26,14 @@ TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".m4s": 
          ".mp3": "audio/mpeg", ".mkv": "video/x-matroska", ".flac": "audio/flac"}
 
 
+def inside(path: Path, folder: Path) -> bool:
+    """`path` is no symlink and really lies under `folder` (nothing reached through a link)."""
+    try:
+        return not path.is_symlink() and path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
+
+
 def content_type(path: Path) -> str:
     return TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
@@ -99,9 +107,12 @@ def media(sid: str, request: Request, role: Optional[str] = Query(None, pattern=
         what = f"no {role} media" if role else "no media yet"
         hint = " (it is being recorded: watch it live)" if session.status == "recording" else ""
         raise NotFound(f"session {sid} has {what}{hint}")
-    path = archive.folder(sid) / chosen.path
+    folder = archive.folder(sid)
+    path = folder / chosen.path
     if not path.is_file():
         raise ApiError(410, f"the media file of {sid} is missing from the archive; run xunlu verify")
+    if not inside(path, folder):
+        raise ApiError(403, f"the media file of {sid} points outside its session folder; run xunlu verify")
     return ranged_file(request, path, f'"{chosen.sha256[:32]}"')
 
 
@@ -111,7 +122,7 @@ def live_file(sid: str, name: str, request: Request, archive: Archive = Depends(
     if not LIVE_NAME.match(name):
         raise ApiError(400, f"not a live playlist or segment name: {name!r}")
     path = archive.folder(sid) / "live" / name
-    if not path.is_file():
+    if not path.is_file() or not inside(path, path.parent):
         archive.get(sid)  # 404 for an unknown session first
         raise NotFound(f"session {sid} has no live file {name} (not recording, or not yet written)")
     ctype = content_type(path)
