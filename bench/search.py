@@ -57,6 +57,7 @@ import csv
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import sqlite3
@@ -239,6 +240,19 @@ class Corpus:
             on_session(i)
 
 
+def cpu_s() -> float:
+    """CPU seconds used so far by this process and its finished children (the rebuild's workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def load_average() -> str:
+    try:
+        return "/".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
 def du(path: Path) -> int:
     total = 0
     for dirpath, _dirs, files in os.walk(path):
@@ -278,9 +292,11 @@ def build_xunlu(corpus: Corpus, home: Path, procs: int) -> dict[str, Any]:
         fed[0] = time.perf_counter()
 
     corpus.generation_s = 0.0
+    c0, load0 = cpu_s(), load_average()
     t0 = time.perf_counter()
     count = index.rebuild(sessions(), corpus.sessions, lambda _sid: None, procs=procs)
     secs = time.perf_counter() - t0
+    cpu = cpu_s() - c0
     size = du(home / "index")
     with index.open().searcher() as s:
         docs, nseg = s.doc_count(), len(s.reader().leaf_readers())
@@ -288,7 +304,8 @@ def build_xunlu(corpus: Corpus, home: Path, procs: int) -> dict[str, Any]:
             "commit_s": round(t0 + secs - fed[0], 2),
             "seconds_without_generation": round(secs - corpus.generation_s, 2), "documents": count,
             "doc_count": docs, "whoosh_segments": nseg, "docs_per_s": round(count / secs, 1),
-            "size_bytes": size, "size_mb": round(size / 2**20, 1), "procs": procs}
+            "size_bytes": size, "size_mb": round(size / 2**20, 1), "procs": procs,
+            "cpu_s": round(cpu, 1), "load_before": load0, "load_after": load_average()}
 
 
 def spaced(text: str) -> str:
@@ -597,6 +614,9 @@ def print_build(corpus: Corpus, hours: float, seed: int, procs: int, xb: dict[st
         u = fb["unigram"]
         print(f"{'FTS5 unigram* (1)':<18}{u['seconds']:>10.1f}{'-':>9}{xb['documents'] / u['seconds']:>10.0f}"
               f"{u['size_mb']:>10.1f}{u['size_mb'] * proj:>11.0f}")
+    print(f"xunlu used {xb['cpu_s']:.0f} CPU seconds (parent and workers; {xb['cpu_s'] / max(1e-9, xb['seconds']):.2f} "
+          f"cores busy on average); load average (1/5/15 min) {xb['load_before']} before, {xb['load_after']} "
+          f"after: a wall time well above CPU s / {procs} means the cores were shared with other work")
     print(f"(seconds include generating the synthetic sessions in the parent process: the (gen s) column; "
           f"xunlu: {xb['commit_s']:.1f} s of it in writer.commit() after the last session was handed over; "
           f"{xb['whoosh_segments']} Whoosh segment(s))")

@@ -1,5 +1,6 @@
 """Live indexing: final segments of a session being recorded become searchable within about a second,
-written by a background thread so that capture and ASR never wait for the index."""
+written by a background thread so that capture and ASR never wait for the index. The thread first loads the
+analyzers and opens the index (`ready`), while the session starts and before its first segment."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,7 @@ from typing import Optional
 
 from asr.types import Segment
 from index.manager import SearchIndex
-from index.search_index import SessionMeta
+from index.search_index import SessionMeta, warm_up
 
 log = logging.getLogger("xunlu.index.live")
 
@@ -26,6 +27,7 @@ class LiveIndexer:
         self.queue: "queue.Queue[Optional[Segment]]" = queue.Queue(maxsize=max_pending)
         self.dropped = 0
         self.indexed = 0
+        self.ready = threading.Event()  # set once the analyzers are loaded and the index is open
         self._thread = threading.Thread(target=self._run, name=f"live-index-{meta.id}", daemon=True)
         self._thread.start()
 
@@ -41,7 +43,21 @@ class LiveIndexer:
         self.queue.put(None)
         self._thread.join(timeout)
 
+    def wait_ready(self, timeout: Optional[float] = None) -> bool:
+        return self.ready.wait(timeout)
+
+    def _warm_up(self) -> None:
+        try:
+            warm_up()
+            self.index.ensure()
+            self.index.check()
+        except Exception:  # the first add_segments will say what is wrong
+            log.debug("live index warm-up of %s failed", self.meta.id, exc_info=True)
+        finally:
+            self.ready.set()
+
     def _run(self) -> None:
+        self._warm_up()
         done = False
         while not done:
             batch: list[Segment] = []

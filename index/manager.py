@@ -63,6 +63,31 @@ def _workers_die_with_parent() -> None:
     task._xunlu_patched = True
 
 
+def _missing_columns_remembered() -> None:
+    """When Whoosh writes a segment's postings it asks the length of every posting's field, and for fields
+    without lengths (the ID fields) looks for the column file on disk each time: a stat() per posting,
+    a tenth of a rebuild. A finished segment's columns never change, so remember the ones that are not
+    there."""
+    from whoosh.codec import whoosh3
+
+    cls = whoosh3.W3PerDocReader
+    if getattr(cls, "_xunlu_patched", False):
+        return
+    original = cls._cached_reader
+
+    def _cached_reader(self, fieldname, column):
+        missing = self.__dict__.setdefault("_xunlu_missing", set())
+        if fieldname in missing:
+            return None
+        reader = original(self, fieldname, column)
+        if reader is None:
+            missing.add(fieldname)
+        return reader
+
+    cls._cached_reader = _cached_reader
+    cls._xunlu_patched = True
+
+
 class IndexProblem(Exception):
     """The index is missing, cannot be read or was built in another format; it must be rebuilt from the
     archive."""
@@ -108,6 +133,52 @@ class _Shared:
                 self._allowed.popitem(last=False)
         self._allowed.move_to_end(key)
         return self._allowed[key]
+
+
+def _segment_key(segment) -> tuple:
+    deleted = segment.deleted_count()
+    return segment.segment_id(), deleted, frozenset(segment.deleted_docs()) if deleted else None
+
+
+def _open_searcher(folder: Path, reuse=None):
+    """A searcher of the folder's latest generation. With `reuse` (an older searcher of the same folder),
+    readers of segments that did not change, deletions included, are taken over and the others closed;
+    `reuse` must not be used afterwards. (Whoosh-Reloaded's own Searcher.refresh() would also add back
+    segments a merge removed, and reuses a segment's reader after new deletions in it.)"""
+    from whoosh.reading import EmptyReader, MultiReader, SegmentReader
+    from whoosh.searching import Searcher
+
+    ix = wi.open_dir(str(folder))
+    if reuse is None:
+        return ix.searcher()
+    toc = ix._read_toc()
+    reusable = {}
+    for reader, _offset in reuse.reader().leaf_readers():
+        segment = reader.segment() if hasattr(reader, "segment") else None
+        if segment is not None:
+            reusable[_segment_key(segment)] = reader
+    readers, opened = [], []
+    try:
+        for segment in toc.segments:
+            reader = reusable.pop(_segment_key(segment), None)
+            if reader is None:
+                reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+                opened.append(reader)
+            readers.append(reader)
+    except BaseException:
+        for reader in opened:
+            reader.close()
+        raise
+    for reader in reusable.values():
+        reader.close()
+    if not readers:
+        top = EmptyReader(toc.schema)
+    elif len(readers) == 1:
+        top = readers[0]
+        top._gen = toc.generation  # a reused reader still names the generation it was opened at
+    else:
+        top = MultiReader(readers, generation=toc.generation)
+    return Searcher(top, fromindex=ix)
 
 
 _SHARED: "OrderedDict[Path, _Shared]" = OrderedDict()
@@ -187,12 +258,12 @@ class SearchIndex:
                 if shared.searcher is None or shared.folder != folder:
                     shared.drop()
                     started = time.perf_counter()
-                    shared.searcher = wi.open_dir(str(folder)).searcher()
+                    shared.searcher = _open_searcher(folder)
                     shared.folder = folder
                     shared.opened_ms = (time.perf_counter() - started) * 1000.0
                     log.debug("opened %s in %.0f ms", folder.name, shared.opened_ms)
                 elif not shared.searcher.up_to_date():
-                    shared.searcher = shared.searcher.refresh()
+                    shared.searcher = _open_searcher(folder, reuse=shared.searcher)
             except IndexProblem:
                 shared.drop()
                 raise
@@ -228,7 +299,7 @@ class SearchIndex:
                 raise IndexProblem(f"the search index cannot be read ({type(exc).__name__}: {exc})") from exc
 
     def _new_dir(self) -> Path:
-        folder = self.root / f"ix-{datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}"
+        folder = self.root / f"ix-{datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}-{os.urandom(3).hex()}"
         folder.mkdir(parents=True)
         wi.create_in(str(folder), schema())
         (folder / FORMAT_FILE).write_text(INDEX_FORMAT + "\n")
@@ -258,22 +329,47 @@ class SearchIndex:
                 if self.current_dir() is None:
                     self._swap(self._new_dir())
 
+    @contextlib.contextmanager
+    def _writer(self) -> Iterator[tuple]:
+        """A writer on the live index (committed on success), and its folder."""
+        self.ensure()
+        folder = self._live_folder()
+        _missing_columns_remembered()
+        ix = self.open(check=False)  # the writer reads the folder's table of contents; damage shows there
+        with ix.writer(timeout=30.0) as w:
+            yield w, folder
+
+    def _delete(self, w, folder: Path, fieldname: str, values: Iterable[str]) -> None:
+        """Delete documents by term. Whoosh would open a reader of the whole index for that (a second at
+        1,000 hours); this process's shared searcher serves when it reads the writer's generation."""
+        values = list(values)
+        shared = _shared(self.root)
+        try:
+            with self.searcher() as s:
+                if shared.folder == folder and s.reader().generation() == w.generation - 1:
+                    for value in values:
+                        w.delete_by_term(fieldname, value, searcher=s)
+                    return
+        except IndexProblem:
+            pass
+        for value in values:
+            w.delete_by_term(fieldname, value)
+
     def replace_session(self, meta: SessionMeta, segments: Iterable[Segment]) -> None:
         """Index a session's (latest) transcript, replacing whatever was indexed for it."""
-        self.ensure()
-        ix = self.open()
-        with ix.writer(timeout=30.0) as w:
-            w.delete_by_term("session", meta.id)
-            for doc in documents(meta, segments):
+        docs = list(documents(meta, segments))
+        with self._writer() as (w, folder):
+            self._delete(w, folder, "session", [meta.id])
+            for doc in docs:
                 w.add_document(**doc)
 
     def add_segments(self, meta: SessionMeta, segments: Iterable[Segment]) -> None:
-        """Append segments of a session being recorded (live)."""
-        self.ensure()
-        ix = self.open()
-        with ix.writer(timeout=30.0) as w:
-            for doc in documents(meta, segments):
-                w.update_document(**doc)
+        """Append segments of a session being recorded (live); a segment indexed before is replaced."""
+        docs = list(documents(meta, segments))
+        with self._writer() as (w, folder):
+            self._delete(w, folder, "id", [doc["id"] for doc in docs])
+            for doc in docs:
+                w.add_document(**doc)
 
     def rebuild(self, sessions: Iterable[tuple[SessionMeta, list[Segment]]], total: int,
                 on_session: Callable[[str], None] = lambda _sid: None, procs: int = 2) -> int:
@@ -285,6 +381,7 @@ class SearchIndex:
             folder = self._new_dir()
             ix = wi.open_dir(str(folder))
             procs = max(1, min(procs, os.cpu_count() or 1))
+            _missing_columns_remembered()
             if procs > 1:
                 _workers_die_with_parent()
             writer = ix.writer(procs=procs, multisegment=True, limitmb=128) if procs > 1 else ix.writer()

@@ -78,6 +78,14 @@ class WordTokenizer(_ListTokenizer):
         return [w for w in jieba.cut(" ".join(texts).replace(" ", ""), HMM=True) if w.strip()]
 
 
+def warm_up() -> None:
+    """Load what indexing a first segment needs (jieba's dictionary, OpenCC, cn2an): a second or more on a
+    busy machine, better paid before a live session's first segment arrives."""
+    import numpy  # noqa: F401  (the searches' scorer)
+
+    list(WordTokenizer().tokens_of("他欠了一百一十七万元，倉庫"))
+
+
 def schema() -> fields.Schema:
     return fields.Schema(
         id=fields.ID(stored=True, unique=True),

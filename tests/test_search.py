@@ -131,3 +131,117 @@ def test_bad_queries_raise_a_clear_error(index, query, message):
 def test_a_bad_date_is_a_clear_error(index):
     with pytest.raises(QueryError, match="not a date"):
         index.search("仓库", SearchOptions(since="yesterday"))
+
+
+# -- the numpy scorer gives Whoosh's own ranking; the shared searcher follows every change ----------------
+QUERIES = ["仓库", "刀", "117", "一百一十七", "蔺晓翀", '"房价上涨"', "仓库 刀", "枪 OR 刀", "仓库 NOT 刀",
+           "(枪 OR 刀) AND 仓库", "没有拿", "我", "8月11日", "不存在的词"]
+
+
+@pytest.fixture(scope="module")
+def index_with_deletions(tmp_path_factory):
+    """The corpus, plus a session indexed twice, the first copy deleted but not merged away."""
+    idx = SearchIndex(tmp_path_factory.mktemp("home"))
+    for meta, segments in CORPUS.items():
+        idx.replace_session(meta, segments)
+    from index.search_index import documents
+    meta, segments = next(iter(CORPUS.items()))
+    ix = idx.open()
+    w = ix.writer()
+    w.delete_by_term("session", meta.id)
+    for doc in documents(meta, segments):
+        w.add_document(**doc)
+    w.commit(merge=False)
+    with idx.searcher() as s:
+        assert s.reader().has_deletions()
+    return idx
+
+
+@pytest.mark.parametrize("filters", [{}, {"speaker": "suspect"}, {"case_id": "A-1"},
+                                     {"since": "2026-11-10", "until": "2026-11-30"}])
+def test_fast_scoring_ranks_exactly_as_whoosh(index_with_deletions, filters):
+    from whoosh import query as wq
+
+    from index.fastscore import FastScorer, allowed_docs
+    from index.query import parse, parse_day
+    from index.search_index import to_whoosh
+
+    fq = []
+    if "speaker" in filters:
+        fq.append(wq.Term("speaker", filters["speaker"]))
+    if "case_id" in filters:
+        fq.append(wq.Term("case", filters["case_id"]))
+    if "since" in filters:
+        fq.append(wq.DateRange("date", parse_day(filters["since"], "s"), parse_day(filters["until"], "u", True)))
+    fq = wq.And(fq) if fq else None
+    compared = 0
+    with index_with_deletions.searcher() as s:
+        fast = FastScorer(s)
+        for text in QUERIES:
+            q = to_whoosh(parse(text))
+            want = [(r.docnum, r.score) for r in s.search(q, limit=5, filter=fq)]
+            got = fast.top(q, 5, allowed_docs(fast, fq))
+            assert [d for d, _ in got] == [d for d, _ in want], text
+            assert [sc for _, sc in got] == pytest.approx([sc for _, sc in want], rel=1e-6), text
+            compared += len(want)
+    assert compared > 10  # the queries do find things
+
+
+def test_search_sees_a_reindexed_session_once(index_with_deletions):
+    hits = index_with_deletions.search("仓库", SearchOptions(limit=100))
+    assert len(hits) == len(truth("仓库"))  # the deleted copies are not found
+
+
+def test_the_shared_searcher_follows_writes_and_swaps(tmp_path):
+    idx = SearchIndex(tmp_path / "home")
+    metas = list(CORPUS)
+    idx.replace_session(metas[0], CORPUS[metas[0]])
+    assert {h.session for h in idx.search("仓库", SearchOptions(limit=100))} == {metas[0].id}
+    idx.add_segments(metas[1], CORPUS[metas[1]][:2])  # a live session: seen by the next search
+    assert {h.session for h in SearchIndex(tmp_path / "home").search("仓库")} == {metas[0].id, metas[1].id}
+    idx.add_segments(metas[1], CORPUS[metas[1]][:2])  # added again: replaced, not doubled
+    assert len(idx.search("仓库", SearchOptions(limit=100))) == 3
+    before = idx.current_dir()
+    idx.rebuild(iter([(metas[1], CORPUS[metas[1]])]), 1)  # a new folder swapped in
+    assert idx.current_dir() != before
+    assert {h.session for h in idx.search("仓库", SearchOptions(limit=100))} == {metas[1].id}
+
+
+def test_searches_from_many_threads_while_a_writer_commits(tmp_path):
+    import threading
+
+    idx = SearchIndex(tmp_path / "home")
+    meta0, meta1 = list(CORPUS)
+    idx.replace_session(meta0, CORPUS[meta0])
+    errors, counts = [], []
+
+    def searching():
+        try:
+            for _ in range(15):
+                counts.append(len(SearchIndex(tmp_path / "home").search("仓库", SearchOptions(limit=100))))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=searching) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for seg in CORPUS[meta1]:
+        idx.add_segments(meta1, [seg])
+    for t in threads:
+        t.join()
+    assert not errors
+    assert counts and all(2 <= c <= 3 for c in counts)
+    assert len(idx.search("仓库", SearchOptions(limit=100))) == 3
+
+
+def test_an_index_of_another_format_is_refused(tmp_path):
+    from index.manager import IndexProblem
+
+    idx = SearchIndex(tmp_path / "home")
+    meta = next(iter(CORPUS))
+    idx.replace_session(meta, CORPUS[meta])
+    assert idx.search("仓库")
+    (idx.current_dir() / "FORMAT").unlink()  # as the first version of xunlu left it
+    assert not idx.exists()
+    with pytest.raises(IndexProblem, match="another version"):
+        idx.search("仓库")

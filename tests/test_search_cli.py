@@ -109,6 +109,8 @@ def test_live_segments_are_searchable_within_two_seconds(tmp_path):
     home = tmp_path / "home"
     meta = SessionMeta("s-20261121-0009", "L-1", "讯问室3", ("张三",), "2026-11-21T10:00:00+08:00", 1)
     live = LiveIndexer(home, meta)
+    # a recording session starts its indexer with the session, seconds before ASR gives a first segment
+    assert live.wait_ready(60)
     try:
         for i, text in enumerate(["我叫王五", "我住在城南的仓库旁边", "那天我见过蔺晓翀"]):
             words = tuple(Word(i * 4 + k * 0.3, i * 4 + (k + 1) * 0.3, ch, 0.9) for k, ch in enumerate(text))
@@ -122,3 +124,16 @@ def test_live_segments_are_searchable_within_two_seconds(tmp_path):
         live.close()
     [hit] = SearchIndex(home).search("蔺晓翀")
     assert hit.start == pytest.approx(8 + 5 * 0.3)  # 那天我见过 comes first
+
+
+def test_an_index_of_an_older_format_is_rebuilt(tmp_path):
+    home = tmp_path / "home"
+    archive, ids = fill(home, 2, 6)
+    rebuild(home, archive)
+    folder = SearchIndex(home).current_dir()
+    (folder / "FORMAT").unlink()  # the first version of xunlu wrote no format stamp
+    result = xunlu("search", "仓库", "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    assert "another version" in result.stderr and "rebuilding" in result.stderr
+    assert len(result.stdout.splitlines()) == 4
+    assert SearchIndex(home).current_dir() != folder and SearchIndex(home).exists()
