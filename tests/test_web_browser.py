@@ -113,6 +113,10 @@ def test_console_start_live_marker_stop_correct(page, site):
     # correct line 1: a new version; v1 stays
     line = page.locator(".pl-lines .line[data-id='1']")
     line.locator(".txt").dblclick()
+    page.wait_for_selector(".edit-input")
+    was_paused = video_state(page)["paused"]
+    page.press(".edit-input", "Control+Space")  # play/pause without leaving the text being corrected
+    page.wait_for_function(f"() => document.querySelector('video.pl-video').paused === {str(not was_paused).lower()}")
     page.fill(".edit-input", "我叫王晓明")
     page.press(".edit-input", "Enter")
     page.wait_for_selector(".pl-vlabel:has-text('v2')")
@@ -121,6 +125,11 @@ def test_console_start_live_marker_stop_correct(page, site):
     assert [(v["version"], v["kind"]) for v in versions] == [(1, "asr"), (2, "edit")]
     assert httpx.get(f"{site['url']}/api/sessions/{sid}/transcript?version=1").json()["segments"][1]["text"] == \
         INTERVIEW[1].text
+    # the versions tab shows both, and what changed
+    page.click(".pl-tabs .tab[data-tab='versions']")
+    page.locator(".pl-tab-body button:has-text('与上一版比较')").click()
+    page.wait_for_selector("pre.diff .add:has-text('我叫王晓明')")
+    assert INTERVIEW[1].text in page.locator("pre.diff .del").all_inner_texts()[-1]
     # exports of the latest version
     href = page.locator(".pl-exports a[data-format='docx']").get_attribute("href")
     r = httpx.get(site["url"] + href)
