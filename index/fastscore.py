@@ -325,5 +325,13 @@ def _matching(fast: FastScorer, q: wq.Query, np):
         for sub in q.subqueries[1:]:
             out = np.intersect1d(out, _matching(fast, sub, np))
         return out
-    # ranges and the rest: Whoosh lists the documents
+    if type(q) is wq.Or and q.subqueries:
+        return np.unique(np.concatenate([_matching(fast, sub, np) for sub in q.subqueries]))
+    if isinstance(q, wq.NumericRange) and hasattr(q, "_compile_query"):  # dates: a few term ranges
+        return _matching(fast, q._compile_query(s.reader()), np)
+    if type(q) is wq.TermRange and hasattr(q, "_btexts"):
+        parts = [_postings(leaf.reader(), q.fieldname, btext)[0] + offset
+                 for leaf, offset in fast.leaves for btext in q._btexts(leaf.reader())]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    # the rest: Whoosh lists the documents
     return np.fromiter(s.docs_for_query(q), dtype=np.int64)
