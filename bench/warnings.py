@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/warnings.py [--sessions N] [--minutes M] [--seed N] [--no-words] [--keep DIR]
 
+--keep DIR builds the archive there and keeps it; a later run with the same --keep DIR reuses it (the facts
+cache and the stored warnings are dropped first, so "cold" is cold again, apart from the OS page cache).
+
 The archive is written straight into a temp home's catalog (one SQLite transaction; no audit entries, which
 the rules do not read) with one transcript file per session in the archive's JSON form: a segment every
 ~12 s alternating officer / suspect over 20-60 minutes (--minutes sets the mean, default 40), 12-30
@@ -153,7 +156,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=40.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-words", action="store_true")
-    ap.add_argument("--keep", type=Path, help="build the archive here and keep it")
+    ap.add_argument("--keep", type=Path, help="build the archive here and keep it (reused when it exists)")
     args = ap.parse_args()
 
     from archive.store import Archive
@@ -165,10 +168,16 @@ def main() -> None:
     home = args.keep or Path(tempfile.mkdtemp(prefix="xunlu-bench-warnings-"))
     try:
         t0 = time.perf_counter()
-        planted = build(home, args.sessions, args.minutes, args.seed, not args.no_words)
-        size = sum(f.stat().st_size for f in (home / "sessions").rglob("v1.json"))
-        print(f"built {args.sessions} sessions ({size / 1e6:.0f} MB of transcripts) in {time.perf_counter() - t0:.1f} s;"
-              f" planted: {dict(planted)}")
+        if (home / "catalog.sqlite").exists():
+            print(f"reusing the archive in {home} (--sessions, --minutes, --seed, --no-words are ignored)")
+            for name in ("supervise-cache.sqlite", "supervise-cache.sqlite-wal", "supervise-cache.sqlite-shm"):
+                (home / name).unlink(missing_ok=True)      # "cold" starts without the facts cache
+            Archive(home).conn.execute("DELETE FROM warnings")
+        else:
+            planted = build(home, args.sessions, args.minutes, args.seed, not args.no_words)
+            size = sum(f.stat().st_size for f in (home / "sessions").rglob("v1.json"))
+            print(f"built {args.sessions} sessions ({size / 1e6:.0f} MB of transcripts) in "
+                  f"{time.perf_counter() - t0:.1f} s; planted: {dict(planted)}")
         (home / "rules.toml").write_text('[room_not_approved]\napproved = ["讯问室1", "讯问室2", "讯问室3"]\n',
                                          encoding="utf-8")
         cfg = load_rules(home)

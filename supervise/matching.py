@@ -28,41 +28,61 @@ class Pattern:
     allowed: int                # edits allowed
     pairs: frozenset[str]       # its character pairs
     needed: int                 # pairs a window must share with it before the edit distance is computed
+    chars: frozenset[str]       # its characters: each edit loses at most one of them
+    chars_needed: int
 
     @classmethod
     def of(cls, phrase: str, similarity: float) -> "Pattern":
         text = normalise(phrase)
         allowed = int(len(text) * (1.0 - similarity) + 1e-9)
-        pairs = bigrams(text)
-        return cls(text, allowed, pairs, max(0, len(pairs) - 2 * allowed))
+        pairs, chars = bigrams(text), frozenset(text)
+        return cls(text, allowed, pairs, max(0, len(pairs) - 2 * allowed), chars, max(0, len(chars) - allowed))
 
 
 def distance_in(pattern: str, text: str) -> int:
-    """The fewest edits that turn `pattern` into some substring of `text` (Sellers, 1980)."""
+    """The fewest edits that turn `pattern` into some substring of `text` (Sellers, 1980), computed with
+    Myers' bit-vector algorithm (1999): one column of the edit-distance table per text character."""
     m = len(pattern)
-    column = list(range(m + 1))
+    if m == 0:
+        return 0
+    peq: dict[str, int] = {}
+    for i, ch in enumerate(pattern):
+        peq[ch] = peq.get(ch, 0) | (1 << i)
+    mask = (1 << m) - 1
+    high = 1 << (m - 1)
+    pv, mv, score = mask, 0, m
     best = m
     for ch in text:
-        prev_diag = 0            # the empty prefix of the pattern matches anywhere at no cost
-        column[0] = 0
-        for i in range(1, m + 1):
-            cost = prev_diag if pattern[i - 1] == ch else prev_diag + 1
-            above = column[i - 1] + 1
-            left = column[i] + 1
-            prev_diag = column[i]
-            column[i] = min(cost, above, left)
-        if column[m] < best:
-            best = column[m]
-            if best == 0:
-                break
+        eq = peq.get(ch, 0)
+        xv = eq | mv
+        xh = (((eq & pv) + pv) ^ pv) | eq
+        ph = mv | (~(xh | pv) & mask)
+        mh = pv & xh
+        if ph & high:
+            score += 1
+        elif mh & high:
+            score -= 1
+            if score < best:
+                best = score
+                if best == 0:
+                    return 0
+        ph = (ph << 1) & mask          # the top row stays 0: a match may start anywhere in the text
+        mh = (mh << 1) & mask
+        pv = mh | (~(xv | ph) & mask)
+        mv = ph & xv
     return best
 
 
-def found(pattern: Pattern, text: str, text_pairs: Optional[frozenset[str]] = None) -> bool:
-    """Is `pattern` in the normalised `text`, within its allowed edits?"""
+def found(pattern: Pattern, text: str, text_pairs: Optional[frozenset[str]] = None,
+          text_chars: Optional[frozenset[str]] = None) -> bool:
+    """Is `pattern` in the normalised `text`, within its allowed edits? (`text_pairs`/`text_chars`: the
+    text's character pairs and characters, when the caller tries several patterns on one text.)"""
     if pattern.text in text:
         return True
     if pattern.allowed == 0 or len(text) < len(pattern.text) - pattern.allowed:
+        return False
+    chars = frozenset(text) if text_chars is None else text_chars
+    if len(pattern.chars & chars) < pattern.chars_needed:
         return False
     pairs = bigrams(text) if text_pairs is None else text_pairs
     if len(pattern.pairs & pairs) < pattern.needed:

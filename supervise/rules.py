@@ -100,19 +100,26 @@ def _notice_hits(f: SessionFacts, cfg: RuleConfig) -> list[tuple[int, float, flo
             texts[i] = normalise(seg.text)
         window, end = texts[i], seg.end
         if i + 1 < len(segs) and segs[i + 1].start - seg.end < 10.0:
-            texts[i + 1] = normalise(segs[i + 1].text)
+            if texts[i + 1] is None:
+                texts[i + 1] = normalise(segs[i + 1].text)
             window, end = window + texts[i + 1], segs[i + 1].end
         if not window:
             continue
-        pairs = None
+        pairs, chars = None, None
         for k in sorted(todo):
             p = patterns[k]
             if p.text in window:
                 ok = True
+            elif p.allowed == 0:
+                ok = False
             else:
+                if chars is None:
+                    chars = frozenset(window)
+                if len(p.chars & chars) < p.chars_needed:
+                    continue
                 if pairs is None:
                     pairs = bigrams(window)
-                ok = found(p, window, pairs)
+                ok = found(p, window, pairs, chars)
             if ok:
                 hits.append((k, seg.start, end))
                 todo.discard(k)

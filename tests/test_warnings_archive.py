@@ -298,3 +298,15 @@ def test_officer_silent_says_what_the_audio_level_shows(archive, tmp_path):
     found = {f.session: f.reason for f in scan(archive, load_rules(), NOW).findings if f.rule == "officer_silent"}
     assert "无信号" in found[reasons["off"]]
     assert "有声音" in found[reasons["room"]]
+
+
+def test_transcript_read_without_words_is_the_same():
+    from supervise.facts import digest_transcript, load_without_words
+
+    t = Transcript("zh", "m", 9.0, (Segment(0, 1.0, 2.0, "你]好\"words\": [x]", (), "officer", 0),))
+    from asr.types import Word
+    t2 = Transcript("zh", "m", 9.0, (Segment(0, 1.0, 2.0, "a", (Word(1.0, 1.5, "]", 0.9),), "officer", 0),
+                                     Segment(1, 3.0, 4.0, "好", (Word(3.0, 4.0, "好", 0.9),), "suspect", 1)))
+    for tr in (t, t2):
+        text = json.dumps(tr.to_dict(), ensure_ascii=False, indent=1)
+        assert digest_transcript(load_without_words(text)) == digest_transcript(json.loads(text))
