@@ -88,7 +88,8 @@ def warnings_cmd(
                      until=parse_day(until, "--until"), session=session, limit=limit)
         if not no_refresh:
             refresh(archive, config, system_actor())
-        for w in store.list(flt):
+        found = store.list(flt)
+        for w in found:
             if as_json:
                 typer.echo(json.dumps({**w.to_dict(), "title": TITLES.get(w.rule, w.rule)}, ensure_ascii=False))
             else:
@@ -96,6 +97,8 @@ def warnings_cmd(
                 mark = "红 red   " if w.level == "red" else "黄 yellow"
                 state_note = "" if w.state == "open" else f"\t[{w.state}]"
                 typer.echo(f"#{w.id}\t{mark}\t{w.session}\t{at}\t{w.unit or '-'}\t{w.rule}\t{w.reason}{state_note}")
+        red = sum(w.level == "red" for w in found)
+        typer.echo(f"{len(found)} warning(s) ({state}): {red} red, {len(found) - red} yellow", err=True)
 
 
 @app.command("sign")

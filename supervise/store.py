@@ -84,7 +84,6 @@ class WarningStore:
         when = stamp()
         scope = set(info if evaluated is None else evaluated)
         found = {f.key: f for f in findings}
-        new = reopened = resolved = 0
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             existing = {r["key"]: (r["id"], r["session_id"], r["state"]) for r in
