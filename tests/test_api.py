@@ -334,3 +334,16 @@ def test_live_files_refuse_traversal_and_symlinks(world, tmp_path):
     for name in ("..%2F..%2Fcatalog.sqlite", "x.sqlite", ".hidden.ts", "a%00.ts"):
         r = c.get(f"/api/sessions/{sid}/live/{name}")
         assert r.status_code in (400, 404) and r.json()["detail"], name
+
+
+def test_rooms_from_config_and_archive(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('[rooms."讯问室1"]\naudio = "hw:1"\nvideo = "/dev/video0"\n', encoding="utf-8")
+    with TestClient(create_app(home, transcriber=object(), defaults={"audio": "default"})) as c:
+        r = c.get("/api/rooms").json()
+        assert r["rooms"] == ["讯问室1"] and r["devices"] == {"讯问室1": {"audio": "hw:1", "video": "/dev/video0"}}
+        assert r["defaults"] == {"audio": "default"}
+        (home / "config.toml").write_text("[rooms\n", encoding="utf-8")
+        bad = c.get("/api/rooms")
+        assert bad.status_code == 500 and "config.toml" in bad.json()["detail"]

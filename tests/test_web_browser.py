@@ -33,6 +33,8 @@ def site(tmp_path_factory):
     from api.cli_serve import ServeOptions, start_in_thread
 
     home = tmp_path_factory.mktemp("web-home")
+    (home / "config.toml").write_text('[rooms."讯问室3"]\naudio = "pulse:room3"\nvideo = "rtsp://cam3/stream"\n'
+                                      'speakers = ["officer", "suspect"]\n', encoding="utf-8")
     media = tmp_path_factory.mktemp("web-media")
     archive = Archive(home)
     video = make_video(media / "interview.mp4", 18)
@@ -87,13 +89,16 @@ def test_console_start_live_marker_stop_correct(page, site):
     page.goto(site["url"] + "/console.html")
     assert page.locator("#start-form h1").inner_text() == "开始讯问"  # Chinese by default
     page.fill("#room", "讯问室3")
+    page.dispatch_event("#room", "change")  # a configured room brings its microphone and camera
     page.fill("#case", "C-777")
     page.fill("#officers", "张三，李四")
     page.fill("#suspect", "赵六")
     page.click("#start")
     page.wait_for_selector("#recording:not([hidden])")
     sid = page.locator("#rec-sid").inner_text()
-    assert site["live"].requests[-1].officers == ("张三", "李四") and site["live"].requests[-1].audio == "lavfi:sine"
+    req = site["live"].requests[-1]
+    assert req.officers == ("张三", "李四") and req.room == "讯问室3" and req.suspect == "赵六"
+    assert (req.audio, req.video, req.speakers) == ("pulse:room3", "rtsp://cam3/stream", ("officer", "suspect"))
     # a partial (greyed) and then the final text of the first utterance appear live
     partial = page.wait_for_selector(".pl-lines .line.partial", timeout=15000)
     assert partial.evaluate("n => getComputedStyle(n).fontStyle") == "italic"

@@ -58,7 +58,7 @@ def error_response(exc: BaseException) -> JSONResponse:
         return _json(416, str(exc), {"Content-Range": f"bytes */{exc.size}"})
     if isinstance(exc, Duplicate):
         return _json(409, str(exc), session=exc.session_id)
-    if status == 500:
+    if status == 500 and not isinstance(exc, ApiError):
         log.error("unexpected error", exc_info=exc)
         return _json(500, f"internal error ({type(exc).__name__}); see the server log")
     return _json(status, str(exc))

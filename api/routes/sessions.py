@@ -144,10 +144,37 @@ def list_markers(sid: str, archive: Archive = Depends(get_archive)):
     return sorted(found, key=lambda m: (m["at"] or 0, m["seq"]))
 
 
-@router.get("/rooms", summary="Rooms and case ids seen before, and the console's defaults")
+def room_devices(home) -> dict[str, dict[str, str]]:
+    """`[rooms."讯问室1"] audio = "...", video = "..."` in <home>/config.toml: each room's microphone and
+    camera, so that choosing the room is all the console needs for a one-key start."""
+    from api.config import tomllib
+
+    path = home / "config.toml"
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("rooms", {}) if path.is_file() else {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ApiError(500, f"cannot read {path}: {exc}") from exc
+    return {str(name): {k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in spec.items()
+                        if k in ("audio", "video", "speakers") and v}
+            for name, spec in table.items() if isinstance(spec, dict)}
+
+
+def approved_rooms(home) -> tuple[str, ...]:
+    try:
+        from supervise.config import load_rules
+
+        return tuple(load_rules(home).room_not_approved.approved)
+    except Exception:  # no rules, or a bad rules file: the warnings page reports that
+        return ()
+
+
+@router.get("/rooms", summary="Rooms (configured, approved, seen before) with their devices; cases; defaults")
 def rooms(request: Request, archive: Archive = Depends(get_archive)):
     sessions = archive.list()
-    return {"rooms": sorted({s.room for s in sessions if s.room}),
+    home = request.app.state.home
+    devices = room_devices(home)
+    return {"rooms": sorted({s.room for s in sessions if s.room} | set(devices) | set(approved_rooms(home))),
+            "devices": devices,
             "cases": sorted({s.case_id for s in sessions if s.case_id}),
             "officers": sorted({o for s in sessions for o in s.officers}),
             "defaults": {k: v for k, v in request.app.state.defaults.items() if isinstance(v, (str, int, float))}}

@@ -10,6 +10,15 @@ const $ = (id) => document.getElementById(id);
 let player;
 let recordingSid = null;
 let clockTimer = null;
+let devices = {};  // room -> {audio, video, speakers} from the server's config.toml [rooms]
+
+function roomChosen() {  // a configured room brings its microphone and camera
+  const d = devices[$("room").value.trim()];
+  if (!d) return;
+  if (d.audio) $("audio").value = d.audio;
+  if (d.video) $("video-src").value = d.video;
+  if (d.speakers) $("speakers").value = d.speakers;
+}
 
 function split(value) {
   return value.split(/[,，、;；]/).map((s) => s.trim()).filter(Boolean);
@@ -23,6 +32,7 @@ async function loadChoices() {
     if (r.defaults.audio && !$("audio").value) $("audio").value = r.defaults.audio;
     if (r.defaults.video && !$("video-src").value) $("video-src").value = r.defaults.video;
     if (r.defaults.language) $("language").value = r.defaults.language;
+    devices = r.devices || {};
   } catch (err) { showError(err); }
 }
 
@@ -122,6 +132,7 @@ player = new Player($("player"), {
   onStopped: (sid) => { if (recordingSid === sid) finished(sid); else player.open(sid); },
 });
 $("start-form").addEventListener("submit", start);
+$("room").addEventListener("change", roomChosen);
 $("stop").addEventListener("click", stop);
 loadChoices();
 loadRecent();
