@@ -40,9 +40,13 @@ class AudioPump:
                                                                                          / block)))
 
     def _push(self, chunk: np.ndarray, latency: float = 0.0) -> None:
-        if self.t0 is None:
-            self.t0 = time.time() - latency - len(chunk) / self.rate
-            self.first.set()
+        # The first sample's wall-clock time: a source that starts with a burst (a decoder that probed a
+        # stream, a sound server's buffer) delivers old audio at once, so take the earliest the samples
+        # received so far can have started, not just the first chunk's.
+        start = time.time() - latency - (self.frames + self.dropped + len(chunk)) / self.rate
+        if self.t0 is None or start < self.t0:
+            self.t0 = start
+        self.first.set()
         try:
             self._queue.put_nowait(chunk)
             self.frames += len(chunk)

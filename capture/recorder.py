@@ -6,9 +6,9 @@ Two shapes, chosen by the capture plan:
   them in sync by their timestamps; `aresample=async=1:first_pts=0` pads the audio to start at 0 and fills
   gaps, so the audio sample count is the clock.
 - pumped: audio reaches Python first (microphones through PyAudio, or a separate audio source) and is
-  written to ffmpeg's stdin; its sample count is the clock. The first video frame is placed on that clock
-  by the wall clock (when it reached the filter, minus the wall-clock time of the first audio sample);
-  later frames keep the camera's own timing.
+  written to ffmpeg's stdin; its sample count is the clock, and t0 = the wall-clock time of its first
+  sample. A live video source (camera, URL) has its frames stamped with the wall clock as they are read,
+  minus t0; a file or test source has its first frame placed that way, then keeps its own timing.
 
 Python never sits between ffmpeg and its outputs: the tap is a file ffmpeg flushes packet by packet, and
 ASR falling behind cannot slow the recording down.
@@ -32,6 +32,7 @@ TAP_RATE = 16000
 TAP_NAME = "tap.s16"
 PLAYLIST = "index.m3u8"
 FIRST_AUDIO_S = 15.0
+SETTLE_S = 0.6
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,11 @@ def _clock_filter(epoch: float) -> str:
             "fontcolor=white:box=1:boxcolor=black@0.55:boxborderw=6")
 
 
-def video_filter(opts: RecorderOptions, clock_epoch: float, t0: Optional[float]) -> str:
+def video_filter(opts: RecorderOptions, clock_epoch: float, t0: Optional[float], live: bool = True) -> str:
     chain = []
-    if t0 is not None:  # the first frame placed on the audio clock by the wall clock, then its own timing
+    if t0 is not None and live:  # frames stamped with the wall clock when read, moved onto the audio clock
+        chain.append(f"setpts=PTS-{t0:.6f}/TB")
+    elif t0 is not None:  # a file or test source: its first frame placed by the wall clock, then its own timing
         chain.append(f"setpts=PTS-STARTPTS+(RTCSTART/1000000-{t0:.6f})/TB")
     chain.append(f"scale=-2:'min(ih,{opts.max_height})'")
     chain.append("format=yuv420p")
@@ -71,6 +74,7 @@ def recorder_args(plan: CapturePlan, opts: RecorderOptions, clock_epoch: float,
     layout = "mono" if channels == 1 else "stereo"
     args = ["ffmpeg", "-hide_banner", "-nostats", "-loglevel", "warning", "-y"]
     video_map: Optional[str] = None
+    live_video = plan.video is not None and plan.video.kind not in ("file", "lavfi")
     if pump_rate is None:
         args += plan.audio.input_args()
         audio_chain = f"[0:a:0]aresample=async=1:first_pts=0,aformat=channel_layouts={layout},"
@@ -81,7 +85,11 @@ def recorder_args(plan: CapturePlan, opts: RecorderOptions, clock_epoch: float,
                  "-i", "pipe:0"]
         audio_chain = "[0:a:0]"
         if plan.video is not None:
+            if live_video:
+                args += ["-use_wallclock_as_timestamps", "1"]
             args += plan.video.input_args()
+            if live_video:
+                args += ["-copyts"]
             video_map = "1:v:0"
     args += ["-filter_complex",
              f"{audio_chain}asplit=2[arec][t];[t]aresample={TAP_RATE},aformat=sample_fmts=s16[tap]"]
@@ -89,7 +97,7 @@ def recorder_args(plan: CapturePlan, opts: RecorderOptions, clock_epoch: float,
         args += ["-t", f"{opts.duration:.3f}"]
     if video_map:
         gop = opts.segment_seconds
-        args += ["-map", video_map, "-vf", video_filter(opts, clock_epoch, t0 if pump_rate else None),
+        args += ["-map", video_map, "-vf", video_filter(opts, clock_epoch, t0 if pump_rate else None, live_video),
                  "-c:v", "libx264", "-preset", opts.preset, "-tune", "zerolatency", "-crf", "23",
                  "-force_key_frames", f"expr:gte(t,n_forced*{gop:g})", "-sc_threshold", "0",
                  "-fps_mode", "vfr"]
@@ -209,6 +217,8 @@ class Recorder:
                 raise SourceError(f"no audio came from {plan.audio.describe()} in {FIRST_AUDIO_S:.0f} s")
         if pump.t0 is None:
             raise SourceError(pump.error or f"no audio came from {plan.audio.describe()}")
+        if plan.video is not None:  # let a first burst of audio arrive: it moves t0 back (see AudioPump)
+            self._stop.wait(SETTLE_S)
         self.t0 = pump.t0
         limit = int(self.opts.duration * pump.rate) if self.opts.duration else None
         # the pump's sample count ends the recording, not ffmpeg's clock

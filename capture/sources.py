@@ -53,8 +53,8 @@ class MediaInput:
             target = self.target
             if scheme in ("rtsp", "rtsps"):
                 args += ["-rtsp_transport", "tcp", "-timeout", timeout]
-            elif scheme == "udp":
-                args += ["-fflags", "+genpts+discardcorrupt"]
+            elif scheme == "udp":  # MPEG-TS says which streams it carries: a short probe starts sooner
+                args += ["-fflags", "+genpts+discardcorrupt", "-analyzeduration", "1500000"]
                 if "timeout=" not in target:
                     target += ("&" if "?" in target else "?") + f"timeout={timeout}"
             else:

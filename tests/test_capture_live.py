@@ -311,3 +311,35 @@ def test_asr_failure_never_stops_the_recording(archive_home, beeps8):
     assert "model crashed" in done.details["asr_error"]
     transcript = json.loads((archive.folder(session.id) / "transcripts" / "v1.json").read_text())
     assert [s["start"] for s in transcript["segments"]] == pytest.approx(truth, abs=0.05)  # done offline
+
+
+def test_separate_live_audio_and_video_sources_share_the_audio_clock(archive_home):
+    """Audio from one network stream (pumped through Python), video from another, both sent by one
+    encoder that beeps and flashes at the same instants: the wall clock lines them up in the MP4."""
+    home, archive = archive_home
+    p1, p2 = 21000 + os.getpid() % 10000, 31000 + os.getpid() % 10000
+    flash = "between(mod(t-1\\,2)\\,0\\,0.079)"
+    beep = "between(mod(t-1\\,2)\\,0\\,0.06)"
+    publisher = subprocess.Popen(
+        ["ffmpeg", "-nostdin", "-v", "error", "-re",
+         "-f", "lavfi", "-i", f"color=c=black:s=320x240:r=25,drawbox=t=fill:c=white:enable='{flash}'",
+         "-f", "lavfi", "-i", f"aevalsrc='if({beep}\\,0.5*sin(2*PI*1000*t)\\,0)':s=48000", "-t", "40",
+         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-c:a", "aac",
+         "-map", "0:v", "-map", "1:a", "-f", "tee",
+         f"[f=mpegts]udp://127.0.0.1:{p1}?pkt_size=1316|[f=mpegts]udp://127.0.0.1:{p2}?pkt_size=1316"])
+    try:
+        time.sleep(0.5)
+        live = start_live(home, archive, RecordRequest(audio=f"udp://127.0.0.1:{p1}",
+                                                       video=f"udp://127.0.0.1:{p2}", duration=9.0),
+                          None, "tester", stream=beep_stream())
+        assert not live.plan.shared
+        assert live.wait(40)
+        session = live.stop()
+    finally:
+        publisher.kill()
+        publisher.wait()
+    assert session.status == "complete", session.error
+    flashes, beeps = onsets(archive.folder(session.id) / session.file("original").path)
+    assert len(flashes) >= 2 and len(beeps) >= 4
+    offsets = [min((f - b for b in beeps), key=abs) for f in flashes]
+    assert max(abs(o) for o in offsets) <= 0.25, offsets     # measured about +0.1 s here
