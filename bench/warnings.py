@@ -21,7 +21,9 @@ Measured, each on its own:
   warm     the same again: transcripts come from the facts cache
   refresh  supervise.scan.refresh(): warm scan + storing the warnings (insert / update / resolve)
   rules    supervise.rules.evaluate() alone over facts already in memory (the pure rule time)
-Findings per rule are printed so that a run that finds nothing is visible.
+Findings per rule are printed so that a run that finds nothing is visible. The synthetic media files are
+empty, so the officer-silent audio-level look-up (ffmpeg, once per flagged recording, then cached) only
+costs a failing ffmpeg start here; on real recordings it decodes the audio (seconds per hour of audio).
 """
 from __future__ import annotations
 
@@ -186,7 +188,8 @@ def main() -> None:
         for label in ("cold", "warm"):
             result = scan(archive, cfg, now)
             print(f"{label:8s} scan: {result.sessions} sessions, {len(result.findings)} findings in "
-                  f"{result.seconds:.2f} s ({result.seconds / result.sessions * 1e3:.2f} ms/session)")
+                  f"{result.seconds:.2f} s ({result.seconds / result.sessions * 1e3:.2f} ms/session); of which "
+                  f"{result.level_seconds:.2f} s for {result.level_checks} audio-level look-ups (officer silent)")
         t = time.perf_counter()
         report = refresh(archive, cfg, "system:bench", now)
         print(f"refresh  scan + store: {time.perf_counter() - t:.2f} s (new {report.new}, open {report.open_total})")

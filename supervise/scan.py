@@ -22,6 +22,8 @@ class ScanResult:
     info: dict[str, SessionInfo]
     sessions: int
     seconds: float
+    level_checks: int = 0           # officer-silent findings whose channel levels were looked up
+    level_seconds: float = 0.0      # time spent on that (ffmpeg decodes the audio once per recording)
 
 
 def scan(archive: Archive, config: RuleConfig, now: Optional[datetime] = None,
@@ -31,6 +33,7 @@ def scan(archive: Archive, config: RuleConfig, now: Optional[datetime] = None,
     began = time.perf_counter()
     findings: list[Finding] = []
     info: dict[str, SessionInfo] = {}
+    level_checks, level_seconds = 0, 0.0
     own_cache = cache is None
     cache = cache if cache is not None else FactsCache(archive.home)
     try:
@@ -40,15 +43,17 @@ def scan(archive: Archive, config: RuleConfig, now: Optional[datetime] = None,
             if facts.media_path and any(w.rule == "officer_silent" for w in found):
                 from supervise.levels import annotate
 
+                t = time.perf_counter()
                 found = annotate(found, archive.folder(facts.id) / facts.media_path,
                                  f"{facts.id}/{facts.media_path}", cache)
+                level_checks, level_seconds = level_checks + 1, level_seconds + time.perf_counter() - t
             findings.extend(found)
     finally:
         if own_cache:
             cache.close()
     seconds = time.perf_counter() - began
     log.info("rules over %d sessions: %d findings in %.2f s", len(info), len(findings), seconds)
-    return ScanResult(tuple(findings), info, len(info), seconds)
+    return ScanResult(tuple(findings), info, len(info), seconds, level_checks, level_seconds)
 
 
 def refresh(archive: Archive, config: RuleConfig, actor: str, now: Optional[datetime] = None,
