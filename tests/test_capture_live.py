@@ -343,3 +343,33 @@ def test_separate_live_audio_and_video_sources_share_the_audio_clock(archive_hom
     assert len(flashes) >= 2 and len(beeps) >= 4
     offsets = [min((f - b for b in beeps), key=abs) for f in flashes]
     assert max(abs(o) for o in offsets) <= 0.25, offsets     # measured about +0.1 s here
+
+
+def test_two_microphones_one_channel_each(pulse, archive_home, tmp_path):
+    """Two PyAudio devices ('pulse' and 'default' both reach the null sink here), merged sample by sample."""
+    import av
+
+    from capture.devices import microphones
+
+    if not any(d.name == "default" for d in microphones()):
+        pytest.skip("PyAudio has no second device ('default') here")
+    home, archive = archive_home
+    rate = 48000
+    tone = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(int(0.1 * rate)) / rate)
+    wav = np.zeros((2, 4 * rate), dtype=np.float32)
+    wav[:, 2 * rate:2 * rate + len(tone)] = tone
+    write_wav(tmp_path / "beep.wav", wav, rate)
+    live = start_live(home, archive, RecordRequest(audio="pulse+default", speakers=("officer", "suspect"),
+                                                   duration=6.0), None, "tester", stream=beep_stream())
+    player = play(tmp_path / "beep.wav", pulse)
+    assert live.wait(40)
+    session = live.stop()
+    player.wait(10)
+    stats = live.recorder.stats()
+    assert session.status == "complete", session.error
+    assert live.plan.channels == 2 and stats["overflows"] == 0 and stats["dropped"] == 0
+    assert stats["frames_written"] == 6 * stats["rate"]
+    with av.open(str(archive.folder(session.id) / session.file("original").path)) as c:
+        assert c.streams.audio[0].codec_context.channels == 2
+    segs = json.loads((archive.folder(session.id) / "transcripts" / "v1.json").read_text())["segments"]
+    assert len(segs) == 1 and segs[0]["speaker"] in ("officer", "suspect")   # heard on both: once
