@@ -47,9 +47,16 @@ class RecorderOptions:
     mic_rate: int = 48000               # rate for a decoded separate audio source
 
 
+FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf",
+         "/System/Library/Fonts/Supplemental/Arial.ttf", "C:/Windows/Fonts/arial.ttf")
+
+
 def _clock_filter(epoch: float) -> str:
+    """Date and time of each frame (from its time on the audio clock), top left."""
     fmt = r"%Y-%m-%d %H\\\:%M\\\:%S"
-    return (f"drawtext=text='%{{pts\\:localtime\\:{epoch:.3f}\\:{fmt}}}':x=12:y=12:fontsize=h/22:"
+    font = next((f for f in FONTS if Path(f).is_file()), None)  # else fontconfig's default
+    font_opt = f"fontfile='{font.replace(':', chr(92) + ':')}':" if font else ""
+    return (f"drawtext={font_opt}text='%{{pts\\:localtime\\:{epoch:.3f}\\:{fmt}}}':x=12:y=12:fontsize=h/22:"
             "fontcolor=white:box=1:boxcolor=black@0.55:boxborderw=6")
 
 
