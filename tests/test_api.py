@@ -3,7 +3,6 @@ markers, audit, bad input. Seeded with real MP4s and scripted transcripts; no mo
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient

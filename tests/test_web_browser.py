@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import time
 from pathlib import Path
@@ -162,6 +161,7 @@ def test_search_lands_one_second_before_the_word(page, site):
                            " return v.readyState >= 1 && v.currentTime > 0; }")
     state = video_state(page)
     assert hit["start"] - 1.0 - 0.05 <= state["t"] <= hit["start"], (state, hit)
+    page.wait_for_selector(".pl-lines .line.hitline .w.hit")  # the transcript may come after the video
     marked = page.locator(".pl-lines .line.hitline .w.hit").all_inner_texts()
     assert "".join(marked) == "王小明"
     # a second hit in the same recording: the player jumps without reloading

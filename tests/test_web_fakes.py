@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Optional, Sequence
@@ -69,8 +69,6 @@ def seed_session(archive: Archive, home: Path, media: Path, segments: Sequence[S
     """Import `media` with a transcript made of `segments`, and index it."""
     from api.importing import ImportRequest, import_file
     from api.indexing import index_session
-
-    speakers = tuple(dict.fromkeys(s.speaker for s in segments if s.speaker))
 
     def transcribe(_path: Path, _names: Sequence[str]) -> Transcript:
         return Transcript(language="zh", model="scripted", duration=duration, segments=tuple(segments))

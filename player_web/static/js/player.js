@@ -3,6 +3,7 @@
 // arriving over the WebSocket (partials greyed). Markers, versions, audit trail and exports underneath.
 import { api, clock, el, localTime, showError, speakerName, toast } from "./common.js";
 import { applyText, t } from "./i18n.js";
+import { addMarker, showTab } from "./player_tabs.js";
 
 const TYPING = new Set(["INPUT", "TEXTAREA", "SELECT"]);
 
@@ -420,54 +421,8 @@ export class Player {
     if (this.follow.checked) this.list.scrollTop = this.list.scrollHeight;
   }
 
-  // -- markers, versions, audit ------------------------------------------------------------------------
-  async addMarker() {
-    const body = { label: this.markerLabel.value.trim() };
-    const at = this.live ? this.elapsed : this.video.currentTime;
-    if (at !== undefined && at !== null && !(this.live && this.session.live)) body.at = Math.round(at * 100) / 100;
-    try {
-      const m = await api(`/api/sessions/${encodeURIComponent(this.sid)}/markers`, { method: "POST", json: body });
-      this.markerLabel.value = "";
-      toast(t("rec.markerSaved", { at: clock(m.at) }));
-      this.showTab("markers");
-    } catch (err) { showError(err); }
-  }
+  // -- markers, versions, audit (player_tabs.js) ------------------------------------------------------
+  addMarker() { return addMarker(this); }
 
-  async showTab(name) {
-    this.activeTab = name;
-    this.tabs.querySelectorAll(".tab").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
-    const sid = encodeURIComponent(this.sid);
-    try {
-      if (name === "markers") {
-        const markers = await api(`/api/sessions/${sid}/markers`);
-        this.tabBody.replaceChildren(markers.length ? el("ul", { class: "markers" }, ...markers.map((m) =>
-          el("li", { onclick: () => this.seek(m.at, true) }, el("span", { class: "time", text: clock(m.at) }),
-            ` ${m.label || "★"} `, el("small", { text: m.actor })))) : el("p", { class: "muted", text: t("pl.noMarkers") }));
-      } else if (name === "versions") {
-        const versions = await api(`/api/sessions/${sid}/transcript/versions`);
-        const diffBox = el("pre", { class: "diff", hidden: true });
-        this.tabBody.replaceChildren(el("table", { class: "grid" },
-          el("tr", {}, ...["pl.version", "pl.by", "pl.when", "pl.reason", ""].map((k) => el("th", { text: k ? t(k) : "" }))),
-          ...versions.reverse().map((v) => el("tr", { class: v.version === this.version ? "active" : null },
-            el("td", {}, el("a", { href: "#", text: `v${v.version}`, onclick: (e) => { e.preventDefault(); this.loadTranscript(v.version); } }),
-              ` ${t(`pl.kind.${v.kind}`)}`),
-            el("td", { text: v.author }), el("td", { text: localTime(v.created_at) }), el("td", { text: v.reason }),
-            el("td", {}, v.parent ? el("button", { class: "small ghost", text: t("pl.diff"), onclick: async () => {
-              const d = await api(`/api/sessions/${sid}/transcript/diff?a=${v.parent}&b=${v.version}`);
-              diffBox.hidden = false;
-              diffBox.replaceChildren(...d.diff.split("\n").map((line) => el("div", {
-                class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : null, text: line }))); } }) : "")))),
-        diffBox);
-      } else if (name === "audit") {
-        const entries = await api(`/api/sessions/${sid}/audit`);
-        const verify = el("button", { class: "small ghost", text: t("pl.verify"), onclick: async () => {
-          const r = await api(`/api/verify/${sid}`);
-          toast(r.ok ? `${t("pl.verify.ok")}: ${r.summary}` : r.problems.join("; "), r.ok ? "info" : "error"); } });
-        this.tabBody.replaceChildren(verify, el("table", { class: "grid audit" },
-          el("tr", {}, ...["pl.when", "pl.actor", "pl.action", "pl.details"].map((k) => el("th", { text: t(k) }))),
-          ...entries.reverse().map((a) => el("tr", {}, el("td", { text: localTime(a.at) }), el("td", { text: a.actor }),
-            el("td", { text: a.action }), el("td", { class: "details", text: JSON.stringify(a.details) })))));
-      }
-    } catch (err) { showError(err); }
-  }
+  showTab(name) { return showTab(this, name); }
 }

@@ -1,0 +1,54 @@
+// The tabs under the player: markers ("bookmark this moment"), transcript versions with their diffs, and
+// the session's audit trail with an integrity check.
+import { api, clock, el, localTime, showError, toast } from "./common.js";
+import { t } from "./i18n.js";
+
+export async function addMarker(p) {
+  const body = { label: p.markerLabel.value.trim() };
+  const at = p.live ? p.elapsed : p.video.currentTime;
+  if (at !== undefined && at !== null && !(p.live && p.session.live)) body.at = Math.round(at * 100) / 100;
+  try {
+    const m = await api(`/api/sessions/${encodeURIComponent(p.sid)}/markers`, { method: "POST", json: body });
+    p.markerLabel.value = "";
+    toast(t("rec.markerSaved", { at: clock(m.at) }));
+    p.showTab("markers");
+  } catch (err) { showError(err); }
+}
+
+export async function showTab(p, name) {
+  p.activeTab = name;
+  p.tabs.querySelectorAll(".tab").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
+  const sid = encodeURIComponent(p.sid);
+  try {
+    if (name === "markers") {
+      const markers = await api(`/api/sessions/${sid}/markers`);
+      p.tabBody.replaceChildren(markers.length ? el("ul", { class: "markers" }, ...markers.map((m) =>
+        el("li", { onclick: () => p.seek(m.at, true) }, el("span", { class: "time", text: clock(m.at) }),
+          ` ${m.label || "★"} `, el("small", { text: m.actor })))) : el("p", { class: "muted", text: t("pl.noMarkers") }));
+    } else if (name === "versions") {
+      const versions = await api(`/api/sessions/${sid}/transcript/versions`);
+      const diffBox = el("pre", { class: "diff", hidden: true });
+      p.tabBody.replaceChildren(el("table", { class: "grid" },
+        el("tr", {}, ...["pl.version", "pl.by", "pl.when", "pl.reason", ""].map((k) => el("th", { text: k ? t(k) : "" }))),
+        ...versions.reverse().map((v) => el("tr", { class: v.version === p.version ? "active" : null },
+          el("td", {}, el("a", { href: "#", text: `v${v.version}`, onclick: (e) => { e.preventDefault(); p.loadTranscript(v.version); } }),
+            ` ${t(`pl.kind.${v.kind}`)}`),
+          el("td", { text: v.author }), el("td", { text: localTime(v.created_at) }), el("td", { text: v.reason }),
+          el("td", {}, v.parent ? el("button", { class: "small ghost", text: t("pl.diff"), onclick: async () => {
+            const d = await api(`/api/sessions/${sid}/transcript/diff?a=${v.parent}&b=${v.version}`);
+            diffBox.hidden = false;
+            diffBox.replaceChildren(...d.diff.split("\n").map((line) => el("div", {
+              class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : null, text: line }))); } }) : "")))),
+      diffBox);
+    } else if (name === "audit") {
+      const entries = await api(`/api/sessions/${sid}/audit`);
+      const verify = el("button", { class: "small ghost", text: t("pl.verify"), onclick: async () => {
+        const r = await api(`/api/verify/${sid}`);
+        toast(r.ok ? `${t("pl.verify.ok")}: ${r.summary}` : r.problems.join("; "), r.ok ? "info" : "error"); } });
+      p.tabBody.replaceChildren(verify, el("table", { class: "grid audit" },
+        el("tr", {}, ...["pl.when", "pl.actor", "pl.action", "pl.details"].map((k) => el("th", { text: t(k) }))),
+        ...entries.reverse().map((a) => el("tr", {}, el("td", { text: localTime(a.at) }), el("td", { text: a.actor }),
+          el("td", { text: a.action }), el("td", { class: "details", text: JSON.stringify(a.details) })))));
+    }
+  } catch (err) { showError(err); }
+}
