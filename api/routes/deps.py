@@ -28,6 +28,8 @@ def actor(request: Request) -> str:
     user = getattr(request.state, "user", None)
     if user is None:
         return "web"
+    if isinstance(getattr(user, "actor", None), str):
+        return user.actor
     name = user if isinstance(user, str) else getattr(user, "name", None) or getattr(user, "username", None)
     return f"web:{name or user}"
 
