@@ -56,12 +56,16 @@ class AudioPump:
 
     def _end(self) -> None:
         self.first.set()
-        while True:
+        for _ in range(10):
             try:
-                self._queue.put(None, timeout=1.0)
+                self._queue.put(None, timeout=0.5)
                 return
-            except queue.Full:
-                continue
+            except queue.Full:  # nobody is reading any more (the recorder died): make room for the end mark
+                try:
+                    dropped = self._queue.get_nowait()
+                    self.dropped += 0 if dropped is None else len(dropped)
+                except queue.Empty:
+                    pass
 
     def read(self, timeout: float = 0.5) -> "np.ndarray | None | bool":
         """The next chunk (n, channels); None at the end; False when nothing came within `timeout`."""
