@@ -22,8 +22,8 @@ Measured, each on its own:
   refresh  supervise.scan.refresh(): warm scan + storing the warnings (insert / update / resolve)
   rules    supervise.rules.evaluate() alone over facts already in memory (the pure rule time)
 Findings per rule are printed so that a run that finds nothing is visible. The synthetic media files are
-empty, so the officer-silent audio-level look-up (ffmpeg, once per flagged recording, then cached) only
-costs a failing ffmpeg start here; on real recordings it decodes the audio (seconds per hour of audio).
+empty, so the officer-silent audio-level look-up (ffmpeg, once per flagged recording, then cached) costs
+nothing here; on real recordings it decodes the audio (seconds per hour of audio), once.
 """
 from __future__ import annotations
 

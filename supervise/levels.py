@@ -24,6 +24,11 @@ _RMS = re.compile(r"RMS level dB:\s*(\S+)")
 def channel_levels(path: Path, timeout: float = 600.0) -> Optional[tuple[Optional[float], ...]]:
     """RMS level in dB of each channel of the first audio stream over the whole file (None: digital
     silence); None when ffmpeg cannot tell."""
+    try:
+        if Path(path).stat().st_size == 0:
+            return None
+    except OSError:
+        return None
     cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:a:0", "-af",
            "astats=measure_overall=none:measure_perchannel=RMS_level", "-f", "null", "-"]
     try:
