@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import weakref
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Optional
 
 from whoosh import query as wq
@@ -25,6 +26,19 @@ log = logging.getLogger("xunlu.index")
 
 class Unsupported(Exception):
     """This query is left to Whoosh's searcher."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What a search keeps: documents whose `equals` fields have those values, and whose `date_field` lies
+    within [since, until] (either may be None). Read from per-document columns, for the candidates only."""
+    equals: tuple[tuple[str, str], ...] = ()
+    date_field: Optional[str] = None
+    since: Optional[datetime] = None
+    until: Optional[datetime] = None
+
+    def __bool__(self) -> bool:
+        return bool(self.equals) or self.since is not None or self.until is not None
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,72 @@ def _field_lengths(reader, fieldname: str):
                               dtype=np.float64, count=count)
     cache[fieldname] = lengths
     return lengths
+
+
+_COLUMNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # segment reader -> {field: column}
+_BIG_ENDIAN = {"B": ">u1", "H": ">u2", "I": ">u4", "L": ">u4", "Q": ">u8", "b": ">i1", "h": ">i2", "i": ">i4",
+               "l": ">i4", "q": ">i8"}
+
+
+def _column(reader, fieldname: str):
+    """One segment's column of `fieldname`, whole, as numpy: (refs, uniques) for a RefBytesColumn, the
+    sortable integers (and the field's default, meaning no value) for a numeric one."""
+    np = _np()
+    cache = _COLUMNS.setdefault(reader, {})
+    if fieldname in cache:
+        return cache[fieldname]
+    if not reader.has_column(fieldname):
+        raise Unsupported(f"no column for {fieldname!r} (an index of an older format?)")
+    raw = reader.column_reader(fieldname, translate=False)
+    count = reader.doc_count_all()
+    try:
+        if hasattr(raw, "_uniques"):  # RefBytesColumn.Reader
+            dtype = _BIG_ENDIAN[raw._typecode]
+            refs = np.frombuffer(raw._dbfile.get(raw._basepos, count * raw._itemsize), dtype=dtype)
+            out = (refs.astype(np.int64), list(raw._uniques))
+        else:  # NumericColumn.Reader
+            dtype = _BIG_ENDIAN[raw._typecode]
+            stored = min(raw._count, count)
+            values = np.full(count, raw._default, dtype=dtype.replace(">", "<"))
+            values[:stored] = np.frombuffer(raw._dbfile.get(raw._basepos, stored * raw._fixedlen), dtype=dtype)
+            out = (values, raw._default)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise Unsupported(f"column layout of {fieldname!r}: {exc}") from exc
+    cache[fieldname] = out
+    return out
+
+
+def _keep(fast: "FastScorer", flt: Filter, docnums):
+    """Which of `docnums` (global) pass the filter."""
+    np = _np()
+    schema = fast.searcher.schema
+    keep = np.zeros(len(docnums), dtype=bool)
+    lo = hi = None
+    if flt.date_field is not None:
+        field = schema[flt.date_field]
+        lo = field.to_column_value(flt.since) if flt.since is not None else None
+        hi = field.to_column_value(flt.until) if flt.until is not None else None
+    for leaf, offset in fast.leaves:
+        reader = leaf.reader()
+        inside = (docnums >= offset) & (docnums < offset + reader.doc_count_all())
+        if not inside.any():
+            continue
+        local = docnums[inside] - offset
+        ok = np.ones(len(local), dtype=bool)
+        for fieldname, value in flt.equals:
+            refs, uniques = _column(reader, fieldname)
+            want = schema[fieldname].to_bytes(value)
+            ok &= refs[local] == uniques.index(want) if want in uniques else False
+        if lo is not None or hi is not None:
+            values, missing = _column(reader, flt.date_field)
+            at = values[local]
+            ok &= at != missing
+            if lo is not None:
+                ok &= at >= lo
+            if hi is not None:
+                ok &= at <= hi
+        keep[inside] = ok
+    return keep
 
 
 def _postings(reader, fieldname: str, text, values: bool = False):
@@ -265,15 +345,18 @@ class FastScorer:
             return Scored(docs, total)
         raise Unsupported(type(q).__name__)
 
-    def top(self, q: wq.Query, limit: int, allowed=None) -> list[tuple[int, float]]:
+    def top(self, q: wq.Query, limit: int, allowed=None, keep: Optional[Filter] = None) -> list[tuple[int, float]]:
         """The best `limit` (docnum, score), best first, ties by docnum; only docnums in `allowed` when
-        given (a sorted numpy array)."""
+        given (a sorted numpy array), and only those passing `keep`."""
         np = _np()
         found = self.evaluate(q)
         docs, scores = found.docnums, found.scores
         if allowed is not None:
-            keep = np.isin(docs, allowed, assume_unique=False)
-            docs, scores = docs[keep], scores[keep]
+            mask = np.isin(docs, allowed, assume_unique=False)
+            docs, scores = docs[mask], scores[mask]
+        if keep:
+            mask = _keep(self, keep, docs)
+            docs, scores = docs[mask], scores[mask]
         if not len(docs):
             return []
         if len(docs) > limit:

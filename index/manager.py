@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Iterator, Optional
 from whoosh import index as wi, query as wq
 
 from asr.types import Segment
-from index.fastscore import FastScorer, Unsupported, allowed_docs
+from index.fastscore import FastScorer, Filter, Unsupported
 from index.query import QueryError, parse, parse_day
 from index.search_index import (INDEX_FORMAT, Hit, SessionMeta, documents, schema, terms_of, to_hit,
                                 to_whoosh)
@@ -107,32 +107,17 @@ class _Shared:
         self.opened_ms = 0.0
 
         self._fast = None       # (searcher, FastScorer)
-        self._allowed: "OrderedDict[str, object]" = OrderedDict()  # filter -> docnums, for self._fast
 
     def drop(self) -> None:
         if self.searcher is not None:
             with contextlib.suppress(Exception):
                 self.searcher.close()
         self.searcher, self.folder, self._fast = None, None, None
-        self._allowed.clear()
 
     def fast_scorer(self, searcher) -> FastScorer:
         if self._fast is None or self._fast[0] is not searcher:
             self._fast = (searcher, FastScorer(searcher))
-            self._allowed.clear()
         return self._fast[1]
-
-    def allowed(self, fast: FastScorer, fq):
-        """Documents passing a filter, remembered (a few) while the searcher is unchanged."""
-        if fq is None:
-            return None
-        key = repr(fq)
-        if key not in self._allowed:
-            self._allowed[key] = allowed_docs(fast, fq)
-            while len(self._allowed) > 32:
-                self._allowed.popitem(last=False)
-        self._allowed.move_to_end(key)
-        return self._allowed[key]
 
 
 def _segment_key(segment) -> tuple:
@@ -420,12 +405,14 @@ class SearchIndex:
         terms = terms_of(node)
         started = time.perf_counter()
         fq = wq.And(filters) if filters else None
+        keep = Filter(tuple((f, v) for f, v in (("case", options.case_id), ("speaker", options.speaker)) if v),
+                      "date", since, until)
         shared = _shared(self.root)
         with self.searcher() as s:
             try:
                 try:
                     fast = shared.fast_scorer(s)
-                    top = fast.top(q, options.limit, shared.allowed(fast, fq))
+                    top = fast.top(q, options.limit, keep=keep)
                 except Unsupported as why:
                     log.debug("search %r left to Whoosh: %s", text, why)
                     top = [(r.docnum, r.score) for r in s.search(q, limit=options.limit, filter=fq)]

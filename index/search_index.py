@@ -2,8 +2,10 @@
 
 Each document is one segment. `bigrams` (pairs of neighbouring units, with positions) gives recall for any
 string of two or more units; `units` answers one-unit queries (117, 王); `words` (jieba for Chinese, the
-standard analyzer otherwise) adds word-level ranking. Word times are stored so that a hit's time is the time
-of the matched word, not of its segment.
+standard analyzer otherwise) adds word-level ranking. Word times are stored (packed: the words' text and
+start/end in ms) so that a hit's time is the time of the matched word, not of its segment. case, speaker and
+date are also per-document columns, which filters read for the candidate documents only
+(index.fastscore); what is only shown (start, end, channel, version) is stored, not indexed.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Optional, Sequence
 
-from whoosh import fields, query as wq
+from whoosh import columns, fields, query as wq
 from whoosh.analysis import StandardAnalyzer, Token, Tokenizer
 
 from asr.types import Segment
@@ -24,8 +26,9 @@ from index.query import And, Node, Not, Term, positive_terms
 log = logging.getLogger("xunlu.index")
 
 # Written into every index folder; an index without it, or with another value, was built by other code and
-# must be rebuilt. 2: word times packed, start/end/channel/version stored only, words without positions.
-INDEX_FORMAT = "xunlu-index 2"
+# must be rebuilt. 2: word times packed, start/end/channel/version stored only, words without positions;
+# 3: case, speaker and date also as per-document columns (filters read them for the candidates only).
+INDEX_FORMAT = "xunlu-index 3"
 
 
 @functools.lru_cache(maxsize=64)
@@ -90,16 +93,16 @@ def schema() -> fields.Schema:
     return fields.Schema(
         id=fields.ID(stored=True, unique=True),
         session=fields.ID(stored=True),
-        case=fields.ID(stored=True),
+        case=fields.ID(stored=True, sortable=columns.RefBytesColumn()),
         room=fields.ID(stored=True),
         officers=fields.KEYWORD(stored=True, commas=True),
-        speaker=fields.ID(stored=True),
+        speaker=fields.ID(stored=True, sortable=columns.RefBytesColumn()),
         # shown, never searched: stored only (a NUMERIC field would add 8 index terms per value)
         channel=fields.STORED,
         start=fields.STORED,
         end=fields.STORED,
         version=fields.STORED,
-        date=fields.DATETIME(stored=True),
+        date=fields.DATETIME(stored=True, sortable=True),
         text=fields.STORED,
         wordtimes=fields.STORED,  # pack_times()
         bigrams=fields.TEXT(analyzer=BigramTokenizer(), phrase=True),

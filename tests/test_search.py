@@ -162,10 +162,14 @@ def index_with_deletions(tmp_path_factory):
 def test_fast_scoring_ranks_exactly_as_whoosh(index_with_deletions, filters):
     from whoosh import query as wq
 
-    from index.fastscore import FastScorer, allowed_docs
+    from index.fastscore import FastScorer, Filter, allowed_docs
     from index.query import parse, parse_day
     from index.search_index import to_whoosh
 
+    since = parse_day(filters.get("since"), "s")
+    until = parse_day(filters.get("until"), "u", True)
+    keep = Filter(tuple((f, filters[k]) for f, k in (("case", "case_id"), ("speaker", "speaker")) if k in filters),
+                  "date", since, until)
     fq = []
     if "speaker" in filters:
         fq.append(wq.Term("speaker", filters["speaker"]))
@@ -180,11 +184,21 @@ def test_fast_scoring_ranks_exactly_as_whoosh(index_with_deletions, filters):
         for text in QUERIES:
             q = to_whoosh(parse(text))
             want = [(r.docnum, r.score) for r in s.search(q, limit=5, filter=fq)]
-            got = fast.top(q, 5, allowed_docs(fast, fq))
-            assert [d for d, _ in got] == [d for d, _ in want], text
-            assert [sc for _, sc in got] == pytest.approx([sc for _, sc in want], rel=1e-6), text
+            for got in (fast.top(q, 5, allowed_docs(fast, fq)), fast.top(q, 5, keep=keep)):
+                assert [d for d, _ in got] == [d for d, _ in want], text
+                assert [sc for _, sc in got] == pytest.approx([sc for _, sc in want], rel=1e-6), text
             compared += len(want)
     assert compared > 10  # the queries do find things
+
+
+def test_a_date_filter_leaves_out_segments_without_a_date(tmp_path):
+    idx = SearchIndex(tmp_path / "home")
+    dated, undated = list(CORPUS)
+    idx.replace_session(dated, CORPUS[dated])
+    idx.replace_session(SessionMeta(undated.id, undated.case_id, undated.room, undated.officers, None, 1),
+                        CORPUS[undated])
+    assert {h.session for h in idx.search("仓库", SearchOptions(since="2020-01-01"))} == {dated.id}
+    assert {h.session for h in idx.search("仓库")} == {dated.id, undated.id}
 
 
 def test_search_sees_a_reindexed_session_once(index_with_deletions):
