@@ -80,6 +80,21 @@ def start_in_thread(home: Path, options: ServeOptions = ServeOptions(port=0), tr
     return RunningServer(server, thread, f"http://{options.host}:{port}")
 
 
+def _first_run(home: Path, host: str, tls: bool = False) -> None:
+    """The bind-address warning, and on first run the admin account (its password shown once)."""
+    try:
+        from api.auth.setup import bind_warning, ensure_admin
+    except ImportError:
+        return
+    warning = bind_warning(host, tls=tls)
+    if warning:
+        typer.echo(warning, err=True)
+    admin, password = ensure_admin(home)
+    if admin is not None and password:
+        typer.echo(f"讯录 first run: user 'admin' created with password {password} (shown once; change it with "
+                   "`xunlu users passwd admin`)", err=True)
+
+
 @app.command("serve")
 def serve_cmd(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
@@ -88,15 +103,26 @@ def serve_cmd(
     video: Optional[str] = typer.Option(None, "--video", help="Default camera, file or URL for the console."),
     language: str = typer.Option("zh", "--language", "-l", help="Default language of live transcription."),
     max_upload_gb: float = typer.Option(64.0, "--max-upload-gb", min=0.001, help="Largest accepted upload."),
+    ssl_certfile: Optional[Path] = typer.Option(None, "--ssl-certfile", help="TLS certificate (PEM): serve HTTPS."),
+    ssl_keyfile: Optional[Path] = typer.Option(None, "--ssl-keyfile", help="TLS private key (PEM)."),
     home: Optional[str] = HomeOpt,
 ) -> None:
     """Serve the officer console, supervisor search and player, and the HTTP API (docs at /docs)."""
     import uvicorn
 
     with handled("stopped"):
+        if bool(ssl_certfile) != bool(ssl_keyfile):
+            fail("give both --ssl-certfile and --ssl-keyfile (or neither)")
+        for tls_file in (ssl_certfile, ssl_keyfile):
+            if tls_file is not None and not tls_file.is_file():
+                fail(f"no such file: {tls_file}")
         _check_port(host, port)
         application = build(home_dir(home), ServeOptions(host, port, audio, video, language, max_upload_gb))
+        _first_run(home_dir(home), host, tls=ssl_certfile is not None)
         shown = f"[{host}]" if ":" in host else host
-        typer.echo(f"讯录 xunlu: console http://{shown}:{port}/console.html  search http://{shown}:{port}/"
-                   f"search.html  API http://{shown}:{port}/docs", err=True)
-        uvicorn.run(application, host=host, port=port, log_level="warning", ws_max_size=1 << 16)
+        scheme = "https" if ssl_certfile else "http"
+        base = f"{scheme}://{shown}:{port}"
+        typer.echo(f"讯录 xunlu: console {base}/console.html  search {base}/search.html  API {base}/docs", err=True)
+        uvicorn.run(application, host=host, port=port, log_level="warning", ws_max_size=1 << 16,
+                    ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+                    ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None)
