@@ -346,3 +346,19 @@ def test_rooms_from_config_and_archive(tmp_path):
         (home / "config.toml").write_text("[rooms\n", encoding="utf-8")
         bad = c.get("/api/rooms")
         assert bad.status_code == 500 and "config.toml" in bad.json()["detail"]
+
+
+@pytest.mark.model
+@pytest.mark.timeout(300)
+def test_upload_transcribed_by_the_real_model(tmp_path, transcriber):
+    from conftest import SPEECH
+
+    clip = (SPEECH / "aishell" / "BAC009S0150W0122.wav").read_bytes()  # 就是根据经济体自身情况决定房价上涨或者下跌
+    with TestClient(create_app(tmp_path / "home", transcriber=transcriber)) as c:
+        r = c.post("/api/import", params={"filename": "BAC009S0150W0122.wav", "case": "M-1"}, content=clip)
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+        text = "".join(s["text"] for s in c.get(f"/api/sessions/{sid}/transcript").json()["segments"])
+        assert "经济" in text
+        hit = c.get("/api/search", params={"q": "经济"}).json()["hits"][0]
+        assert hit["session"] == sid and 0.3 < hit["start"] < 3.0
