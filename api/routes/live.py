@@ -187,5 +187,7 @@ async def live_socket(ws: WebSocket, sid: str) -> None:
                     raise exc
         finally:
             fan.viewers.discard(inbox)
+            if fan.finished and not fan.viewers and app.state.fanouts.get(sid) is fan:
+                del app.state.fanouts[sid]
     except (WebSocketDisconnect, RuntimeError) as exc:  # the viewer went away mid-send
         log.debug("viewer of %s left: %s", sid, exc)
