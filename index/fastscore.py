@@ -43,8 +43,21 @@ class Filter:
 
 @dataclass(frozen=True)
 class Scored:
-    docnums: "object"  # numpy int64, sorted, global document numbers
+    docnums: "object"  # numpy int64, global document numbers
     scores: "object"   # numpy float64, same length
+    # Checks still owed: each takes global docnums and says which match (a phrase's positions). The scores do
+    # not depend on them, so they can wait until the best candidates are known (Scored.resolved() runs them
+    # on all documents, where a combination needs it).
+    pending: tuple = ()
+
+    def resolved(self) -> "Scored":
+        if not self.pending:
+            return self
+        np = _np()
+        ok = np.ones(len(self.docnums), dtype=bool)
+        for check in self.pending:
+            ok &= check(self.docnums)
+        return Scored(self.docnums[ok], self.scores[ok])
 
 
 def _np():
@@ -265,8 +278,8 @@ class FastScorer:
 
     def phrase(self, q: wq.Phrase) -> Scored:
         """Whoosh's Phrase (SpanNear2, slop 1, in order): every word at consecutive positions; the score is
-        the sum of the words' scores. Candidates are the intersection of the words' documents; positions
-        are decoded for the candidates only."""
+        the sum of the words' scores. Candidates are the intersection of the words' documents, scored at
+        once; their positions are checked later (`pending`), for as few candidates as the caller needs."""
         np = _np()
         if q.slop != 1 or q.boost != 1.0:
             raise Unsupported("phrase with slop or boost")
@@ -278,9 +291,9 @@ class FastScorer:
             raise Unsupported("empty phrase")
         unique = list(dict.fromkeys(words))
         stats = {w: self._stats(q.fieldname, w) for w in unique if self.searcher.doc_frequency(q.fieldname, w)}
-        docs, scores = [], []
+        docs, scores, checks = [], [], []
+        fmt = field.format
         if len(stats) == len(unique):
-            fmt = field.format
             for leaf, offset in self.leaves:
                 reader = leaf.reader()
                 if any((q.fieldname, w) not in reader for w in unique):
@@ -295,24 +308,33 @@ class FastScorer:
                 if cands is None or not len(cands):
                     continue
                 at = {w: np.searchsorted(lists[w][0], cands) for w in unique}
-                positions = {w: [fmt.decode_positions(lists[w][2][i]) for i in at[w]] for w in unique}
-                keep = np.zeros(len(cands), dtype=bool)
-                for k in range(len(cands)):
-                    sets = [positions[w][k] if i == 0 else set(positions[w][k]) for i, w in enumerate(words)]
-                    keep[k] = any(all(p + i in sets[i] for i in range(1, len(words))) for p in sets[0])
-                if not keep.any():
-                    continue
-                hit = cands[keep]
-                fl = _field_lengths(reader, q.fieldname)[hit]
-                total = np.zeros(len(hit))
+                fl = _field_lengths(reader, q.fieldname)[cands]
+                total = np.zeros(len(cands))
                 for w in words:  # a word twice in the phrase counts twice, as in Whoosh's intersection
                     idf, avgfl = stats[w]
-                    total += self._bm25(idf, avgfl, lists[w][1][at[w][keep]], fl)
-                docs.append(hit + offset)
+                    total += self._bm25(idf, avgfl, lists[w][1][at[w]], fl)
+                docs.append(cands + offset)
                 scores.append(total)
+                checks.append((offset, cands, lists))
         if not docs:
             return Scored(np.zeros(0, dtype=np.int64), np.zeros(0))
-        return Scored(np.concatenate(docs), np.concatenate(scores))
+
+        def positions_follow(global_docs):
+            """Which of these candidates have the words at consecutive positions."""
+            ok = np.zeros(len(global_docs), dtype=bool)
+            for offset, cands, lists in checks:
+                inside = np.nonzero(np.isin(global_docs, cands + offset))[0]
+                for k in inside:
+                    local = global_docs[k] - offset
+                    seqs = []
+                    for w in words:
+                        ids = lists[w][0]
+                        seqs.append(fmt.decode_positions(lists[w][2][int(np.searchsorted(ids, local))]))
+                    later = [set(p) for p in seqs[1:]]
+                    ok[k] = any(all(p + i in later[i - 1] for i in range(1, len(words))) for p in seqs[0])
+            return ok
+
+        return Scored(np.concatenate(docs), np.concatenate(scores), (positions_follow,))
 
     # -- combinations --------------------------------------------------------------------------------
     def evaluate(self, q: wq.Query) -> Scored:
@@ -321,13 +343,15 @@ class FastScorer:
             return self.term(q.fieldname, q.text, q.boost)
         if isinstance(q, wq.Phrase):
             return self.phrase(q)
+        # A required part's pending checks can wait (they only remove documents); an optional or excluded
+        # part's must be settled first, since they decide a score or an exclusion.
         if isinstance(q, wq.AndMaybe):
-            a, b = self.evaluate(q.a), self.evaluate(q.b)
+            a, b = self.evaluate(q.a), self.evaluate(q.b).resolved()
             return _plus(a, b, np)
         if isinstance(q, wq.AndNot):
-            a, b = self.evaluate(q.a), self.evaluate(q.b)
+            a, b = self.evaluate(q.a), self.evaluate(q.b).resolved()
             keep = ~np.isin(a.docnums, b.docnums)
-            return Scored(a.docnums[keep], a.scores[keep])
+            return Scored(a.docnums[keep], a.scores[keep], a.pending)
         if isinstance(q, (wq.And, wq.Or)) and q.boost == 1.0 and type(q) in (wq.And, wq.Or):
             parts = [self.evaluate(c) for c in q.subqueries]
             if not parts:
@@ -336,8 +360,9 @@ class FastScorer:
                 out = parts[0]
                 for p in parts[1:]:
                     common = np.intersect1d(out.docnums, p.docnums)
-                    out = Scored(common, _at(out, common, np) + _at(p, common, np))
+                    out = Scored(common, _at(out, common, np) + _at(p, common, np), out.pending + p.pending)
                 return out
+            parts = [p.resolved() for p in parts]
             docs = np.unique(np.concatenate([p.docnums for p in parts]))
             total = np.zeros(len(docs))
             for p in parts:
@@ -359,6 +384,19 @@ class FastScorer:
             docs, scores = docs[mask], scores[mask]
         if not len(docs):
             return []
+        if found.pending:  # best first, checking candidates a batch at a time until `limit` pass
+            order = np.lexsort((docs, -scores))
+            out: list[tuple[int, float]] = []
+            start, batch = 0, max(2 * limit, 32)
+            while len(out) < limit and start < len(order):
+                chunk = order[start:start + batch]
+                ok = np.ones(len(chunk), dtype=bool)
+                for check in found.pending:
+                    ok &= check(docs[chunk])
+                out += [(int(docs[i]), float(scores[i])) for i in chunk[ok]]
+                start += batch
+                batch *= 2
+            return out[:limit]
         if len(docs) > limit:
             cut = np.argpartition(-scores, limit - 1)[:limit]
             threshold = scores[cut].min()
@@ -385,7 +423,7 @@ def _plus(a: Scored, b: Scored, np) -> Scored:
     pos = np.searchsorted(bd, a.docnums)
     pos_c = np.minimum(pos, len(bd) - 1)
     hit = bd[pos_c] == a.docnums
-    return Scored(a.docnums, a.scores + np.where(hit, bs[pos_c], 0.0))
+    return Scored(a.docnums, a.scores + np.where(hit, bs[pos_c], 0.0), a.pending)
 
 
 def allowed_docs(fast: FastScorer, filter_q: Optional[wq.Query]):

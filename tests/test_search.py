@@ -144,6 +144,10 @@ def index_with_deletions(tmp_path_factory):
     idx = SearchIndex(tmp_path_factory.mktemp("home"))
     for meta, segments in CORPUS.items():
         idx.replace_session(meta, segments)
+    # decoys: every bigram of 房价上涨 / 蔺晓翀, but not in a row (they score high and must still not match)
+    decoys = SessionMeta("s-20261120-0003", "C-3", "讯问室3", ("赵六",), "2026-11-20T09:00:00+08:00", 1)
+    idx.replace_session(decoys, [seg(0, 1.0, "房价高价上去上涨", "suspect"), seg(1, 5.0, "蔺晓晓翀", "suspect"),
+                                 seg(2, 9.0, "上涨房价价上", "officer"), seg(3, 13.0, "房价上涨了", "officer")])
     from index.search_index import documents
     meta, segments = next(iter(CORPUS.items()))
     ix = idx.open()
@@ -206,6 +210,15 @@ def test_search_sees_a_reindexed_session_once(index_with_deletions):
     assert len(hits) == len(truth("仓库"))  # the deleted copies are not found
 
 
+@pytest.mark.parametrize("limit", [1, 2, 100])
+def test_a_phrase_needs_its_words_in_a_row(index_with_deletions, limit):
+    hits = index_with_deletions.search('"房价上涨"', SearchOptions(limit=limit))
+    assert len(hits) == min(limit, 2)
+    assert {(h.session, h.segment) for h in hits} <= {("s-20261115-0002", 2), ("s-20261120-0003", 3)}
+    assert [h.session for h in index_with_deletions.search("蔺晓翀", SearchOptions(limit=limit))] == [
+        "s-20261101-0001"]
+
+
 def test_the_shared_searcher_follows_writes_and_swaps(tmp_path):
     idx = SearchIndex(tmp_path / "home")
     metas = list(CORPUS)
@@ -259,3 +272,20 @@ def test_an_index_of_another_format_is_refused(tmp_path):
     assert not idx.exists()
     with pytest.raises(IndexProblem, match="another version"):
         idx.search("仓库")
+
+
+def test_phrase_candidates_are_checked_past_many_better_scoring_decoys(tmp_path):
+    from index.fastscore import FastScorer
+    from index.query import parse
+    from index.search_index import to_whoosh
+
+    idx = SearchIndex(tmp_path / "home")
+    meta = SessionMeta("s-20261120-0004", "D-1", "讯问室4", ("赵六",), "2026-11-20T09:00:00+08:00", 1)
+    decoys = [seg(i, i * 5.0, "房价价上上涨", "suspect") for i in range(40)]  # all three bigrams, apart
+    idx.replace_session(meta, decoys + [seg(40, 300.0, "我是说那年的房价上涨了很多很多", "officer")])
+    q = to_whoosh(parse('"房价上涨"'))
+    with idx.searcher() as s:
+        want = [(r.docnum, r.score) for r in s.search(q, limit=3)]
+        assert FastScorer(s).top(q, 3) == [(d, pytest.approx(sc)) for d, sc in want]
+    [hit] = idx.search('"房价上涨"', SearchOptions(limit=3))
+    assert hit.segment == 40 and hit.start == pytest.approx(300.0 + 6 * STEP)
