@@ -23,6 +23,7 @@ export class Player {
     this.live = false;
     this.version = null;
     this.pendingSeek = null;
+    this.opened = 0;
     this.build();
     document.addEventListener("keydown", (e) => this.onKey(e));
     document.addEventListener("xunlu:lang", () => this.refreshLabels());
@@ -79,12 +80,16 @@ export class Player {
   // -- opening -------------------------------------------------------------------------------------
   async open(sid, { at = null, hit = null } = {}) {
     this.close();
+    const token = ++this.opened;  // a later open() wins over one still waiting for the server
     this.sid = sid;
     this.hit = hit;
     this.root.hidden = false;
+    let session;
     try {
-      this.session = await api(`/api/sessions/${encodeURIComponent(sid)}`);
-    } catch (err) { showError(err); return; }
+      session = await api(`/api/sessions/${encodeURIComponent(sid)}`);
+    } catch (err) { if (token === this.opened) showError(err); return; }
+    if (token !== this.opened) return;
+    this.session = session;
     this.live = this.session.live || this.session.status === "recording";  // here or by another process
     this.renderMeta();
     this.root.classList.toggle("is-live", this.live);
@@ -142,15 +147,16 @@ export class Player {
 
   async loadTranscript(version) {
     const q = version ? `?version=${version}` : "";
+    const token = this.opened;
+    let tr = null;
     try {
-      const tr = await api(`/api/sessions/${encodeURIComponent(this.sid)}/transcript${q}`);
-      this.segments = tr.segments;
-      this.version = tr.version;
+      tr = await api(`/api/sessions/${encodeURIComponent(this.sid)}/transcript${q}`);
     } catch (err) {
-      if (err.status !== 404) showError(err);
-      this.segments = [];
-      this.version = null;
+      if (err.status !== 404 && token === this.opened) showError(err);
     }
+    if (token !== this.opened) return;  // another session was opened meanwhile
+    this.segments = tr ? tr.segments : [];
+    this.version = tr ? tr.version : null;
     this.latest = this.session.latest_version;
     this.showVersion();
     this.root.classList.toggle("is-editable", this.canEdit());
