@@ -1,0 +1,288 @@
+"""Live transcription: PCM in as it is captured, partial text while a person speaks, final segments after.
+
+Per channel: the crosstalk gate (two microphones: a sentence is kept on the louder one), Silero VAD run
+incrementally, and an utterance tracker. An utterance ends after `end_silence_s` of silence, or is cut at
+`max_utterance_s`; it is then decoded once (beam as offline, word times, the Simplified prompt, no
+conditioning on earlier text) and its segments go to `on_final` with word times on the session clock.
+While someone is still speaking, a cheap greedy decode of the open utterance goes to `on_partial` at most
+every `partial_interval_s` of audio. Partials never hold up finals: finals are decoded as soon as the audio
+that ends them arrives, a partial only once a feed's audio is handled, never while the speaker is pausing,
+and none at all while the stream runs behind real time.
+
+A final segment of channel c supersedes the partial shown for channel c.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Optional
+
+import numpy as np
+
+from asr.engine import check_language
+from asr.errors import OptionError
+from asr.stream_decode import UtteranceDecoder
+from asr.stream_vad import WINDOW, SileroStream, SpanTracker, StreamGate, Tape
+from asr.types import Segment
+from asr.vad import SAMPLE_RATE, Region
+
+log = logging.getLogger("xunlu.asr.stream")
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    language: str = "zh"
+    channels: int = 1                      # PCM fed has this many channels
+    speakers: tuple[str, ...] = ()         # names per channel; () -> speaker None
+    beam_size: int = 5                     # final decode, as offline
+    initial_prompt: Optional[str] = None   # None: the Simplified-Chinese prompt when language is zh
+    vad_threshold: float = 0.5
+    end_silence_s: float = 0.6             # silence that ends an utterance
+    speech_pad_s: float = 0.4              # audio decoded before the onset and after the last speech
+    max_utterance_s: float = 25.0          # longer speech is cut (at a pause when there is one)
+    partials: bool = True
+    partial_interval_s: float = 1.0        # audio between two partials of one utterance
+    first_partial_s: float = 0.6           # speech needed before the first partial
+    max_lag_s: float = 1.0                 # no partials while this far behind real time
+    short_window: bool = True              # encode the utterance only, not a padded 30 s window
+
+
+@dataclass(frozen=True)
+class Partial:                             # unstable text of an utterance still being spoken
+    channel: int
+    speaker: Optional[str]
+    start: float                           # seconds from the first audio sample
+    end: float
+    text: str
+
+
+@dataclass
+class _Utterance:
+    start: int                             # first sample decoded (onset minus padding)
+    onset: int                             # where speech began
+    spans: list[tuple[int, int]] = field(default_factory=list)   # closed raw spans
+    open_start: Optional[int] = None       # start of the span still being spoken
+    partial_at: int = 0                    # audio end of the last partial
+
+
+def _validate(options: StreamOptions) -> Optional[str]:
+    if options.channels < 1:
+        raise OptionError(f"channels must be 1 or more, not {options.channels}")
+    if options.speakers and len(options.speakers) != options.channels:
+        raise OptionError(f"speakers names {len(options.speakers)} speaker(s) for {options.channels} "
+                          "channel(s)")
+    if len(set(options.speakers)) != len(options.speakers):
+        raise OptionError("speakers names the same speaker twice")
+    if not 0.0 < options.vad_threshold < 1.0:
+        raise OptionError("vad_threshold must lie between 0 and 1")
+    if options.end_silence_s < 0.3 or options.max_utterance_s < 2.0 or options.max_utterance_s > 29.0:
+        raise OptionError("end_silence_s must be at least 0.3 s and max_utterance_s between 2 and 29 s")
+    return check_language(options.language)
+
+
+class LiveTranscriber:
+    def __init__(self, transcriber, options: StreamOptions,
+                 on_partial: Callable[[Partial], None], on_final: Callable[[Segment], None]):
+        language = _validate(options)
+        self.options = options
+        self._on_partial = on_partial
+        self._on_final = on_final
+        self._decoder = UtteranceDecoder(transcriber.model, language, options.beam_size,
+                                         options.initial_prompt, options.short_window)
+        n = options.channels
+        self._speakers: list[Optional[str]] = list(options.speakers) if options.speakers else [None] * n
+        self._raw = Tape(n)
+        self._gated = Tape(n)
+        self._gate = StreamGate(n)
+        self._vad = [SileroStream() for _ in range(n)]
+        self._spans = [SpanTracker(options.vad_threshold) for _ in range(n)]
+        self._utts: list[Optional[_Utterance]] = [None] * n
+        self._prev_end = [0] * n           # end of the last decoded region per channel
+        self._pad = int(options.speech_pad_s * SAMPLE_RATE)
+        self._end_silence = int(options.end_silence_s * SAMPLE_RATE)
+        self._max_utt = int(options.max_utterance_s * SAMPLE_RATE)
+        self._next_id = 0
+        self._lock = threading.Lock()
+        self._finished = False
+        self._wall0: Optional[float] = None
+        self._min_slack = math.inf
+        self._behind = False
+
+    # -- public -------------------------------------------------------------------------------------
+    @property
+    def processed(self) -> float:
+        """Seconds of audio fully handled: through the gate and the VAD, and finalised where speech ended."""
+        return min(v.pos for v in self._vad) / SAMPLE_RATE if not self._finished else \
+            self._raw.end / SAMPLE_RATE
+
+    def feed(self, pcm: np.ndarray) -> None:
+        """float32 samples at 16 kHz, shape (n, channels), consecutive, the first call starting at t=0.
+        Synchronous: runs VAD/ASR work as needed and calls the callbacks from the calling thread."""
+        x = self._check_pcm(pcm)
+        with self._lock:
+            if self._finished:
+                raise RuntimeError("feed() after finish(): the stream is closed")
+            if x.shape[1] == 0:
+                return
+            self._raw.append(x)
+            self._track_lag(time.monotonic())
+            self._gate.advance(self._raw, self._gated)
+            self._analyse()
+            if self.options.partials and not self._behind:
+                self._maybe_partial()
+            self._trim()
+
+    def finish(self) -> None:
+        """End of stream: finalise any open utterance (calls on_final), no more feed()."""
+        with self._lock:
+            if self._finished:
+                return
+            self._gate.advance(self._raw, self._gated, final=True)
+            self._analyse(final=True)
+            self._finished = True
+
+    # -- input --------------------------------------------------------------------------------------
+    def _check_pcm(self, pcm: np.ndarray) -> np.ndarray:
+        x = np.asarray(pcm)
+        channels = self.options.channels
+        if x.ndim == 1 and channels == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[1] != channels:
+            raise ValueError(f"feed() expects samples of shape (n, {channels}), got {tuple(x.shape)}")
+        if np.issubdtype(x.dtype, np.integer):
+            x = x.astype(np.float32) / 32768.0
+        return np.ascontiguousarray(x.T, dtype=np.float32)
+
+    def _track_lag(self, wall: float) -> None:
+        """Behind real time when audio now arrives later, relative to its own clock, than it ever did:
+        the consumer has fallen behind and a backlog is building. Feeding faster than real time (a file,
+        a test) is never behind."""
+        if self._wall0 is None:
+            self._wall0 = wall
+        slack = (wall - self._wall0) - self._raw.end / SAMPLE_RATE
+        self._min_slack = min(self._min_slack, slack)
+        behind = slack - self._min_slack > self.options.max_lag_s
+        if behind != self._behind:
+            log.debug("live ASR %s real time (%.1f s)", "behind" if behind else "back to",
+                     slack - self._min_slack)
+        self._behind = behind
+
+    # -- VAD and utterances --------------------------------------------------------------------------
+    def _analyse(self, final: bool = False) -> None:
+        """Run the VAD over the gated audio not yet seen, window by window on every channel in step, so
+        that utterances are finalised in the order they end."""
+        probs = []
+        start = self._vad[0].pos
+        end = self._gated.end
+        for c, vad in enumerate(self._vad):
+            audio = self._gated.get(vad.pos, end)[c]
+            probs.append(vad.finish(audio) if final else vad.advance(audio))
+        for k in range(probs[0].shape[0]):
+            pos = start + k * WINDOW
+            for c in range(len(self._vad)):
+                self._step(c, float(probs[c][k]), pos, min(pos + WINDOW, end))
+        if final:
+            for c, spans in enumerate(self._spans):
+                event = spans.finish(end)
+                utt = self._utts[c]
+                if event is not None and utt is not None:
+                    utt.spans.append((max(event.start, utt.onset), event.end))
+                    utt.open_start = None
+                if utt is not None and utt.spans:
+                    self._finalise(c, min(utt.spans[-1][1] + self._pad, end))
+                self._utts[c] = None
+
+    def _step(self, c: int, prob: float, pos: int, now: int) -> None:
+        event = self._spans[c].step(prob, pos)
+        utt = self._utts[c]
+        if event is not None and event.kind == "start":
+            if utt is None:
+                utt = self._utts[c] = _Utterance(start=max(event.start - self._pad, self._prev_end[c],
+                                                           self._gated.base), onset=event.start)
+            utt.open_start = event.start
+        elif event is not None and utt is not None:
+            utt.spans.append((max(event.start, utt.onset), event.end))  # a span cut at max_utterance_s
+            utt.open_start = None
+        if utt is None:
+            return
+        if utt.open_start is None and utt.spans and now - utt.spans[-1][1] >= self._end_silence:
+            self._finalise(c, min(utt.spans[-1][1] + self._pad, now))
+        elif utt.open_start is not None and now - utt.onset >= self._max_utt:
+            self._cut(c, utt, now)
+
+    def _cut(self, c: int, utt: _Utterance, now: int) -> None:
+        """Speech has gone on for max_utterance_s: finalise what came before the last pause when there is
+        one in its second half, else everything up to now; the rest goes on as a new utterance."""
+        open_start = utt.open_start
+        assert open_start is not None
+        if utt.spans and utt.spans[-1][1] - utt.onset >= self._max_utt // 2:
+            cut = (utt.spans[-1][1] + open_start) // 2
+            rest_onset = open_start
+        else:
+            utt.spans.append((open_start, now))
+            cut = rest_onset = now
+        utt.open_start = None
+        self._finalise(c, cut)
+        self._utts[c] = _Utterance(start=cut, onset=rest_onset, open_start=rest_onset, partial_at=cut)
+
+    def _finalise(self, c: int, end: int) -> None:
+        utt = self._utts[c]
+        self._utts[c] = None
+        if utt is None or not utt.spans:
+            return
+        self._prev_end[c] = end
+        region = Region(utt.start, end, tuple(utt.spans))
+        audio = self._gated.get(utt.start, end)[c]
+        t0 = time.perf_counter()
+        segments = self._decoder.final(audio, region, c, self._speakers[c], self._gated.end / SAMPLE_RATE)
+        log.debug("final ch%d %.2f-%.2f s decoded in %.2f s: %d segment(s)", c, utt.start / SAMPLE_RATE,
+                  end / SAMPLE_RATE, time.perf_counter() - t0, len(segments))
+        for seg in segments:
+            seg = replace(seg, id=self._next_id)
+            self._next_id += 1
+            self._emit(self._on_final, seg)
+
+    # -- partials -----------------------------------------------------------------------------------
+    def _maybe_partial(self) -> None:
+        """At most one partial per feed: the speaking channel whose partial is oldest."""
+        now = self._vad[0].pos
+        interval = int(self.options.partial_interval_s * SAMPLE_RATE)
+        first = int(self.options.first_partial_s * SAMPLE_RATE)
+        best: Optional[int] = None
+        for c, utt in enumerate(self._utts):
+            if utt is None or utt.open_start is None or self._spans[c].quiet:
+                continue
+            if now - utt.onset < first:
+                continue
+            if utt.partial_at and now - utt.partial_at < interval:
+                continue
+            if best is None or utt.partial_at < self._utts[best].partial_at:  # type: ignore[union-attr]
+                best = c
+        if best is None:
+            return
+        utt = self._utts[best]
+        assert utt is not None
+        utt.partial_at = now
+        text = self._decoder.partial(self._gated.get(utt.start, now)[best])
+        if text:
+            self._emit(self._on_partial, Partial(best, self._speakers[best], round(utt.onset / SAMPLE_RATE, 2),
+                                                 round(now / SAMPLE_RATE, 2), text))
+
+    # -- housekeeping -------------------------------------------------------------------------------
+    def _emit(self, callback: Callable, item: object) -> None:
+        """A failing listener is logged, never allowed to stop transcription."""
+        try:
+            callback(item)
+        except Exception:
+            log.exception("live ASR callback %r failed", getattr(callback, "__name__", callback))
+
+    def _trim(self) -> None:
+        self._raw.forget(self._gate.keep_from())
+        keep = min(v.pos for v in self._vad) - self._pad - 2 * WINDOW
+        for utt in self._utts:
+            if utt is not None:
+                keep = min(keep, utt.start)
+        self._gated.forget(max(0, keep))

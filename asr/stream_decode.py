@@ -1,0 +1,189 @@
+"""Decoding one live utterance: final segments with word times on the session clock, or a quick partial.
+
+Whisper's encoder always gets a 30 s window from faster-whisper, padded with zeros; an utterance is a few
+seconds. CTranslate2 accepts a shorter window, and encoding only the utterance (rounded up, plus a second)
+is what makes live decoding fast enough on two cores: measured here on 30 S0150 sentences (base, int8,
+2 busy cores), 0.31 s per sentence against 2.7 s for the padded window, with CER 7.2% against 8.9%.
+`short_window_model` gives a copy of the model object (sharing the loaded weights) that does this.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from typing import Any, Optional
+
+import numpy as np
+
+from asr import guards
+from asr.engine import ZH_PROMPT, heard_as_speech, snap_to_onsets, split_at_pauses
+from asr.textnorm import to_simplified
+from asr.types import Segment, Word
+from asr.vad import SAMPLE_RATE, Region
+
+log = logging.getLogger("xunlu.asr.stream")
+
+FRAMES_PER_S = 100      # Whisper's mel frames
+MAX_FRAMES = 3000       # the 30 s window
+MARGIN_FRAMES = 100     # encoded beyond the utterance's last frame
+MIN_FRAMES = 1000       # windows under 10 s made Whisper repeat or garble short commands (see above)
+
+
+def content_frames(features: np.ndarray) -> int:
+    """Frames of a mel window before faster-whisper's padding: pad_or_trim pads with exact zeros, which a
+    real log-mel frame never is."""
+    f = features if features.ndim == 3 else features[None, ...]
+    nonzero = np.flatnonzero(np.any(f[0] != 0.0, axis=0))
+    return int(nonzero[-1]) + 1 if nonzero.size else 1
+
+
+def trim_window(features: np.ndarray) -> np.ndarray:
+    """Mel features cut after the content: the content plus MARGIN_FRAMES, rounded up to whole seconds, and
+    never under MIN_FRAMES."""
+    f = features if features.ndim == 3 else features[None, ...]
+    frames = max(MIN_FRAMES, int(math.ceil((content_frames(f) + MARGIN_FRAMES) / FRAMES_PER_S)) * FRAMES_PER_S)
+    frames = min(f.shape[-1], MAX_FRAMES, frames)
+    return np.ascontiguousarray(f[..., :frames])
+
+
+class TailSkipped(Exception):
+    """Raised inside a decode to stop faster-whisper before a window that holds no speech."""
+
+
+def short_window_model(model: Any) -> Any:
+    """A shallow copy of a faster-whisper WhisperModel whose encoder sees only the audio it is given (the
+    weights, tokenizer and feature extractor are shared, not copied). Other objects are returned as they are.
+
+    Its `window_check`, when set, is called with each window's content frames before encoding and may
+    raise TailSkipped."""
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError:  # pragma: no cover - a dependency of the package
+        return model
+    if not isinstance(model, WhisperModel):
+        return model
+    cls = type(model)
+
+    def encode(self: Any, features: np.ndarray) -> Any:
+        check = getattr(self, "window_check", None)
+        if check is not None:
+            check(content_frames(features))
+        return cls.encode(self, trim_window(features))
+
+    short_cls = type(f"ShortWindow{cls.__name__}", (cls,), {"encode": encode})
+    clone = copy.copy(model)   # a new __dict__: attributes set on the clone stay on the clone
+    clone.__class__ = short_cls
+    clone.window_check = None
+    return clone
+
+
+TAIL_SPEECH_S = 0.3   # a later window is decoded only when the VAD heard this much speech in it
+
+
+def tail_check(total_frames: int, spans_s: list[tuple[float, float]]):
+    """Whisper sometimes stops its first window before the audio ends (the encoder sees the utterance
+    end abruptly); faster-whisper then decodes the rest as a new window, with temperature fallback, and
+    turns the padding after the last word into phantom text ("OK", "这边") at a cost of seconds. A later
+    window (fewer content frames than the utterance) goes ahead only when speech remains in it."""
+    def check(frames: int) -> None:
+        if frames >= total_frames - 2:
+            return
+        seek_s = (total_frames - frames) / FRAMES_PER_S
+        speech = sum(max(0.0, b - max(a, seek_s)) for a, b in spans_s)
+        if speech < TAIL_SPEECH_S:
+            raise TailSkipped
+    return check
+
+
+def _unheard_tail(seg: Segment) -> bool:
+    """A scrap after an utterance's text that Whisper itself barely believes ("放松" at p 0.02 and 0.37 in
+    the padding after a sentence): a few characters, mean word probability under 0.4. Alone, an utterance
+    decoded without the context offline decoding has will still end this way."""
+    if not seg.words or len(seg.text) > 3:
+        return False
+    return sum(w.p for w in seg.words) / len(seg.words) < 0.4
+
+
+class UtteranceDecoder:
+    """Turns one utterance's audio into Segments (final) or text (partial)."""
+
+    def __init__(self, model: Any, language: Optional[str], beam_size: int = 5,
+                 initial_prompt: Optional[str] = None, short_window: bool = True):
+        self.model = short_window_model(model) if short_window else model
+        self.language = language
+        self.beam_size = beam_size
+        prompt = initial_prompt
+        if prompt is None and language == "zh":
+            prompt = ZH_PROMPT
+        self.prompt = prompt or None
+        self.zh = (language or "").startswith("zh")
+
+    def final(self, audio: np.ndarray, region: Region, channel: int, speaker: Optional[str],
+              duration: float) -> list[Segment]:
+        """`audio`: samples region.start..region.end of the channel (session clock). Segments come with id 0,
+        word times snapped to the VAD's onsets, split at long pauses, and every guard applied."""
+        offset = region.start / SAMPLE_RATE
+        limit = region.end / SAMPLE_RATE
+        regions = (region,)
+        out: list[Segment] = []
+        for fw_seg in self._decode_final(audio, [(a / SAMPLE_RATE - offset, b / SAMPLE_RATE - offset)
+                                                 for a, b in region.spans]):
+            words = []
+            for w in fw_seg.words or ():
+                start = round(min(offset + w.start, limit), 2)
+                end = round(min(offset + max(w.start, w.end), limit), 2)
+                text = to_simplified(w.word) if self.zh else w.word
+                words.append(Word(start, end, text, float(w.probability)))
+            if words:
+                words = snap_to_onsets(words, regions)
+                groups = [g for g in split_at_pauses(words, regions) if g and heard_as_speech(g, regions)]
+                segments = [Segment(0, g[0].start, g[-1].end, guards.words_text(g), tuple(g), speaker, channel)
+                            for g in groups]
+            elif fw_seg.text.strip():
+                text = fw_seg.text.strip()
+                segments = [Segment(0, round(offset + fw_seg.start, 2), round(min(offset + fw_seg.end, limit), 2),
+                                    to_simplified(text) if self.zh else text, (), speaker, channel)]
+            else:
+                segments = []
+            for seg in segments:
+                if out and _unheard_tail(seg):
+                    continue
+                kept = guards.guard(seg, duration)
+                if kept is not None and kept.text:
+                    out.append(kept)
+        return out
+
+    def _decode_final(self, audio: np.ndarray, spans_s: list[tuple[float, float]]) -> list[Any]:
+        """faster-whisper segments of one utterance (times from the start of `audio`)."""
+        checkable = hasattr(self.model, "window_check")
+        if checkable:
+            self.model.window_check = tail_check(audio.shape[0] // (SAMPLE_RATE // FRAMES_PER_S), spans_s)
+        out: list[Any] = []
+        try:
+            raw, _ = self.model.transcribe(
+                np.ascontiguousarray(audio, dtype=np.float32), language=self.language,
+                beam_size=self.beam_size, word_timestamps=True, vad_filter=False, initial_prompt=self.prompt,
+                condition_on_previous_text=False)
+            for fw_seg in raw:
+                out.append(fw_seg)
+        except TailSkipped:
+            pass
+        finally:
+            if checkable:
+                self.model.window_check = None
+        return out
+
+    def partial(self, audio: np.ndarray) -> str:
+        """Greedy text of an utterance still being spoken, without timestamps; '' when nothing usable."""
+        raw, _ = self.model.transcribe(
+            np.ascontiguousarray(audio, dtype=np.float32), language=self.language, beam_size=1, best_of=1,
+            temperature=0.0, without_timestamps=True, word_timestamps=False, vad_filter=False,
+            initial_prompt=self.prompt, condition_on_previous_text=False)
+        # a greedy decode cut short can end inside a character's bytes: U+FFFD, dropped
+        text = "".join(s.text for s in raw).replace("\ufffd", "").strip()
+        if self.zh:
+            text = to_simplified(text)
+        text = guards.collapse_text_repeats(text)
+        if not text or guards.is_hallucination(text):
+            return ""
+        return text

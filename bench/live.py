@@ -1,0 +1,299 @@
+"""Benchmark: live transcription of a two-speaker interview played in real time.
+
+    .venv/bin/python bench/live.py [--quick] [--minutes M] [--seed N] [--home DIR] [--chunk S]
+                                   [--no-partials] [--full-window] [--queue N]
+
+An interview is assembled in memory from the shared clips (officer on channel 0, suspect on channel 1,
+alternating turns, 1.0-4.0 s pauses, crosstalk at -18 dB and 3 ms delay, -60 dBFS noise, as bench/asr.py
+builds it). A producer thread plays it as a capture card would: a chunk of `--chunk` seconds (0.1) every
+`--chunk` seconds of wall time, into a bounded queue (a chunk that finds the queue full is dropped, counted
+and replaced by silence so that the clock stays right). The main thread feeds asr.stream.LiveTranscriber
+from the queue. Measured, per utterance and as p50/p95:
+  final    wall time from the end of speech (energy offset of the clip) to the last final segment of the
+           utterance on its channel,
+  partial  wall time from speech onset to the first partial of the utterance (and to its first text of
+           any kind, for utterances too short to get a partial),
+plus dropped chunks, the worst lag (audio captured - audio processed), the process's CPU use during the
+live run (CPU seconds / wall seconds; 2.0 would be both cores), and the final transcript's CER beside
+offline `Transcriber.transcribe_array` on the same audio, measured in the same run after the live part.
+
+Progress goes to stderr; stdout gets the tables and, last, one JSON line with every figure.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import queue
+import random
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# Run as `python bench/live.py`, this file's folder comes first on sys.path and would shadow the `asr` package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from asr.engine import collect  # noqa: E402
+from asr.pipeline import load_transcriber  # noqa: E402
+from asr.scoring import cer  # noqa: E402
+from asr.stream import LiveTranscriber, Partial, StreamOptions  # noqa: E402
+from asr.types import Segment, TranscribeOptions  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("bench_asr", HERE / "asr.py")
+bench_asr = importlib.util.module_from_spec(_spec)
+sys.modules["bench_asr"] = bench_asr
+_spec.loader.exec_module(bench_asr)  # type: ignore[union-attr]
+
+SR = 16000
+SPEAKERS = ("officer", "suspect")
+TARGETS = {"final_p95_s": 1.5, "first_partial_max_s": 2.0, "cer_delta_max_pts": 1.0}
+
+
+def log(msg: str) -> None:
+    print(f"[live {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Utt:
+    channel: int
+    onset: float        # speech onset in the interview (s)
+    offset: float       # end of speech (s)
+    reference: str
+
+
+def speech_offset(clip: np.ndarray) -> float:
+    """Seconds from the clip's start to its end of speech: bench/asr.py's onset rule on the reversed clip."""
+    return clip.shape[0] / SR - bench_asr.speech_onset(clip[::-1].copy())
+
+
+def build_interview(minutes: float, seed: int) -> tuple[np.ndarray, list[Utt]]:
+    audio, utts = bench_asr.assemble_interview(bench_asr.manifest(), minutes, seed)
+    by_ref = {r.reference: r for r in bench_asr.manifest()}
+    out = []
+    for u in utts:
+        clip = bench_asr.read_wav(by_ref[u.reference].path)
+        out.append(Utt(u.channel, u.onset, u.place + speech_offset(clip), u.reference))
+    return audio, out
+
+
+# -- the live run ---------------------------------------------------------------------------------------
+class Events:
+    def __init__(self, t0: list[float]):
+        self.t0 = t0
+        self.partials: list[tuple[float, Partial]] = []
+        self.finals: list[tuple[float, Segment]] = []
+
+    def partial(self, p: Partial) -> None:
+        self.partials.append((time.perf_counter() - self.t0[0], p))
+
+    def final(self, s: Segment) -> None:
+        self.finals.append((time.perf_counter() - self.t0[0], s))
+
+
+def play_live(tr: Any, audio: np.ndarray, options: StreamOptions, chunk_s: float, queue_size: int) -> dict:
+    """Real-time producer thread -> bounded queue -> LiveTranscriber on this thread."""
+    chunk = int(round(chunk_s * SR))
+    frames = audio.T.copy()                      # (n, channels), as capture hands it over
+    n_chunks = (frames.shape[0] + chunk - 1) // chunk
+    q: "queue.Queue[Optional[tuple[int, np.ndarray]]]" = queue.Queue(maxsize=queue_size)
+    t0 = [0.0]
+    ev = Events(t0)
+    lt = LiveTranscriber(tr, options, ev.partial, ev.final)
+    dropped: list[int] = []
+    max_depth = [0]
+
+    def produce() -> None:
+        for k in range(n_chunks):
+            due = t0[0] + (k + 1) * chunk_s      # a chunk is handed over once its last sample is captured
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                q.put_nowait((k, frames[k * chunk:(k + 1) * chunk]))
+            except queue.Full:
+                dropped.append(k)
+            max_depth[0] = max(max_depth[0], q.qsize())
+        q.put(None)
+
+    max_lag = 0.0
+    expected = 0
+    cpu0 = time.process_time()
+    t0[0] = time.perf_counter()
+    producer = threading.Thread(target=produce, name="capture-sim", daemon=True)
+    producer.start()
+    while True:
+        item = q.get()
+        if item is None:
+            break
+        k, pcm = item
+        if k > expected:                          # dropped chunks: silence keeps the clock right
+            lt.feed(np.zeros((chunk * (k - expected), frames.shape[1]), dtype=np.float32))
+        lt.feed(pcm)
+        expected = k + 1
+        captured = min(time.perf_counter() - t0[0], frames.shape[0] / SR)
+        max_lag = max(max_lag, captured - lt.processed)
+    lt.finish()
+    wall = time.perf_counter() - t0[0]
+    cpu = time.process_time() - cpu0
+    producer.join()
+    return {"events": ev, "wall_s": wall, "cpu_s": cpu, "dropped": len(dropped), "chunks": n_chunks,
+            "max_queue_depth": max_depth[0], "max_lag_s": max_lag}
+
+
+# -- scoring --------------------------------------------------------------------------------------------
+def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def per_utterance(utts: list[Utt], ev: Events) -> list[dict]:
+    rows = []
+    for i, u in enumerate(utts):
+        finals = [(t, s) for t, s in ev.finals if s.channel == u.channel and overlap(u.onset, u.offset, s.start, s.end) > 0]
+        partials = [(t, p) for t, p in ev.partials
+                    if p.channel == u.channel and overlap(u.onset, u.offset + 0.5, p.start, p.end) > 0]
+        final_t = max((t for t, _ in finals), default=None)
+        partial_t = min((t for t, _ in partials), default=None)
+        first_text = min([t for t in (final_t, partial_t) if t is not None], default=None)
+        rows.append({
+            "i": i, "channel": u.channel, "onset": round(u.onset, 2), "offset": round(u.offset, 2),
+            "speech_s": round(u.offset - u.onset, 2), "segments": len(finals), "partials": len(partials),
+            "final_latency_s": None if final_t is None else round(final_t - u.offset, 3),
+            "first_partial_s": None if partial_t is None else round(partial_t - u.onset, 3),
+            "first_text_s": None if first_text is None else round(first_text - u.onset, 3),
+            "text": "".join(s.text for _, s in sorted(finals, key=lambda x: x[1].start)),
+            "reference": u.reference})
+    return rows
+
+
+def quantiles(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0, "p50": None, "p95": None, "max": None}
+    arr = np.array(values)
+    return {"n": len(values), "p50": round(float(np.percentile(arr, 50)), 3),
+            "p95": round(float(np.percentile(arr, 95)), 3), "max": round(float(arr.max()), 3)}
+
+
+def channel_cer(utts: list[Utt], segments: list[Segment]) -> tuple[int, int]:
+    errors = total = 0
+    for ch in (0, 1):
+        ref = "".join(u.reference for u in utts if u.channel == ch)
+        hyp = "".join(s.text for s in sorted(segments, key=lambda s: s.start) if s.channel == ch)
+        e, n = cer(ref, hyp)
+        errors += e
+        total += n
+    return errors, total
+
+
+def pct(e: int, n: int) -> float:
+    return round(100.0 * e / n, 2) if n else float("nan")
+
+
+def fmt(v: Optional[float]) -> str:
+    return "   -  " if v is None else f"{v:6.2f}"
+
+
+# -- main -----------------------------------------------------------------------------------------------
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="a 2-minute interview (default 5 minutes)")
+    ap.add_argument("--minutes", type=float, default=None, help="interview length (overrides --quick)")
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--home", type=Path, default=None, help="xunlu home (default $XUNLU_HOME or a temp dir)")
+    ap.add_argument("--chunk", type=float, default=0.1, help="capture chunk in seconds (default 0.1)")
+    ap.add_argument("--queue", type=int, default=100, help="capture queue length in chunks (default 100)")
+    ap.add_argument("--no-partials", action="store_true", help="finals only")
+    ap.add_argument("--full-window", action="store_true", help="encode a padded 30 s window, as offline")
+    args = ap.parse_args(argv)
+    if not (bench_asr.SPEECH_DIR / "manifest.tsv").is_file():
+        ap.error(f"no manifest.tsv in {bench_asr.SPEECH_DIR} (set XUNLU_SPEECH_DIR)")
+    if not 0.01 <= args.chunk <= 2.0 or args.queue < 1:
+        ap.error("--chunk must lie between 0.01 and 2 s and --queue be at least 1")
+    minutes = args.minutes or (2.0 if args.quick else 5.0)
+    home = args.home or (Path(os.environ["XUNLU_HOME"]) if os.environ.get("XUNLU_HOME")
+                         else Path(tempfile.gettempdir()) / "xunlu-bench-home")
+    home.mkdir(parents=True, exist_ok=True)
+
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    log(f"cpu cores {os.cpu_count()}, load average {load_before[0]:.2f}; loading base int8")
+    tr = load_transcriber("base", home, device="cpu", compute_type="int8")
+    audio, utts = build_interview(minutes, args.seed)
+    duration = audio.shape[1] / SR
+    warm = bench_asr.read_wav(next(r for r in bench_asr.manifest() if r.file.startswith("aishell/")).path)
+    warm_up = LiveTranscriber(tr, StreamOptions(partials=False), lambda p: None, lambda s: None)
+    warm_up.feed(warm[:, None])
+    warm_up.finish()
+    options = StreamOptions(language="zh", channels=2, speakers=SPEAKERS, partials=not args.no_partials,
+                            short_window=not args.full_window)
+    log(f"interview {duration:.1f} s, {len(utts)} utterances; playing it live in {args.chunk:.2f} s chunks")
+    run = play_live(tr, audio, options, args.chunk, args.queue)
+    load_live = os.getloadavg()
+    log(f"live run done in {run['wall_s']:.1f} s; offline transcription of the same audio")
+    t = time.perf_counter()
+    segments, info = tr.transcribe_array(audio, TranscribeOptions(language="zh", speakers=SPEAKERS))
+    offline = collect(segments, info)
+    offline_s = time.perf_counter() - t
+
+    ev: Events = run["events"]
+    rows = per_utterance(utts, ev)
+    finals = [s for _, s in ev.finals]
+    live_e, n = channel_cer(utts, finals)
+    off_e, _ = channel_cer(utts, list(offline.segments))
+    lat = quantiles([r["final_latency_s"] for r in rows if r["final_latency_s"] is not None])
+    part = quantiles([r["first_partial_s"] for r in rows if r["first_partial_s"] is not None])
+    first = quantiles([r["first_text_s"] for r in rows if r["first_text_s"] is not None])
+    missing = sum(1 for r in rows if r["final_latency_s"] is None)
+    ids_ok = [s.id for s in finals] == list(range(len(finals)))
+    report = {
+        "minutes": minutes, "seed": args.seed, "chunk_s": args.chunk, "model": tr.model_label,
+        "cpu_cores": os.cpu_count(), "partials": not args.no_partials, "short_window": not args.full_window,
+        "load_avg_1m_before": round(load_before[0], 2), "load_avg_1m_after_live": round(load_live[0], 2),
+        "duration_s": round(duration, 2), "utterances": len(utts), "final_segments": len(finals),
+        "partial_events": len(ev.partials), "utterances_without_final": missing, "ids_in_order": ids_ok,
+        "final_latency": lat, "first_partial": part, "first_text": first,
+        "dropped_chunks": run["dropped"], "chunks": run["chunks"], "max_queue_depth": run["max_queue_depth"],
+        "max_lag_s": round(run["max_lag_s"], 3), "live_wall_s": round(run["wall_s"], 1),
+        "cpu_s": round(run["cpu_s"], 1), "cpu_per_wall": round(run["cpu_s"] / run["wall_s"], 3),
+        "live_cer_pct": pct(live_e, n), "offline_cer_pct": pct(off_e, n),
+        "cer_delta_pts": round(pct(live_e, n) - pct(off_e, n), 2), "ref_chars": n,
+        "offline_s": round(offline_s, 1), "targets": TARGETS, "per_utterance": rows,
+    }
+
+    print(f"\n== Live transcription: {duration:.0f} s interview, {len(utts)} utterances, 2 channels "
+          f"(officer/suspect, crosstalk -18 dB), {args.chunk:.2f} s chunks in real time, seed {args.seed} ==")
+    print(f"{'#':>3}{'ch':>3}{'onset':>8}{'end':>8}{'speech':>7}{'segs':>5}{'parts':>6}{'final s':>8}"
+          f"{'1st part':>9}{'1st text':>9}  text")
+    for r in rows:
+        print(f"{r['i']:>3}{r['channel']:>3}{r['onset']:>8.2f}{r['offset']:>8.2f}{r['speech_s']:>7.2f}"
+              f"{r['segments']:>5}{r['partials']:>6} {fmt(r['final_latency_s'])} {fmt(r['first_partial_s'])}  "
+              f"{fmt(r['first_text_s'])}  {r['text']}")
+    print(f"\nend of speech -> final text: p50 {lat['p50']} s, p95 {lat['p95']} s, max {lat['max']} s "
+          f"(target p95 < {TARGETS['final_p95_s']} s); utterances without a final: {missing}")
+    print(f"speech onset -> first partial: p50 {part['p50']} s, p95 {part['p95']} s over {part['n']} utterances; "
+          f"-> first text of any kind: p50 {first['p50']} s, p95 {first['p95']} s "
+          f"(target within {TARGETS['first_partial_max_s']} s)")
+    print(f"dropped chunks {run['dropped']}/{run['chunks']}, deepest queue {run['max_queue_depth']}, "
+          f"worst lag {run['max_lag_s']:.2f} s")
+    print(f"CPU {run['cpu_s']:.1f} s over {run['wall_s']:.1f} s wall = {report['cpu_per_wall']:.2f} of one core "
+          f"(load average {load_before[0]:.2f} before, {load_live[0]:.2f} after: other work shares the cores)")
+    print(f"CER live {report['live_cer_pct']:.2f}% vs offline {report['offline_cer_pct']:.2f}% on the same audio "
+          f"({report['cer_delta_pts']:+.2f} pts, target <= +{TARGETS['cer_delta_max_pts']}); "
+          f"{len(finals)} live segments, {len(offline.segments)} offline; ids in order: {ids_ok}")
+    report["wall_s"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(report, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,325 @@
+"""Live transcription (asr.stream): shared clips fed chunk by chunk, as a capture thread would feed them.
+
+The front end (gate, VAD) must give exactly what the offline functions give on the same audio; the finals
+must read like the offline transcription, sit on the session clock, carry the right speaker, and nothing
+may come out of silence or room tone.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from asr.engine import collect
+from asr.errors import OptionError
+from asr.scoring import cer
+from asr.stream import LiveTranscriber, Partial, StreamOptions
+from asr.stream_decode import MAX_FRAMES, trim_window
+from asr.stream_vad import SileroStream, SpanTracker, StreamGate, Tape
+from asr.textnorm import to_simplified
+from asr.types import Segment, TranscribeOptions
+from asr.vad import crosstalk_gate, speech_regions
+
+from conftest import RATE, SPEECH, manifest, read_wav, room_tone
+
+LONG = "aishell/BAC009S0150W0122.wav"      # 7.2 s
+MID = "aishell/BAC009S0150W0123.wav"       # 7.0 s
+SHORT = "aishell/BAC009S0150W0124.wav"     # 5.6 s
+COMMAND = "aishell/BAC009S0150W0040.wav"   # 3.5 s
+
+
+def clip(name: str) -> np.ndarray:
+    return read_wav(SPEECH / name)[0]
+
+
+def onset(x: np.ndarray) -> float:
+    """Seconds of leading silence by energy: 10 ms frames, the first of 5 above max(5% of the loudest
+    frame, 4x the quiet floor)."""
+    n = x.shape[0] // 160
+    rms = np.sqrt(np.mean(x[: n * 160].reshape(n, 160).astype(np.float64) ** 2, axis=1))
+    above = rms > max(0.05 * rms.max(), 4.0 * np.percentile(rms, 10))
+    for i in range(n - 4):
+        if above[i:i + 5].all():
+            return i * 0.01
+    return 0.0
+
+
+def assemble(parts: list[tuple[int, str]], channels: int, pause_s: float = 2.0, crosstalk_db: float = -18.0,
+             seed: int = 3) -> tuple[np.ndarray, list[dict]]:
+    """Clips placed one after another on their channels with `pause_s` of room tone between them, the
+    other microphone hearing each at `crosstalk_db` 3 ms later. Returns (n, channels) audio and, per clip,
+    where its speech starts and ends."""
+    placed, t = [], 1.0
+    for ch, name in parts:
+        x = clip(name)
+        placed.append((ch, int(t * RATE), x, name))
+        t += x.shape[0] / RATE + pause_s
+    n = int(t * RATE)
+    direct = np.zeros((channels, n), dtype=np.float32)
+    utts = []
+    for ch, at, x, name in placed:
+        direct[ch, at:at + x.shape[0]] += x
+        utts.append({"channel": ch, "place": at / RATE, "onset": at / RATE + onset(x),
+                     "end": (at + x.shape[0]) / RATE, "ref": manifest()[name]["reference"]})
+    mixed = direct.copy()
+    if channels == 2:
+        leak = 10 ** (crosstalk_db / 20)
+        for ch in (0, 1):
+            mixed[ch, 48:] += leak * direct[1 - ch, :-48]
+    for ch in range(channels):
+        mixed[ch] += 0.3 * room_tone(t, seed=seed + ch)[:n]
+    return mixed.T.copy(), utts
+
+
+def play(lt: LiveTranscriber, audio: np.ndarray, seed: int = 0, finish: bool = True) -> None:
+    """Feed in the uneven chunk sizes a capture thread hands over (0.1-1 s)."""
+    rng = random.Random(seed)
+    i = 0
+    while i < audio.shape[0]:
+        step = int(rng.uniform(0.1, 1.0) * RATE)
+        lt.feed(audio[i:i + step])
+        i += step
+    if finish:
+        lt.finish()
+
+
+class Recorder:
+    """Every callback in the order it came."""
+
+    def __init__(self):
+        self.events: list[object] = []
+
+    def partial(self, p: Partial) -> None:
+        self.events.append(p)
+
+    def final(self, s: Segment) -> None:
+        self.events.append(s)
+
+    @property
+    def finals(self) -> list[Segment]:
+        return [e for e in self.events if isinstance(e, Segment)]
+
+    @property
+    def partials(self) -> list[Partial]:
+        return [e for e in self.events if isinstance(e, Partial)]
+
+
+def live(transcriber, options: StreamOptions) -> tuple[LiveTranscriber, Recorder]:
+    rec = Recorder()
+    return LiveTranscriber(transcriber, options, rec.partial, rec.final), rec
+
+
+def covering(segments: list[Segment], u: dict) -> list[Segment]:
+    return [s for s in segments if min(s.end, u["end"]) - max(s.start, u["onset"]) > 0.3]
+
+
+# -- the front end, without the model ------------------------------------------------------------------
+def test_streamed_vad_finds_the_offline_spans():
+    x = np.concatenate([0.3 * room_tone(1.5), clip(SHORT), 0.3 * room_tone(2.0, seed=2), clip(COMMAND)])
+    offline = [span for r in speech_regions(x, 0.5, 300, 0) for span in r.spans]
+    rng = random.Random(1)
+    vad, tracker, spans = SileroStream(), SpanTracker(0.5), []
+    i = 0
+    while i < x.shape[0]:
+        i = min(x.shape[0], i + rng.randrange(200, 12000))
+        start = vad.pos
+        for k, p in enumerate(vad.advance(x[start:i])):
+            ev = tracker.step(float(p), start + k * 512)
+            if ev is not None and ev.kind == "end":
+                spans.append((ev.start, ev.end))
+    start = vad.pos
+    for k, p in enumerate(vad.finish(x[start:])):
+        ev = tracker.step(float(p), start + k * 512)
+        if ev is not None and ev.kind == "end":
+            spans.append((ev.start, ev.end))
+    ev = tracker.finish(x.shape[0])
+    if ev is not None:
+        spans.append((ev.start, ev.end))
+    assert len(offline) >= 2
+    assert spans == offline
+
+
+def test_streamed_gate_matches_the_offline_gate():
+    a = np.zeros(8 * RATE, dtype=np.float32)
+    b = np.zeros(8 * RATE, dtype=np.float32)
+    s = clip(COMMAND)
+    a[RATE:RATE + s.shape[0]] = s
+    b[5 * RATE - 20000:5 * RATE - 20000 + s.shape[0] // 2] = s[: s.shape[0] // 2]
+    leak = 10 ** (-18 / 20)
+    stereo = np.stack([a + leak * np.roll(b, 48), b + leak * np.roll(a, 48)]).astype(np.float32)
+    stereo += 0.3 * np.stack([room_tone(8, seed=4), room_tone(8, seed=5)])
+    expected = crosstalk_gate(stereo)
+    raw, gated, gate = Tape(2), Tape(2), StreamGate(2)
+    rng = random.Random(2)
+    i = 0
+    while i < stereo.shape[1]:
+        j = min(stereo.shape[1], i + rng.randrange(300, 9000))
+        raw.append(stereo[:, i:j])
+        gate.advance(raw, gated)
+        assert gated.end <= raw.end
+        i = j
+    gate.advance(raw, gated, final=True)
+    assert gated.end == stereo.shape[1]
+    np.testing.assert_allclose(gated.get(0, gated.end), expected, atol=1e-6)
+    # the crosstalk really was muted: not a pass-through
+    assert np.abs(expected[1, RATE + 8000:RATE + 24000]).max() < 0.01 * np.abs(stereo[1]).max() + 0.02
+
+
+def test_trim_window_keeps_the_content_and_a_second():
+    feats = np.zeros((80, MAX_FRAMES), dtype=np.float32)
+    feats[:, :1431] = -0.5
+    assert trim_window(feats).shape == (1, 80, 1600)
+    feats[:, 1431:] = -0.5
+    assert trim_window(feats).shape == (1, 80, MAX_FRAMES)
+    short = np.zeros((80, MAX_FRAMES), dtype=np.float32)
+    short[:, :200] = -0.5
+    assert trim_window(short).shape == (1, 80, 1000)   # never under 10 s
+
+
+def test_a_later_window_is_decoded_only_when_speech_remains():
+    from asr.stream_decode import TailSkipped, tail_check
+
+    check = tail_check(500, [(0.5, 4.0)])
+    check(500)                 # the first window: the whole utterance
+    check(420)                 # seek at 0.8 s: 3.2 s of speech left
+    with pytest.raises(TailSkipped):
+        check(60)              # seek at 4.4 s: only padding left
+
+
+class _NoModel:
+    model = object()
+
+
+@pytest.mark.parametrize("options, message", [
+    (StreamOptions(channels=2, speakers=("officer",)), "1 speaker"),
+    (StreamOptions(channels=2, speakers=("a", "a")), "twice"),
+    (StreamOptions(language="klingon"), "unknown language"),
+    (StreamOptions(vad_threshold=1.5), "vad_threshold"),
+    (StreamOptions(max_utterance_s=40), "max_utterance_s"),
+])
+def test_bad_options_are_refused(options, message):
+    with pytest.raises(OptionError, match=message):
+        LiveTranscriber(_NoModel(), options, print, print)
+
+
+def test_bad_feeds_are_refused():
+    lt = LiveTranscriber(_NoModel(), StreamOptions(channels=2, speakers=("officer", "suspect")), print, print)
+    with pytest.raises(ValueError, match=r"\(n, 2\)"):
+        lt.feed(np.zeros(1600, dtype=np.float32))
+    lt.feed(np.zeros((1600, 2), dtype=np.float32))
+    lt.finish()
+    with pytest.raises(RuntimeError, match="finish"):
+        lt.feed(np.zeros((1600, 2), dtype=np.float32))
+
+
+# -- with the model -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mono(transcriber):
+    audio, utts = assemble([(0, LONG), (0, MID), (0, SHORT)], channels=1)
+    lt, rec = live(transcriber, StreamOptions())
+    play(lt, audio, seed=1)
+    segments, info = transcriber.transcribe_array(audio.T.copy(), TranscribeOptions(language="zh"))
+    return {"audio": audio, "utts": utts, "rec": rec, "offline": collect(segments, info), "lt": lt}
+
+
+@pytest.mark.model
+def test_finals_read_like_the_offline_transcription(mono):
+    finals = mono["rec"].finals
+    live_text = "".join(s.text for s in finals)
+    offline_text = "".join(s.text for s in mono["offline"].segments)
+    ref = "".join(u["ref"] for u in mono["utts"])
+    e_live, n = cer(ref, live_text)
+    e_off, _ = cer(ref, offline_text)
+    assert e_live / n <= e_off / n + 0.05, (live_text, offline_text)
+    assert e_live / n <= 0.2, live_text
+    assert to_simplified(live_text) == live_text
+    assert all(s.speaker is None and s.channel == 0 for s in finals)
+
+
+@pytest.mark.model
+def test_finals_sit_on_the_session_clock(mono):
+    finals = mono["rec"].finals
+    duration = mono["audio"].shape[0] / RATE
+    assert [s.id for s in finals] == list(range(len(finals)))
+    for u in mono["utts"]:
+        mine = covering(finals, u)
+        assert len(mine) == 1, (u, finals)
+        seg = mine[0]
+        assert abs(seg.words[0].start - u["onset"]) <= 0.5, (u, seg)
+        assert seg.end <= u["end"] + 0.5
+    for s in finals:
+        assert s.words and 0 <= s.start <= s.end <= duration
+        assert s.start == s.words[0].start and s.end == s.words[-1].end
+        assert [w.start for w in s.words] == sorted(w.start for w in s.words)
+        assert all(w.start <= w.end for w in s.words)
+    assert mono["lt"].processed == pytest.approx(duration)
+
+
+@pytest.mark.model
+def test_partials_come_before_the_final_of_a_long_utterance(mono):
+    events = mono["rec"].events
+    first = mono["utts"][0]
+    final_at = next(i for i, e in enumerate(events) if isinstance(e, Segment))
+    early = [e for e in events[:final_at] if isinstance(e, Partial)]
+    assert len(early) >= 2, events[:final_at]
+    assert all(abs(p.start - first["onset"]) <= 0.5 and p.end <= first["end"] for p in early)
+    assert early[0].end - first["onset"] <= 2.0          # the first partial comes from the first 2 s
+    assert len(early[-1].text) > len(early[0].text)       # and they grow as the person speaks
+    assert all(to_simplified(p.text) == p.text for p in early)
+
+
+@pytest.mark.model
+def test_silence_and_room_tone_give_nothing(transcriber):
+    lt, rec = live(transcriber, StreamOptions())
+    play(lt, np.concatenate([np.zeros(5 * RATE, dtype=np.float32), room_tone(20.0, seed=7)])[:, None])
+    assert rec.events == []
+    assert lt.processed == pytest.approx(25.0)
+
+
+@pytest.mark.model
+def test_two_microphones_give_one_segment_per_utterance_with_its_speaker(transcriber):
+    audio, utts = assemble([(0, COMMAND), (1, SHORT), (0, "aishell/BAC009S0150W0038.wav"), (1, MID)],
+                           channels=2, pause_s=1.5)
+    lt, rec = live(transcriber, StreamOptions(channels=2, speakers=("officer", "suspect")))
+    play(lt, audio, seed=2)
+    finals = rec.finals
+    assert [s.id for s in finals] == list(range(len(finals)))
+    for u in utts:
+        mine = covering(finals, u)
+        assert len(mine) == 1, (u, finals)
+        seg = mine[0]
+        assert seg.channel == u["channel"] and seg.speaker == ("officer", "suspect")[u["channel"]]
+        e, n = cer(u["ref"], seg.text)
+        assert e / n <= 0.35, (u["ref"], seg.text)
+        assert abs(seg.words[0].start - u["onset"]) <= 0.5
+    assert all(p.speaker == ("officer", "suspect")[p.channel] for p in rec.partials)
+
+
+@pytest.mark.model
+def test_finish_flushes_the_open_utterance(transcriber):
+    x = clip(COMMAND)
+    audio = np.concatenate([0.3 * room_tone(1.0), x[: int(0.85 * x.shape[0])]])[:, None]
+    lt, rec = live(transcriber, StreamOptions(partials=False))
+    play(lt, audio, seed=3, finish=False)
+    assert rec.finals == []
+    lt.finish()
+    lt.finish()   # idempotent
+    assert len(rec.finals) == 1
+    seg = rec.finals[0]
+    assert seg.end <= audio.shape[0] / RATE
+    assert cer(manifest()[COMMAND]["reference"][:5], seg.text[:5])[0] <= 2, seg.text
+
+
+@pytest.mark.model
+def test_long_speech_is_cut_into_utterances(transcriber):
+    x = clip(LONG)
+    lt, rec = live(transcriber, StreamOptions(max_utterance_s=3.0, partials=False))
+    play(lt, np.concatenate([0.3 * room_tone(1.0), x, 0.3 * room_tone(1.0, seed=9)])[:, None], seed=4)
+    finals = rec.finals
+    assert len(finals) >= 2
+    for a, b in zip(finals, finals[1:]):
+        assert a.end <= b.start + 0.05          # no audio transcribed twice
+    assert all(s.end - s.start <= 3.0 + 0.5 for s in finals)
+    e, n = cer(manifest()[LONG]["reference"], "".join(s.text for s in finals))
+    assert e / n <= 0.35, [s.text for s in finals]
