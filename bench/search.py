@@ -602,7 +602,7 @@ def print_build(corpus: Corpus, hours: float, seed: int, procs: int, xb: dict[st
     print(f"\n== Synthetic archive: {real_h:.1f} h ({hours:g} asked), {corpus.sessions} sessions, "
           f"{xb['documents']} segments (one per {real_h * 3600 / max(1, xb['documents']):.1f} s), "
           f"{corpus.cases} cases, seed {seed} ==")
-    print(f"\n== Build ==")
+    print("\n== Build ==")
     print(f"{'system':<18}{'seconds':>10}{'(gen s)':>9}{'docs/s':>10}{'size MB':>10}{'MB/1000 h':>11}")
     proj = 1000.0 / real_h
     print(f"{'xunlu (' + str(procs) + ' procs)':<18}{xb['seconds']:>10.1f}{xb['generation_s']:>9.1f}"

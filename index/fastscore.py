@@ -5,8 +5,9 @@ found in tens of thousands of segments takes a hundred milliseconds and more. Th
 posting lists of the same index a block (128 postings) at a time and computes the same BM25F scores as
 Whoosh's searcher (idf and average length of the whole index, per-document field lengths, query boosts;
 And/AndMaybe/Or add the scores of the parts that match, AndNot keeps the left side's) for every candidate
-at once. Queries it does not know (Every, ranges) raise `Unsupported` and are left to Whoosh; phrases of
-three or more bigrams are matched by Whoosh's own phrase matcher and only their scores are gathered here.
+at once. A phrase (Whoosh's SpanNear2, slop 1) scores the documents that have all its words, and checks
+their positions lazily: best candidates first, only until the page is full. Queries it does not know
+(Every, ranges) raise `Unsupported` and are left to Whoosh's own searcher.
 
 Documents deleted in a segment are dropped, as Whoosh does. Ties are broken by document number, as
 Whoosh's top collector does, so both give the same order.
@@ -14,31 +15,15 @@ Whoosh's top collector does, so both give the same order.
 from __future__ import annotations
 
 import logging
-import weakref
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Optional
 
 from whoosh import query as wq
 
+from index.fastfilter import Filter, passing
+from index.postings import Unsupported, field_lengths, numpy_module, read_postings
+
 log = logging.getLogger("xunlu.index")
-
-
-class Unsupported(Exception):
-    """This query is left to Whoosh's searcher."""
-
-
-@dataclass(frozen=True)
-class Filter:
-    """What a search keeps: documents whose `equals` fields have those values, and whose `date_field` lies
-    within [since, until] (either may be None). Read from per-document columns, for the candidates only."""
-    equals: tuple[tuple[str, str], ...] = ()
-    date_field: Optional[str] = None
-    since: Optional[datetime] = None
-    until: Optional[datetime] = None
-
-    def __bool__(self) -> bool:
-        return bool(self.equals) or self.since is not None or self.until is not None
 
 
 @dataclass(frozen=True)
@@ -53,179 +38,11 @@ class Scored:
     def resolved(self) -> "Scored":
         if not self.pending:
             return self
-        np = _np()
+        np = numpy_module()
         ok = np.ones(len(self.docnums), dtype=bool)
         for check in self.pending:
             ok &= check(self.docnums)
         return Scored(self.docnums[ok], self.scores[ok])
-
-
-def _np():
-    import numpy as np
-
-    return np
-
-
-_LENGTHS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # segment reader -> {field: lengths}
-_BYTE_TO_LENGTH = None
-
-
-def _length_table():
-    global _BYTE_TO_LENGTH
-    if _BYTE_TO_LENGTH is None:
-        np = _np()
-        try:
-            from whoosh.codec.whoosh3 import byte_to_length
-        except ImportError:  # pragma: no cover - older layouts
-            from whoosh.util.numeric import byte_to_length
-        table = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
-        table[0] = 1.0  # Whoosh's scorer asks doc_field_length(docnum, field, default=1)
-        _BYTE_TO_LENGTH = table
-    return _BYTE_TO_LENGTH
-
-
-def _field_lengths(reader, fieldname: str):
-    """Per-document lengths of `fieldname` in one segment, as Whoosh's scorer sees them (numpy float64)."""
-    np = _np()
-    cache = _LENGTHS.setdefault(reader, {})
-    if fieldname in cache:
-        return cache[fieldname]
-    count = reader.doc_count_all()
-    raw = None
-    try:
-        from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
-
-        column = reader._perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
-        if column is not None and getattr(column, "_fixedlen", None) == 1:
-            stored = min(column._count, count)
-            raw = np.zeros(count, dtype=np.uint8)
-            raw[:stored] = np.frombuffer(column._dbfile.get(column._basepos, stored), dtype=np.uint8)
-    except (AttributeError, ImportError, TypeError, ValueError):
-        raw = None
-    if raw is not None:
-        lengths = _length_table()[raw]
-    else:  # a codec without the byte column: ask Whoosh document by document (correct, slower)
-        lengths = np.fromiter((reader.doc_field_length(d, fieldname, 1) for d in range(count)),
-                              dtype=np.float64, count=count)
-    cache[fieldname] = lengths
-    return lengths
-
-
-_COLUMNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # segment reader -> {field: column}
-_BIG_ENDIAN = {"B": ">u1", "H": ">u2", "I": ">u4", "L": ">u4", "Q": ">u8", "b": ">i1", "h": ">i2", "i": ">i4",
-               "l": ">i4", "q": ">i8"}
-
-
-def _column(reader, fieldname: str):
-    """One segment's column of `fieldname`, whole, as numpy: (refs, uniques) for a RefBytesColumn, the
-    sortable integers (and the field's default, meaning no value) for a numeric one."""
-    np = _np()
-    cache = _COLUMNS.setdefault(reader, {})
-    if fieldname in cache:
-        return cache[fieldname]
-    if not reader.has_column(fieldname):
-        raise Unsupported(f"no column for {fieldname!r} (an index of an older format?)")
-    raw = reader.column_reader(fieldname, translate=False)
-    count = reader.doc_count_all()
-    try:
-        if hasattr(raw, "_uniques"):  # RefBytesColumn.Reader
-            dtype = _BIG_ENDIAN[raw._typecode]
-            refs = np.frombuffer(raw._dbfile.get(raw._basepos, count * raw._itemsize), dtype=dtype)
-            out = (refs.astype(np.int64), list(raw._uniques))
-        else:  # NumericColumn.Reader
-            dtype = _BIG_ENDIAN[raw._typecode]
-            stored = min(raw._count, count)
-            values = np.full(count, raw._default, dtype=dtype.replace(">", "<"))
-            values[:stored] = np.frombuffer(raw._dbfile.get(raw._basepos, stored * raw._fixedlen), dtype=dtype)
-            out = (values, raw._default)
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise Unsupported(f"column layout of {fieldname!r}: {exc}") from exc
-    cache[fieldname] = out
-    return out
-
-
-def _keep(fast: "FastScorer", flt: Filter, docnums):
-    """Which of `docnums` (global) pass the filter."""
-    np = _np()
-    schema = fast.searcher.schema
-    keep = np.zeros(len(docnums), dtype=bool)
-    lo = hi = None
-    if flt.date_field is not None:
-        field = schema[flt.date_field]
-        lo = field.to_column_value(flt.since) if flt.since is not None else None
-        hi = field.to_column_value(flt.until) if flt.until is not None else None
-    for leaf, offset in fast.leaves:
-        reader = leaf.reader()
-        inside = (docnums >= offset) & (docnums < offset + reader.doc_count_all())
-        if not inside.any():
-            continue
-        local = docnums[inside] - offset
-        ok = np.ones(len(local), dtype=bool)
-        for fieldname, value in flt.equals:
-            refs, uniques = _column(reader, fieldname)
-            want = schema[fieldname].to_bytes(value)
-            ok &= refs[local] == uniques.index(want) if want in uniques else False
-        if lo is not None or hi is not None:
-            values, missing = _column(reader, flt.date_field)
-            at = values[local]
-            ok &= at != missing
-            if lo is not None:
-                ok &= at >= lo
-            if hi is not None:
-                ok &= at <= hi
-        keep[inside] = ok
-    return keep
-
-
-def _postings(reader, fieldname: str, text, values: bool = False):
-    """(segment docnums, weights[, raw values]) of one term in one segment, deleted documents dropped."""
-    np = _np()
-    from whoosh.matching.wrappers import FilterMatcher
-
-    matcher = reader.postings(fieldname, text)
-    if isinstance(matcher, FilterMatcher):
-        matcher = matcher.child
-    ids_parts, weight_parts, value_parts = [], [], []
-    bulk = all(hasattr(matcher, a) for a in ("_read_data", "_next_block", "_byteids", "_blocklength"))
-    if values and not (bulk and matcher.format.fixed_value_size() is None):
-        raise Unsupported("values of this posting format")
-    if bulk:
-        while matcher.is_active():
-            matcher._read_data()
-            data = matcher._data
-            n = matcher._blocklength
-            ids = np.asarray(data[0], dtype=np.int64)
-            if not matcher._byteids:
-                ids = np.cumsum(ids)
-            weights = data[1]
-            if weights is None:
-                weights = np.ones(n)
-            elif isinstance(weights, float):
-                weights = np.full(n, weights)
-            else:
-                weights = np.asarray(weights, dtype=np.float64)
-            ids_parts.append(ids)
-            weight_parts.append(weights)
-            if values:
-                value_parts.extend(data[2])
-            matcher._next_block()
-    else:  # pragma: no cover - another codec
-        pairs = []
-        while matcher.is_active():
-            pairs.append((matcher.id(), matcher.weight()))
-            matcher.next()
-        ids_parts.append(np.array([p[0] for p in pairs], dtype=np.int64))
-        weight_parts.append(np.array([p[1] for p in pairs], dtype=np.float64))
-    ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, dtype=np.int64)
-    weights = np.concatenate(weight_parts) if weight_parts else np.zeros(0)
-    deleted = reader.deleted_docs_set if reader.has_deletions() else None
-    if deleted:
-        keep = ~np.isin(ids, np.fromiter(deleted, dtype=np.int64, count=len(deleted)))
-        ids, weights = ids[keep], weights[keep]
-        if values:
-            value_parts = [v for v, k in zip(value_parts, keep) if k]
-    return (ids, weights, value_parts) if values else (ids, weights)
-
 
 class FastScorer:
     """Scores Whoosh query trees (as built by index.search_index.to_whoosh) on one searcher."""
@@ -256,7 +73,7 @@ class FastScorer:
         return s.schema[fieldname]
 
     def term(self, fieldname: str, text, boost: float = 1.0) -> Scored:
-        np = _np()
+        np = numpy_module()
         field = self._field(fieldname)
         btext = field.to_bytes(text) if not isinstance(text, bytes) else text
         docs, scores = [], []
@@ -266,10 +83,10 @@ class FastScorer:
                 reader = leaf.reader()
                 if (fieldname, btext) not in reader:
                     continue
-                ids, tf = _postings(reader, fieldname, btext)
+                ids, tf = read_postings(reader, fieldname, btext)
                 if not len(ids):
                     continue
-                score = self._bm25(idf, avgfl, tf, _field_lengths(reader, fieldname)[ids])
+                score = self._bm25(idf, avgfl, tf, field_lengths(reader, fieldname)[ids])
                 docs.append(ids + offset)
                 scores.append(score * boost if boost != 1.0 else score)
         if not docs:
@@ -280,7 +97,7 @@ class FastScorer:
         """Whoosh's Phrase (SpanNear2, slop 1, in order): every word at consecutive positions; the score is
         the sum of the words' scores. Candidates are the intersection of the words' documents, scored at
         once; their positions are checked later (`pending`), for as few candidates as the caller needs."""
-        np = _np()
+        np = numpy_module()
         if q.slop != 1 or q.boost != 1.0:
             raise Unsupported("phrase with slop or boost")
         field = self._field(q.fieldname)
@@ -298,7 +115,7 @@ class FastScorer:
                 reader = leaf.reader()
                 if any((q.fieldname, w) not in reader for w in unique):
                     continue
-                lists = {w: _postings(reader, q.fieldname, w, values=True) for w in unique}
+                lists = {w: read_postings(reader, q.fieldname, w, values=True) for w in unique}
                 cands = None
                 for w in sorted(unique, key=lambda w: len(lists[w][0])):
                     cands = lists[w][0] if cands is None else np.intersect1d(cands, lists[w][0],
@@ -308,7 +125,7 @@ class FastScorer:
                 if cands is None or not len(cands):
                     continue
                 at = {w: np.searchsorted(lists[w][0], cands) for w in unique}
-                fl = _field_lengths(reader, q.fieldname)[cands]
+                fl = field_lengths(reader, q.fieldname)[cands]
                 total = np.zeros(len(cands))
                 for w in words:  # a word twice in the phrase counts twice, as in Whoosh's intersection
                     idf, avgfl = stats[w]
@@ -338,7 +155,7 @@ class FastScorer:
 
     # -- combinations --------------------------------------------------------------------------------
     def evaluate(self, q: wq.Query) -> Scored:
-        np = _np()
+        np = numpy_module()
         if isinstance(q, wq.Term):
             return self.term(q.fieldname, q.text, q.boost)
         if isinstance(q, wq.Phrase):
@@ -373,14 +190,14 @@ class FastScorer:
     def top(self, q: wq.Query, limit: int, allowed=None, keep: Optional[Filter] = None) -> list[tuple[int, float]]:
         """The best `limit` (docnum, score), best first, ties by docnum; only docnums in `allowed` when
         given (a sorted numpy array), and only those passing `keep`."""
-        np = _np()
+        np = numpy_module()
         found = self.evaluate(q)
         docs, scores = found.docnums, found.scores
         if allowed is not None:
             mask = np.isin(docs, allowed, assume_unique=False)
             docs, scores = docs[mask], scores[mask]
         if keep:
-            mask = _keep(self, keep, docs)
+            mask = passing(self, keep, docs)
             docs, scores = docs[mask], scores[mask]
         if not len(docs):
             return []
@@ -406,7 +223,6 @@ class FastScorer:
         order = np.lexsort((docs, -scores))[:limit]
         return [(int(docs[i]), float(scores[i])) for i in order]
 
-
 def _at(s: Scored, docs, np):
     """Scores of `s` at `docs` (all present in s.docnums)."""
     order = np.argsort(s.docnums, kind="stable")
@@ -424,35 +240,3 @@ def _plus(a: Scored, b: Scored, np) -> Scored:
     pos_c = np.minimum(pos, len(bd) - 1)
     hit = bd[pos_c] == a.docnums
     return Scored(a.docnums, a.scores + np.where(hit, bs[pos_c], 0.0), a.pending)
-
-
-def allowed_docs(fast: FastScorer, filter_q: Optional[wq.Query]):
-    """The documents a filter query lets through, as a sorted numpy array (None: no filter)."""
-    if filter_q is None:
-        return None
-    np = _np()
-    return np.unique(_matching(fast, filter_q, np))
-
-
-def _matching(fast: FastScorer, q: wq.Query, np):
-    s = fast.searcher
-    if isinstance(q, wq.Term) and q.fieldname in s.schema:
-        btext = s.schema[q.fieldname].to_bytes(q.text) if not isinstance(q.text, bytes) else q.text
-        parts = [_postings(leaf.reader(), q.fieldname, btext)[0] + offset for leaf, offset in fast.leaves
-                 if (q.fieldname, btext) in leaf.reader()]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    if type(q) is wq.And and q.subqueries:
-        out = np.unique(_matching(fast, q.subqueries[0], np))
-        for sub in q.subqueries[1:]:
-            out = np.intersect1d(out, _matching(fast, sub, np))
-        return out
-    if type(q) is wq.Or and q.subqueries:
-        return np.unique(np.concatenate([_matching(fast, sub, np) for sub in q.subqueries]))
-    if isinstance(q, wq.NumericRange) and hasattr(q, "_compile_query"):  # dates: a few term ranges
-        return _matching(fast, q._compile_query(s.reader()), np)
-    if type(q) is wq.TermRange and hasattr(q, "_btexts"):
-        parts = [_postings(leaf.reader(), q.fieldname, btext)[0] + offset
-                 for leaf, offset in fast.leaves for btext in q._btexts(leaf.reader())]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    # the rest: Whoosh lists the documents
-    return np.fromiter(s.docs_for_query(q), dtype=np.int64)

@@ -28,64 +28,15 @@ from typing import Callable, Iterable, Iterator, Optional
 from whoosh import index as wi, query as wq
 
 from asr.types import Segment
-from index.fastscore import FastScorer, Filter, Unsupported
+from index.fastfilter import Filter
+from index.fastscore import FastScorer
+from index.postings import Unsupported
 from index.query import QueryError, parse, parse_day
 from index.search_index import (INDEX_FORMAT, Hit, SessionMeta, documents, schema, terms_of, to_hit,
                                 to_whoosh)
+from index.whoosh_fixes import missing_columns_remembered, open_searcher, workers_die_with_parent
 
 log = logging.getLogger("xunlu.index")
-
-
-def _workers_die_with_parent() -> None:
-    """Whoosh's writer processes would outlive a killed rebuild, idle forever and holding the rebuild
-    lock they inherited. On Linux, ask the kernel to kill each of them when its parent dies."""
-    from whoosh import multiproc
-
-    task = multiproc.SubWriterTask
-    if getattr(task, "_xunlu_patched", False):
-        return
-    original = task.run
-
-    def run(self):  # runs in the forked child
-        try:
-            import ctypes
-            import signal
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-            if os.getppid() == 1:  # the parent died before the line above
-                os._exit(1)
-        except (OSError, AttributeError):
-            pass
-        return original(self)
-
-    task.run = run
-    task._xunlu_patched = True
-
-
-def _missing_columns_remembered() -> None:
-    """When Whoosh writes a segment's postings it asks the length of every posting's field, and for fields
-    without lengths (the ID fields) looks for the column file on disk each time: a stat() per posting,
-    a tenth of a rebuild. A finished segment's columns never change, so remember the ones that are not
-    there."""
-    from whoosh.codec import whoosh3
-
-    cls = whoosh3.W3PerDocReader
-    if getattr(cls, "_xunlu_patched", False):
-        return
-    original = cls._cached_reader
-
-    def _cached_reader(self, fieldname, column):
-        missing = self.__dict__.setdefault("_xunlu_missing", set())
-        if fieldname in missing:
-            return None
-        reader = original(self, fieldname, column)
-        if reader is None:
-            missing.add(fieldname)
-        return reader
-
-    cls._cached_reader = _cached_reader
-    cls._xunlu_patched = True
 
 
 class IndexProblem(Exception):
@@ -105,8 +56,7 @@ class _Shared:
         self.folder: Optional[Path] = None
         self.searcher = None
         self.opened_ms = 0.0
-
-        self._fast = None       # (searcher, FastScorer)
+        self._fast = None  # (searcher, FastScorer)
 
     def drop(self) -> None:
         if self.searcher is not None:
@@ -118,52 +68,6 @@ class _Shared:
         if self._fast is None or self._fast[0] is not searcher:
             self._fast = (searcher, FastScorer(searcher))
         return self._fast[1]
-
-
-def _segment_key(segment) -> tuple:
-    deleted = segment.deleted_count()
-    return segment.segment_id(), deleted, frozenset(segment.deleted_docs()) if deleted else None
-
-
-def _open_searcher(folder: Path, reuse=None):
-    """A searcher of the folder's latest generation. With `reuse` (an older searcher of the same folder),
-    readers of segments that did not change, deletions included, are taken over and the others closed;
-    `reuse` must not be used afterwards. (Whoosh-Reloaded's own Searcher.refresh() would also add back
-    segments a merge removed, and reuses a segment's reader after new deletions in it.)"""
-    from whoosh.reading import EmptyReader, MultiReader, SegmentReader
-    from whoosh.searching import Searcher
-
-    ix = wi.open_dir(str(folder))
-    if reuse is None:
-        return ix.searcher()
-    toc = ix._read_toc()
-    reusable = {}
-    for reader, _offset in reuse.reader().leaf_readers():
-        segment = reader.segment() if hasattr(reader, "segment") else None
-        if segment is not None:
-            reusable[_segment_key(segment)] = reader
-    readers, opened = [], []
-    try:
-        for segment in toc.segments:
-            reader = reusable.pop(_segment_key(segment), None)
-            if reader is None:
-                reader = SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
-                opened.append(reader)
-            readers.append(reader)
-    except BaseException:
-        for reader in opened:
-            reader.close()
-        raise
-    for reader in reusable.values():
-        reader.close()
-    if not readers:
-        top = EmptyReader(toc.schema)
-    elif len(readers) == 1:
-        top = readers[0]
-        top._gen = toc.generation  # a reused reader still names the generation it was opened at
-    else:
-        top = MultiReader(readers, generation=toc.generation)
-    return Searcher(top, fromindex=ix)
 
 
 _SHARED: "OrderedDict[Path, _Shared]" = OrderedDict()
@@ -243,12 +147,12 @@ class SearchIndex:
                 if shared.searcher is None or shared.folder != folder:
                     shared.drop()
                     started = time.perf_counter()
-                    shared.searcher = _open_searcher(folder)
+                    shared.searcher = open_searcher(folder)
                     shared.folder = folder
                     shared.opened_ms = (time.perf_counter() - started) * 1000.0
                     log.debug("opened %s in %.0f ms", folder.name, shared.opened_ms)
                 elif not shared.searcher.up_to_date():
-                    shared.searcher = _open_searcher(folder, reuse=shared.searcher)
+                    shared.searcher = open_searcher(folder, reuse=shared.searcher)
             except IndexProblem:
                 shared.drop()
                 raise
@@ -319,7 +223,7 @@ class SearchIndex:
         """A writer on the live index (committed on success), and its folder."""
         self.ensure()
         folder = self._live_folder()
-        _missing_columns_remembered()
+        missing_columns_remembered()
         ix = self.open(check=False)  # the writer reads the folder's table of contents; damage shows there
         with ix.writer(timeout=30.0) as w:
             yield w, folder
@@ -366,9 +270,9 @@ class SearchIndex:
             folder = self._new_dir()
             ix = wi.open_dir(str(folder))
             procs = max(1, min(procs, os.cpu_count() or 1))
-            _missing_columns_remembered()
+            missing_columns_remembered()
             if procs > 1:
-                _workers_die_with_parent()
+                workers_die_with_parent()
             writer = ix.writer(procs=procs, multisegment=True, limitmb=128) if procs > 1 else ix.writer()
             count = 0
             try:

@@ -166,7 +166,8 @@ def index_with_deletions(tmp_path_factory):
 def test_fast_scoring_ranks_exactly_as_whoosh(index_with_deletions, filters):
     from whoosh import query as wq
 
-    from index.fastscore import FastScorer, Filter, allowed_docs
+    from index.fastfilter import Filter, allowed_docs
+    from index.fastscore import FastScorer
     from index.query import parse, parse_day
     from index.search_index import to_whoosh
 
