@@ -362,3 +362,36 @@ def test_upload_transcribed_by_the_real_model(tmp_path, transcriber):
         assert "经济" in text
         hit = c.get("/api/search", params={"q": "经济"}).json()["hits"][0]
         assert hit["session"] == sid and 0.3 < hit["start"] < 3.0
+
+
+def test_background_import_job(world, tmp_path):
+    import time
+
+    c = world["client"]
+    app = c.app
+    clip = make_video(tmp_path / "bg.mp4", 2, size="160x90", tone=False)
+    saved, app.state.transcriber = app.state.transcriber, ScriptedTranscriber(script([(0.1, 1.0, "officer", "后台导入")]))
+    try:
+        def finished(job_id):
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                job = c.get(f"/api/import/jobs/{job_id}").json()
+                if job["state"] != "importing":
+                    return job
+                time.sleep(0.1)
+            raise AssertionError("the import job never finished")
+
+        r = c.post("/api/import", params={"filename": "bg.mp4", "background": "true"}, content=clip.read_bytes())
+        assert r.status_code == 202 and r.json()["status_url"] == f"/api/import/jobs/{r.json()['job']}"
+        job = finished(r.json()["job"])
+        assert job["state"] == "complete" and job["status"] == 201
+        assert c.get(f"/api/sessions/{job['session']}").json()["source_name"] == "bg.mp4"
+        again = c.post("/api/import", params={"filename": "bg2.mp4", "background": "true"}, content=clip.read_bytes())
+        failed = finished(again.json()["job"])
+        assert failed["state"] == "failed" and failed["status"] == 409 and job["session"] in failed["detail"]
+        notmedia = c.post("/api/import", params={"filename": "x.mp4", "background": "true"}, content=b"no" * 500)
+        assert notmedia.status_code == 415 and "x.mp4" in notmedia.json()["detail"]
+        assert c.get("/api/import/jobs/nope").status_code == 404
+    finally:
+        app.state.transcriber = saved
+    assert list((world["home"] / "uploads").iterdir()) == []

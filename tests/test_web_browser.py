@@ -306,6 +306,11 @@ def test_import_a_recording_from_the_console(page, site, tmp_path):
     session = httpx.get(f"{site['url']}/api/sessions/{sid}").json()
     assert session["case_id"] == "I-9" and session["source_name"].endswith(".mp4")
     assert httpx.get(site["url"] + session["media_url"]).content == clip.read_bytes()
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("这不是录像" * 100, encoding="utf-8")
+    page.set_input_files("#import-file", str(notes))
+    page.click("#import-go")
+    page.wait_for_selector(".toast.error:has-text('notes.mp4')")  # the server's reason, shown to the officer
 
 
 def test_bad_input_answers_json_and_the_server_keeps_serving(site):

@@ -3,15 +3,22 @@ kept byte for byte, hashed, made playable, transcribed and indexed like `xunlu i
 
     curl --data-binary @room2.mp4 -H 'Content-Type: application/octet-stream' \
          'http://127.0.0.1:8000/api/import?filename=room2.mp4&case=A123'
+
+The answer comes when the import is done (201, the session). With `background=true` it comes as soon as the
+upload is received and looks like media (202, a job to poll at /api/import/jobs/{job}): long recordings
+take minutes to transcribe, longer than a proxy in front of the server may wait.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import secrets
 import shutil
+import threading
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
@@ -27,6 +34,17 @@ from asr.errors import XunluError
 log = logging.getLogger("xunlu.web.import")
 router = APIRouter(prefix="/api", tags=["import"])
 DISK_MARGIN = 512 * 1024 ** 2  # keep this much free beyond the upload (the archive copies it once more)
+KEEP_JOBS = 200
+SID = re.compile(r"s-\d{8}-\d{4,}")
+
+
+@dataclass
+class ImportJob:
+    job: str
+    state: str = "importing"          # importing, complete or failed
+    session: Optional[str] = None     # known once the original is being kept
+    status: Optional[int] = None      # the HTTP status a synchronous import would have answered
+    detail: Optional[str] = None
 
 
 def _names(value: Optional[str]) -> tuple[str, ...]:
@@ -78,8 +96,11 @@ async def import_upload(request: Request,
                         speakers: Optional[str] = Query(None, max_length=1000, description="channel names"),
                         started_at: Optional[str] = Query(None, max_length=40),
                         language: Optional[str] = Query(None, max_length=10),
+                        background: bool = Query(False, description="202 at once with a job to poll"),
                         who: str = Depends(actor)):
-    from api.importing import ImportRequest, _safe_name
+    from fastapi.responses import JSONResponse
+
+    from api.importing import ImportRequest, _safe_name, check_input
 
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/"):
@@ -90,24 +111,78 @@ async def import_upload(request: Request,
     uploads.mkdir(parents=True, exist_ok=True)
     folder = uploads / f".up-{secrets.token_hex(8)}"
     folder.mkdir()
+    handed_over = False
     try:
         path = await receive_to(request, folder, _safe_name(Path(filename).name), app.state.max_upload)
         req = ImportRequest(input=path, case_id=case or None, room=room or None, officers=_names(officers),
                             suspect=suspect or None, speakers=_names(speakers), started_at=started_at)
         try:
+            if background:
+                await run_in_threadpool(check_input, req)  # not media: refused now, not in the job
+                job = _start_job(app, req, language, who, folder, Path(filename).name)
+                handed_over = True
+                return JSONResponse(asdict(job) | {"status_url": f"/api/import/jobs/{job.job}"}, status_code=202)
             session = await run_in_threadpool(_import, app, req, language, who)
         except (XunluError, ArchiveError) as exc:  # name the upload, not the server's temp folder
             exc.args = (str(exc).replace(str(path), Path(filename).name),) + exc.args[1:]
             raise
     finally:
-        with contextlib.suppress(OSError):
-            remove_tree(folder)
+        if not handed_over:
+            with contextlib.suppress(OSError):
+                remove_tree(folder)
     from api.routes.sessions import session_json
 
     return session_json(request, session)
 
 
-def _import(app, req, language: Optional[str], who: str):
+def _start_job(app, req, language: Optional[str], who: str, folder: Path, name: str) -> ImportJob:
+    from api.routes.errors import status_of
+
+    jobs = _jobs(app)
+    job = ImportJob(secrets.token_hex(8))
+    jobs[job.job] = job
+    for old in list(jobs)[:-KEEP_JOBS]:
+        if jobs[old].state != "importing":
+            del jobs[old]
+
+    def said(message: str) -> None:
+        found = SID.search(message)
+        if found and job.session is None:
+            job.session = found.group(0)
+
+    def run() -> None:
+        try:
+            session = _import(app, req, language, who, said)
+            job.session, job.status, job.state = session.id, 201, "complete"
+        except BaseException as exc:  # the job reports it; the session (if any) is marked failed
+            job.status = status_of(exc)
+            job.detail = (str(exc) or type(exc).__name__).replace(str(req.input), name)
+            job.state = "failed"
+            if job.status == 500:
+                log.exception("import job %s failed", job.job)
+        finally:
+            with contextlib.suppress(OSError):
+                remove_tree(folder)
+
+    threading.Thread(target=run, name=f"import-{job.job}", daemon=True).start()
+    return job
+
+
+def _jobs(app) -> dict[str, ImportJob]:
+    if not hasattr(app.state, "import_jobs"):
+        app.state.import_jobs = {}
+    return app.state.import_jobs
+
+
+@router.get("/import/jobs/{job}", summary="The state of a background import (background=true)")
+def import_job(job: str, request: Request):
+    found = _jobs(request.app).get(job)
+    if found is None:
+        raise ApiError(404, f"no import job {job!r} (jobs are kept until the server restarts)")
+    return asdict(found)
+
+
+def _import(app, req, language: Optional[str], who: str, say: Callable[[str], None] = lambda _m: None):
     from api.config import load_config
     from api.importing import check_input, import_file
     from api.indexing import index_session
@@ -124,7 +199,11 @@ def _import(app, req, language: Optional[str], who: str):
         return collect(segments, info)
 
     with contextlib.closing(open_archive(app.state.home)) as archive:
-        session = import_file(archive, req, transcribe, who, lambda m: log.info("import: %s", m))
+        def progress(message: str) -> None:
+            log.info("import: %s", message)
+            say(message)
+
+        session = import_file(archive, req, transcribe, who, progress)
         try:
             index_session(app.state.home, archive, session.id)
         except Exception as exc:

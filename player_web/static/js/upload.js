@@ -1,6 +1,7 @@
 // Import a recording made elsewhere: the file is sent as the request body (streamed by the browser, any
-// size), with upload progress; the server keeps it, hashes it, transcribes it and answers the session.
-import { el, showError, toast } from "./common.js";
+// size), with upload progress; the server keeps it, hashes it and transcribes it in the background, and
+// the page polls the import job until the session is ready.
+import { api, el, showError, toast } from "./common.js";
 import { t } from "./i18n.js";
 
 export function uploadForm(onDone) {
@@ -14,7 +15,7 @@ export function uploadForm(onDone) {
     e.preventDefault();
     const chosen = file.files[0];
     if (!chosen) return;
-    const q = new URLSearchParams({ filename: chosen.name });
+    const q = new URLSearchParams({ filename: chosen.name, background: "true" });
     if (caseId.value.trim()) q.set("case", caseId.value.trim());
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `/api/import?${q}`);
@@ -27,22 +28,26 @@ export function uploadForm(onDone) {
     state.textContent = t("import.uploading");
     xhr.upload.onprogress = (ev) => { if (ev.lengthComputable) bar.value = (100 * ev.loaded) / ev.total; };
     xhr.upload.onload = () => { state.textContent = t("import.transcribing"); };
-    xhr.onload = () => {
+    const done = (message, kind) => {
       button.disabled = false;
       bar.hidden = true;
+      state.textContent = "";
+      if (kind === "error") showError(new Error(message)); else toast(message);
+    };
+    const poll = (url) => {  // transcription takes minutes for long recordings: ask now and then
+      api(url).then((job) => {
+        if (job.state === "importing") { setTimeout(() => poll(url), 1000); return; }
+        if (job.state === "complete") { form.reset(); done(t("import.done", { id: job.session })); onDone(job.session); }
+        else done(job.detail || job.state, "error");
+      }).catch((err) => done(err.message, "error"));
+    };
+    xhr.onload = () => {
       let body = {};
       try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
-      if (xhr.status === 201) {
-        state.textContent = "";
-        form.reset();
-        toast(t("import.done", { id: body.id }));
-        onDone(body.id);
-      } else {
-        state.textContent = "";
-        showError(new Error(body.detail || `${xhr.status}`));
-      }
+      if (xhr.status === 202) poll(body.status_url);
+      else done(body.detail || `${xhr.status}`, "error");
     };
-    xhr.onerror = () => { button.disabled = false; bar.hidden = true; state.textContent = ""; showError(new Error("network")); };
+    xhr.onerror = () => done("network", "error");
     xhr.send(chosen);
   });
   return el("details", { id: "import" }, el("summary", { "data-i18n": "import.title" }), form);
