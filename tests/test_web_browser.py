@@ -340,18 +340,22 @@ def test_screenshots(browser, site):
     out.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
     pg = context.new_page()
+    site["live"].speed = 1.0  # real time, so that the clock and the line times agree in the picture
     sid = httpx.post(site["url"] + "/api/sessions", json={"case_id": "A-2026-117", "room": "讯问室1",
                                                           "officers": ["张三", "李四"], "suspect": "王小明"}).json()["id"]
     try:
         pg.goto(f"{site['url']}/console.html?sid={sid}")
-        pg.wait_for_selector(f".pl-lines .line:not(.partial):has-text('{INTERVIEW[3].text}')", timeout=30000)
+        pg.wait_for_selector(f".pl-lines .line:not(.partial):has-text('{INTERVIEW[2].text}')", timeout=30000)
         pg.wait_for_function("() => document.querySelector('video.pl-video').readyState >= 2", timeout=20000)
         pg.fill(".pl-marker-label", "否认在场")
         pg.click(".pl-marker")
         pg.wait_for_selector(".markers li")
+        pg.wait_for_selector(f".pl-lines .line:not(.partial):has-text('{INTERVIEW[3].text}')", timeout=30000)
+        pg.wait_for_selector(".pl-lines .line.partial", timeout=30000)  # the next utterance, still greyed
         pg.screenshot(path=str(out / "console.png"))
     finally:
         httpx.post(f"{site['url']}/api/sessions/{sid}/stop", timeout=30)
+        site["live"].speed = 2.0
     pg.goto(f"{site['url']}/search.html?q=仓库")
     pg.wait_for_selector("#results li.hit").click()
     pg.wait_for_selector(".pl-lines .line.hitline")
