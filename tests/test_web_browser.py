@@ -50,7 +50,8 @@ def site(tmp_path_factory):
     live = FakeLive(home, speed=2.0, media=video, media_seconds=18.0)
     uploads = ScriptedTranscriber(script([(0.5, 2.0, "officer", "外来录像已经导入")]))
     server = start_in_thread(home, ServeOptions(port=0, audio="lavfi:sine"), transcriber=uploads, live=live)
-    yield {"url": server.url, "home": home, "one": one, "hour": long_one, "live": live, "video": video}
+    yield {"url": server.url, "home": home, "one": one, "hour": long_one, "live": live, "video": video,
+           "app": server.server.config.app}
     for sid in list(live.running):
         live.running[sid].stop()
     server.stop()
@@ -311,6 +312,24 @@ def test_import_a_recording_from_the_console(page, site, tmp_path):
     page.set_input_files("#import-file", str(notes))
     page.click("#import-go")
     page.wait_for_selector(".toast.error:has-text('notes.mp4')")  # the server's reason, shown to the officer
+
+
+def test_the_logged_in_user_is_shown_and_can_log_out(page, site):
+    from auth_helpers import PASSWORD
+
+    app = site["app"]
+    if app.state.auth.store.get("zhangsan") is None:
+        app.state.auth.add_user("zhangsan", "officer", PASSWORD, "张三")
+    page.goto(site["url"] + "/search.html")
+    assert page.locator("#who").inner_text() == ""  # nobody logged in
+    r = page.request.post(site["url"] + "/api/auth/login",
+                          data={"username": "zhangsan", "password": PASSWORD, "cookie": True})
+    assert r.status == 200
+    page.reload()
+    page.wait_for_selector("#who .user:has-text('张三')")
+    page.click("#logout")  # a POST with the CSRF header from the cookie
+    page.wait_for_function("() => document.querySelector('#who').textContent === ''")
+    assert page.request.get(site["url"] + "/api/auth/me").status == 401
 
 
 def test_bad_input_answers_json_and_the_server_keeps_serving(site):

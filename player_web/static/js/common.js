@@ -114,11 +114,28 @@ export function header(active) {
     }
     nav.append(a);
   }
+  const who = el("span", { class: "who", id: "who" });
   const bar = el("header", { class: "top" },
     el("a", { class: "brand", href: "console.html" }, el("b", { text: "讯录" }), " xunlu"),
     nav,
     el("span", { class: "spacer" }),
+    who,
     el("button", { id: "lang", class: "ghost", "data-i18n": "lang.toggle", onclick: toggleLang }));
   document.body.prepend(bar);
   applyText();
+  showUser(who);
+}
+
+// Who is logged in (when the server has logins), with a way out.
+function showUser(slot) {
+  fetch("/api/auth/me").then((r) => (r.ok ? r.json() : null)).then((me) => {
+    if (!me) return;
+    const u = me.user;
+    slot.replaceChildren(el("span", { class: "user", text: u.display_name || u.username, title: `${u.username} · ${u.role}` }),
+      el("button", { class: "ghost", id: "logout", "data-i18n": "nav.logout", text: t("nav.logout"), onclick: async () => {
+        try { await api("/api/auth/logout", { method: "POST" }); } catch (err) { showError(err); return; }
+        slot.replaceChildren();
+        loginAgain();
+      } }));
+  }).catch(() => {});
 }

@@ -3,7 +3,7 @@
 const TEXT = {
   zh: {
     "brand": "讯录", "nav.console": "讯问控制台", "nav.search": "检索回放", "nav.warnings": "预警", "nav.docs": "API",
-    "lang.toggle": "English",
+    "nav.logout": "退出登录", "lang.toggle": "English",
     "form.title": "开始讯问", "form.room": "讯问地点", "form.case": "案件编号", "form.officers": "讯问人",
     "form.officers.ph": "张三, 李四", "form.suspect": "被讯问人", "form.speakers": "声道说话人",
     "form.speakers.ph": "officer, suspect", "form.advanced": "设备与语言", "form.audio": "音频源",
@@ -36,7 +36,7 @@ const TEXT = {
   },
   en: {
     "brand": "xunlu", "nav.console": "Officer console", "nav.search": "Search & playback", "nav.warnings": "Warnings",
-    "nav.docs": "API", "lang.toggle": "中文",
+    "nav.docs": "API", "nav.logout": "Log out", "lang.toggle": "中文",
     "form.title": "Start an interview", "form.room": "Room", "form.case": "Case id", "form.officers": "Officers",
     "form.officers.ph": "Zhang San, Li Si", "form.suspect": "Person questioned", "form.speakers": "Channel speakers",
     "form.speakers.ph": "officer, suspect", "form.advanced": "Devices and language", "form.audio": "Audio source",
