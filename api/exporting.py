@@ -17,7 +17,8 @@ def ended_at(session: Session) -> Optional[str]:
     return (start + timedelta(seconds=session.duration)).isoformat(timespec="seconds")
 
 
-def export(archive: Archive, sid: str, fmt: str, version: Optional[int], actor: str) -> Union[str, bytes]:
+def export(archive: Archive, sid: str, fmt: str, version: Optional[int], actor: str,
+           details: Optional[dict] = None) -> Union[str, bytes]:
     session = archive.get(sid)
     transcript = read_version(archive, sid, version)
     header = None
@@ -30,5 +31,5 @@ def export(archive: Archive, sid: str, fmt: str, version: Optional[int], actor: 
     questioners = tuple(s for s in session.speakers if s.lower() in ("officer", "police", "民警", "讯问人")) \
         or (session.speakers[:1] if session.speakers else ("officer",))
     data = render_any(transcript, fmt, header, questioners)
-    archive.audit(actor, "export", sid, {"format": fmt, "version": transcript.version})
+    archive.audit(actor, "export", sid, {"format": fmt, "version": transcript.version, **(details or {})})
     return data

@@ -57,6 +57,7 @@ ACCESS: dict[str, frozenset] = {
     "WS /api/sessions/{sid}/live": VIEW,
     "GET /api/search": READ,
     "POST /api/import": IMPORT,
+    "GET /api/import/jobs/{job}": IMPORT,           # and only the job's starter: test_import_jobs_are_their_owners
     "GET /api/audit": AUDIT,
     "GET /api/sessions/{sid}/audit": AUDIT,
     "GET /api/verify/{sid}": VERIFY,
@@ -265,3 +266,23 @@ def test_session_id_guessing_finds_nothing(world):
         for suffix in ("", "/media", "/transcript", "/export?format=txt", "/live/index.m3u8"):
             r = client.get(f"/api/sessions/{guess}{suffix}", headers=headers)
             assert r.status_code in (400, 403, 404, 422), (guess, suffix, r.status_code)
+
+
+def test_import_jobs_are_their_owners(world):
+    """A background import's job is polled by who started it; another importer gets 403, anonymous 401."""
+    from api.routes.importing import ImportJob, _jobs
+
+    client, app, _, _ = world
+    job = ImportJob("f" * 16, session="s-20261122-0009", owner="web:zhangsan")
+    _jobs(app)[job.job] = job
+    url = f"/api/import/jobs/{job.job}"
+    r = client.get(url, headers=login(client, OWN))
+    assert r.status_code == 200, r.text
+    assert r.json()["session"] == "s-20261122-0009" and "owner" not in r.json()
+    before = denied_count(app)
+    assert client.get(url, headers=login(client, ADM)).status_code == 403
+    target = client.post("/api/auth/login", json={"username": "target", "password": PASSWORD}).json()["token"]
+    assert client.get(url, headers={"Authorization": f"Bearer {target}"}).status_code == 403
+    assert denied_count(app) == before + 2
+    assert client.get(url).status_code == 401
+    assert client.get("/api/import/jobs/" + "0" * 16, headers=login(client, OWN)).status_code == 404

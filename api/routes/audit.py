@@ -6,15 +6,19 @@ from typing import Optional
 
 from fastapi import APIRouter, Depends, Query
 
+from api.auth import policy
+from api.auth.deps import require, require_role
+from api.auth.types import ADMIN, SUPERVISOR
 from api.routes.deps import get_archive
 from archive.store import Archive
 
 router = APIRouter(prefix="/api", tags=["audit"])
+READ_AUDIT = require(policy.can_read_audit, "read the audit trail")
 
 
 @router.get("/audit", summary="Audit entries (a session's, with ?session=), oldest first")
 def audit(session: Optional[str] = None, action: Optional[str] = None, limit: int = Query(500, ge=1, le=100000),
-          archive: Archive = Depends(get_archive)):
+          archive: Archive = Depends(get_archive), _=Depends(READ_AUDIT)):
     if session:
         archive.get(session)  # 404 for an unknown session
     found = [asdict(e) for e in archive.audit_entries(session) if action is None or e.action == action]
@@ -22,13 +26,14 @@ def audit(session: Optional[str] = None, action: Optional[str] = None, limit: in
 
 
 @router.get("/sessions/{sid}/audit", summary="The audit trail of one session")
-def session_audit(sid: str, limit: int = Query(500, ge=1, le=100000), archive: Archive = Depends(get_archive)):
+def session_audit(sid: str, limit: int = Query(500, ge=1, le=100000), archive: Archive = Depends(get_archive),
+                  _=Depends(READ_AUDIT)):
     archive.get(sid)
     return [asdict(e) for e in archive.audit_entries(sid)][-limit:]
 
 
 @router.get("/verify/{sid}", summary="Re-hash the session's files and walk the audit chain")
-def verify(sid: str, archive: Archive = Depends(get_archive)):
+def verify(sid: str, archive: Archive = Depends(get_archive), _=Depends(require_role(SUPERVISOR, ADMIN))):
     from archive.verify import verify as run
 
     report = run(archive, [sid])

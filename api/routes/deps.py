@@ -5,7 +5,9 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
-from fastapi import Request
+from fastapi import Depends, Request
+
+from api.auth.deps import Login, current_login
 
 from archive.store import Archive, open_archive
 
@@ -23,15 +25,9 @@ def get_archive(request: Request) -> Iterator[Archive]:
         archive.close()
 
 
-def actor(request: Request) -> str:
-    """Who does this: the logged-in user once auth sets `request.state.user`, else "web"."""
-    user = getattr(request.state, "user", None)
-    if user is None:
-        return "web"
-    if isinstance(getattr(user, "actor", None), str):
-        return user.actor
-    name = user if isinstance(user, str) else getattr(user, "name", None) or getattr(user, "username", None)
-    return f"web:{name or user}"
+def actor(login: Login = Depends(current_login)) -> str:
+    """Who does this: the logged-in user as the audit chain names them (web:<name>); 401 when anonymous."""
+    return login.user.actor
 
 
 def transcriber_of(app: Any):

@@ -4,28 +4,29 @@ from __future__ import annotations
 from typing import Optional
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from api.auth.deps import client_address, session_access
 from api.routes.deps import actor, get_archive
 from archive.store import Archive
 from asr.types import FORMATS
 
-router = APIRouter(prefix="/api/sessions/{sid}", tags=["exports"])
+router = APIRouter(prefix="/api/sessions/{sid}", tags=["exports"], dependencies=[Depends(session_access("view"))])
 MEDIA_TYPES = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                "srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8",
                "txt": "text/plain; charset=utf-8", "json": "application/json; charset=utf-8"}
 
 
 @router.get("/export", summary="Download the transcript as docx (笔录), srt, vtt, txt or json")
-def export(sid: str, format: str = Query("docx", pattern="^(" + "|".join(FORMATS) + ")$"),
+def export(sid: str, request: Request, format: str = Query("docx", pattern="^(" + "|".join(FORMATS) + ")$"),
            version: Optional[int] = Query(None, ge=1), download: bool = True,
            archive: Archive = Depends(get_archive), who: str = Depends(actor)):
     from api.exporting import export as render
     from archive.transcripts import read_version
 
     number = read_version(archive, sid, version).version
-    data = render(archive, sid, format, number, who)
+    data = render(archive, sid, format, number, who, {"address": client_address(request)})
     body = data.encode("utf-8") if isinstance(data, str) else data
     name = f"{sid}-v{number}.{format}"
     label = f"{sid}-v{number}-笔录.docx" if format == "docx" else name

@@ -16,7 +16,7 @@ import re
 import secrets
 import shutil
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -25,6 +25,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from api.auth import policy
+from api.auth.deps import deny, require
+from api.auth.types import User
 from api.routes.deps import actor, transcriber_of
 from api.routes.errors import ApiError
 from archive.fsutil import remove_tree
@@ -45,6 +48,10 @@ class ImportJob:
     session: Optional[str] = None     # known once the original is being kept
     status: Optional[int] = None      # the HTTP status a synchronous import would have answered
     detail: Optional[str] = None
+    owner: str = field(default="", repr=False)   # the actor who started it: only they may poll it
+
+    def public(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "owner"}
 
 
 def _names(value: Optional[str]) -> tuple[str, ...]:
@@ -97,7 +104,8 @@ async def import_upload(request: Request,
                         started_at: Optional[str] = Query(None, max_length=40),
                         language: Optional[str] = Query(None, max_length=10),
                         background: bool = Query(False, description="202 at once with a job to poll"),
-                        who: str = Depends(actor)):
+                        who: str = Depends(actor),
+                        user: User = Depends(require(policy.can_import, "import recordings"))):
     from fastapi.responses import JSONResponse
 
     from api.importing import ImportRequest, _safe_name, check_input
@@ -114,14 +122,14 @@ async def import_upload(request: Request,
     handed_over = False
     try:
         path = await receive_to(request, folder, _safe_name(Path(filename).name), app.state.max_upload)
-        req = ImportRequest(input=path, case_id=case or None, room=room or None, officers=_names(officers),
+        req = ImportRequest(input=path, case_id=case or None, room=room or None, officers=policy.with_officer(user, _names(officers)),
                             suspect=suspect or None, speakers=_names(speakers), started_at=started_at)
         try:
             if background:
                 await run_in_threadpool(check_input, req)  # not media: refused now, not in the job
                 job = _start_job(app, req, language, who, folder, Path(filename).name)
                 handed_over = True
-                return JSONResponse(asdict(job) | {"status_url": f"/api/import/jobs/{job.job}"}, status_code=202)
+                return JSONResponse(job.public() | {"status_url": f"/api/import/jobs/{job.job}"}, status_code=202)
             session = await run_in_threadpool(_import, app, req, language, who)
         except (XunluError, ArchiveError) as exc:  # name the upload, not the server's temp folder
             exc.args = (str(exc).replace(str(path), Path(filename).name),) + exc.args[1:]
@@ -139,7 +147,7 @@ def _start_job(app, req, language: Optional[str], who: str, folder: Path, name: 
     from api.routes.errors import status_of
 
     jobs = _jobs(app)
-    job = ImportJob(secrets.token_hex(8))
+    job = ImportJob(secrets.token_hex(8), owner=who)
     jobs[job.job] = job
     for old in list(jobs)[:-KEEP_JOBS]:
         if jobs[old].state != "importing":
@@ -174,12 +182,14 @@ def _jobs(app) -> dict[str, ImportJob]:
     return app.state.import_jobs
 
 
-@router.get("/import/jobs/{job}", summary="The state of a background import (background=true)")
-def import_job(job: str, request: Request):
+@router.get("/import/jobs/{job}", summary="The state of a background import (background=true); its starter only")
+def import_job(job: str, request: Request, user: User = Depends(require(policy.can_import, "import recordings"))):
     found = _jobs(request.app).get(job)
     if found is None:
         raise ApiError(404, f"no import job {job!r} (jobs are kept until the server restarts)")
-    return asdict(found)
+    if found.owner != user.actor:
+        deny(request, user, f"import job {job} was started by someone else", f"import/{job}")
+    return found.public()
 
 
 def _import(app, req, language: Optional[str], who: str, say: Callable[[str], None] = lambda _m: None):

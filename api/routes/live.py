@@ -17,7 +17,9 @@ import queue
 import threading
 from typing import Any, Optional
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
+
+from api.auth.deps import session_access
 
 from archive.store import open_archive
 from archive.types import ArchiveError
@@ -147,7 +149,7 @@ async def _pump(ws: WebSocket, inbox: asyncio.Queue) -> None:
 
 
 @router.websocket("/api/sessions/{sid}/live")
-async def live_socket(ws: WebSocket, sid: str) -> None:
+async def live_socket(ws: WebSocket, sid: str, _=Depends(session_access("view"))) -> None:
     await ws.accept()
     app = ws.app
     live = app.state.live.get_live(sid)

@@ -13,12 +13,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from api.http_range import ByteRange, http_date, ranges_for
+from api.auth.deps import audit_media, current_login, session_access
 from api.routes.deps import get_archive
 from api.routes.errors import ApiError
 from archive.store import Archive
 from archive.types import NotFound
 
-router = APIRouter(prefix="/api/sessions/{sid}", tags=["media"])
+router = APIRouter(prefix="/api/sessions/{sid}", tags=["media"], dependencies=[Depends(session_access("view"))])
 CHUNK = 256 * 1024
 LIVE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,100}\.(m3u8|ts|m4s|mp4|aac)$")
 TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".m4s": "video/iso.segment",
@@ -113,6 +114,7 @@ def media(sid: str, request: Request, role: Optional[str] = Query(None, pattern=
         raise ApiError(410, f"the media file of {sid} is missing from the archive; run xunlu verify")
     if not inside(path, folder):
         raise ApiError(403, f"the media file of {sid} points outside its session folder; run xunlu verify")
+    audit_media(request, current_login(request), sid, chosen.role)
     return ranged_file(request, path, f'"{chosen.sha256[:32]}"')
 
 
@@ -127,6 +129,7 @@ def live_file(sid: str, name: str, request: Request, archive: Archive = Depends(
         raise NotFound(f"session {sid} has no live file {name} (not recording, or not yet written)")
     ctype = content_type(path)
     if name.endswith(".m3u8"):
+        audit_media(request, current_login(request), sid, "live")
         return Response(path.read_bytes(), media_type=ctype, headers={"Cache-Control": "no-cache, no-store"})
     stat = path.stat()
     return FileResponse(path, media_type=ctype, headers={"Cache-Control": "private, max-age=3600"},

@@ -7,6 +7,9 @@ from typing import Optional
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from api.auth import policy
+from api.auth.deps import client_address, require
+from api.auth.types import User
 from api.routes.deps import actor, get_archive
 from api.routes.errors import ApiError
 from archive.store import Archive
@@ -19,7 +22,8 @@ router = APIRouter(prefix="/api", tags=["search"])
 def search(request: Request, q: str = Query(..., max_length=500, description='words, "a phrase", AND OR NOT'),
            case: Optional[str] = None, speaker: Optional[str] = None, since: Optional[str] = None,
            until: Optional[str] = None, limit: int = Query(50, ge=1, le=1000), sort: str = "score",
-           archive: Archive = Depends(get_archive), who: str = Depends(actor)):
+           archive: Archive = Depends(get_archive), who: str = Depends(actor),
+           user: User = Depends(require(policy.can_search, "search"))):
     from api.indexing import ensure_index
     from index.manager import SearchIndex, SearchOptions
     from index.query import parse, parse_day
@@ -35,8 +39,12 @@ def search(request: Request, q: str = Query(..., max_length=500, description='wo
     hits = SearchIndex(home).search(q, SearchOptions(limit, case or None, speaker or None, since or None,
                                                      until or None, sort))
     took = (time.perf_counter() - started) * 1000
+    if not policy.can_read_audit(user):  # officers: only the sessions they took part in
+        mine = {s.id for s in policy.visible(user, archive.list())}
+        hits = [h for h in hits if h.session in mine]
     archive.audit(who, "search", "*", {"query": q, "case": case, "speaker": speaker, "since": since,
-                                       "until": until, "hits": len(hits)})
+                                       "until": until, "hits": len(hits),
+                                       "address": client_address(request)})
     return {"query": q, "took_ms": round(took, 1),
             "hits": [{**h.to_json(), "segment": h.segment, "channel": h.channel, "case": h.case, "date": h.date}
                      for h in hits]}

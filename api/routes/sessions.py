@@ -8,6 +8,9 @@ from typing import Any, Optional, Union
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from api.auth import policy
+from api.auth.deps import client_address, require, session_access
+from api.auth.types import User
 from api.routes.deps import actor, get_archive, transcriber_of
 from api.routes.errors import ApiError
 from archive.store import Archive, open_archive
@@ -60,23 +63,25 @@ def session_json(request: Request, session: Session) -> dict[str, Any]:
 
 @router.get("/sessions", summary="List sessions, newest first")
 def list_sessions(request: Request, case: Optional[str] = None, status: Optional[str] = None,
-                  limit: int = Query(200, ge=1, le=5000), archive: Archive = Depends(get_archive)):
+                  limit: int = Query(200, ge=1, le=5000), archive: Archive = Depends(get_archive),
+                  user: User = Depends(require(policy.can_list_sessions, "list sessions"))):
     if status is not None and status not in STATUSES:
         raise ApiError(400, f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
-    sessions = archive.list(case_id=case, status=status)
+    sessions = policy.visible(user, archive.list(case_id=case, status=status))
     sessions.sort(key=lambda s: (s.started_at or s.created_at, s.id), reverse=True)
     return [session_json(request, s) for s in sessions[:limit]]
 
 
 @router.get("/sessions/{sid}", summary="One session: record, files, versions, live state")
-def get_session(sid: str, request: Request, archive: Archive = Depends(get_archive), who: str = Depends(actor)):
-    session = archive.get(sid)
-    archive.audit(who, "session.view", sid)
+def get_session(sid: str, request: Request, archive: Archive = Depends(get_archive), who: str = Depends(actor),
+                session: Session = Depends(session_access("view"))):
+    archive.audit(who, "session.view", sid, {"address": client_address(request)})
     return session_json(request, session)
 
 
 @router.post("/sessions", status_code=201, summary="One-key start: audio, video and transcription together")
-def start_session(body: StartBody, request: Request, who: str = Depends(actor)):
+def start_session(body: StartBody, request: Request, who: str = Depends(actor),
+                  user: User = Depends(require(policy.can_record, "start a recording"))):
     app = request.app
     defaults = app.state.defaults
     audio = body.audio or defaults.get("audio")
@@ -87,7 +92,8 @@ def start_session(body: StartBody, request: Request, who: str = Depends(actor)):
     backend = app.state.live
     request_type = backend.request_type()
     req = request_type(audio=audio, video=video, duration=body.duration, case_id=body.case_id, room=body.room,
-                       officers=_names(body.officers), suspect=body.suspect, speakers=_names(body.speakers),
+                       officers=policy.with_officer(user, _names(body.officers)),
+                       suspect=body.suspect, speakers=_names(body.speakers),
                        language=body.language or defaults.get("language", "zh"), clock=body.clock,
                        realtime=body.realtime)
     transcriber = transcriber_of(app)
@@ -103,7 +109,8 @@ def start_session(body: StartBody, request: Request, who: str = Depends(actor)):
 
 
 @router.post("/sessions/{sid}/stop", summary="Stop a live session: media joined, transcript v1 frozen")
-def stop_session(sid: str, request: Request, archive: Archive = Depends(get_archive), who: str = Depends(actor)):
+def stop_session(sid: str, request: Request, archive: Archive = Depends(get_archive), who: str = Depends(actor),
+                 _: Session = Depends(session_access("stop"))):
     session = archive.get(sid)
     live = request.app.state.live.get_live(sid)
     if live is None:
@@ -118,8 +125,7 @@ def stop_session(sid: str, request: Request, archive: Archive = Depends(get_arch
 
 @router.post("/sessions/{sid}/markers", status_code=201, summary="Bookmark a moment (kept in the audit trail)")
 def add_marker(sid: str, body: MarkerBody, request: Request, archive: Archive = Depends(get_archive),
-               who: str = Depends(actor)):
-    session = archive.get(sid)
+               who: str = Depends(actor), session: Session = Depends(session_access("view"))):
     at = body.at
     if at is None:
         live = request.app.state.live.get_live(sid)
@@ -138,7 +144,7 @@ def marker_json(entry) -> dict[str, Any]:
 
 
 @router.get("/sessions/{sid}/markers", summary="The session's markers, in time order")
-def list_markers(sid: str, archive: Archive = Depends(get_archive)):
+def list_markers(sid: str, archive: Archive = Depends(get_archive), _: Session = Depends(session_access("view"))):
     archive.get(sid)
     found = [marker_json(e) for e in archive.audit_entries(sid) if e.action == "marker" and e.target == sid]
     return sorted(found, key=lambda m: (m["at"] or 0, m["seq"]))
@@ -169,8 +175,9 @@ def approved_rooms(home) -> tuple[str, ...]:
 
 
 @router.get("/rooms", summary="Rooms (configured, approved, seen before) with their devices; cases; defaults")
-def rooms(request: Request, archive: Archive = Depends(get_archive)):
-    sessions = archive.list()
+def rooms(request: Request, archive: Archive = Depends(get_archive),
+          user: User = Depends(require(policy.can_list_sessions, "list sessions"))):
+    sessions = policy.visible(user, archive.list())
     home = request.app.state.home
     devices = room_devices(home)
     return {"rooms": sorted({s.room for s in sessions if s.room} | set(devices) | set(approved_rooms(home))),

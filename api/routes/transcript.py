@@ -8,6 +8,7 @@ from typing import Optional
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from api.auth.deps import client_address, session_access
 from api.routes.deps import actor, get_archive
 from api.routes.errors import ApiError
 from archive import transcripts
@@ -15,6 +16,7 @@ from archive.store import Archive
 
 log = logging.getLogger("xunlu.web.transcript")
 router = APIRouter(prefix="/api/sessions/{sid}/transcript", tags=["transcript"])
+VIEW, EDIT = session_access("view"), session_access("edit")
 
 
 class EditBody(BaseModel):
@@ -25,27 +27,27 @@ class EditBody(BaseModel):
 
 
 @router.get("", summary="A transcript version as JSON (latest by default)")
-def get_transcript(sid: str, version: Optional[int] = Query(None, ge=1), archive: Archive = Depends(get_archive),
-                   who: str = Depends(actor)):
+def get_transcript(sid: str, request: Request, version: Optional[int] = Query(None, ge=1),
+                   archive: Archive = Depends(get_archive), who: str = Depends(actor), _=Depends(VIEW)):
     transcript = transcripts.read_version(archive, sid, version)
-    archive.audit(who, "transcript.view", sid, {"version": transcript.version})
+    archive.audit(who, "transcript.view", sid, {"version": transcript.version, "address": client_address(request)})
     return transcript.to_dict()
 
 
 @router.get("/versions", summary="Every version with author, time, kind and reason")
-def versions(sid: str, archive: Archive = Depends(get_archive)):
+def versions(sid: str, archive: Archive = Depends(get_archive), _=Depends(VIEW)):
     return [asdict(t) for t in archive.get(sid).transcripts]
 
 
 @router.get("/diff", summary="What changed between two versions (unified diff, one line per segment)")
-def diff(sid: str, a: int = Query(..., ge=1), b: int = Query(..., ge=1), archive: Archive = Depends(get_archive)):
+def diff(sid: str, a: int = Query(..., ge=1), b: int = Query(..., ge=1), archive: Archive = Depends(get_archive),
+         _=Depends(VIEW)):
     return {"session": sid, "a": a, "b": b, "diff": transcripts.diff(archive, sid, a, b)}
 
 
 @router.patch("", status_code=201, summary="Correct segments' text; saved as a new version, old ones kept")
 def edit(sid: str, body: EditBody, request: Request, archive: Archive = Depends(get_archive),
-         who: str = Depends(actor)):
-    session = archive.get(sid)
+         who: str = Depends(actor), session=Depends(EDIT)):
     if session.status == "recording":
         raise ApiError(409, f"session {sid} is still being recorded: correct it after it is stopped")
     latest = session.latest.version if session.latest else None
