@@ -177,9 +177,9 @@ def plan(audio: Optional[str], video: Optional[str], speakers: tuple[str, ...] =
             from capture.devices import resolve_mics
 
             a = resolve_mics(audio, channels=len(speakers) or None)
-    elif v is not None:
+    elif v is not None and v.kind in ("url", "file"):
         a = v  # audio from the video source (a network camera, a file)
-    else:
+    else:  # nothing said, or a camera that has no sound: the default microphone
         from capture.devices import resolve_mics
 
         a = resolve_mics("default", channels=len(speakers) or None)

@@ -172,3 +172,22 @@ def test_journal_survives_a_torn_last_line(tmp_path):
         f.write(json.dumps(seg.to_dict(), ensure_ascii=False)[:25])  # the crash hit mid-write
     got = read_journal(path)
     assert [s.text for s in got] == ["你好", "再见"] and got[0] == seg
+
+
+def test_a_camera_without_sound_records_with_the_default_microphone(monkeypatch):
+    from capture import devices
+
+    monkeypatch.setattr(devices, "microphones", lambda: [
+        devices.Device("microphone", "3", "USB Mic", 2, 48000, default=True),
+        devices.Device("microphone", "5", "Desk Mic Array", 4, 44100)])
+    plan = sources.plan(None, "lavfi:testsrc2")
+    assert plan.audio == sources.MicInput((3,), ("USB Mic",), 1, 48000) and not plan.shared
+    two = sources.plan("usb+desk", None, ("officer", "suspect"))
+    assert two.audio == sources.MicInput((3, 5), ("USB Mic", "Desk Mic Array"), 2, 44100)
+    assert sources.plan("5", None, ("a", "b")).audio.channels == 2
+    with pytest.raises(SourceError, match="same microphone twice"):
+        sources.plan("3+USB", None)
+    with pytest.raises(SourceError, match="no microphone with index 9"):
+        sources.plan("9", None)
+    with pytest.raises(SourceError, match="matches several"):
+        sources.plan("mic", None)
