@@ -36,3 +36,16 @@ def login_as(client, app, username: str, role: str, display_name: str | None = N
     if auth.store.get(username) is None:
         auth.add_user(username, role, PASSWORD, display_name)
     return bearer(client, username)
+
+
+def fast_auth(home: Path) -> Path:
+    """Cheap Argon2 for a test home: appends an [auth] section to <home>/config.toml (call before create_app,
+    after writing any other config). Returns the home."""
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "config.toml"
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    section = "".join(f"{k} = {getattr(FAST, k)}\n" for k in
+                      ("argon2_time_cost", "argon2_memory_kib", "argon2_parallelism"))
+    path.write_text(old + ("\n" if old and not old.endswith("\n") else "") + "[auth]\n" + section, encoding="utf-8")
+    return home

@@ -6,15 +6,18 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from api.app import create_app
+from api.auth.types import OFFICER, SUPERVISOR
 from archive.store import Archive
+from auth_helpers import fast_auth, login_as
 from test_web_fakes import INTERVIEW, FakeLive, ScriptedTranscriber, make_video, script, seed_session
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    home = tmp_path_factory.mktemp("api-home")
+    home = fast_auth(tmp_path_factory.mktemp("api-home"))
     media = tmp_path_factory.mktemp("api-media")
     archive = Archive(home)
     one = seed_session(archive, home, make_video(media / "one.mp4", 18), INTERVIEW, 18.0, case_id="A-001",
@@ -22,12 +25,14 @@ def world(tmp_path_factory):
                        started_at="2026-11-20T09:00:00+08:00")
     two = seed_session(archive, home, make_video(media / "two.mp4", 6, size="160x90"),
                        script([(0.5, 2.5, "officer", "仓库的钥匙在哪里"), (3.0, 5.0, "suspect", "钥匙在我家")]),
-                       6.0, case_id="B-002", room="讯问室2", started_at="2026-11-21T10:00:00+08:00")
+                       6.0, case_id="B-002", room="讯问室2", officers=("张三",), started_at="2026-11-21T10:00:00+08:00")
     archive.close()
     live = FakeLive(home, speed=4.0)
     app = create_app(home, transcriber=object(), live=live, max_upload=2_000_000)
     with TestClient(app) as client:
-        yield {"client": client, "home": home, "one": one, "two": two, "live": live, "media": media}
+        client.headers.update(login_as(client, app, "zhangsan", OFFICER, "张三"))  # an officer of both sessions
+        sup = login_as(client, app, "fazhi", SUPERVISOR)
+        yield {"client": client, "home": home, "one": one, "two": two, "live": live, "media": media, "sup": sup}
 
 
 def test_list_and_detail(world):
@@ -60,7 +65,7 @@ def test_transcript_versions_edit_and_diff(world):
     r = c.patch(f"/api/sessions/{sid}/transcript", json={"changes": {"1": "钥匙在我家里"}, "reason": "校对",
                                                         "base_version": 1})
     assert r.status_code == 201, r.text
-    assert r.json()["version"] == 2 and r.json()["parent"] == 1 and r.json()["author"] == "web"
+    assert r.json()["version"] == 2 and r.json()["parent"] == 1 and r.json()["author"] == "web:zhangsan"
     assert c.get(f"/api/sessions/{sid}/transcript").json()["segments"][1]["text"] == "钥匙在我家里"
     assert c.get(f"/api/sessions/{sid}/transcript", params={"version": 1}).json()["segments"][1]["text"] == "钥匙在我家"
     assert [v["version"] for v in c.get(f"/api/sessions/{sid}/transcript/versions").json()] == [1, 2]
@@ -187,10 +192,10 @@ def test_one_key_start_live_markers_stop(world):
     assert c.post(f"/api/sessions/{sid}/markers", json={"label": "x"}).status_code == 400  # not live: needs at
     markers = c.get(f"/api/sessions/{sid}/markers").json()
     assert [m["label"] for m in markers] == ["补记", "否认在场"]
-    audit = c.get(f"/api/sessions/{sid}/audit").json()
+    audit = c.get(f"/api/sessions/{sid}/audit", headers=world["sup"]).json()
     actions = [e["action"] for e in audit]
     assert actions[0] == "session.create" and "marker" in actions and "transcript.version" in actions
-    assert c.get("/api/audit", params={"session": sid, "action": "marker"}).json()[0]["details"]["label"] == "否认在场"
+    assert c.get("/api/audit", params={"session": sid, "action": "marker"}, headers=world["sup"]).json()[0]["details"]["label"] == "否认在场"
 
 
 def test_start_refuses_without_source_and_bad_body(world):
@@ -208,9 +213,14 @@ def test_websocket_of_archived_and_unknown_sessions(world):
         snap = ws.receive_json()
         assert snap["type"] == "snapshot" and len(snap["segments"]) == len(INTERVIEW)
         assert ws.receive_json()["type"] == "stopped"
-    with c.websocket_connect("/api/sessions/s-20990101-0009/live") as ws:
-        err = ws.receive_json()
-        assert err["type"] == "error" and err["status"] == 404 and err["detail"]
+    with pytest.raises(WebSocketDisconnect) as closed:  # refused before the handshake: 4000 + the HTTP status
+        with c.websocket_connect("/api/sessions/s-20990101-0009/live"):
+            pass
+    assert closed.value.code == 4404 and "s-20990101-0009" in closed.value.reason
+    with pytest.raises(WebSocketDisconnect) as closed:
+        with c.websocket_connect(f"/api/sessions/{world['one']}/live", headers={"Authorization": ""}):
+            pass
+    assert closed.value.code == 4401
 
 
 def test_websocket_many_viewers_and_malformed_messages(world):
@@ -276,15 +286,18 @@ def test_import_upload_and_bad_uploads(world, tmp_path):
 
 def test_start_with_a_bad_source_is_a_clear_400(tmp_path):
     """The real live backend (api/live.py) refuses a source that does not exist before creating anything."""
-    app = create_app(tmp_path / "home", transcriber=object())
+    app = create_app(fast_auth(tmp_path / "home"), transcriber=object())
     with TestClient(app) as c:
+        c.headers.update(login_as(c, app, "zhangsan", OFFICER, "张三"))
         r = c.post("/api/sessions", json={"audio": str(tmp_path / "missing.wav"), "case_id": "X"})
         assert r.status_code == 400 and "missing.wav" in r.json()["detail"]
         r = c.post("/api/sessions", json={"audio": str(tmp_path / "missing.wav"), "language": "auto"})
         assert r.status_code == 400 and r.json()["detail"]
         assert c.get("/api/sessions").json() == []
-        with c.websocket_connect("/api/sessions/s-20990101-0001/live") as ws:
-            assert ws.receive_json()["status"] == 404
+        with pytest.raises(WebSocketDisconnect) as closed:
+            with c.websocket_connect("/api/sessions/s-20990101-0001/live"):
+                pass
+        assert closed.value.code == 4404
 
 
 def test_websocket_follows_a_recording_of_another_process(world):
@@ -292,7 +305,7 @@ def test_websocket_follows_a_recording_of_another_process(world):
     c, home = world["client"], world["home"]
     archive = Archive(home)
     try:
-        with archive.new_session("system:record", status="recording", case_id="X-1",
+        with archive.new_session("system:record", status="recording", case_id="X-1", officers=("张三",),
                                  started_at="2026-11-22T09:00:00+08:00") as s:
             sid = s.id
         journal = archive.folder(sid) / "live" / "transcript.jsonl"
@@ -339,7 +352,10 @@ def test_rooms_from_config_and_archive(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.toml").write_text('[rooms."讯问室1"]\naudio = "hw:1"\nvideo = "/dev/video0"\n', encoding="utf-8")
-    with TestClient(create_app(home, transcriber=object(), defaults={"audio": "default"})) as c:
+    fast_auth(home)
+    app = create_app(home, transcriber=object(), defaults={"audio": "default"})
+    with TestClient(app) as c:
+        c.headers.update(login_as(c, app, "zhangsan", OFFICER, "张三"))
         r = c.get("/api/rooms").json()
         assert r["rooms"] == ["讯问室1"] and r["devices"] == {"讯问室1": {"audio": "hw:1", "video": "/dev/video0"}}
         assert r["defaults"] == {"audio": "default"}
@@ -354,7 +370,9 @@ def test_upload_transcribed_by_the_real_model(tmp_path, transcriber):
     from conftest import SPEECH
 
     clip = (SPEECH / "aishell" / "BAC009S0150W0122.wav").read_bytes()  # 就是根据经济体自身情况决定房价上涨或者下跌
-    with TestClient(create_app(tmp_path / "home", transcriber=transcriber)) as c:
+    app = create_app(fast_auth(tmp_path / "home"), transcriber=transcriber)
+    with TestClient(app) as c:
+        c.headers.update(login_as(c, app, "zhangsan", OFFICER, "张三"))
         r = c.post("/api/import", params={"filename": "BAC009S0150W0122.wav", "case": "M-1"}, content=clip)
         assert r.status_code == 201, r.text
         sid = r.json()["id"]
