@@ -48,6 +48,7 @@ class StreamOptions:
     first_partial_s: float = 0.6           # speech needed before the first partial
     max_lag_s: float = 1.0                 # no partials while this far behind real time
     short_window: bool = True              # encode the utterance only, not a padded 30 s window
+    early_final: bool = True               # decode as soon as the padding is in, emit once the end is sure
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ class _Utterance:
     onset: int                             # where speech began
     spans: list[tuple[int, int]] = field(default_factory=list)   # closed raw spans
     open_start: Optional[int] = None       # start of the span still being spoken
-    partial_at: int = 0                    # audio end of the last partial
+    partial_at: Optional[int] = None       # audio end of the last partial tried
+    early: Optional[tuple[tuple[int, int, int], list[Segment]]] = None   # decoded before the end was sure
 
 
 def _validate(options: StreamOptions) -> Optional[str]:
@@ -110,6 +112,9 @@ class LiveTranscriber:
         self._wall0: Optional[float] = None
         self._min_slack = math.inf
         self._behind = False
+        self._stats = {"finals_decoded": 0, "final_decode_s": 0.0, "early_used": 0, "early_wasted": 0,
+                       "partials_decoded": 0, "partial_decode_s": 0.0, "partials_skipped_behind": 0,
+                       "partials_skipped_ending": 0}
 
     # -- public -------------------------------------------------------------------------------------
     @property
@@ -117,6 +122,11 @@ class LiveTranscriber:
         """Seconds of audio fully handled: through the gate and the VAD, and finalised where speech ended."""
         return min(v.pos for v in self._vad) / SAMPLE_RATE if not self._finished else \
             self._raw.end / SAMPLE_RATE
+
+    @property
+    def stats(self) -> dict:
+        """Counters of the work done so far (decodes, seconds spent decoding, partials skipped)."""
+        return dict(self._stats)
 
     def feed(self, pcm: np.ndarray) -> None:
         """float32 samples at 16 kHz, shape (n, channels), consecutive, the first call starting at t=0.
@@ -131,7 +141,7 @@ class LiveTranscriber:
             self._track_lag(time.monotonic())
             self._gate.advance(self._raw, self._gated)
             self._analyse()
-            if self.options.partials and not self._behind:
+            if self.options.partials:
                 self._maybe_partial()
             self._trim()
 
@@ -203,13 +213,22 @@ class LiveTranscriber:
                 utt = self._utts[c] = _Utterance(start=max(event.start - self._pad, self._prev_end[c],
                                                            self._gated.base), onset=event.start)
             utt.open_start = event.start
+            if utt.early is not None:
+                utt.early = None
+                self._stats["early_wasted"] += 1
         elif event is not None and utt is not None:
             utt.spans.append((max(event.start, utt.onset), event.end))  # a span cut at max_utterance_s
             utt.open_start = None
         if utt is None:
             return
-        if utt.open_start is None and utt.spans and now - utt.spans[-1][1] >= self._end_silence:
-            self._finalise(c, min(utt.spans[-1][1] + self._pad, now))
+        if utt.open_start is None and utt.spans:
+            last = utt.spans[-1][1]
+            if now - last >= self._end_silence:
+                self._finalise(c, min(last + self._pad, now))
+            elif self.options.early_final and utt.early is None and self._gated.end >= last + self._pad:
+                # the padding is in: decode now, emit when the silence has lasted end_silence_s
+                utt.early = ((utt.start, last + self._pad, len(utt.spans)),
+                             self._decode(c, utt, last + self._pad))
         elif utt.open_start is not None and now - utt.onset >= self._max_utt:
             self._cut(c, utt, now)
 
@@ -234,16 +253,27 @@ class LiveTranscriber:
         if utt is None or not utt.spans:
             return
         self._prev_end[c] = end
-        region = Region(utt.start, end, tuple(utt.spans))
-        audio = self._gated.get(utt.start, end)[c]
-        t0 = time.perf_counter()
-        segments = self._decoder.final(audio, region, c, self._speakers[c], self._gated.end / SAMPLE_RATE)
-        log.debug("final ch%d %.2f-%.2f s decoded in %.2f s: %d segment(s)", c, utt.start / SAMPLE_RATE,
-                  end / SAMPLE_RATE, time.perf_counter() - t0, len(segments))
+        if utt.early is not None and utt.early[0] == (utt.start, end, len(utt.spans)):
+            segments = utt.early[1]
+            self._stats["early_used"] += 1
+        else:
+            segments = self._decode(c, utt, end)
         for seg in segments:
             seg = replace(seg, id=self._next_id)
             self._next_id += 1
             self._emit(self._on_final, seg)
+
+    def _decode(self, c: int, utt: _Utterance, end: int) -> list[Segment]:
+        region = Region(utt.start, end, tuple(utt.spans))
+        audio = self._gated.get(utt.start, end)[c]
+        t0 = time.perf_counter()
+        segments = self._decoder.final(audio, region, c, self._speakers[c], self._gated.end / SAMPLE_RATE)
+        took = time.perf_counter() - t0
+        self._stats["finals_decoded"] += 1
+        self._stats["final_decode_s"] += took
+        log.debug("final ch%d %.2f-%.2f s decoded in %.2f s: %d segment(s)", c, utt.start / SAMPLE_RATE,
+                  end / SAMPLE_RATE, took, len(segments))
+        return segments
 
     # -- partials -----------------------------------------------------------------------------------
     def _maybe_partial(self) -> None:
@@ -252,24 +282,48 @@ class LiveTranscriber:
         interval = int(self.options.partial_interval_s * SAMPLE_RATE)
         first = int(self.options.first_partial_s * SAMPLE_RATE)
         best: Optional[int] = None
+        best_tried = 0
         for c, utt in enumerate(self._utts):
             if utt is None or utt.open_start is None or self._spans[c].quiet:
                 continue
             if now - utt.onset < first:
                 continue
-            if utt.partial_at and now - utt.partial_at < interval:
+            if utt.partial_at is not None and now - utt.partial_at < interval:
                 continue
-            if best is None or utt.partial_at < self._utts[best].partial_at:  # type: ignore[union-attr]
-                best = c
+            tried = -1 if utt.partial_at is None else utt.partial_at
+            if best is None or tried < best_tried:
+                best, best_tried = c, tried
         if best is None:
             return
         utt = self._utts[best]
         assert utt is not None
+        if self._behind:
+            self._stats["partials_skipped_behind"] += 1
+            return
+        if self._going_quiet(best, utt, now):
+            self._stats["partials_skipped_ending"] += 1
+            return
         utt.partial_at = now
+        t0 = time.perf_counter()
         text = self._decoder.partial(self._gated.get(utt.start, now)[best])
+        self._stats["partials_decoded"] += 1
+        self._stats["partial_decode_s"] += time.perf_counter() - t0
+        if not text:   # nothing readable yet (a first syllable, a breath): try again sooner
+            utt.partial_at = now - (2 * interval) // 3
         if text:
             self._emit(self._on_partial, Partial(best, self._speakers[best], round(utt.onset / SAMPLE_RATE, 2),
                                                  round(now / SAMPLE_RATE, 2), text))
+
+    def _going_quiet(self, c: int, utt: _Utterance, now: int) -> bool:
+        """The VAD trails the input by the gate's delay and the unread part of a chunk; when the audio
+        beyond it is 20 dB under the utterance's speech, the speaker has probably stopped and the final is
+        due: a partial now would only delay it."""
+        tail = self._raw.get(max(now, self._raw.base), self._raw.end)[c]
+        if tail.shape[0] < SAMPLE_RATE // 20:
+            return False
+        speech = self._gated.get(max(utt.onset, self._gated.base), now)[c]
+        level = float(np.sqrt(np.mean(np.square(speech, dtype=np.float64)))) if speech.size else 0.0
+        return float(np.sqrt(np.mean(np.square(tail, dtype=np.float64)))) < 0.1 * level
 
     # -- housekeeping -------------------------------------------------------------------------------
     def _emit(self, callback: Callable, item: object) -> None:

@@ -26,7 +26,6 @@ import importlib.util
 import json
 import os
 import queue
-import random
 import sys
 import tempfile
 import threading
@@ -148,7 +147,7 @@ def play_live(tr: Any, audio: np.ndarray, options: StreamOptions, chunk_s: float
     cpu = time.process_time() - cpu0
     producer.join()
     return {"events": ev, "wall_s": wall, "cpu_s": cpu, "dropped": len(dropped), "chunks": n_chunks,
-            "max_queue_depth": max_depth[0], "max_lag_s": max_lag}
+            "max_queue_depth": max_depth[0], "max_lag_s": max_lag, "stats": lt.stats}
 
 
 # -- scoring --------------------------------------------------------------------------------------------
@@ -159,7 +158,8 @@ def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
 def per_utterance(utts: list[Utt], ev: Events) -> list[dict]:
     rows = []
     for i, u in enumerate(utts):
-        finals = [(t, s) for t, s in ev.finals if s.channel == u.channel and overlap(u.onset, u.offset, s.start, s.end) > 0]
+        finals = [(t, s) for t, s in ev.finals
+                  if s.channel == u.channel and overlap(u.onset, u.offset, s.start, s.end) > 0]
         partials = [(t, p) for t, p in ev.partials
                     if p.channel == u.channel and overlap(u.onset, u.offset + 0.5, p.start, p.end) > 0]
         final_t = max((t for t, _ in finals), default=None)
@@ -214,6 +214,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--queue", type=int, default=100, help="capture queue length in chunks (default 100)")
     ap.add_argument("--no-partials", action="store_true", help="finals only")
     ap.add_argument("--full-window", action="store_true", help="encode a padded 30 s window, as offline")
+    ap.add_argument("--late-final", action="store_true", help="decode a final only once its end is sure")
     args = ap.parse_args(argv)
     if not (bench_asr.SPEECH_DIR / "manifest.tsv").is_file():
         ap.error(f"no manifest.tsv in {bench_asr.SPEECH_DIR} (set XUNLU_SPEECH_DIR)")
@@ -235,7 +236,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     warm_up.feed(warm[:, None])
     warm_up.finish()
     options = StreamOptions(language="zh", channels=2, speakers=SPEAKERS, partials=not args.no_partials,
-                            short_window=not args.full_window)
+                            short_window=not args.full_window, early_final=not args.late_final)
     log(f"interview {duration:.1f} s, {len(utts)} utterances; playing it live in {args.chunk:.2f} s chunks")
     run = play_live(tr, audio, options, args.chunk, args.queue)
     load_live = os.getloadavg()
@@ -258,6 +259,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     report = {
         "minutes": minutes, "seed": args.seed, "chunk_s": args.chunk, "model": tr.model_label,
         "cpu_cores": os.cpu_count(), "partials": not args.no_partials, "short_window": not args.full_window,
+        "early_final": not args.late_final,
         "load_avg_1m_before": round(load_before[0], 2), "load_avg_1m_after_live": round(load_live[0], 2),
         "duration_s": round(duration, 2), "utterances": len(utts), "final_segments": len(finals),
         "partial_events": len(ev.partials), "utterances_without_final": missing, "ids_in_order": ids_ok,
@@ -267,7 +269,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "cpu_s": round(run["cpu_s"], 1), "cpu_per_wall": round(run["cpu_s"] / run["wall_s"], 3),
         "live_cer_pct": pct(live_e, n), "offline_cer_pct": pct(off_e, n),
         "cer_delta_pts": round(pct(live_e, n) - pct(off_e, n), 2), "ref_chars": n,
-        "offline_s": round(offline_s, 1), "targets": TARGETS, "per_utterance": rows,
+        "offline_s": round(offline_s, 1), "work": run["stats"], "targets": TARGETS, "per_utterance": rows,
     }
 
     print(f"\n== Live transcription: {duration:.0f} s interview, {len(utts)} utterances, 2 channels "
@@ -287,6 +289,12 @@ def main(argv: Optional[list[str]] = None) -> int:
           f"worst lag {run['max_lag_s']:.2f} s")
     print(f"CPU {run['cpu_s']:.1f} s over {run['wall_s']:.1f} s wall = {report['cpu_per_wall']:.2f} of one core "
           f"(load average {load_before[0]:.2f} before, {load_live[0]:.2f} after: other work shares the cores)")
+    st = run["stats"]
+    print(f"work: {st['finals_decoded']} final decodes ({st['final_decode_s']:.1f} s, "
+          f"{st['final_decode_s'] / max(1, st['finals_decoded']):.2f} s each; decoded early and used "
+          f"{st['early_used']}, wasted {st['early_wasted']}), {st['partials_decoded']} partial decodes "
+          f"({st['partial_decode_s']:.1f} s); partials skipped: behind {st['partials_skipped_behind']}, "
+          f"speech ending {st['partials_skipped_ending']}")
     print(f"CER live {report['live_cer_pct']:.2f}% vs offline {report['offline_cer_pct']:.2f}% on the same audio "
           f"({report['cer_delta_pts']:+.2f} pts, target <= +{TARGETS['cer_delta_max_pts']}); "
           f"{len(finals)} live segments, {len(offline.segments)} offline; ids in order: {ids_ok}")

@@ -231,8 +231,9 @@ def test_finals_read_like_the_offline_transcription(mono):
     ref = "".join(u["ref"] for u in mono["utts"])
     e_live, n = cer(ref, live_text)
     e_off, _ = cer(ref, offline_text)
-    assert e_live / n <= e_off / n + 0.05, (live_text, offline_text)
-    assert e_live / n <= 0.2, live_text
+    # 56 characters: one is 1.8 points; live decodes each utterance alone, offline sees its neighbours
+    assert e_live <= e_off + 4, (live_text, offline_text)
+    assert e_live / n <= 0.15, live_text
     assert to_simplified(live_text) == live_text
     assert all(s.speaker is None and s.channel == 0 for s in finals)
 
