@@ -89,10 +89,15 @@ def _first_run(home: Path, host: str, tls: bool = False) -> None:
     warning = bind_warning(host, tls=tls)
     if warning:
         typer.echo(warning, err=True)
-    admin, password = ensure_admin(home)
-    if admin is not None and password:
-        typer.echo(f"讯录 first run: user 'admin' created with password {password} (shown once; change it with "
-                   "`xunlu users passwd admin`)", err=True)
+    try:
+        from api.cli_users import first_run_admin
+    except ImportError:  # no user CLI: a generated password, shown once
+        admin, password = ensure_admin(home)
+        if admin is not None and password:
+            typer.echo(f"讯录 first run: user 'admin' created with password {password} (shown once; change it "
+                       "with `xunlu users passwd admin`)", err=True)
+        return
+    first_run_admin(home)  # on a terminal it asks for the password; otherwise generates one, shown once
 
 
 @app.command("serve")
@@ -123,6 +128,20 @@ def serve_cmd(
         scheme = "https" if ssl_certfile else "http"
         base = f"{scheme}://{shown}:{port}"
         typer.echo(f"讯录 xunlu: console {base}/console.html  search {base}/search.html  API {base}/docs", err=True)
-        uvicorn.run(application, host=host, port=port, log_level="warning", ws_max_size=1 << 16,
-                    ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
-                    ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None)
+        summary = _daily_summary(home_dir(home))
+        try:
+            uvicorn.run(application, host=host, port=port, log_level="warning", ws_max_size=1 << 16,
+                        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+                        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None)
+        finally:  # the server runs without lifespan events: stop the thread here
+            if summary is not None:
+                summary.stop()
+
+
+def _daily_summary(home: Path):
+    """The supervision summary of the day before, written once a day while the server runs (supervise/)."""
+    try:
+        from supervise.summary import DailySummary
+    except ImportError:
+        return None
+    return DailySummary(home).start()

@@ -5,7 +5,7 @@ import { applyText, t, toggleLang } from "./i18n.js";
 export const NAV = [
   { href: "console.html", key: "nav.console" },
   { href: "search.html", key: "nav.search" },
-  { href: "warnings.html", key: "nav.warnings", optional: true },
+  { href: "warnings.html", key: "nav.warnings", perm: "warnings" },
   { href: "/docs", key: "nav.docs" },
 ];
 
@@ -37,13 +37,10 @@ export async function api(path, options = {}) {
 }
 
 let redirecting = false;
-function loginAgain() {  // to the login page, when the server has one, then back here
+export function loginAgain() {  // to the login page, then back here
   if (redirecting || location.pathname.endsWith("login.html")) return;
-  fetch("login.html", { method: "HEAD" }).then((r) => {
-    if (!r.ok || redirecting) return;
-    redirecting = true;
-    location.href = `login.html?next=${encodeURIComponent(location.pathname + location.search)}`;
-  }).catch(() => {});
+  redirecting = true;
+  location.href = `login.html?next=${encodeURIComponent(location.pathname + location.search)}`;
 }
 
 export function el(tag, attrs = {}, ...children) {
@@ -108,9 +105,9 @@ export function header(active) {
   const nav = el("nav", { class: "nav" });
   for (const item of NAV) {
     const a = el("a", { href: item.href, "data-i18n": item.key, class: item.href === active ? "active" : null });
-    if (item.optional) {
+    if (item.perm) {  // shown once /api/auth/me says the user may use it
       a.hidden = true;
-      fetch(item.href, { method: "HEAD" }).then((r) => { a.hidden = !r.ok; }).catch(() => {});
+      a.dataset.perm = item.perm;
     }
     nav.append(a);
   }
@@ -128,9 +125,15 @@ export function header(active) {
 
 // Who is logged in (when the server has logins), with a way out.
 function showUser(slot) {
-  fetch("/api/auth/me").then((r) => (r.ok ? r.json() : null)).then((me) => {
+  fetch("/api/auth/me").then((r) => {
+    if (r.status === 401) loginAgain();
+    return r.ok ? r.json() : null;
+  }).then((me) => {
     if (!me) return;
     const u = me.user;
+    document.querySelectorAll("header.top nav a[data-perm]").forEach((a) => {
+      a.hidden = !(me.permissions && me.permissions[a.dataset.perm]);
+    });
     slot.replaceChildren(el("span", { class: "user", text: u.display_name || u.username, title: `${u.username} · ${u.role}` }),
       el("button", { class: "ghost", id: "logout", "data-i18n": "nav.logout", text: t("nav.logout"), onclick: async () => {
         try { await api("/api/auth/logout", { method: "POST" }); } catch (err) { showError(err); return; }

@@ -5,6 +5,7 @@ import { api, clock, el, header, showError, toast } from "./common.js";
 import { applyText, t } from "./i18n.js";
 import { Player } from "./player.js";
 import { uploadForm } from "./upload.js";
+import { badge, badgeCounts } from "./warnings-live.js";
 
 const $ = (id) => document.getElementById(id);
 let player;
@@ -41,9 +42,11 @@ async function loadRecent() {
     const sessions = await api("/api/sessions?limit=8");
     const live = sessions.find((s) => s.live);
     if (live && !recordingSid) showRecording(live.id, live.started_at);
-    $("recent-list").replaceChildren(...(sessions.length ? sessions.map((s) => el("li", {},
+    const counts = sessions.length ? await badgeCounts(sessions.map((s) => s.id)) : {};
+    $("recent-list").replaceChildren(...(sessions.length ? sessions.map((s) => el("li", { "data-session": s.id },
       el("a", { href: `?sid=${encodeURIComponent(s.id)}`, onclick: (e) => { e.preventDefault(); openSession(s.id); } },
         el("b", { text: s.id }), " ", el("span", { class: `status-${s.status}`, text: t(`status.${s.status}`) })),
+      badge(counts[s.id]),
       el("div", { class: "muted", text: [s.case_id, s.room, s.suspect].filter(Boolean).join(" · ") })))
       : [el("li", { class: "muted", text: t("recent.none") })]));
   } catch (err) { showError(err); }

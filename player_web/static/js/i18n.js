@@ -33,6 +33,9 @@ const TEXT = {
     "import.title": "导入外部录像", "import.go": "上传并转写", "import.uploading": "正在上传…",
     "import.transcribing": "已上传，正在转写…", "import.done": "已导入为 {id}",
     "err": "出错了", "meta.case": "案件", "meta.room": "地点", "meta.officers": "讯问人", "meta.suspect": "被讯问人",
+    "login.title": "登录讯录", "login.username": "用户名", "login.password": "密码", "login.go": "登录",
+    "login.hint": "忘记密码或账户被锁定，请联系系统管理员。", "login.wrong": "用户名或密码错误",
+    "login.missing": "请输入用户名和密码",
   },
   en: {
     "brand": "xunlu", "nav.console": "Officer console", "nav.search": "Search & playback", "nav.warnings": "Warnings",
@@ -70,6 +73,9 @@ const TEXT = {
     "import.title": "Import a recording", "import.go": "Upload and transcribe", "import.uploading": "Uploading…",
     "import.transcribing": "Uploaded; transcribing…", "import.done": "Imported as {id}",
     "err": "Error", "meta.case": "Case", "meta.room": "Room", "meta.officers": "Officers", "meta.suspect": "Questioned",
+    "login.title": "Log in to xunlu", "login.username": "User name", "login.password": "Password", "login.go": "Log in",
+    "login.hint": "Forgot the password, or the account is locked? Ask the administrator.",
+    "login.wrong": "Wrong user name or password", "login.missing": "Enter the user name and the password",
   },
 };
 

@@ -1,9 +1,10 @@
 // The player: video beside the transcript. Archive mode plays the recording (HTTP Range) with the transcript
 // following playback, corrections saved as new versions; live mode plays the HLS stream and the transcript
 // arriving over the WebSocket (partials greyed). Markers, versions, audit trail and exports underneath.
-import { api, clock, el, localTime, showError, speakerName, toast } from "./common.js";
+import { api, clock, el, localTime, loginAgain, showError, speakerName, toast } from "./common.js";
 import { applyText, t } from "./i18n.js";
 import { addMarker, showTab } from "./player_tabs.js";
+import { liveWarnings } from "./warnings-live.js";
 
 const TYPING = new Set(["INPUT", "TEXTAREA", "SELECT"]);
 
@@ -35,6 +36,8 @@ export class Player {
     this.title = el("h2", { class: "pl-title" });
     this.badge = el("span", { class: "badge live", "data-i18n": "pl.live", hidden: true });
     this.facts = el("div", { class: "pl-facts" });
+    this.warnHost = el("div", { class: "pl-warnings" });  // a session being recorded: its live warnings
+    this.stopWarnings = null;
     this.statusLine = el("span", { class: "pl-status" });
     this.exports = el("span", { class: "pl-exports" });
     this.markerLabel = el("input", { class: "pl-marker-label", "data-i18n-ph": "rec.marker.ph", maxlength: 200 });
@@ -51,6 +54,7 @@ export class Player {
     this.root.replaceChildren(el("div", { class: "player" },
       el("section", { class: "pl-media" },
         el("div", { class: "pl-meta" }, this.title, this.badge, this.statusLine, this.facts),
+        this.warnHost,
         el("div", { class: "pl-video-wrap" }, this.video, this.overlay),
         el("div", { class: "pl-bar" }, this.markerLabel, this.markerButton, this.exports),
         this.tabs, this.tabBody),
@@ -94,12 +98,15 @@ export class Player {
     this.renderMeta();
     this.root.classList.toggle("is-live", this.live);
     this.root.classList.toggle("is-editable", false);
-    if (this.live) this.startLive();
-    else await this.loadArchive(null, at);
+    if (this.live) {
+      this.stopWarnings = liveWarnings(this.warnHost, sid);
+      this.startLive();
+    } else await this.loadArchive(null, at);
     this.showTab("markers");
   }
 
   close() {
+    if (this.stopWarnings) { this.stopWarnings(); this.stopWarnings = null; }
     if (this.hls) { this.hls.destroy(); this.hls = null; }
     if (this.ws) { this.ws.onclose = null; this.ws.close(); this.ws = null; }
     clearTimeout(this.retry);
@@ -350,7 +357,10 @@ export class Player {
     const ws = new WebSocket(`${proto}//${location.host}/api/sessions/${encodeURIComponent(sid)}/live`);
     this.ws = ws;
     ws.onmessage = (m) => this.onEvent(JSON.parse(m.data));
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
+      // refused before the handshake: 4401 not logged in, 4403 not allowed, 4404 no such session
+      if (ev.code === 4401) { loginAgain(); return; }
+      if (ev.code === 4403 || ev.code === 4404) { showError(new Error(ev.reason || String(ev.code))); return; }
       if (this.ws === ws && this.live && this.sid === sid) this.retry = setTimeout(() => this.connect(), 1500);
     };
   }

@@ -3,6 +3,7 @@
 import { api, clock, el, header, localTime, markedSnippet, showError, speakerName } from "./common.js";
 import { t } from "./i18n.js";
 import { Player } from "./player.js";
+import { badge, badgeCounts } from "./warnings-live.js";
 
 const $ = (id) => document.getElementById(id);
 const player = new Player($("player"), { editable: false });
@@ -48,9 +49,9 @@ function openHit(h) {
   }
 }
 
-function openSession(sid) {
+function openSession(sid, at = null) {
   $("placeholder").hidden = true;
-  player.open(sid);
+  player.open(sid, { at });
 }
 
 async function loadSessions() {
@@ -61,9 +62,10 @@ async function loadSessions() {
       if (!known.has(name)) $("speaker").append(el("option", { value: name, text: speakerName(name) }));
     }
     $("cases").replaceChildren(...[...new Set(sessions.map((s) => s.case_id).filter(Boolean))].map((c) => el("option", { value: c })));
+    const counts = sessions.length ? await badgeCounts(sessions.map((s) => s.id)) : {};
     $("sessions").replaceChildren(...sessions.map((s) => el("li", { "data-session": s.id, onclick: () => openSession(s.id) },
       el("b", { text: s.id }), " ", s.live ? el("span", { class: "badge live", text: t("search.live") })
-        : el("span", { class: `status-${s.status}`, text: t(`status.${s.status}`) }),
+        : el("span", { class: `status-${s.status}`, text: t(`status.${s.status}`) }), badge(counts[s.id]),
       el("div", { class: "muted", text: [s.case_id, s.room, localTime(s.started_at)].filter(Boolean).join(" · ") }))));
   } catch (err) { showError(err); }
 }
@@ -75,5 +77,8 @@ const initial = new URLSearchParams(location.search);
 for (const id of ["q", "case", "speaker", "since", "until"]) if (initial.get(id)) $(id).value = initial.get(id);
 loadSessions();
 if (initial.get("q")) search();
-if (initial.get("sid")) openSession(initial.get("sid"));
+if (initial.get("sid")) {  // a link to a moment (a warning's, a shared one): ?sid=...&t=SECONDS
+  const at = Number.parseFloat(initial.get("t"));
+  openSession(initial.get("sid"), Number.isFinite(at) && at >= 0 ? at : null);
+}
 setInterval(loadSessions, 15000);

@@ -1,0 +1,53 @@
+// The login page: user name and password -> a session cookie (HttpOnly) plus the xunlu_csrf cookie that
+// pages send back in X-CSRF-Token; then on to ?next= (a page of this site only), else the user's home page.
+import { applyText, t, toggleLang } from "./i18n.js";
+
+const $ = (id) => document.getElementById(id);
+const HOME = { officer: "console.html", supervisor: "search.html", admin: "/docs" };
+
+// Only a path on this site: "/x" or "x.html?..."; never "//host", "https://...", "javascript:".
+export function safeNext(value) {
+  if (!value) return null;
+  let url;
+  try { url = new URL(value, location.href); } catch { return null; }
+  if (url.origin !== location.origin || url.pathname.endsWith("/login.html")) return null;
+  return url.pathname + url.search + url.hash;
+}
+
+function fail(message) {
+  $("login-error").textContent = message;
+  $("login-error").hidden = false;
+}
+
+async function submit(e) {
+  e.preventDefault();
+  $("login-error").hidden = true;
+  const username = $("username").value.trim();
+  const password = $("password").value;
+  if (!username || !password) { fail(t("login.missing")); return; }
+  $("login-go").disabled = true;
+  try {
+    const res = await fetch("/api/auth/login", {
+      method: "POST", headers: { "Content-Type": "application/json" }, credentials: "same-origin",
+      body: JSON.stringify({ username, password, cookie: true }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      const detail = typeof body.detail === "string" ? body.detail : `${res.status}`;
+      fail(res.status === 401 ? t("login.wrong") : `${t("err")}: ${detail}`);
+      $("password").value = "";
+      $("password").focus();
+      return;
+    }
+    const next = safeNext(new URLSearchParams(location.search).get("next"));
+    location.replace(next || HOME[body.user && body.user.role] || "console.html");
+  } catch (err) {
+    fail(`${t("err")}: ${err.message || err}`);
+  } finally {
+    $("login-go").disabled = false;
+  }
+}
+
+applyText();
+$("lang").addEventListener("click", toggleLang);
+$("login-form").addEventListener("submit", submit);
