@@ -262,9 +262,16 @@ class Recorder:
 
     def _drain_then_stop(self) -> None:
         """Let ffmpeg take in all the audio it was given before asking it to stop (video never ends)."""
-        expected = self.frames_written * TAP_RATE // self.pump.rate - TAP_RATE // 20
+        expected = self.frames_written * TAP_RATE // self.pump.rate - 16   # all but the resampler's last 1 ms
         deadline = time.monotonic() + 20
+        last, still_since = -1, time.monotonic()
         while self._proc.poll() is None and self.tap_frames < expected and time.monotonic() < deadline:
+            now_frames = self.tap_frames
+            if now_frames != last:
+                last, still_since = now_frames, time.monotonic()
+            elif time.monotonic() - still_since > 3.0:
+                log.warning("the recorder took in %d of %d tap frames", now_frames, expected)
+                break
             time.sleep(0.05)
         if self.plan.video is not None:
             time.sleep(0.3)  # the video frames of the last audio
