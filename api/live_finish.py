@@ -128,12 +128,17 @@ def _lock_if_dead(folder: Path):
     return lock
 
 
+def _unfinished(archive: Archive) -> list:
+    """Recording, or stopped while being closed (a crash during the join)."""
+    return archive.list(status="recording") + archive.list(status="finalising")
+
+
 def pending(archive: Archive) -> list[str]:
     """Recordings whose writer is gone and that have segments on disk: what `recover` would close."""
     from capture.segments import segment_files
 
     found = []
-    for session in archive.list(status="recording"):
+    for session in _unfinished(archive):
         folder = archive.folder(session.id)
         if segment_files(folder / "live"):
             lock = _lock_if_dead(folder)
@@ -151,7 +156,7 @@ def recover(home: Path, archive: Archive, transcriber: Any, actor: str,
     from capture.segments import segment_files
 
     recovered = []
-    for session in archive.list(status="recording"):
+    for session in _unfinished(archive):
         sid = session.id
         folder = archive.folder(sid)
         if not segment_files(folder / "live"):
@@ -173,11 +178,14 @@ def recover(home: Path, archive: Archive, transcriber: Any, actor: str,
                 # the live ASR finalised up to `covered`; a little past it, so its last words are not heard twice
                 covered = max((s.end + TAIL_GAP_S for s in journal), default=0.0)
                 language = session.language or "zh"
+                has_v1 = bool(archive.get(sid).transcripts)  # a crash after v1 was written keeps that v1
                 tail = transcribe_tail(transcriber, path, covered, TranscribeOptions(
-                    language=language, speakers=session.speakers), len(journal)) if transcriber else []
+                    language=language, speakers=session.speakers), len(journal)) \
+                    if transcriber and not has_v1 else []
                 model = getattr(transcriber, "model_label", "") or "unknown"
-                freeze(archive, sid, journal + tail, language, model, duration, actor,
-                       reason="recovered after interruption")
+                if not has_v1:
+                    freeze(archive, sid, journal + tail, language, model, duration, actor,
+                           reason="recovered after interruption")
                 archive.update_session(sid, status="complete", duration=duration)
                 archive.audit(actor, "session.recovered", sid,
                               {"live_segments": len(journal), "transcribed_after": round(covered, 2),

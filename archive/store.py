@@ -183,7 +183,7 @@ class Archive:
                 continue  # still being written by a live process
             except OSError:
                 pass
-            if row["status"] == "recording" and any((self.folder(sid) / "live").glob("seg*.ts*")):
+            if any((self.folder(sid) / "live").glob("seg*.ts*")):
                 # a live recording with segments on disk: api.live.recover_recordings closes it
                 log.warning("session %s was interrupted while recording; `xunlu recover` (or the next "
                             "`xunlu record`) closes it from its segments", sid)

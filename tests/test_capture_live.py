@@ -374,3 +374,38 @@ def test_two_microphones_one_channel_each(pulse, archive_home, tmp_path):
         assert c.streams.audio[0].codec_context.channels == 2
     segs = json.loads((archive.folder(session.id) / "transcripts" / "v1.json").read_text())["segments"]
     assert len(segs) == 1 and segs[0]["speaker"] in ("officer", "suspect")   # heard on both: once
+
+
+def test_a_crash_while_closing_is_recovered_too(archive_home, beeps8):
+    """Killed between 'finalising' and 'complete': the segments are still there, the join is done again."""
+    from capture.segments import segment_files
+
+    home, archive = archive_home
+    src, truth = beeps8
+    live = start_live(home, archive, RecordRequest(audio=str(src), realtime=False), None, "tester",
+                      stream=beep_stream())
+    live.recorder.wait(20)
+    folder = archive.folder(live.session_id)
+    # what a crash in the middle of closing leaves: status finalising, segments, no MP4, the writer gone
+    import shutil
+
+    copy = folder.parent / "copy-live"
+    shutil.copytree(folder / "live", copy)
+    live.wait(20)
+    sid = live.session_id
+    archive.conn.execute("DELETE FROM media WHERE session_id = ?", (sid,))
+    archive.conn.execute("DELETE FROM transcripts WHERE session_id = ?", (sid,))
+    archive.update_session(sid, status="finalising")
+    from archive.fsutil import remove_tree
+
+    remove_tree(folder / "original")
+    remove_tree(folder / "transcripts")
+    remove_tree(folder / "live")
+    shutil.copytree(copy, folder / "live")
+    assert segment_files(folder / "live")
+    assert archive.recover() == []
+    assert recover_recordings(home, archive, BeepTranscriber(), "tester") == [sid]
+    session = archive.get(sid)
+    assert session.status == "complete" and session.file("original") and session.latest.version == 1
+    transcript = json.loads((folder / "transcripts" / "v1.json").read_text())
+    assert [s["start"] for s in transcript["segments"]] == pytest.approx(truth, abs=0.05)
