@@ -49,3 +49,28 @@ def fast_auth(home: Path) -> Path:
                       ("argon2_time_cost", "argon2_memory_kib", "argon2_parallelism"))
     path.write_text(old + ("\n" if old and not old.endswith("\n") else "") + "[auth]\n" + section, encoding="utf-8")
     return home
+
+
+def add_users(app, *users: tuple[str, str, str | None]) -> None:
+    """Users (name, role, display name) with PASSWORD, on a running app (e.g. server.server.config.app)."""
+    auth = app.state.auth
+    for name, role, display in users:
+        if auth.store.get(name) is None:
+            auth.add_user(name, role, PASSWORD, display)
+
+
+def browser_login(page, base_url: str, username: str, password: str = PASSWORD) -> None:
+    """Log a Playwright page's context in with the session cookie (and the xunlu_csrf cookie), as the login
+    page does; a later call switches user."""
+    r = page.request.post(base_url + "/api/auth/login",
+                          data={"username": username, "password": password, "cookie": True})
+    assert r.status == 200, r.text()
+
+
+def http_client(base_url: str, username: str, password: str = PASSWORD):
+    """An httpx client logged in with a bearer token."""
+    import httpx
+
+    client = httpx.Client(base_url=base_url, timeout=30)
+    client.headers.update(bearer(client, username, password))
+    return client

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from archive.store import Archive
+from auth_helpers import PASSWORD, add_users, browser_login, fast_auth, http_client
 from test_web_fakes import INTERVIEW, FakeLive, ScriptedTranscriber, ffmpeg, make_video, script, seed_session
 
 CHROMIUM = "/usr/bin/chromium"
@@ -25,6 +26,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 pytestmark = [pytest.mark.timeout(240),
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")]
 HOUR = 3600
+OFFICER, SUPERVISOR = "zhangsan", "fazhi"
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +36,7 @@ def site(tmp_path_factory):
     home = tmp_path_factory.mktemp("web-home")
     (home / "config.toml").write_text('[rooms."讯问室3"]\naudio = "pulse:room3"\nvideo = "rtsp://cam3/stream"\n'
                                       'speakers = ["officer", "suspect"]\n', encoding="utf-8")
+    fast_auth(home)
     media = tmp_path_factory.mktemp("web-media")
     archive = Archive(home)
     video = make_video(media / "interview.mp4", 18)
@@ -50,10 +53,16 @@ def site(tmp_path_factory):
     live = FakeLive(home, speed=2.0, media=video, media_seconds=18.0)
     uploads = ScriptedTranscriber(script([(0.5, 2.0, "officer", "外来录像已经导入")]))
     server = start_in_thread(home, ServeOptions(port=0, audio="lavfi:sine"), transcriber=uploads, live=live)
+    app = server.server.config.app
+    # 张三 questions (an officer of session one, not of the one-hour session); 法制员 supervises everything
+    add_users(app, (OFFICER, "officer", "张三"), (SUPERVISOR, "supervisor", "法制员"))
+    officer, supervisor = http_client(server.url, OFFICER), http_client(server.url, SUPERVISOR)
     yield {"url": server.url, "home": home, "one": one, "hour": long_one, "live": live, "video": video,
-           "app": server.server.config.app}
+           "app": app, "officer": officer, "sup": supervisor}
     for sid in list(live.running):
         live.running[sid].stop()
+    officer.close()
+    supervisor.close()
     server.stop()
 
 
@@ -69,8 +78,10 @@ def browser():
 
 @pytest.fixture
 def page(browser, site):
+    """A page of the officer 张三, logged in (tests switch with browser_login(page, url, SUPERVISOR))."""
     context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
     pg = context.new_page()
+    browser_login(pg, site["url"], OFFICER)
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     pg.on("dialog", lambda d: d.accept())
@@ -126,9 +137,9 @@ def test_console_start_live_marker_stop_correct(page, site):
     page.press(".edit-input", "Enter")
     page.wait_for_selector(".pl-vlabel:has-text('v2')")
     assert page.locator(".pl-lines .line[data-id='1'] .txt").inner_text() == "我叫王晓明"
-    versions = httpx.get(f"{site['url']}/api/sessions/{sid}/transcript/versions").json()
+    versions = site["officer"].get(f"/api/sessions/{sid}/transcript/versions").json()
     assert [(v["version"], v["kind"]) for v in versions] == [(1, "asr"), (2, "edit")]
-    assert httpx.get(f"{site['url']}/api/sessions/{sid}/transcript?version=1").json()["segments"][1]["text"] == \
+    assert site["officer"].get(f"/api/sessions/{sid}/transcript?version=1").json()["segments"][1]["text"] == \
         INTERVIEW[1].text
     # the versions tab shows both, and what changed
     page.click(".pl-tabs .tab[data-tab='versions']")
@@ -137,8 +148,8 @@ def test_console_start_live_marker_stop_correct(page, site):
     assert INTERVIEW[1].text in page.locator("pre.diff .del").all_inner_texts()[-1]
     # exports of the latest version
     href = page.locator(".pl-exports a[data-format='docx']").get_attribute("href")
-    r = httpx.get(site["url"] + href)
-    assert r.status_code == 200 and r.content[:2] == b"PK"
+    r = page.request.get(site["url"] + href)  # with the page's login cookie
+    assert r.status == 200 and r.body()[:2] == b"PK"
     # keys while correcting: Esc plays/pauses, F1 goes back 2 s
     page.locator(".pl-lines .line[data-id='1'] .time").click()
     page.wait_for_function("() => !document.querySelector('video.pl-video').paused")
@@ -151,12 +162,13 @@ def test_console_start_live_marker_stop_correct(page, site):
 
 
 def test_search_lands_one_second_before_the_word(page, site):
+    browser_login(page, site["url"], SUPERVISOR)
     page.goto(site["url"] + "/search.html")
     page.fill("#q", "王小明")
     page.press("#q", "Enter")
     first = page.wait_for_selector("#results li.hit")
     assert first.query_selector("mark").inner_text() == "王小明"
-    hit = httpx.get(site["url"] + "/api/search", params={"q": "王小明"}).json()["hits"][0]
+    hit = site["sup"].get("/api/search", params={"q": "王小明"}).json()["hits"][0]
     first.click()
     page.wait_for_function("() => { const v = document.querySelector('video.pl-video');"
                            " return v.readyState >= 1 && v.currentTime > 0; }")
@@ -169,7 +181,7 @@ def test_search_lands_one_second_before_the_word(page, site):
     page.fill("#q", "仓库")
     page.press("#q", "Enter")
     page.wait_for_selector("#results li.hit .snippet:has-text('港口路')")
-    warehouse = next(h for h in httpx.get(site["url"] + "/api/search", params={"q": "仓库"}).json()["hits"]
+    warehouse = next(h for h in site["sup"].get("/api/search", params={"q": "仓库"}).json()["hits"]
                      if h["session"] == site["one"])
     fetched: list[str] = []
     page.on("request", lambda r: fetched.append(r.url) if "/transcript" in r.url else None)
@@ -191,36 +203,40 @@ def test_search_lands_one_second_before_the_word(page, site):
 
 
 def test_remote_viewer_watches_a_live_session(page, site):
-    started = httpx.post(site["url"] + "/api/sessions", json={"case_id": "R-1", "room": "讯问室4"}).json()
+    started = site["officer"].post("/api/sessions", json={"case_id": "R-1", "room": "讯问室4"}).json()
     sid = started["id"]
+    browser_login(page, site["url"], SUPERVISOR)  # the supervisor watches from elsewhere
     try:
         page.goto(f"{site['url']}/search.html?sid={sid}")
         page.wait_for_selector(".badge.live:visible")
+        page.wait_for_selector(".pl-warnings .warn-live")  # the session's live warnings box
         page.wait_for_selector(f".pl-lines .line:not(.partial):has-text('{INTERVIEW[0].text}')", timeout=15000)
         page.wait_for_function("() => { const v = document.querySelector('video.pl-video');"
                                " return v.readyState >= 2 && v.currentTime > 0; }", timeout=20000)
         assert "blob:" in video_state(page)["src"]  # hls.js feeding MSE
     finally:
-        httpx.post(f"{site['url']}/api/sessions/{sid}/stop", timeout=30)
+        site["officer"].post(f"/api/sessions/{sid}/stop")
     page.wait_for_function("() => document.querySelector('.badge.live').hidden", timeout=15000)
+    assert page.locator(".pl-warnings .warn-live").count() == 0  # gone with the recording
     page.wait_for_selector(".pl-vlabel:has-text('v1')")
 
 
 def test_seek_in_a_one_hour_recording(page, site):
     ranges: list[str] = []
+    browser_login(page, site["url"], SUPERVISOR)
     page.on("request", lambda r: ranges.append(r.headers.get("range", "")) if r.url.endswith("/media") else None)
     page.goto(f"{site['url']}/search.html?q=保险柜")
     page.wait_for_selector("#results li.hit").click()
     page.wait_for_function("() => { const v = document.querySelector('video.pl-video');"
                            " return v.readyState >= 2 && v.duration > 3500; }")
     state = video_state(page)
-    word = httpx.get(site["url"] + "/api/search", params={"q": "保险柜"}).json()["hits"][0]["start"]
+    word = site["sup"].get("/api/search", params={"q": "保险柜"}).json()["hits"][0]["start"]
     assert word > 3000 and word - 1.0 - 0.05 <= state["t"] <= word, (state, word)
     assert any(r.startswith("bytes=") for r in ranges)
     # HTTP Range on the same file: the bytes at an offset deep in the file, nothing more
-    url = f"{site['url']}/api/sessions/{site['hour']}/media"
-    size = int(httpx.head(url).headers["content-length"])
-    r = httpx.get(url, headers={"Range": f"bytes={size - 4096}-{size - 1}"})
+    url = f"/api/sessions/{site['hour']}/media"
+    size = int(site["sup"].head(url).headers["content-length"])
+    r = site["sup"].get(url, headers={"Range": f"bytes={size - 4096}-{size - 1}"})
     assert r.status_code == 206 and len(r.content) == 4096
     assert r.headers["content-range"] == f"bytes {size - 4096}-{size - 1}/{size}"
 
@@ -267,12 +283,13 @@ def test_many_viewers_get_every_segment(site):
 
     import websockets
 
-    sid = httpx.post(site["url"] + "/api/sessions", json={"case_id": "V-25"}).json()["id"]
+    sid = site["officer"].post("/api/sessions", json={"case_id": "V-25"}).json()["id"]
+    auth = {"Authorization": site["sup"].headers["Authorization"]}
     url = site["url"].replace("http://", "ws://") + f"/api/sessions/{sid}/live"
 
     async def viewer() -> list[dict]:
         got: list[dict] = []
-        async with websockets.connect(url) as ws:
+        async with websockets.connect(url, additional_headers=auth) as ws:
             async for message in ws:
                 event = json.loads(message)
                 if event["type"] in ("snapshot", "final"):
@@ -290,7 +307,7 @@ def test_many_viewers_get_every_segment(site):
         with ThreadPoolExecutor(1) as pool:
             results = pool.submit(asyncio.run, all_viewers()).result()
     finally:
-        httpx.post(f"{site['url']}/api/sessions/{sid}/stop", timeout=30)
+        site["officer"].post(f"/api/sessions/{sid}/stop")
     texts = [[s["text"] for s in {x["id"]: x for x in got}.values()][:3] for got in results]
     assert all(t == [seg.text for seg in INTERVIEW[:3]] for t in texts), texts
 
@@ -304,9 +321,10 @@ def test_import_a_recording_from_the_console(page, site, tmp_path):
     page.click("#import-go")
     page.wait_for_selector(".pl-lines .line:has-text('外来录像已经导入')")
     sid = page.locator(".pl-title").inner_text()
-    session = httpx.get(f"{site['url']}/api/sessions/{sid}").json()
+    session = site["officer"].get(f"/api/sessions/{sid}").json()
     assert session["case_id"] == "I-9" and session["source_name"].endswith(".mp4")
-    assert httpx.get(site["url"] + session["media_url"]).content == clip.read_bytes()
+    assert "张三" in session["officers"]  # who imported it took part
+    assert site["officer"].get(session["media_url"]).content == clip.read_bytes()
     notes = tmp_path / "notes.mp4"
     notes.write_text("这不是录像" * 100, encoding="utf-8")
     page.set_input_files("#import-file", str(notes))
@@ -314,22 +332,62 @@ def test_import_a_recording_from_the_console(page, site, tmp_path):
     page.wait_for_selector(".toast.error:has-text('notes.mp4')")  # the server's reason, shown to the officer
 
 
-def test_the_logged_in_user_is_shown_and_can_log_out(page, site):
-    from auth_helpers import PASSWORD
+def test_login_page_and_back_to_the_page_asked_for(browser, site):
+    """Anonymous: a page sends the browser to login.html?next=...; a wrong password is refused in Chinese; the
+    right one lands on the page first asked for, with the user named in the header; logging out (a POST with
+    the CSRF header from the cookie) ends the login."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{site['url']}/search.html?sid={site['one']}&t=7")
+        page.wait_for_url("**/login.html?next=*")
+        assert page.locator("#login-form h1").inner_text() == "登录讯录"
+        page.fill("#username", OFFICER)
+        page.fill("#password", "not-the-password")
+        page.click("#login-go")
+        page.wait_for_selector("#login-error:has-text('用户名或密码错误')")
+        page.fill("#password", PASSWORD)
+        page.click("#login-go")
+        page.wait_for_url(f"**/search.html?sid={site['one']}&t=7")
+        page.wait_for_selector("#who .user:has-text('张三')")
+        assert page.locator("header .nav a[href='warnings.html']").is_hidden()  # officers have no warnings page
+        page.wait_for_function("() => { const v = document.querySelector('video.pl-video');"
+                               " return v.readyState >= 1 && Math.abs(v.currentTime - 7) < 0.05; }")  # ?t= seeks
+        csrf = [c for c in context.cookies() if c["name"] == "xunlu_csrf"]
+        assert csrf and not csrf[0]["httpOnly"]
+        assert [c for c in context.cookies() if c["name"] == "xunlu_session"][0]["httpOnly"]
+        page.click("#logout")
+        page.wait_for_url("**/login.html?next=*")
+        assert page.request.get(site["url"] + "/api/auth/me").status == 401
+        # the English toggle works here too, and ?next= never leaves the site
+        page.click("#lang")
+        assert page.locator("#login-go").inner_text() == "Log in"
+        page.goto(f"{site['url']}/login.html?next=https://example.org/x")
+        page.fill("#username", SUPERVISOR)
+        page.fill("#password", PASSWORD)
+        page.click("#login-go")
+        page.wait_for_url("**/search.html")  # a supervisor's home page
+        page.wait_for_selector("header .nav a[href='warnings.html']:visible")
+    finally:
+        context.close()
+    assert errors == [], errors
 
-    app = site["app"]
-    if app.state.auth.store.get("zhangsan") is None:
-        app.state.auth.add_user("zhangsan", "officer", PASSWORD, "张三")
-    page.goto(site["url"] + "/search.html")
-    assert page.locator("#who").inner_text() == ""  # nobody logged in
-    r = page.request.post(site["url"] + "/api/auth/login",
-                          data={"username": "zhangsan", "password": PASSWORD, "cookie": True})
-    assert r.status == 200
-    page.reload()
-    page.wait_for_selector("#who .user:has-text('张三')")
-    page.click("#logout")  # a POST with the CSRF header from the cookie
-    page.wait_for_function("() => document.querySelector('#who').textContent === ''")
-    assert page.request.get(site["url"] + "/api/auth/me").status == 401
+
+def test_pages_send_the_csrf_header(page, site):
+    """A write from a page (a marker) carries X-CSRF-Token; the same write without it is refused."""
+    sent: list[dict] = []
+    page.on("request", lambda r: sent.append(r.headers) if r.method == "POST" and "/markers" in r.url else None)
+    page.goto(f"{site['url']}/console.html?sid={site['one']}")
+    page.wait_for_selector(".pl-lines .line")
+    page.evaluate("() => { document.querySelector('video.pl-video').currentTime = 3; }")
+    page.fill(".pl-marker-label", "核对")
+    page.click(".pl-marker")
+    page.wait_for_selector(".markers li:has-text('核对')")
+    assert sent and sent[-1].get("x-csrf-token")
+    r = page.request.post(f"{site['url']}/api/sessions/{site['one']}/markers", data={"at": 1.0, "label": "x"})
+    assert r.status == 403  # the cookie alone is not enough
 
 
 def test_bad_input_answers_json_and_the_server_keeps_serving(site):
@@ -341,15 +399,16 @@ def test_bad_input_answers_json_and_the_server_keeps_serving(site):
                   b"Content-Length: 1000000\r\n\r\n" + b"\0" * 5000)
     for path, code in (("/api/sessions/s-20990101-0001", 404), ("/api/search?q=(", 400),
                        ("/api/sessions/nope/media", 404)):
-        r = httpx.get(base + path)
+        r = site["sup"].get(path)
         assert r.status_code == code and r.json()["detail"]
-    r = httpx.get(f"{base}/api/sessions/{site['one']}/media", headers={"Range": "bytes=99999999-"})
+    r = site["sup"].get(f"/api/sessions/{site['one']}/media", headers={"Range": "bytes=99999999-"})
     assert r.status_code == 416 and r.json()["detail"]
     deadline = time.monotonic() + 5
     while any((site["home"] / "uploads").glob("*")) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any((site["home"] / "uploads").glob("*"))  # the cut upload left nothing behind
-    assert httpx.get(base + "/api/sessions").status_code == 200
+    assert site["sup"].get("/api/sessions").status_code == 200
+    assert httpx.get(base + "/api/sessions").status_code == 401
     assert httpx.get(base + "/docs").status_code == 200 and "openapi" in httpx.get(base + "/openapi.json").text
 
 
@@ -359,8 +418,9 @@ def test_screenshots(browser, site):
     out.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
     pg = context.new_page()
+    browser_login(pg, site["url"], OFFICER)
     site["live"].speed = 1.0  # real time, so that the clock and the line times agree in the picture
-    sid = httpx.post(site["url"] + "/api/sessions", json={"case_id": "A-2026-117", "room": "讯问室1",
+    sid = site["officer"].post("/api/sessions", json={"case_id": "A-2026-117", "room": "讯问室1",
                                                           "officers": ["张三", "李四"], "suspect": "王小明"}).json()["id"]
     try:
         pg.goto(f"{site['url']}/console.html?sid={sid}")
@@ -373,8 +433,9 @@ def test_screenshots(browser, site):
         pg.wait_for_selector(".pl-lines .line.partial", timeout=30000)  # the next utterance, still greyed
         pg.screenshot(path=str(out / "console.png"))
     finally:
-        httpx.post(f"{site['url']}/api/sessions/{sid}/stop", timeout=30)
+        site["officer"].post(f"/api/sessions/{sid}/stop")
         site["live"].speed = 2.0
+    browser_login(pg, site["url"], SUPERVISOR)
     pg.goto(f"{site['url']}/search.html?q=仓库")
     pg.wait_for_selector("#results li.hit").click()
     pg.wait_for_selector(".pl-lines .line.hitline")
