@@ -6,10 +6,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import httpx
 import pytest
 
 from api.app import LiveBackend
+from auth_helpers import add_users, browser_login, fast_auth, http_client
 from test_web_browser import ARGS, CHROMIUM, video_state
 
 pytestmark = [pytest.mark.timeout(240),
@@ -40,12 +40,16 @@ def browser():
 def serve(home: Path, live, transcriber):
     from api.cli_serve import ServeOptions, start_in_thread
 
-    return start_in_thread(home, ServeOptions(port=0), transcriber=transcriber, live=live)
+    server = start_in_thread(fast_auth(home), ServeOptions(port=0), transcriber=transcriber, live=live)
+    add_users(server.server.config.app, ("zhangsan", "officer", "张三"))
+    return server
 
 
-def new_page(browser):
+def new_page(browser, url: str):
+    """A page of the officer 张三, logged in."""
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
+    browser_login(page, url, "zhangsan")
     page.on("dialog", lambda d: d.accept())
     page.set_default_timeout(30000)
     return context, page
@@ -57,7 +61,7 @@ def test_console_records_a_file_as_live_through_the_real_pipeline(browser, tmp_p
     source = tmp_path / "beeps.mp4"
     truth = beep_flash_file(source, seconds=9.0)
     server = serve(tmp_path / "home", BeepLive(), object())
-    context, page = new_page(browser)
+    context, page = new_page(browser, server.url)
     try:
         page.goto(server.url + "/console.html")
         page.fill("#case", "L-1")
@@ -77,12 +81,13 @@ def test_console_records_a_file_as_live_through_the_real_pipeline(browser, tmp_p
         assert lines.count() == len(truth)
         starts = [float(x) for x in page.eval_on_selector_all(".pl-lines .line", "ns => ns.map(n => n.dataset.start)")]
         assert starts == pytest.approx(truth, abs=0.05)
-        session = httpx.get(f"{server.url}/api/sessions/{sid}").json()
+        http = http_client(server.url, "zhangsan")
+        session = http.get(f"/api/sessions/{sid}").json()
         assert session["status"] == "complete" and session["media_url"] and session["case_id"] == "L-1"
         # search lands on the third beep, one second before it
         page.goto(f"{server.url}/search.html?q=嘀")
         page.wait_for_selector("#results li.hit")
-        hits = httpx.get(f"{server.url}/api/search", params={"q": "嘀", "sort": "time"}).json()["hits"]
+        hits = http.get("/api/search", params={"q": "嘀", "sort": "time"}).json()["hits"]
         third = sorted(hits, key=lambda h: h["start"])[2]
         page.evaluate("s => [...document.querySelectorAll('#results li.hit')]"
                       ".find(n => Math.abs(parseFloat(n.dataset.start) - s) < 0.001).click()", third["start"])
@@ -102,7 +107,7 @@ def test_console_live_mandarin_with_the_real_model(browser, tmp_path, transcribe
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(CLIP), "-af", "apad=pad_dur=3",
                     str(source)], check=True)
     server = serve(tmp_path / "home", None, transcriber)
-    context, page = new_page(browser)
+    context, page = new_page(browser, server.url)
     try:
         page.goto(server.url + "/console.html")
         page.click("#advanced summary")
