@@ -74,6 +74,17 @@ def test_supervisor_filters_and_closes_a_warning(site):
             page.select_option("#state", "closed")
             expect(rows).to_have_count(1)
             expect(rows.first).to_contain_text("另一段录像中已告知")
+            expect(page.locator("header .nav a[href='warnings.html']")).to_be_visible()   # supervisors only
+            # a warning's moment opens the player on that session; the session list shows open warnings
+            page.select_option("#state", "open")
+            page.select_option("#level", "")
+            href = rows.locator("td:nth-child(3) a").first.get_attribute("href")
+            page.goto(f"{site['url']}/{href}")
+            expect(page.locator(".pl-title")).to_have_text(site["bad"])
+            expect(page.locator(".pl-lines .line").first).to_be_visible()
+            badge = page.locator(f"#sessions li[data-session='{site['bad']}'] .warn-badge")
+            expect(badge).to_be_visible()
+            expect(badge.locator(".red")).to_have_text("1")     # the one-officer warning is still open
             assert not errors, errors
         finally:
             browser.close()
