@@ -116,6 +116,7 @@ def test_console_start_live_marker_stop_correct(page, site):
     page.wait_for_selector(f".pl-lines .line:not(.partial):has-text('{INTERVIEW[0].text}')", timeout=15000)
     page.wait_for_selector(f".pl-lines .line:not(.partial):has-text('{INTERVIEW[1].text}')", timeout=15000)
     assert page.locator(".badge.live").is_visible()
+    page.wait_for_selector(".pl-warnings .warn-live")  # the officer sees the session's live warnings
     # live video through hls.js
     page.wait_for_function("() => document.querySelector('video.pl-video').readyState >= 2", timeout=20000)
     page.fill(".pl-marker-label", "否认在场")
