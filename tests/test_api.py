@@ -413,3 +413,22 @@ def test_background_import_job(world, tmp_path):
     finally:
         app.state.transcriber = saved
     assert list((world["home"] / "uploads").iterdir()) == []
+
+
+def test_officers_find_only_their_sessions_and_still_a_full_page(world):
+    """李四 questioned in session one (and in sessions other tests start with him), never in session two:
+    search answers none of two's hits, and `limit` hits of theirs even where session two ranks first."""
+    c, one, two = world["client"], world["one"], world["two"]
+    lisi = login_as(c, c.app, "lisi", OFFICER, "李四")
+    firsts = {sort: c.get("/api/search", params={"q": "仓库", "limit": 1, "sort": sort}, headers=world["sup"])
+              .json()["hits"][0]["session"] for sort in ("score", "time")}
+    sort = next((s for s, first in firsts.items() if first == two), None)
+    assert sort, f"session two never ranks first for 仓库 ({firsts}): the test needs it to"
+    hits = c.get("/api/search", params={"q": "仓库", "limit": 1, "sort": sort}, headers=lisi).json()["hits"]
+    assert len(hits) == 1 and hits[0]["session"] != two
+    every = {h["session"] for h in c.get("/api/search", params={"q": "仓库"}, headers=lisi).json()["hits"]}
+    assert one in every and two not in every
+    assert c.get("/api/search", params={"q": "钥匙在我家"}, headers=lisi).json()["hits"] == []
+    listed = {s["id"] for s in c.get("/api/sessions", headers=lisi).json()}
+    assert one in listed and two not in listed
+    assert c.get(f"/api/sessions/{two}", headers=lisi).status_code == 403
