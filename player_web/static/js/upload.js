@@ -1,7 +1,7 @@
 // Import a recording made elsewhere: the file is sent as the request body (streamed by the browser, any
 // size), with upload progress; the server keeps it, hashes it and transcribes it in the background, and
 // the page polls the import job until the session is ready.
-import { api, el, showError, toast } from "./common.js";
+import { api, el, loginAgain, showError, toast } from "./common.js";
 import { t } from "./i18n.js";
 
 export function uploadForm(onDone) {
@@ -21,7 +21,7 @@ export function uploadForm(onDone) {
     xhr.open("POST", `/api/import?${q}`);
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
     const csrf = document.cookie.split("; ").find((c) => c.startsWith("xunlu_csrf="));
-    if (csrf) xhr.setRequestHeader("X-CSRF-Token", decodeURIComponent(csrf.split("=")[1]));
+    if (csrf) xhr.setRequestHeader("X-CSRF-Token", decodeURIComponent(csrf.slice("xunlu_csrf=".length)));
     button.disabled = true;
     bar.hidden = false;
     bar.value = 0;
@@ -45,6 +45,7 @@ export function uploadForm(onDone) {
       let body = {};
       try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
       if (xhr.status === 202) poll(body.status_url);
+      else if (xhr.status === 401) loginAgain();
       else done(body.detail || `${xhr.status}`, "error");
     };
     xhr.onerror = () => done("network", "error");
