@@ -142,14 +142,18 @@ def models_cmd(home: Optional[str] = HomeOpt) -> None:
 
 
 @app.command()
-def demo(home: Optional[str] = HomeOpt) -> None:
-    """Make a two-speaker sample interview and transcribe it (no microphone or camera needed)."""
+def demo(
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port of the web app it starts."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Start the web app afterwards (Ctrl-C stops)."),
+    fast: bool = typer.Option(False, "--fast", help="Play the sample as fast as possible, not in real time."),
+    home: Optional[str] = HomeOpt,
+) -> None:
+    """Record a two-speaker sample interview live, index it and serve the web app (no microphone or camera
+    needed); prints the address, the demo logins and a word to search."""
     from api import demo_cmd
 
-    try:
-        demo_cmd.run(home_dir(home))
-    except (XunluError, ModelError) as exc:
-        fail(str(exc), exc.exit_code)
+    with handled("interrupted"):
+        demo_cmd.run(home_dir(home), demo_cmd.DemoOptions(port=port, serve=serve, realtime=not fast))
 
 
 def is_session_id(value: str) -> bool:
