@@ -45,7 +45,7 @@ class IndexProblem(Exception):
 
 
 FORMAT_FILE = "FORMAT"
-_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, IndexError, TypeError, AttributeError)
+_READ_ERRORS = (OSError, ValueError, EOFError, KeyError)  # what Whoosh raises on damaged files
 
 
 class _Shared:

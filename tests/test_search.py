@@ -290,3 +290,9 @@ def test_phrase_candidates_are_checked_past_many_better_scoring_decoys(tmp_path)
         assert FastScorer(s).top(q, 3) == [(d, pytest.approx(sc)) for d, sc in want]
     [hit] = idx.search('"房价上涨"', SearchOptions(limit=3))
     assert hit.segment == 40 and hit.start == pytest.approx(300.0 + 6 * STEP)
+
+
+def test_queries_the_fast_scorer_leaves_to_whoosh_still_answer(index):
+    # only exclusions: Whoosh's Every matcher, which the numpy scorer does not reproduce
+    hits = index.search("NOT 刀 NOT 枪", SearchOptions(limit=100, since="2026-11-10"))
+    assert {(h.session, h.segment) for h in hits} == {("s-20261115-0002", i) for i in (0, 1, 2)}
