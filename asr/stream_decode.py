@@ -1,10 +1,13 @@
 """Decoding one live utterance: final segments with word times on the session clock, or a quick partial.
 
-Whisper's encoder always gets a 30 s window from faster-whisper, padded with zeros; an utterance is a few
-seconds. CTranslate2 accepts a shorter window, and encoding only the utterance (rounded up, plus a second)
-is what makes live decoding fast enough on two cores: measured here on 30 S0150 sentences (base, int8,
-2 busy cores), 0.31 s per sentence against 2.7 s for the padded window, with CER 7.2% against 8.9%.
-`short_window_model` gives a copy of the model object (sharing the loaded weights) that does this.
+faster-whisper always hands Whisper's encoder a 30 s window, padded with zeros, and an utterance is a few
+seconds. CTranslate2 accepts a shorter window, and encoding only the utterance is what makes live decoding
+fast enough on two cores: the encoder takes about 1.0 s for 30 s, 0.2 s for 15 s, 0.1 s for 10 s (base int8,
+2 cores). Measured here on 32 shared zh clips (16 commands under 5.5 s, 16 sentences; base int8, beam 5, word
+times, on 2 cores loaded by other work): a window of max(10 s, the clip + 1 s) gave CER 10.3% at 2.5 s a clip
+against 10.5% at 14.9 s for the 30 s window. Windows cut at the clip + 1 s with no 10 s floor gave 14.4%:
+Whisper repeated or garbled short commands. `short_window_model` gives a copy of the model object (sharing
+the loaded weights) that encodes this way.
 """
 from __future__ import annotations
 
@@ -50,9 +53,10 @@ class TailSkipped(Exception):
     """Raised inside a decode to stop faster-whisper before a window that holds no speech."""
 
 
-def short_window_model(model: Any) -> Any:
+def short_window_model(model: Any, trim: bool = True) -> Any:
     """A shallow copy of a faster-whisper WhisperModel whose encoder sees only the audio it is given (the
-    weights, tokenizer and feature extractor are shared, not copied). Other objects are returned as they are.
+    weights, tokenizer and feature extractor are shared, not copied); with `trim` off it encodes the padded
+    30 s window as usual. Other objects are returned as they are.
 
     Its `window_check`, when set, is called with each window's content frames before encoding and may
     raise TailSkipped."""
@@ -68,16 +72,19 @@ def short_window_model(model: Any) -> Any:
         check = getattr(self, "window_check", None)
         if check is not None:
             check(content_frames(features))
-        return cls.encode(self, trim_window(features))
+        return cls.encode(self, trim_window(features) if trim else features)
 
-    short_cls = type(f"ShortWindow{cls.__name__}", (cls,), {"encode": encode})
+    short_cls = type(f"{'Short' if trim else 'Checked'}Window{cls.__name__}", (cls,), {"encode": encode})
     clone = copy.copy(model)   # a new __dict__: attributes set on the clone stay on the clone
     clone.__class__ = short_cls
     clone.window_check = None
     return clone
 
 
-TAIL_SPEECH_S = 0.3   # a later window is decoded only when the VAD heard this much speech in it
+TAIL_SPEECH_S = 0.6   # a later window is decoded only when the VAD heard this much speech in it
+LOGPROB_MIN = -1.0     # Whisper's own fallback thresholds (faster-whisper's defaults)
+COMPRESSION_MAX = 2.4
+TOKENS_PER_S = 15      # a final's token budget: Mandarin runs 4-7 characters a second
 
 
 def tail_check(total_frames: int, spans_s: list[tuple[float, float]]):
@@ -109,7 +116,8 @@ class UtteranceDecoder:
 
     def __init__(self, model: Any, language: Optional[str], beam_size: int = 5,
                  initial_prompt: Optional[str] = None, short_window: bool = True):
-        self.model = short_window_model(model) if short_window else model
+        self.model = short_window_model(model) if short_window else None
+        self.full_model = short_window_model(model, trim=False)
         self.language = language
         self.beam_size = beam_size
         prompt = initial_prompt
@@ -154,28 +162,49 @@ class UtteranceDecoder:
         return out
 
     def _decode_final(self, audio: np.ndarray, spans_s: list[tuple[float, float]]) -> list[Any]:
-        """faster-whisper segments of one utterance (times from the start of `audio`)."""
-        checkable = hasattr(self.model, "window_check")
+        """faster-whisper segments of one utterance (times from the start of `audio`).
+
+        First the short window at temperature 0 only (fast); when Whisper doubts that result by its own
+        measures (a window with mean log-probability under -1 or compression ratio over 2.4, or nothing from
+        half a second of speech), the utterance is decoded again as offline decodes it: the 30 s window with
+        temperature fallback."""
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        if self.model is not None:
+            out = self._run(self.model, audio, spans_s, temperature=0.0)
+            speech = sum(b - a for a, b in spans_s)
+            doubtful = any(s.avg_logprob < LOGPROB_MIN or s.compression_ratio > COMPRESSION_MAX for s in out) \
+                or (not out and speech >= 0.5)
+            if not doubtful:
+                return out
+            log.debug("short-window decode doubted (%s); decoding the 30 s window",
+                      [(round(s.avg_logprob, 2), round(s.compression_ratio, 2)) for s in out])
+        return self._run(self.full_model, audio, spans_s, temperature=None)
+
+    def _run(self, model: Any, audio: np.ndarray, spans_s: list[tuple[float, float]],
+             temperature: Optional[float]) -> list[Any]:
+        checkable = hasattr(model, "window_check")
         if checkable:
-            self.model.window_check = tail_check(audio.shape[0] // (SAMPLE_RATE // FRAMES_PER_S), spans_s)
+            model.window_check = tail_check(audio.shape[0] // (SAMPLE_RATE // FRAMES_PER_S), spans_s)
+        extra = {} if temperature is None else {"temperature": temperature}
+        budget = min(400, int(TOKENS_PER_S * audio.shape[0] / SAMPLE_RATE) + 20)
         out: list[Any] = []
         try:
-            raw, _ = self.model.transcribe(
-                np.ascontiguousarray(audio, dtype=np.float32), language=self.language,
-                beam_size=self.beam_size, word_timestamps=True, vad_filter=False, initial_prompt=self.prompt,
-                condition_on_previous_text=False)
+            raw, _ = model.transcribe(
+                audio, language=self.language, beam_size=self.beam_size, word_timestamps=True,
+                vad_filter=False, initial_prompt=self.prompt, condition_on_previous_text=False,
+                max_new_tokens=budget, **extra)
             for fw_seg in raw:
                 out.append(fw_seg)
         except TailSkipped:
             pass
         finally:
             if checkable:
-                self.model.window_check = None
+                model.window_check = None
         return out
 
     def partial(self, audio: np.ndarray) -> str:
         """Greedy text of an utterance still being spoken, without timestamps; '' when nothing usable."""
-        raw, _ = self.model.transcribe(
+        raw, _ = (self.model or self.full_model).transcribe(
             np.ascontiguousarray(audio, dtype=np.float32), language=self.language, beam_size=1, best_of=1,
             temperature=0.0, without_timestamps=True, word_timestamps=False, vad_filter=False,
             initial_prompt=self.prompt, condition_on_previous_text=False)
