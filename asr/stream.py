@@ -225,8 +225,10 @@ class LiveTranscriber:
             last = utt.spans[-1][1]
             if now - last >= self._end_silence:
                 self._finalise(c, min(last + self._pad, now))
-            elif self.options.early_final and utt.early is None and self._gated.end >= last + self._pad:
-                # the padding is in: decode now, emit when the silence has lasted end_silence_s
+            elif (self.options.early_final and utt.early is None and not self._behind
+                  and last + self._pad <= self._gated.end < last + self._end_silence):
+                # the padding is in but the end is not sure yet: decode now, emit when the silence has
+                # lasted end_silence_s (a backlog that already holds the answer needs no guess)
                 utt.early = ((utt.start, last + self._pad, len(utt.spans)),
                              self._decode(c, utt, last + self._pad))
         elif utt.open_start is not None and now - utt.onset >= self._max_utt:

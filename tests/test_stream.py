@@ -213,6 +213,19 @@ def test_bad_feeds_are_refused():
         lt.feed(np.zeros((1600, 2), dtype=np.float32))
 
 
+def test_an_empty_or_silent_stream_finishes_with_nothing():
+    got = []
+    lt = LiveTranscriber(_NoModel(), StreamOptions(), got.append, got.append)
+    lt.finish()
+    assert got == [] and lt.processed == 0.0
+    lt = LiveTranscriber(_NoModel(), StreamOptions(channels=2), got.append, got.append)
+    for _ in range(30):
+        lt.feed(np.zeros((1600, 2), dtype=np.float32))
+    assert 2.5 <= lt.processed <= 3.0          # the VAD trails the input by the gate's delay at most
+    lt.finish()
+    assert got == [] and lt.processed == pytest.approx(3.0)
+
+
 # -- with the model -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def mono(transcriber):
