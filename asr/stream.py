@@ -177,7 +177,7 @@ class LiveTranscriber:
         behind = slack - self._min_slack > self.options.max_lag_s
         if behind != self._behind:
             log.debug("live ASR %s real time (%.1f s)", "behind" if behind else "back to",
-                     slack - self._min_slack)
+                      slack - self._min_slack)
         self._behind = behind
 
     # -- VAD and utterances --------------------------------------------------------------------------
