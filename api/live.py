@@ -97,6 +97,7 @@ class LiveSession:
         self._stop_lock = threading.Lock()
         self._stopping = False
         self._indexer = None
+        self._alarm_event: Optional[dict] = None
 
     # -- public ---------------------------------------------------------------------------------------
     def subscribe(self) -> "queue.Queue[dict]":
@@ -114,7 +115,10 @@ class LiveSession:
 
     def snapshot(self) -> dict:
         with self._state_lock:
-            return {"segments": list(self._finals), "partials": dict(self._partials), "status": dict(self._status)}
+            snap = {"segments": list(self._finals), "partials": dict(self._partials), "status": dict(self._status)}
+            if self._alarm_event is not None:
+                snap["alarm"] = dict(self._alarm_event)
+            return snap
 
     def stop(self) -> Session:
         """Idempotent: stop recording, let ASR catch up, close the session; returns its record."""
@@ -185,8 +189,27 @@ class LiveSession:
             with self._state_lock:
                 self._status = event
             self._publish(event)
+            if self.recorder.error:
+                self._alarm()
             with contextlib.suppress(OSError):
                 sync_segments(self._folder / "live", synced)
+
+    def _alarm(self) -> None:
+        """The recorder stopped by itself (disk full, a source gone): viewers, the log and the audit trail are
+        told once, at once; what was recorded before stays and the session is closed with it."""
+        rec = self.recorder
+        code = "disk_full" if getattr(rec, "disk_full", False) else "recorder_stopped"
+        event = {"type": "alarm", "code": code, "level": "red", "at": round(rec.captured_seconds, 1),
+                 "message": rec.error or "the recorder stopped"}
+        with self._state_lock:
+            if self._alarm_event is not None:
+                return
+            self._alarm_event = event
+        log.error("%s: ALARM %s: %s", self.session_id, code, event["message"])
+        self._publish(event)
+        with contextlib.suppress(Exception), contextlib.closing(Archive(self.home)) as arch:  # may be full too
+            arch.audit("system:recorder", "record.alarm", self.session_id,
+                       {"code": code, "at": event["at"], "message": event["message"][:300]})
 
     def _work(self) -> None:
         try:
@@ -267,7 +290,7 @@ class LiveSession:
         if rec.error and rec.tap_frames == 0:
             raise ArchiveError(rec.error)
         if rec.error:
-            log.warning("%s: the recorder stopped with an error: %s", self.session_id, rec.error)
+            self._alarm()
             self.error = rec.error
 
     def _close(self) -> None:

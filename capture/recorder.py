@@ -16,6 +16,7 @@ ASR falling behind cannot slow the recording down.
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import threading
 import time
@@ -33,6 +34,7 @@ TAP_NAME = "tap.s16"
 PLAYLIST = "index.m3u8"
 FIRST_AUDIO_S = 15.0
 SETTLE_S = 0.6
+DISK_FULL_BYTES = 1 << 20      # less free than this when ffmpeg fails: the disk is full
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ class Recorder:
         self._proc: Optional[subprocess.Popen] = None
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self.frames_written = 0
+        self.disk_full = False                   # ffmpeg stopped because the disk is full
 
     # -- control ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -191,6 +194,15 @@ class Recorder:
             lines = (self.opts.live_dir / "ffmpeg.log").read_text("utf-8", "replace").strip().splitlines()
         except OSError:
             lines = []
+        try:  # a full disk may also have kept ffmpeg from writing its own log
+            free = shutil.disk_usage(self.opts.live_dir).free
+        except OSError:
+            free = None
+        if any("No space left" in line for line in lines[-8:]) or (free is not None and free < DISK_FULL_BYTES):
+            self.disk_full = True
+            return (f"磁盘已满 disk full: the recording stopped at {self.captured_seconds:.1f} s "
+                    f"({free if free is not None else '?'} bytes free in {self.opts.live_dir}); "
+                    "what was recorded before is kept")
         return f"ffmpeg stopped (exit {self._proc.returncode}): {(lines or ['no message'])[-1]}"
 
     def _run_shared(self, log_file) -> None:

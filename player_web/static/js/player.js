@@ -39,6 +39,7 @@ export class Player {
     this.warnHost = el("div", { class: "pl-warnings" });  // a session being recorded: its live warnings
     this.stopWarnings = null;
     this.statusLine = el("span", { class: "pl-status" });
+    this.alarm = el("div", { class: "pl-alarm", role: "alert", hidden: true });  // recorder stopped: disk full...
     this.exports = el("span", { class: "pl-exports" });
     this.markerLabel = el("input", { class: "pl-marker-label", "data-i18n-ph": "rec.marker.ph", maxlength: 200 });
     this.markerButton = el("button", { class: "pl-marker", "data-i18n": "rec.marker", onclick: () => this.addMarker() });
@@ -54,7 +55,7 @@ export class Player {
     this.root.replaceChildren(el("div", { class: "player" },
       el("section", { class: "pl-media" },
         el("div", { class: "pl-meta" }, this.title, this.badge, this.statusLine, this.facts),
-        this.warnHost,
+        this.alarm, this.warnHost,
         el("div", { class: "pl-video-wrap" }, this.video, this.overlay),
         el("div", { class: "pl-bar" }, this.markerLabel, this.markerButton, this.exports),
         this.tabs, this.tabBody),
@@ -355,6 +356,7 @@ export class Player {
     const sid = this.sid;
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${proto}//${location.host}/api/sessions/${encodeURIComponent(sid)}/live`);
+    this.alarm.hidden = true;
     this.ws = ws;
     ws.onmessage = (m) => this.onEvent(JSON.parse(m.data));
     ws.onclose = (ev) => {
@@ -373,6 +375,7 @@ export class Player {
       for (const p of Object.values(ev.partials || {})) this.setPartial(p);
       this.renderLines();
       if (ev.status) this.onStatus(ev.status);
+      if (ev.alarm) this.showAlarm(ev.alarm);
       this.list.scrollTop = this.list.scrollHeight;
     } else if (ev.type === "partial") {
       this.setPartial(ev);
@@ -382,6 +385,8 @@ export class Player {
       this.scrollLive();
     } else if (ev.type === "status") {
       this.onStatus(ev);
+    } else if (ev.type === "alarm") {
+      this.showAlarm(ev);
     } else if (ev.type === "stopped") {
       this.live = false;
       if (this.ws) { this.ws.onclose = null; this.ws.close(); this.ws = null; }
@@ -391,6 +396,11 @@ export class Player {
     } else if (ev.type === "error") {
       showError(new Error(ev.detail));
     }
+  }
+
+  showAlarm(a) {
+    this.alarm.textContent = `${t("rec.alarm")} ${clock(a.at || 0)} · ${a.message}`;
+    this.alarm.hidden = false;
   }
 
   onStatus(st) {
