@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from api.auth import policy
 from api.auth.deps import (COOKIE, CSRF_COOKIE, Login, client_address, current_login, get_auth, require_role)
 from api.auth.types import ADMIN, AuthError, LoginRefused, UnknownUser, User
+from api.routes.openapi_errors import ERROR
 
 router = APIRouter()
 auth_router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -73,7 +74,10 @@ def _refused(exc: LoginRefused) -> JSONResponse:
 
 
 @auth_router.post("/login", summary="Log in: a bearer token for scripts, or a session cookie for browsers",
-                  dependencies=[Depends(json_only)])
+                  dependencies=[Depends(json_only)],
+                  responses={401: ERROR("Wrong user name or password, or the user is disabled"),
+                             415: ERROR("The login was not sent as JSON"),
+                             429: ERROR("Locked out after failed attempts; Retry-After says for how long")})
 def login(body: LoginBody, request: Request, response: Response):
     auth = get_auth(request)
     try:

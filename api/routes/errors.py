@@ -94,3 +94,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(IndexProblem, domain)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(StarletteHTTPException, http)
+    from api.routes import openapi_errors
+
+    openapi_errors.install(app)  # the document says so: every error is {"detail": "..."}

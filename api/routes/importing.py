@@ -30,6 +30,7 @@ from api.auth.deps import deny, require
 from api.auth.types import User
 from api.routes.deps import actor, transcriber_of
 from api.routes.errors import ApiError
+from api.routes.openapi_errors import ERROR
 from archive.fsutil import remove_tree
 from archive.types import ArchiveError
 from asr.errors import XunluError
@@ -93,7 +94,12 @@ async def receive_to(request: Request, folder: Path, filename: str, limit: int) 
     return target
 
 
-@router.post("/import", status_code=201, summary="Upload a recording (the body is the file) and import it")
+@router.post("/import", status_code=201, summary="Upload a recording (the body is the file) and import it",
+             responses={202: {"description": "background=true: the upload looks like media; a job to poll"},
+                        409: ERROR("This recording is already in the archive (`session` names it)"),
+                        413: ERROR("The upload is larger than the server's --max-upload-gb"),
+                        415: ERROR("Not a recording ffmpeg can read, or sent as a multipart form"),
+                        507: ERROR("Not enough disk space for the upload")})
 async def import_upload(request: Request,
                         filename: str = Query(..., min_length=1, max_length=200, description="original name"),
                         case: Optional[str] = Query(None, max_length=200),

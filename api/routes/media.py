@@ -16,11 +16,15 @@ from api.http_range import ByteRange, http_date, ranges_for
 from api.auth.deps import audit_media, current_login, session_access
 from api.routes.deps import get_archive
 from api.routes.errors import ApiError
+from api.routes.openapi_errors import ERROR
 from archive.store import Archive
 from archive.types import NotFound
 
 router = APIRouter(prefix="/api/sessions/{sid}", tags=["media"], dependencies=[Depends(session_access("view"))])
 CHUNK = 256 * 1024
+MEDIA_ANSWERS = {206: {"description": "Partial content: the byte range(s) asked for with Range"},
+                 410: ERROR("The session's media file is missing from the archive (run xunlu verify)"),
+                 416: ERROR("Range not satisfiable; Content-Range gives the size")}
 LIVE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,100}\.(m3u8|ts|m4s|mp4|aac)$")
 TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".m4s": "video/iso.segment",
          ".mp4": "video/mp4", ".aac": "audio/aac", ".wav": "audio/wav", ".m4a": "audio/mp4",
@@ -98,8 +102,9 @@ def ranged_file(request: Request, path: Path, etag: str) -> Response:
     return StreamingResponse(body, status_code=206, headers=headers, media_type=mtype)
 
 
-@router.head("/media", operation_id="media_head", summary="Headers of the recording (size, validators)")
-@router.get("/media", summary="The recording, with HTTP Range for seeking")
+@router.head("/media", operation_id="media_head", summary="Headers of the recording (size, validators)",
+             responses=MEDIA_ANSWERS)
+@router.get("/media", summary="The recording, with HTTP Range for seeking", responses=MEDIA_ANSWERS)
 def media(sid: str, request: Request, role: Optional[str] = Query(None, pattern="^(playable|original)$"),
           archive: Archive = Depends(get_archive)):
     session = archive.get(sid)

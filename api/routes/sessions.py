@@ -13,6 +13,7 @@ from api.auth.deps import client_address, require, session_access
 from api.auth.types import User
 from api.routes.deps import actor, get_archive, transcriber_of
 from api.routes.errors import ApiError
+from api.routes.openapi_errors import ERROR
 from archive.store import Archive, open_archive
 from archive.types import STATUSES, Session
 
@@ -108,7 +109,9 @@ def start_session(body: StartBody, request: Request, who: str = Depends(actor),
         return session_json(request, a.get(live.session_id))
 
 
-@router.post("/sessions/{sid}/stop", summary="Stop a live session: media joined, transcript v1 frozen")
+@router.post("/sessions/{sid}/stop", summary="Stop a live session: media joined, transcript v1 frozen",
+             responses={409: ERROR("The session is not being recorded here (finished, or recorded by another "
+                                   "process)")})
 def stop_session(sid: str, request: Request, archive: Archive = Depends(get_archive), who: str = Depends(actor),
                  _: Session = Depends(session_access("stop"))):
     session = archive.get(sid)

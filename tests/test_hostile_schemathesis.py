@@ -1,0 +1,116 @@
+"""Hostile input, part 1: schemathesis generates requests from the app's own OpenAPI document and sends them to
+the app in-process (ASGI), as a supervisor and as an officer. Every answer must be no 5xx, have a status code
+the document declares for that operation, and (where JSON) match the declared schema: the spec is honest.
+
+The archive holds a real session with a transcript (seeded without the model) and a fake live backend, so
+POST /api/sessions never starts a real recording. Half of the examples of a route with `{sid}` use the real
+session's id, so edits, exports, diffs and markers run on real data, not only on 404s. Deterministic
+(derandomized Hypothesis, no example database) and bounded (`EXAMPLES` per operation and mode).
+"""
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+
+import pytest
+
+from api.auth.types import OFFICER, SUPERVISOR
+from archive.store import Archive
+from auth_helpers import fast_auth, login_as
+from test_web_fakes import INTERVIEW, FakeLive, ScriptedTranscriber, make_video, seed_session
+
+schemathesis = pytest.importorskip("schemathesis")
+
+EXAMPLES = 10          # per operation, per generation mode, per role
+SKIP = {
+    # logging out revokes the bearer token the rest of the run uses; tested in tests/test_auth_api.py
+    ("POST", "/api/auth/logout"),
+}
+
+
+@pytest.fixture(scope="module")
+def fuzz_world(tmp_path_factory):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    home = fast_auth(tmp_path_factory.mktemp("fuzz-home"))
+    media = tmp_path_factory.mktemp("fuzz-media")
+    archive = Archive(home)
+    sid = seed_session(archive, home, make_video(media / "one.mp4", 6, size="160x90"), INTERVIEW, 18.0,
+                       case_id="F-001", room="讯问室1", officers=("张三",), suspect="王小明",
+                       started_at="2026-11-20T09:00:00+08:00")
+    archive.close()
+    live = FakeLive(home, speed=50.0)
+    app = create_app(home, transcriber=ScriptedTranscriber(INTERVIEW), live=live, max_upload=1_000_000,
+                     recover=False)
+    with TestClient(app) as client:
+        roles = {"supervisor": login_as(client, app, "fazhi", SUPERVISOR),
+                 "officer": login_as(client, app, "zhangsan", OFFICER, "张三")}
+        yield {"app": app, "home": home, "sid": sid, "roles": roles, "live": live}
+    for running in list(live.running.values()):
+        with contextlib.suppress(Exception):
+            running.stop()
+
+
+def _fuzz(app, headers: dict[str, str], sid: str) -> tuple[Counter, list[str]]:
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis.errors import Unsatisfiable
+    from hypothesis import strategies as st
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.generation import GenerationMode
+    from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    checks = [not_a_server_error, status_code_conformance, response_schema_conformance]
+    ran: Counter = Counter()
+    failures: list[str] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if (operation.method.upper(), operation.path) in SKIP:
+            continue
+        pinnable = any(p.name in ("sid", "session_id") for p in operation.path_parameters)
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
+                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+            @given(case=operation.as_strategy(generation_mode=mode), pin=st.booleans())
+            def run(case, pin):
+                if pin and pinnable:
+                    for name in ("sid", "session_id"):
+                        if name in (case.path_parameters or {}):
+                            case.path_parameters[name] = sid
+                response = case.call(headers=headers)
+                ran[operation.label] += 1
+                try:
+                    case.validate_response(response, checks=checks)
+                except (Exception, BaseExceptionGroup) as exc:  # collected: one run names every problem
+                    for sub in getattr(exc, "exceptions", [exc]):
+                        what = " ".join(str(getattr(sub, "message", sub)).split())[:240]
+                        failures.append(f"{operation.label} [{mode.value}] -> {response.status_code} "
+                                        f"{getattr(sub, 'title', type(sub).__name__)}: {what}")
+
+            try:
+                run()
+            except Unsatisfiable:  # any string is a valid value of its parameters: nothing negative to send
+                assert mode is GenerationMode.NEGATIVE, f"{operation.label}: no positive example"
+            except Exception as exc:  # generation itself failed: report it
+                failures.append(f"{operation.label} [{mode.value}] could not be generated: {exc}")
+    return ran, failures
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("role", ["supervisor", "officer"])
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(fuzz_world, role):
+    ran, failures = _fuzz(fuzz_world["app"], fuzz_world["roles"][role], fuzz_world["sid"])
+    assert len(ran) >= 30, f"too few operations were exercised: {sorted(ran)}"
+    unique = sorted(set(failures))
+    assert not unique, f"{len(unique)} problem(s) in {sum(ran.values())} requests:\n" + "\n".join(unique)
+    # the archive is still whole after the fuzzing (no half-written session, a chain that verifies)
+    from archive.verify import verify
+
+    archive = Archive(fuzz_world["home"])
+    try:
+        report = verify(archive)
+    finally:
+        archive.close()
+    assert report.ok, report
