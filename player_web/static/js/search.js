@@ -8,6 +8,7 @@ import { badge, badgeCounts } from "./warnings-live.js";
 const $ = (id) => document.getElementById(id);
 const player = new Player($("player"), { editable: false });
 const PRE_ROLL = 1.0;  // seconds before the matched word
+let autoplay = null;  // the pending "play once loaded" of the last hit opened
 
 function params() {
   const p = new URLSearchParams();
@@ -40,16 +41,24 @@ function openHit(h) {
   document.querySelector(`#results .hit[data-session="${h.session}"][data-start="${h.start}"]`)?.classList.add("active");
   $("placeholder").hidden = true;
   const at = Math.max(0, h.start - PRE_ROLL);
+  autoplay?.abort();
+  autoplay = null;
   if (player.sid === h.session && !player.live && player.segments.length) {  // same recording: just jump
     player.hit = h;
     player.showHit(h);
-    player.seek(at);
+    player.seek(at, true);
   } else {
     player.open(h.session, { at, hit: h });
+    // a hit plays from its moment: once the media is known (the player seeks to `at` first), play
+    autoplay = new AbortController();
+    player.video.addEventListener("loadedmetadata", () => { autoplay = null; player.video.play().catch(() => {}); },
+      { once: true, signal: autoplay.signal });
   }
 }
 
 function openSession(sid, at = null) {
+  autoplay?.abort();
+  autoplay = null;
   $("placeholder").hidden = true;
   player.open(sid, { at });
 }
