@@ -53,16 +53,19 @@ def fuzz_world(tmp_path_factory):
             running.stop()
 
 
-def _fuzz(app, headers: dict[str, str], sid: str) -> tuple[Counter, list[str]]:
+def _fuzz(app, headers: dict[str, str], sid: str, examples: int = EXAMPLES) -> tuple[Counter, list[str]]:
+    """Every operation of `app`'s document, positive and negative examples; -> (answers per operation and
+    status, the problems found)."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis.errors import Unsatisfiable
     from hypothesis import strategies as st
     from schemathesis.checks import not_a_server_error
     from schemathesis.generation import GenerationMode
-    from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+    from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
+                                                   status_code_conformance)
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    checks = [not_a_server_error, status_code_conformance, response_schema_conformance]
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
     ran: Counter = Counter()
     failures: list[str] = []
     for result in schema.get_all_operations():
@@ -71,7 +74,7 @@ def _fuzz(app, headers: dict[str, str], sid: str) -> tuple[Counter, list[str]]:
             continue
         pinnable = any(p.name in ("sid", "session_id") for p in operation.path_parameters)
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
+            @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
                       phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
             @given(case=operation.as_strategy(generation_mode=mode), pin=st.booleans())
             def run(case, pin):
@@ -79,8 +82,15 @@ def _fuzz(app, headers: dict[str, str], sid: str) -> tuple[Counter, list[str]]:
                     for name in ("sid", "session_id"):
                         if name in (case.path_parameters or {}):
                             case.path_parameters[name] = sid
-                response = case.call(headers=headers)
-                ran[operation.label] += 1
+                try:
+                    response = case.call(headers=headers)
+                except Exception as exc:  # the in-process transport re-raises what the app answered 500 for
+                    ran[(operation.label, 500)] += 1
+                    failures.append(f"{operation.label} [{mode.value}] -> 500 raised {type(exc).__name__}: "
+                                    f"{str(exc)[:200]} (path {case.path_parameters}, query {case.query}, "
+                                    f"body {str(case.body)[:200]})")
+                    return
+                ran[(operation.label, response.status_code)] += 1
                 try:
                     case.validate_response(response, checks=checks)
                 except (Exception, BaseExceptionGroup) as exc:  # collected: one run names every problem
@@ -102,7 +112,12 @@ def _fuzz(app, headers: dict[str, str], sid: str) -> tuple[Counter, list[str]]:
 @pytest.mark.parametrize("role", ["supervisor", "officer"])
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(fuzz_world, role):
     ran, failures = _fuzz(fuzz_world["app"], fuzz_world["roles"][role], fuzz_world["sid"])
-    assert len(ran) >= 30, f"too few operations were exercised: {sorted(ran)}"
+    operations = {label for label, _status in ran}
+    succeeded = {label for label, status in ran if 200 <= status < 300}
+    print(f"\n{role}: {sum(ran.values())} requests, {len(operations)} operations, {len(succeeded)} with a 2xx; "
+          f"statuses {dict(sorted(Counter(status for _l, status in ran.elements()).items()))}")
+    assert len(operations) >= 40, f"too few operations were exercised: {sorted(operations)}"
+    assert len(succeeded) >= 12, f"too few operations ever succeeded (the fuzz only met refusals): {succeeded}"
     unique = sorted(set(failures))
     assert not unique, f"{len(unique)} problem(s) in {sum(ran.values())} requests:\n" + "\n".join(unique)
     # the archive is still whole after the fuzzing (no half-written session, a chain that verifies)
@@ -114,3 +129,27 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(fuzz_world, 
     finally:
         archive.close()
     assert report.ok, report
+
+
+def test_the_fuzz_finds_a_server_error_and_a_lying_schema():
+    """The harness itself: a route that fails on some input and one that answers other than it declares are
+    both reported (so the test above can fail)."""
+    from fastapi import FastAPI
+    from pydantic import BaseModel
+
+    class Answer(BaseModel):
+        n: int
+
+    app = FastAPI()
+
+    @app.get("/api/half/{n}", response_model=None, responses={200: {"model": Answer}})
+    def half(n: int):
+        return {"n": 10 // (n % 3)}            # ZeroDivisionError -> 500 for n = 0, 3, -3 ...
+
+    @app.get("/api/liar", responses={200: {"model": Answer}})
+    def liar():
+        return {"n": "not a number"}
+
+    ran, failures = _fuzz(app, {}, "unused", examples=25)
+    assert any(f.startswith("GET /api/half/{n}") and "-> 500" in f for f in failures), failures
+    assert any(f.startswith("GET /api/liar") and "schema" in f.lower() for f in failures), failures

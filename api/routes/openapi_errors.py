@@ -54,6 +54,9 @@ def honest(spec: dict[str, Any]) -> dict[str, Any]:
             for code, answer in responses.items():
                 if code.startswith(("4", "5")):
                     answer["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    from api.routes.openapi_models import add_answers
+
+    add_answers(spec)
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
     return spec
