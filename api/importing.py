@@ -57,11 +57,28 @@ def _safe_name(name: str) -> str:
     return cleaned[:120]
 
 
+def _has_samples(path: str) -> bool:
+    """Whether the first audio stream decodes to at least one frame (headers alone say 0 s for an empty WAV,
+    and nothing for some streams that are not empty)."""
+    import av
+
+    try:
+        with av.open(path, mode="r", metadata_errors="ignore") as container:
+            for frame in container.decode(audio=0):
+                if frame.samples:
+                    return True
+    except (av.error.FFmpegError, ValueError):
+        return False
+    return False
+
+
 def check_input(req: ImportRequest) -> audio_io.AudioInfo:
     info = audio_io.probe(str(req.input))  # missing, directory, empty, not media, no audio -> InputError
     cut = media_io.truncation(Path(req.input))
     if cut:
         raise InputError(f"{req.input} is truncated ({cut}); import the complete file")
+    if info.duration <= 0 and not _has_samples(str(req.input)):
+        raise InputError(f"{req.input} holds no audio samples (an empty recording)")
     if req.speakers and len(req.speakers) != info.channels:
         raise OptionError(f"--speakers names {len(req.speakers)} speaker(s) but {req.input} has "
                           f"{info.channels} audio channel(s)")

@@ -10,6 +10,7 @@ session's id, so edits, exports, diffs and markers run on real data, not only on
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import Counter
 
 import pytest
@@ -21,7 +22,7 @@ from test_web_fakes import INTERVIEW, FakeLive, ScriptedTranscriber, make_video,
 
 schemathesis = pytest.importorskip("schemathesis")
 
-EXAMPLES = 10          # per operation, per generation mode, per role
+EXAMPLES = int(os.environ.get("XUNLU_FUZZ_EXAMPLES", "10"))  # per operation, generation mode and role
 SKIP = {
     # logging out revokes the bearer token the rest of the run uses; tested in tests/test_auth_api.py
     ("POST", "/api/auth/logout"),
