@@ -26,8 +26,7 @@
    intervals; K WebSocket clients and one page watch.
 
 stdout: tables, then one JSON line with every figure; progress on stderr; exit status 1 when a target
-misses. The load average is printed before
-and after: on 2 busy cores the figures are pessimistic.
+misses. The load average is printed before and after: on 2 busy cores the figures are pessimistic.
 """
 from __future__ import annotations
 
