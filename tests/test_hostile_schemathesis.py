@@ -5,7 +5,8 @@ the document declares for that operation, and (where JSON) match the declared sc
 The archive holds a real session with a transcript (seeded without the model) and a fake live backend, so
 POST /api/sessions never starts a real recording. Half of the examples of a route with `{sid}` use the real
 session's id, so edits, exports, diffs and markers run on real data, not only on 404s. Deterministic
-(derandomized Hypothesis, no example database) and bounded (`EXAMPLES` per operation and mode).
+(derandomized Hypothesis, no example database) and bounded (`EXAMPLES` per operation and mode; set
+XUNLU_FUZZ_EXAMPLES=60 for a deeper run by hand).
 """
 from __future__ import annotations
 
@@ -14,13 +15,12 @@ import os
 from collections import Counter
 
 import pytest
+import schemathesis
 
 from api.auth.types import OFFICER, SUPERVISOR
 from archive.store import Archive
 from auth_helpers import fast_auth, login_as
 from test_web_fakes import INTERVIEW, FakeLive, ScriptedTranscriber, make_video, seed_session
-
-schemathesis = pytest.importorskip("schemathesis")
 
 EXAMPLES = int(os.environ.get("XUNLU_FUZZ_EXAMPLES", "10"))  # per operation, generation mode and role
 SKIP = {

@@ -18,12 +18,12 @@ import struct
 import time
 
 import pytest
+import websockets.sync.client as websockets_sync
 
 from api.auth.types import OFFICER
 from auth_helpers import add_users, fast_auth, http_client
 from test_web_fakes import FakeLive, script
 
-websockets_sync = pytest.importorskip("websockets.sync.client")
 
 # a long interview (so the session stays live through the test) played at 4x
 LINES = script([(1.0 + 3 * i, 3.0 + 3 * i, "officer" if i % 2 == 0 else "suspect", f"第{i}句话说的是仓库")
