@@ -190,6 +190,10 @@ def _add_files(paths: dict[str, Any]) -> None:
                       "description": "the ETag or Last-Modified seen before: the range only if unchanged"}]
     for op in paths.get("/api/sessions/{sid}/media", {}).values():
         op.setdefault("parameters", []).extend(range_headers)
+    upload = paths.get("/api/import", {}).get("post")
+    if upload is not None:  # the route streams the body itself, so FastAPI cannot see it
+        upload["requestBody"] = {"required": True, "description": "the recording's bytes, as they are",
+                                 "content": {"application/octet-stream": binary}}
     for path, types, codes in (("/api/sessions/{sid}/media", media, ("200",)),
                                ("/api/sessions/{sid}/media", ranged, ("206",)),
                                ("/api/sessions/{sid}/live/{name}", media, ("200",)),
