@@ -131,7 +131,8 @@ def list_warnings(request: Request, unit: Optional[str] = None, level: Optional[
 
 
 @router.post("/warnings/{wid}/close")
-def close_warning(body: CloseBody, wid: int = FastPath(..., ge=1, le=2 ** 63 - 1),  # SQLite's INTEGER archive: Archive = Depends(get_archive),
+def close_warning(body: CloseBody, wid: int = FastPath(..., ge=1, le=2 ** 63 - 1),  # SQLite's INTEGER
+                  archive: Archive = Depends(get_archive),
                   user=Depends(require(policy.can_see_warnings, "close warnings"))):
     from supervise.store import WarningStore
 
