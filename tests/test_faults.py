@@ -119,15 +119,16 @@ def test_kill9_during_recording_keeps_every_segment_and_transcribes_it(server, t
         recovered = [e for e in archive.audit_entries(sid) if e.action == "session.recovered"]
         assert len(recovered) == 1 and recovered[0].details["live_segments"] >= len(
             [s for s in live_finals if s["end"] <= duration + 0.05])
-    hits = srv.client(SUPERVISOR).get("/api/search", params={"q": clips[0][1][:4]}).json()["hits"]
-    assert any(h["session"] == sid for h in hits), hits
+    word = sorted(bigrams(spoken[0]) & bigrams(text))[0]  # a word that was said and transcribed
+    hits = srv.client(SUPERVISOR).get("/api/search", params={"q": word}).json()["hits"]
+    assert any(h["session"] == sid for h in hits), (word, hits)
     verify_ok(srv.home)
 
 
 # -- an import ---------------------------------------------------------------------------------------------
 @pytest.mark.model
 def test_kill9_during_import_leaves_it_failed_never_stuck(server, tmp_path, clips):
-    upload = speech_file(tmp_path / "room2.wav", [p for p, _ in clips], gap_s=1.0)  # about 90 s of speech
+    upload = speech_file(tmp_path / "room2.wav", [p for p, _ in clips[:8]], gap_s=1.0)  # about a minute
     srv = server()
     officer = srv.client()
     r = officer.post("/api/import", params={"filename": "room2.wav", "background": "true", "case": "F-2"},
