@@ -84,6 +84,26 @@ def _recover_recordings(app: FastAPI) -> None:
     threading.Thread(target=run, name="xunlu-recover", daemon=True).start()
 
 
+def _repair_index(app: FastAPI) -> None:
+    """A crash between saving a transcript version and indexing it leaves the index behind the archive:
+    such sessions are indexed again in the background at start."""
+    import contextlib
+    import threading
+
+    from archive.store import open_archive
+
+    def run() -> None:
+        from api.indexing import repair_index
+
+        try:
+            with contextlib.closing(open_archive(app.state.home)) as archive:
+                repair_index(app.state.home, archive, lambda m: log.warning("%s", m))
+        except Exception:
+            log.exception("checking the search index against the archive failed; run xunlu reindex")
+
+    threading.Thread(target=run, name="xunlu-index-repair", daemon=True).start()
+
+
 def create_app(home: Path, transcriber: Any = None, live: Any = None, max_upload: int = DEFAULT_MAX_UPLOAD,
                defaults: Optional[dict[str, Any]] = None, recover: bool = True) -> FastAPI:
     """`transcriber`: a loaded asr Transcriber to share (else one is loaded on first need); `live`: the live
@@ -128,4 +148,5 @@ def create_app(home: Path, transcriber: Any = None, live: Any = None, max_upload
     app.mount("/", StaticFiles(directory=str(STATIC), html=True), name="static")
     if recover:
         _recover_recordings(app)
+        _repair_index(app)
     return app

@@ -70,3 +70,36 @@ def ensure_index(home: Path, archive: Archive, say: Callable[[str], None]) -> No
             return
         say(f"{problem}; rebuilding it from the archive")
     rebuild(home, archive)
+
+
+def stale_sessions(home: Path, archive: Archive) -> list[str]:
+    """Sessions whose latest transcript version is not the one indexed: a crash (kill -9, power cut) came
+    between saving a version and indexing it. None when there is no index yet (the next search builds it)."""
+    try:
+        with SearchIndex(home).searcher() as s:
+            found = []
+            for session in archive.list():
+                if session.status == "failed" or not session.transcripts:
+                    continue
+                doc = s.document(session=session.id)
+                if doc is not None and doc.get("version") == session.latest.version:
+                    continue
+                if doc is None and not read_version(archive, session.id).segments:
+                    continue  # an empty transcript has nothing to index
+                found.append(session.id)
+            return found
+    except (IndexProblem, ArchiveError) as exc:
+        log.warning("could not compare the index with the archive: %s", exc)
+        return []
+
+
+def repair_index(home: Path, archive: Archive, say: Callable[[str], None]) -> list[str]:
+    """Index the latest transcript of every stale session (see stale_sessions); returns their ids."""
+    stale = stale_sessions(home, archive)
+    for sid in stale:
+        say(f"session {sid}: its latest transcript was not yet searchable (interrupted); indexing it now")
+        try:
+            index_session(home, archive, sid)
+        except Exception as exc:  # the next start, or xunlu reindex, tries again
+            say(f"session {sid} could not be indexed: {exc}; run xunlu reindex")
+    return stale
