@@ -132,6 +132,29 @@ class Diff(BaseModel):
     diff: str = Field(description="unified diff, one line per segment")
 
 
+class Rooms(BaseModel):
+    rooms: list[str]
+    devices: dict[str, Any] = Field(description="room -> its configured audio/video devices")
+    cases: list[str]
+    officers: list[str]
+    defaults: dict[str, Any]
+
+
+class UserRecord(BaseModel):
+    username: str
+    role: str = Field(description="officer, supervisor or admin")
+    display_name: Optional[str]
+    disabled: bool
+
+
+class Me(BaseModel):
+    user: UserRecord
+    permissions: dict[str, bool]
+    login: str = Field(description="the id of this login (token)")
+    via: str = Field(description="bearer or cookie")
+    expires_at: float
+
+
 # "method path" -> (success status, the type of its JSON body)
 ANSWERS: dict[str, tuple[str, Any]] = {
     "get /api/sessions": ("200", list[SessionRecord]),
@@ -149,6 +172,8 @@ ANSWERS: dict[str, tuple[str, Any]] = {
     "get /api/audit": ("200", list[AuditEntry]),
     "get /api/sessions/{sid}/audit": ("200", list[AuditEntry]),
     "get /api/verify/{sid}": ("200", VerifyAnswer),
+    "get /api/rooms": ("200", Rooms),
+    "get /api/auth/me": ("200", Me),
 }
 
 
