@@ -120,6 +120,10 @@ def create_app(home: Path, transcriber: Any = None, live: Any = None, max_upload
             log.warning("session %s was interrupted before it was finished; marked failed", sid)
     finally:
         archive.close()
+    from api.routes.importing import drop_stale_uploads
+
+    for name in drop_stale_uploads(home):
+        log.warning("removed %s: an upload interrupted when the server stopped", name)
     app = FastAPI(title="讯录 xunlu", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Interrogation-room recordings: live sessions, transcripts, search, media.")
     _offline_docs(app)

@@ -142,8 +142,10 @@ def test_kill9_during_import_leaves_it_failed_never_stuck(server, tmp_path, clip
     time.sleep(1.5)  # into the transcription
     assert officer.get(status_url).json()["state"] == "importing", "the import ended before the kill"
     srv.kill9()
+    assert list((srv.home / "uploads").glob(".up-*")), "the upload's folder should still be there"
 
     srv = server(srv.home)
+    assert not list((srv.home / "uploads").glob(".up-*")), "the dead server's upload was not removed"
     officer = srv.client()
     session = officer.get(f"/api/sessions/{sid}").json()
     assert session["status"] == "failed" and "interrupted" in (session["error"] or ""), session

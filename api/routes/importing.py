@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import secrets
 import shutil
@@ -123,7 +124,7 @@ async def import_upload(request: Request,
     app = request.app
     uploads = app.state.home / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
-    folder = uploads / f".up-{secrets.token_hex(8)}"
+    folder = uploads / f".up-{os.getpid()}-{secrets.token_hex(8)}"  # the pid: see drop_stale_uploads
     folder.mkdir()
     handed_over = False
     try:
@@ -225,3 +226,22 @@ def _import(app, req, language: Optional[str], who: str, say: Callable[[str], No
         except Exception as exc:
             log.warning("%s imported but not yet searchable: %s", session.id, exc)
         return session
+
+
+def drop_stale_uploads(home: Path) -> list[str]:
+    """Remove upload folders left by a server process that is gone (killed during an upload or a background
+    import): nothing will finish them, and each holds a whole recording. Returns their names."""
+    dropped = []
+    for folder in (Path(home) / "uploads").glob(".up-*"):
+        pid = folder.name.split("-")[1] if folder.name.count("-") == 2 else ""
+        if pid.isdigit():
+            try:
+                os.kill(int(pid), 0)
+                continue  # its server is still running
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+        remove_tree(folder)
+        dropped.append(folder.name)
+    return dropped
