@@ -113,7 +113,8 @@ def test_kill9_during_recording_keeps_every_segment_and_transcribes_it(server, t
     assert spoken
     for ref in spoken:
         assert len(bigrams(ref) & bigrams(text)) >= 0.5 * len(bigrams(ref)), (ref, text)
-    assert transcript["segments"][-1]["end"] > live_finals[-1]["end"], "nothing transcribed after the live finals"
+    if duration - live_finals[-1]["end"] >= 2.5:  # over a second of speech the live ASR never finalised
+        assert transcript["segments"][-1]["end"] > live_finals[-1]["end"], "the tail was not transcribed"
 
     with archive_of(srv.home) as archive:
         recovered = [e for e in archive.audit_entries(sid) if e.action == "session.recovered"]
