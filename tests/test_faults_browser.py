@@ -1,0 +1,63 @@
+"""The officer console in a real browser when the disk fills up during a recording: the alarm is shown at once,
+and the session is closed with what was recorded (the real live pipeline; a beep detector stands in for the
+model)."""
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from test_web_browser import CHROMIUM
+from test_web_live import BeepLive, browser, new_page, serve  # noqa: F401  (browser is a fixture)
+
+pytestmark = [pytest.mark.timeout(180),
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 400 KiB tmpfs where the first session of today records its segments."""
+    day = datetime.now().astimezone().strftime("%Y%m%d")
+    live = tmp_path / "home" / "sessions" / f"s-{day}-0001" / "live"
+    live.mkdir(parents=True)
+    if os.geteuid() != 0:
+        pytest.skip("simulating a full disk needs a small tmpfs mount, and mounting needs root")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(live)], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill up ({r.stderr.strip()})")
+    yield live
+    subprocess.run(["umount", "-l", str(live)], capture_output=True)
+
+
+def test_console_shows_the_disk_full_alarm(browser, tmp_path, small_disk):  # noqa: F811
+    from capture_fakes import beep_flash_file
+
+    source = tmp_path / "beeps.mp4"
+    beep_flash_file(source, seconds=40.0, size="160x120")
+    server = serve(tmp_path / "home", BeepLive(), object())
+    context, page = new_page(browser, server.url)
+    try:
+        page.goto(server.url + "/console.html")
+        page.fill("#case", "F-6")
+        page.click("#advanced summary")
+        page.fill("#audio", str(source))
+        page.click("#start")
+        page.wait_for_selector("#recording:not([hidden])")
+        alarm = page.wait_for_selector(".pl-alarm:not([hidden])", timeout=60000)
+        text = alarm.inner_text()
+        assert "告警" in text and "disk full" in text and "磁盘已满" in text, text
+        assert alarm.get_attribute("role") == "alert"
+        # the session closes by itself with what was recorded, and the console offers it for correction
+        page.wait_for_selector("#start-form:not([hidden])", timeout=60000)
+        from auth_helpers import http_client
+
+        sid = small_disk.parent.name
+        session = http_client(server.url, "zhangsan").get(f"/api/sessions/{sid}").json()
+        assert session["status"] == "complete" and session["duration"] >= 2.0, session
+    finally:
+        context.close()
+        server.stop()
