@@ -119,6 +119,15 @@ def test_supervisors_filter_the_audit_trail(world):
     found = client.get("/api/audit", params={"action": "auth.login"}, headers=headers).json()
     items = found if isinstance(found, list) else found.get("entries", [])
     assert items and all(e["action"] == "auth.login" for e in items)
+    mine = client.get("/api/audit", params={"actor": "fazhi"}, headers=headers).json()
+    assert mine and all(e["actor"].endswith("fazhi") for e in mine)
+    assert any(e["action"] == "auth.login" for e in mine)
+    today = mine[-1]["at"][:10]
+    assert client.get("/api/audit", params={"actor": "fazhi", "since": today, "until": today},
+                      headers=headers).json() == mine
+    assert client.get("/api/audit", params={"since": "2000-01-01", "until": "2000-01-02"}, headers=headers).json() == []
+    bad = client.get("/api/audit", params={"since": "yesterday"}, headers=headers)
+    assert bad.status_code == 400 and "not a date" in bad.json()["detail"]
     assert client.get("/api/audit", headers=login(client, "root")).status_code == 403
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Optional
 
 from fastapi import APIRouter, Depends, Query
@@ -11,17 +12,34 @@ from api.auth.deps import require, require_role
 from api.auth.types import ADMIN, SUPERVISOR
 from api.routes.deps import get_archive
 from archive.store import Archive
+from index.query import parse_day
 
 router = APIRouter(prefix="/api", tags=["audit"])
 READ_AUDIT = require(policy.can_read_audit, "read the audit trail")
 
 
-@router.get("/audit", summary="Audit entries (a session's, with ?session=), oldest first")
-def audit(session: Optional[str] = None, action: Optional[str] = None, limit: int = Query(500, ge=1, le=100000),
+def _by_actor(actor: str, who: str) -> bool:
+    """`张三` finds `web:张三`; a full actor name (`system:root`) finds itself."""
+    return who == actor or who.endswith(":" + actor)
+
+
+def _when(entry_at: str) -> datetime:
+    return datetime.fromisoformat(entry_at).replace(tzinfo=None)
+
+
+@router.get("/audit", summary="Audit entries, oldest first; filter by session, action, actor and date")
+def audit(session: Optional[str] = None, action: Optional[str] = None,
+          actor: Optional[str] = Query(None, description="user name (张三) or full actor (web:张三)"),
+          since: Optional[str] = Query(None, description="YYYY-MM-DD or ISO 8601"),
+          until: Optional[str] = Query(None, description="YYYY-MM-DD (the whole day) or ISO 8601"),
+          limit: int = Query(500, ge=1, le=100000),
           archive: Archive = Depends(get_archive), _=Depends(READ_AUDIT)):
+    start, end = parse_day(since, "since"), parse_day(until, "until", end_of_day=True)
     if session:
         archive.get(session)  # 404 for an unknown session
-    found = [asdict(e) for e in archive.audit_entries(session) if action is None or e.action == action]
+    found = [asdict(e) for e in archive.audit_entries(session)
+             if (action is None or e.action == action) and (actor is None or _by_actor(actor, e.actor))
+             and (start is None or _when(e.at) >= start) and (end is None or _when(e.at) <= end)]
     return found[-limit:]
 
 
