@@ -233,12 +233,22 @@ def locate(stored: dict[str, Any], terms: Sequence[Term]) -> tuple[float, float,
     return float(first[0]), float(last[1]), spans
 
 
+def _in_word(text: str, i: int) -> bool:
+    """True when position i falls between two letters or digits of one Latin word or number."""
+    a, b = text[i - 1], text[i]
+    return a.isascii() and b.isascii() and a.isalnum() and b.isalnum()
+
+
 def snippet(stored: dict[str, Any], spans: list[tuple[int, int]], width: int = 24) -> str:
     source = stored["wordtimes"][0]
     if not spans:
         return stored["text"]
     lo = max(0, spans[0][0] - width)
     hi = min(len(source), max(e for _, e in spans) + width)
+    while 0 < lo and _in_word(source, lo):  # never cut a Latin word or a number in two
+        lo -= 1
+    while hi < len(source) and _in_word(source, hi):
+        hi += 1
     out, pos = [], lo
     for s, e in sorted(spans):
         if s < pos or s >= hi:

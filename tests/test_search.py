@@ -296,3 +296,14 @@ def test_queries_the_fast_scorer_leaves_to_whoosh_still_answer(index):
     # only exclusions: Whoosh's Every matcher, which the numpy scorer does not reproduce
     hits = index.search("NOT 刀 NOT 枪", SearchOptions(limit=100, since="2026-11-10"))
     assert {(h.session, h.segment) for h in hits} == {("s-20261115-0002", i) for i in (0, 1, 2)}
+
+
+def test_a_snippet_never_cuts_an_english_word_in_two(tmp_path):
+    text = "Who else went out to the warehouse with you on that evening in the harbour district"
+    idx = SearchIndex(tmp_path)
+    idx.replace_session(SessionMeta("s-20261101-0009", "E-1", "room 1", ("Smith",), "2026-11-01T09:00:00+00:00", 1,
+                                    language="en"), [seg(0, 1.0, text, "officer")])
+    [hit] = idx.search("warehouse")
+    assert "<mark>warehouse</mark>" in hit.snippet
+    shown = hit.snippet.replace("<mark>", "").replace("</mark>", "").strip("…").split()
+    assert shown and all(word in text.split() for word in shown), hit.snippet
