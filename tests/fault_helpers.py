@@ -9,10 +9,12 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
 import httpx
+import pytest
 
 EXE = str(Path(sys.executable).with_name("xunlu"))
 PASSWORD = "correct-horse-77"
@@ -178,3 +180,19 @@ def wait_for(predicate, timeout: float, what: str, every: float = 0.25):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(every)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 400 KiB tmpfs mounted where the first session of today records its segments."""
+    day = datetime.now().astimezone().strftime("%Y%m%d")
+    live = tmp_path / "home" / "sessions" / f"s-{day}-0001" / "live"
+    live.mkdir(parents=True)
+    if os.geteuid() != 0:
+        pytest.skip("simulating a full disk needs a small tmpfs mount, and mounting needs root")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(live)], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill up ({r.stderr.strip()})")
+    yield live
+    subprocess.run(["umount", "-l", str(live)], capture_output=True)

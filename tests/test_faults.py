@@ -10,12 +10,12 @@ import signal
 import subprocess
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from conftest import SPEECH, manifest, xunlu
+from fault_helpers import small_disk  # noqa: F401  (a fixture)
 from fault_helpers import (SUPERVISOR, Server, journal, make_home, media_seconds, playlist_seconds, speech_file,
                            wait_for)
 
@@ -311,25 +311,9 @@ def test_kill9_right_after_corrections_loses_no_version(server, tmp_path, model_
 
 
 # -- disk full while recording -------------------------------------------------------------------------------
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 400 KiB tmpfs mounted where the first session of today records its segments."""
-    day = datetime.now().astimezone().strftime("%Y%m%d")
-    live = tmp_path / "home" / "sessions" / f"s-{day}-0001" / "live"
-    live.mkdir(parents=True)
-    if os.geteuid() != 0:
-        pytest.skip("simulating a full disk needs a small tmpfs mount, and mounting needs root")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(live)], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill up ({r.stderr.strip()})")
-    yield live
-    subprocess.run(["umount", "-l", str(live)], capture_output=True)
-
-
 @pytest.mark.model
 def test_disk_full_while_recording_raises_an_alarm_and_keeps_what_was_written(server, tmp_path, clips,
-                                                                              small_disk, model_dir):
+                                                                              small_disk, model_dir):  # noqa: F811
     import websockets.sync.client as wsc
 
     source = speech_file(tmp_path / "interview.wav", [p for p, _ in clips[:4]])

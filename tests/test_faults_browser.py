@@ -3,34 +3,16 @@ and the session is closed with what was recorded (the real live pipeline; a beep
 model)."""
 from __future__ import annotations
 
-import os
-import subprocess
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from fault_helpers import small_disk  # noqa: F401  (a fixture)
 from test_web_browser import CHROMIUM
 from test_web_live import BeepLive, browser, new_page, serve  # noqa: F401  (browser is a fixture)
 
 pytestmark = [pytest.mark.timeout(180),
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")]
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 400 KiB tmpfs where the first session of today records its segments."""
-    day = datetime.now().astimezone().strftime("%Y%m%d")
-    live = tmp_path / "home" / "sessions" / f"s-{day}-0001" / "live"
-    live.mkdir(parents=True)
-    if os.geteuid() != 0:
-        pytest.skip("simulating a full disk needs a small tmpfs mount, and mounting needs root")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(live)], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill up ({r.stderr.strip()})")
-    yield live
-    subprocess.run(["umount", "-l", str(live)], capture_output=True)
 
 
 def test_console_shows_the_disk_full_alarm(browser, tmp_path, small_disk):  # noqa: F811
