@@ -708,23 +708,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(head)
     sub = f"{'':<14}" + "".join(f" | {'p50':>9}{'p95':>9}{'max':>9}  " for _ in names)
     print(sub)
-    for kind in KINDS:
-        if kind not in xs:
-            continue
-        line = f"{kind:<10}{xs[kind]['queries']:>4}"
-        for n in names:
-            r = systems[n][kind]
-            line += f" | {fmt_ms(r['p50_ms'])}{fmt_ms(r['p95_ms'])}{fmt_ms(r['max_ms'])}  "
-        print(line)
-    print("cold (first run of each query): p50 / p95 / max")
-    for kind in KINDS:
-        if kind not in xs:
-            continue
-        line = f"{kind:<10}{xs[kind]['queries']:>4}"
-        for n in names:
-            r = systems[n][kind]
-            line += f" | {fmt_ms(r['cold_p50_ms'])}{fmt_ms(r['cold_p95_ms'])}{fmt_ms(r['cold_max_ms'])}  "
-        print(line)
+    for prefix in ("", "cold_"):
+        if prefix:
+            print("cold (first run of each query): p50 / p95 / max")
+        for kind in KINDS:
+            if kind not in xs:
+                continue
+            line = f"{kind:<10}{xs[kind]['queries']:>4}"
+            for n in names:
+                r = systems[n][kind]
+                line += " | " + "".join(fmt_ms(r[f"{prefix}{q}_ms"]) for q in ("p50", "p95", "max")) + "  "
+            print(line)
     print("hits returned (mean of up to 20) / queries with no hit")
     for kind in KINDS:
         if kind not in xs:

@@ -9,11 +9,11 @@ import shutil
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Optional, Sequence
 
+from api.live import RecordRequest
 from archive.fsutil import sha256_file
 from archive.store import Archive
 from archive.transcripts import add_version
@@ -100,19 +100,7 @@ def make_hls(folder: Path, source: Path) -> None:
            "-hls_segment_filename", str(folder / "seg%05d.ts"), str(folder / "index.m3u8"))
 
 
-@dataclass(frozen=True)
-class FakeRequest:
-    audio: Optional[str] = None
-    video: Optional[str] = None
-    duration: Optional[float] = None
-    case_id: Optional[str] = None
-    room: Optional[str] = None
-    officers: tuple[str, ...] = ()
-    suspect: Optional[str] = None
-    speakers: tuple[str, ...] = ()
-    language: str = "zh"
-    clock: bool = False
-    realtime: bool = True
+FakeRequest = RecordRequest  # the fake backend takes the real request type
 
 
 class FakeLiveSession:
