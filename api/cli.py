@@ -99,7 +99,7 @@ def transcribe(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     batch_size: int = typer.Option(0, "--batch-size", min=0, help="Use the batched pipeline with this batch size."),
     beam_size: Optional[int] = typer.Option(None, "--beam-size", min=1,
-                                            help="Beam width (default 5; 1 with --batch-size, for speed)."),
+                                            help="Beam width (default 5; 3 with --batch-size)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or auto."),
     compute_type: Optional[str] = typer.Option(None, "--compute-type", help="int8, float16, ... (auto: int8 on CPU)."),
     home: Optional[str] = HomeOpt,

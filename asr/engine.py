@@ -15,6 +15,7 @@ import numpy as np
 
 from asr import audio as audio_io
 from asr import guards
+from asr.batched import transcribe_batched
 from asr.errors import OptionError
 from asr.textnorm import to_simplified
 from asr.types import Segment, TranscribeOptions, Transcript, TranscriptionInfo, Word
@@ -126,7 +127,8 @@ class Transcriber:
         if prompt is None and opts.language == "zh":
             prompt = ZH_PROMPT
         if opts.batch_size > 0:
-            raw = self._batched(speech, chunks, opts, prompt)
+            raw = transcribe_batched(self.model, speech, ch.regions, opts.batch_size, opts.language,
+                                     opts.beam, prompt)
         else:
             raw, _ = self.model.transcribe(
                 speech, language=opts.language, beam_size=opts.beam, word_timestamps=True,
@@ -137,26 +139,6 @@ class Transcriber:
                 kept = guards.guard(seg, duration) if opts.guard_hallucinations else seg
                 if kept is not None and kept.text:
                     yield kept
-
-    def _batched(self, speech: np.ndarray, chunks: list[dict], opts: TranscribeOptions,
-                 prompt: Optional[str]) -> Iterable[Any]:
-        from faster_whisper import BatchedInferencePipeline
-        from faster_whisper.vad import collect_chunks
-
-        # pack the speech regions into windows of at most 30 s, as the batched pipeline's own VAD does
-        local, offset = [], 0
-        for c in chunks:
-            length = c["end"] - c["start"]
-            local.append({"start": offset, "end": offset + length})
-            offset += length
-        _, meta = collect_chunks(speech, local, max_duration=30.0)
-        clips = [{"start": m["offset"], "end": m["offset"] + m["duration"]} for m in meta if m["duration"] > 0]
-        pipeline = BatchedInferencePipeline(self.model)
-        segments, _ = pipeline.transcribe(
-            speech, language=opts.language, beam_size=opts.beam, word_timestamps=True,
-            vad_filter=False, clip_timestamps=clips, batch_size=opts.batch_size,
-            initial_prompt=prompt or None, condition_on_previous_text=False)
-        return segments
 
     def _convert(self, fw_seg: Any, ts_map: Any, ch: _Channel, opts: TranscribeOptions) -> list[Segment]:
         zh = (opts.language or "").startswith("zh")

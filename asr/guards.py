@@ -53,12 +53,18 @@ def _unit(word: Word) -> str:
     return _squash(word.text)
 
 
+LONG_PHRASE_CHARS = 8   # a phrase this long said twice in a row, word for word, is Whisper looping
+
+
 def collapse_repeats(words: tuple[Word, ...], min_repeats: int = 3, max_period: int = 12,
                      min_chars: int = 2) -> tuple[Word, ...]:
-    """Cut a run where a phrase of 1..max_period words repeats `min_repeats` or more times in a row.
+    """Cut a run where a phrase of 1..max_period words repeats `min_repeats` or more times in a row, or a
+    phrase of LONG_PHRASE_CHARS characters or more comes twice in a row ("后两者是人口，尤其是年轻人口流入的城市。
+    后两者是人口，尤其是年轻人口流入的城市。" from one 5 s sentence).
 
-    The first occurrence is kept, the repeats are dropped. Real speech repeats a word twice ("对对"),
-    rarely a phrase three times; a phrase of one character repeated (嗯嗯嗯) is kept.
+    The first occurrence is kept, the repeats are dropped. Real speech repeats a word twice ("对对") or a
+    short phrase ("我不知道，我不知道"), rarely a phrase three times; a phrase of one character repeated
+    (嗯嗯嗯) is kept.
     """
     units = [_unit(w) for w in words]
     out: list[Word] = []
@@ -66,16 +72,15 @@ def collapse_repeats(words: tuple[Word, ...], min_repeats: int = 3, max_period: 
     n = len(words)
     while i < n:
         cut = 0
-        for period in range(1, max_period + 1):
-            if i + period * 2 > n:
-                break
+        for period in range(1, (n - i) // 2 + 1):
             phrase = units[i:i + period]
-            if sum(len(u) for u in phrase) < min_chars:
+            chars = sum(len(u) for u in phrase)
+            if chars < min_chars or (period > max_period and chars < LONG_PHRASE_CHARS):
                 continue
             reps = 1
             while units[i + reps * period:i + (reps + 1) * period] == phrase:
                 reps += 1
-            if reps >= min_repeats:
+            if (reps >= min_repeats and period <= max_period) or (reps >= 2 and chars >= LONG_PHRASE_CHARS):
                 cut = period * reps
                 out.extend(words[i:i + period])
                 # a trailing partial repeat ("变温温度……") belongs to the loop too

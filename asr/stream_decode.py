@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 from typing import Any, Optional
 
 import numpy as np
@@ -23,30 +22,9 @@ from asr.engine import ZH_PROMPT, heard_as_speech, snap_to_onsets, split_at_paus
 from asr.textnorm import to_simplified
 from asr.types import Segment, Word
 from asr.vad import SAMPLE_RATE, Region
+from asr.windows import FRAMES_PER_S, content_frames, trim_window
 
 log = logging.getLogger("xunlu.asr.stream")
-
-FRAMES_PER_S = 100      # Whisper's mel frames
-MAX_FRAMES = 3000       # the 30 s window
-MARGIN_FRAMES = 100     # encoded beyond the utterance's last frame
-MIN_FRAMES = 1000       # windows under 10 s made Whisper repeat or garble short commands (see above)
-
-
-def content_frames(features: np.ndarray) -> int:
-    """Frames of a mel window before faster-whisper's padding: pad_or_trim pads with exact zeros, which a
-    real log-mel frame never is."""
-    f = features if features.ndim == 3 else features[None, ...]
-    nonzero = np.flatnonzero(np.any(f[0] != 0.0, axis=0))
-    return int(nonzero[-1]) + 1 if nonzero.size else 1
-
-
-def trim_window(features: np.ndarray) -> np.ndarray:
-    """Mel features cut after the content: the content plus MARGIN_FRAMES, rounded up to whole seconds, and
-    never under MIN_FRAMES."""
-    f = features if features.ndim == 3 else features[None, ...]
-    frames = max(MIN_FRAMES, int(math.ceil((content_frames(f) + MARGIN_FRAMES) / FRAMES_PER_S)) * FRAMES_PER_S)
-    frames = min(f.shape[-1], MAX_FRAMES, frames)
-    return np.ascontiguousarray(f[..., :frames])
 
 
 class TailSkipped(Exception):

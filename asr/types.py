@@ -76,7 +76,7 @@ class TranscribeOptions:
 
     language: Optional[str] = "zh"          # None = detect
     speakers: Sequence[str] = ()            # names of the channels, in order
-    beam_size: Optional[int] = None          # None: 5 sequential, 1 batched (batching is for speed)
+    beam_size: Optional[int] = None          # None: 5 sequential, 3 batched (asr/batched.py)
     batch_size: int = 0                     # 0 = sequential; N = faster-whisper's batched pipeline
     initial_prompt: Optional[str] = None    # None = a Simplified-Chinese prompt when language is zh
     condition_on_previous_text: bool = False
@@ -88,7 +88,7 @@ class TranscribeOptions:
 
     @property
     def beam(self) -> int:
-        return self.beam_size or (1 if self.batch_size > 0 else 5)
+        return self.beam_size or (3 if self.batch_size > 0 else 5)
 
     def with_(self, **changes: Any) -> "TranscribeOptions":
         return replace(self, **changes)

@@ -1,7 +1,7 @@
 """Benchmark: live transcription of a two-speaker interview played in real time.
 
     .venv/bin/python bench/live.py [--quick] [--minutes M] [--seed N] [--home DIR] [--chunk S]
-                                   [--no-partials] [--full-window] [--queue N]
+                                   [--no-partials] [--full-window] [--queue N] [--end-silence S] [--debug]
 
 An interview is assembled in memory from the shared clips (officer on channel 0, suspect on channel 1,
 alternating turns, 1.0-4.0 s pauses, crosstalk at -18 dB and 3 ms delay, -60 dBFS noise, as bench/asr.py
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import logging
 import os
 import queue
 import sys
@@ -215,12 +216,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--no-partials", action="store_true", help="finals only")
     ap.add_argument("--full-window", action="store_true", help="encode a padded 30 s window, as offline")
     ap.add_argument("--late-final", action="store_true", help="decode a final only once its end is sure")
+    ap.add_argument("--end-silence", type=float, default=StreamOptions.end_silence_s,
+                    help=f"silence that ends an utterance (default {StreamOptions.end_silence_s} s)")
+    ap.add_argument("--debug", action="store_true", help="log every decode of asr.stream on stderr")
     args = ap.parse_args(argv)
     if not (bench_asr.SPEECH_DIR / "manifest.tsv").is_file():
         ap.error(f"no manifest.tsv in {bench_asr.SPEECH_DIR} (set XUNLU_SPEECH_DIR)")
     if not 0.01 <= args.chunk <= 2.0 or args.queue < 1:
         ap.error("--chunk must lie between 0.01 and 2 s and --queue be at least 1")
     minutes = args.minutes or (2.0 if args.quick else 5.0)
+    if args.debug:
+        logging.basicConfig(format="%(relativeCreated)9.0f ms %(message)s", stream=sys.stderr)
+        logging.getLogger("xunlu.asr.stream").setLevel(logging.DEBUG)
     home = args.home or (Path(os.environ["XUNLU_HOME"]) if os.environ.get("XUNLU_HOME")
                          else Path(tempfile.gettempdir()) / "xunlu-bench-home")
     home.mkdir(parents=True, exist_ok=True)
@@ -236,7 +243,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     warm_up.feed(warm[:, None])
     warm_up.finish()
     options = StreamOptions(language="zh", channels=2, speakers=SPEAKERS, partials=not args.no_partials,
-                            short_window=not args.full_window, early_final=not args.late_final)
+                            short_window=not args.full_window, early_final=not args.late_final,
+                            end_silence_s=args.end_silence)
     log(f"interview {duration:.1f} s, {len(utts)} utterances; playing it live in {args.chunk:.2f} s chunks")
     run = play_live(tr, audio, options, args.chunk, args.queue)
     load_live = os.getloadavg()
@@ -259,7 +267,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     report = {
         "minutes": minutes, "seed": args.seed, "chunk_s": args.chunk, "model": tr.model_label,
         "cpu_cores": os.cpu_count(), "partials": not args.no_partials, "short_window": not args.full_window,
-        "early_final": not args.late_final,
+        "early_final": not args.late_final, "end_silence_s": args.end_silence,
         "load_avg_1m_before": round(load_before[0], 2), "load_avg_1m_after_live": round(load_live[0], 2),
         "duration_s": round(duration, 2), "utterances": len(utts), "final_segments": len(finals),
         "partial_events": len(ev.partials), "utterances_without_final": missing, "ids_in_order": ids_ok,

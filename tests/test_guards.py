@@ -43,6 +43,19 @@ def test_natural_repetition_is_kept():
         assert len(collapse_repeats(words)) == len(words), text
 
 
+def test_a_long_sentence_said_twice_in_a_row_is_a_loop():
+    sentence = "后两者是人口，尤其是年轻人口正流入的城市。"
+    out = guard(seg(sentence * 2), duration=20.0)
+    assert out is not None and out.text == sentence
+    assert [w.text for w in out.words] == list(sentence)
+
+
+def test_a_short_phrase_said_twice_is_speech():
+    for text in ("我不知道，我不知道", "你再说一遍，你再说一遍"):
+        words = words_of(text)
+        assert len(collapse_repeats(words)) == len(words), text
+
+
 def test_text_only_segments_lose_their_loop_too():
     assert collapse_text_repeats("我不知道。我不知道。我不知道。我不知道。") == "我不知道。"
 

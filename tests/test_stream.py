@@ -15,7 +15,7 @@ from asr.engine import collect
 from asr.errors import OptionError
 from asr.scoring import cer
 from asr.stream import LiveTranscriber, Partial, StreamOptions
-from asr.stream_decode import MAX_FRAMES, trim_window
+from asr.windows import MAX_FRAMES, trim_window
 from asr.stream_vad import SileroStream, SpanTracker, StreamGate, Tape
 from asr.textnorm import to_simplified
 from asr.types import Segment, TranscribeOptions
