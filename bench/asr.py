@@ -513,7 +513,7 @@ def bench_batch(sys_: Systems, rows: list[Row], quick: bool, seed: int, workdir:
     duration = audio.shape[0] / SR
     reference = "".join(refs)
     out: dict[str, Any] = {"duration_s": round(duration, 2), "sentences": len(refs), "repeat": repeat,
-                           "batched_beam": beam or 1}
+                           "batched_beam": TranscribeOptions(batch_size=8, beam_size=beam).beam}
     batched_name = "xunlu batch_size=8" + (f", beam {beam}" if beam else "")
     systems = {
         "plain sequential, same settings": lambda: _plain_run(sys_.plain(path, "zh")),
@@ -566,7 +566,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--home", type=Path, default=None, help="xunlu home (default $XUNLU_HOME or a temp dir)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--repeat", type=int, default=2, help="runs of each system in section batch (best time kept)")
-    ap.add_argument("--batch-beam", type=int, default=None, help="beam of the batched run (default 1, greedy)")
+    ap.add_argument("--batch-beam", type=int, default=None,
+                    help="beam of the batched run (default: xunlu's, 3 with --batch-size)")
     ap.add_argument("--dump", type=Path, default=None,
                     help="write per-file references, hypotheses and errors of section cer as JSON lines")
     args = ap.parse_args(argv)
