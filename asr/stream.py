@@ -40,8 +40,9 @@ class StreamOptions:
     beam_size: int = 5                     # final decode, as offline
     initial_prompt: Optional[str] = None   # None: the Simplified-Chinese prompt when language is zh
     vad_threshold: float = 0.5
-    end_silence_s: float = 0.6             # silence that ends an utterance
-    speech_pad_s: float = 0.4              # audio decoded before the onset and after the last speech
+    end_silence_s: float = 0.5             # silence that ends an utterance
+    speech_pad_s: float = 0.4              # audio decoded before the onset
+    end_pad_s: float = 0.4                 # audio decoded after the last speech (the final's decode starts then)
     max_utterance_s: float = 25.0          # longer speech is cut (at a pause when there is one)
     partials: bool = True
     partial_interval_s: float = 1.0        # audio between two partials of one utterance
@@ -82,6 +83,8 @@ def _validate(options: StreamOptions) -> Optional[str]:
         raise OptionError("vad_threshold must lie between 0 and 1")
     if options.end_silence_s < 0.3 or options.max_utterance_s < 2.0 or options.max_utterance_s > 29.0:
         raise OptionError("end_silence_s must be at least 0.3 s and max_utterance_s between 2 and 29 s")
+    if not 0.0 <= options.end_pad_s <= options.end_silence_s:
+        raise OptionError("end_pad_s must lie between 0 and end_silence_s")
     return check_language(options.language)
 
 
@@ -104,6 +107,7 @@ class LiveTranscriber:
         self._utts: list[Optional[_Utterance]] = [None] * n
         self._prev_end = [0] * n           # end of the last decoded region per channel
         self._pad = int(options.speech_pad_s * SAMPLE_RATE)
+        self._end_pad = int(options.end_pad_s * SAMPLE_RATE)
         self._end_silence = int(options.end_silence_s * SAMPLE_RATE)
         self._max_utt = int(options.max_utterance_s * SAMPLE_RATE)
         self._next_id = 0
@@ -202,7 +206,7 @@ class LiveTranscriber:
                     utt.spans.append((max(event.start, utt.onset), event.end))
                     utt.open_start = None
                 if utt is not None and utt.spans:
-                    self._finalise(c, min(utt.spans[-1][1] + self._pad, end))
+                    self._finalise(c, min(utt.spans[-1][1] + self._end_pad, end))
                 self._utts[c] = None
 
     def _step(self, c: int, prob: float, pos: int, now: int) -> None:
@@ -224,13 +228,13 @@ class LiveTranscriber:
         if utt.open_start is None and utt.spans:
             last = utt.spans[-1][1]
             if now - last >= self._end_silence:
-                self._finalise(c, min(last + self._pad, now))
+                self._finalise(c, min(last + self._end_pad, now))
             elif (self.options.early_final and utt.early is None and not self._behind
-                  and last + self._pad <= self._gated.end < last + self._end_silence):
+                  and last + self._end_pad <= self._gated.end < last + self._end_silence):
                 # the padding is in but the end is not sure yet: decode now, emit when the silence has
                 # lasted end_silence_s (a backlog that already holds the answer needs no guess)
-                utt.early = ((utt.start, last + self._pad, len(utt.spans)),
-                             self._decode(c, utt, last + self._pad))
+                utt.early = ((utt.start, last + self._end_pad, len(utt.spans)),
+                             self._decode(c, utt, last + self._end_pad))
         elif utt.open_start is not None and now - utt.onset >= self._max_utt:
             self._cut(c, utt, now)
 
@@ -269,7 +273,14 @@ class LiveTranscriber:
         region = Region(utt.start, end, tuple(utt.spans))
         audio = self._gated.get(utt.start, end)[c]
         t0 = time.perf_counter()
-        segments = self._decoder.final(audio, region, c, self._speakers[c], self._gated.end / SAMPLE_RATE)
+
+        def doubted(text: str) -> None:
+            # the quick decode is in doubt and a slower one follows: show its text meanwhile, as unstable
+            self._emit(self._on_partial, Partial(c, self._speakers[c], round(utt.onset / SAMPLE_RATE, 2),
+                                                 round(end / SAMPLE_RATE, 2), text))
+
+        segments = self._decoder.final(audio, region, c, self._speakers[c], self._gated.end / SAMPLE_RATE,
+                                       on_doubt=doubted if self.options.partials else None)
         took = time.perf_counter() - t0
         self._stats["finals_decoded"] += 1
         self._stats["final_decode_s"] += took

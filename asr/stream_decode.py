@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -105,15 +105,16 @@ class UtteranceDecoder:
         self.zh = (language or "").startswith("zh")
 
     def final(self, audio: np.ndarray, region: Region, channel: int, speaker: Optional[str],
-              duration: float) -> list[Segment]:
+              duration: float, on_doubt: Optional[Callable[[str], None]] = None) -> list[Segment]:
         """`audio`: samples region.start..region.end of the channel (session clock). Segments come with id 0,
-        word times snapped to the VAD's onsets, split at long pauses, and every guard applied."""
+        word times snapped to the VAD's onsets, split at long pauses, and every guard applied.
+        `on_doubt(text)` is called with the quick decode's text when it is in doubt and decoded again."""
         offset = region.start / SAMPLE_RATE
         limit = region.end / SAMPLE_RATE
         regions = (region,)
         out: list[Segment] = []
         for fw_seg in self._decode_final(audio, [(a / SAMPLE_RATE - offset, b / SAMPLE_RATE - offset)
-                                                 for a, b in region.spans]):
+                                                 for a, b in region.spans], on_doubt):
             words = []
             for w in fw_seg.words or ():
                 start = round(min(offset + w.start, limit), 2)
@@ -139,13 +140,16 @@ class UtteranceDecoder:
                     out.append(kept)
         return out
 
-    def _decode_final(self, audio: np.ndarray, spans_s: list[tuple[float, float]]) -> list[Any]:
+    def _decode_final(self, audio: np.ndarray, spans_s: list[tuple[float, float]],
+                      on_doubt: Optional[Callable[[str], None]] = None) -> list[Any]:
         """faster-whisper segments of one utterance (times from the start of `audio`).
 
         First the short window at temperature 0 only (fast); when Whisper doubts that result by its own
         measures (a window with mean log-probability under -1 or compression ratio over 2.4, or nothing from
-        half a second of speech), the utterance is decoded again as offline decodes it: the 30 s window with
-        temperature fallback."""
+        half a second of speech), the utterance is decoded again as offline first decodes it: the 30 s window
+        at temperature 0. Offline would go on sampling at higher temperatures while Whisper still doubts;
+        live does not, since each try costs most of a second; nor does it drop the quick decode's text for
+        nothing."""
         audio = np.ascontiguousarray(audio, dtype=np.float32)
         if self.model is not None:
             out = self._run(self.model, audio, spans_s, temperature=0.0)
@@ -156,7 +160,13 @@ class UtteranceDecoder:
                 return out
             log.debug("short-window decode doubted (%s); decoding the 30 s window",
                       [(round(s.avg_logprob, 2), round(s.compression_ratio, 2)) for s in out])
-        return self._run(self.full_model, audio, spans_s, temperature=None)
+            text = self._readable("".join(s.text for s in out))
+            if text and on_doubt is not None:
+                on_doubt(text)
+        if self.model is None:   # the 30 s window only (bench/live.py --full-window): as offline, fallback too
+            return self._run(self.full_model, audio, spans_s, temperature=None)
+        again = self._run(self.full_model, audio, spans_s, temperature=0.0)
+        return again or out
 
     def _run(self, model: Any, audio: np.ndarray, spans_s: list[tuple[float, float]],
              temperature: Optional[float]) -> list[Any]:
@@ -186,8 +196,12 @@ class UtteranceDecoder:
             np.ascontiguousarray(audio, dtype=np.float32), language=self.language, beam_size=1, best_of=1,
             temperature=0.0, without_timestamps=True, word_timestamps=False, vad_filter=False,
             initial_prompt=self.prompt, condition_on_previous_text=False)
+        return self._readable("".join(s.text for s in raw))
+
+    def _readable(self, text: str) -> str:
+        """Text fit to show as a partial: Simplified, loops collapsed; '' for a known phantom phrase."""
         # a greedy decode cut short can end inside a character's bytes: U+FFFD, dropped
-        text = "".join(s.text for s in raw).replace("\ufffd", "").strip()
+        text = text.replace("\ufffd", "").strip()
         if self.zh:
             text = to_simplified(text)
         text = guards.collapse_text_repeats(text)
