@@ -10,6 +10,7 @@ bodies, and content whose name and Content-Type lie.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import struct
 import time
@@ -51,8 +52,13 @@ def server(tmp_path_factory):
 def files_of(home: Path) -> set[str]:
     """Every file and folder under the home folder (its index and the SQLite side files aside: they change by
     design); an empty temp folder left behind counts too."""
-    return {str(p.relative_to(home)) for p in home.rglob("*")
-            if p.name not in QUIET and "index" not in p.relative_to(home).parts[:1] and p != home / "uploads"}
+    found = set()
+    for folder, dirs, files in os.walk(home):  # unlike rglob, os.walk passes over a folder removed mid-walk
+        for name in dirs + files:
+            p = Path(folder) / name
+            if p.name not in QUIET and "index" not in p.relative_to(home).parts[:1] and p != home / "uploads":
+                found.add(str(p.relative_to(home)))
+    return found
 
 
 def sessions_of(client: httpx.Client) -> set[str]:
