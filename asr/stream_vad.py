@@ -97,6 +97,16 @@ class StreamGate:
         self.done = ready
 
 
+    def preview(self, raw: Tape, b: int) -> np.ndarray:
+        """Gated samples [done, b) (b <= raw.end) as if the stream ended at raw.end: the last blocks' gains
+        are decided without the blocks after them. Nothing is handed out; the state is unchanged."""
+        if self.channels == 1:
+            return raw.get(self.done, b)
+        a = self.keep_from()
+        out = crosstalk_gate(np.ascontiguousarray(raw.get(a, raw.end)))
+        return out[:, self.done - a:b - a]
+
+
 class SileroStream:
     """Silero speech probabilities for one channel, a window at a time, state carried between calls."""
 

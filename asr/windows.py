@@ -25,10 +25,10 @@ def content_frames(features: np.ndarray) -> int:
     return int(nonzero[-1]) + 1 if nonzero.size else 1
 
 
-def trim_window(features: np.ndarray) -> np.ndarray:
+def trim_window(features: np.ndarray, min_frames: int = MIN_FRAMES) -> np.ndarray:
     """Mel features cut after the content: the content plus MARGIN_FRAMES, rounded up to whole seconds, and
-    never under MIN_FRAMES."""
+    never under `min_frames`."""
     f = features if features.ndim == 3 else features[None, ...]
-    frames = max(MIN_FRAMES, int(math.ceil((content_frames(f) + MARGIN_FRAMES) / FRAMES_PER_S)) * FRAMES_PER_S)
+    frames = max(min_frames, int(math.ceil((content_frames(f) + MARGIN_FRAMES) / FRAMES_PER_S)) * FRAMES_PER_S)
     frames = min(f.shape[-1], MAX_FRAMES, frames)
     return np.ascontiguousarray(f[..., :frames])

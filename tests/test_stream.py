@@ -166,6 +166,26 @@ def test_streamed_gate_matches_the_offline_gate():
     assert np.abs(expected[1, RATE + 8000:RATE + 24000]).max() < 0.01 * np.abs(stereo[1]).max() + 0.02
 
 
+def test_a_preview_of_the_gate_reads_ahead_as_if_the_stream_ended_there():
+    """Early finals read their padding past what the gate has handed out: the preview is what the gate
+    would give if the stream stopped at the last sample captured, and leaves the gate as it was."""
+    s = clip(COMMAND)
+    leak = 10 ** (-18 / 20)
+    a = np.concatenate([np.zeros(RATE // 2), s, np.zeros(RATE)]).astype(np.float32)
+    stereo = np.stack([a, leak * np.roll(a, 48)]).astype(np.float32) + 0.3 * np.stack(
+        [room_tone(a.shape[0] / RATE, seed=6)[: a.shape[0]], room_tone(a.shape[0] / RATE, seed=7)[: a.shape[0]]])
+    cut = RATE // 2 + s.shape[0] // 2 + 1234               # mid-sentence, off the block grid
+    raw, gated, gate = Tape(2), Tape(2), StreamGate(2)
+    raw.append(stereo[:, :cut])
+    gate.advance(raw, gated)
+    done = gate.done
+    assert done < cut                                     # the gate holds back its last blocks
+    ahead = gate.preview(raw, cut)
+    assert gate.done == done and gated.end == done        # nothing handed out
+    np.testing.assert_allclose(ahead, crosstalk_gate(stereo[:, :cut])[:, done:cut], atol=1e-6)
+    assert np.abs(ahead[1]).max() < 0.05 * np.abs(ahead[0]).max()   # the crosstalk is muted in it too
+
+
 def test_trim_window_keeps_the_content_and_a_second():
     feats = np.zeros((80, MAX_FRAMES), dtype=np.float32)
     feats[:, :1431] = -0.5
@@ -175,6 +195,8 @@ def test_trim_window_keeps_the_content_and_a_second():
     short = np.zeros((80, MAX_FRAMES), dtype=np.float32)
     short[:, :200] = -0.5
     assert trim_window(short).shape == (1, 80, 1000)   # never under 10 s
+    assert trim_window(short, 2000).shape == (1, 80, 2000)
+    assert trim_window(feats, 2000).shape == (1, 80, MAX_FRAMES)
 
 
 def test_a_later_window_is_decoded_only_when_speech_remains():
@@ -224,6 +246,79 @@ def test_an_empty_or_silent_stream_finishes_with_nothing():
     assert 2.5 <= lt.processed <= 3.0          # the VAD trails the input by the gate's delay at most
     lt.finish()
     assert got == [] and lt.processed == pytest.approx(3.0)
+
+
+# -- a doubted quick decode -----------------------------------------------------------------------------
+class _Seg:
+    """What faster-whisper yields, as far as the decoder reads it."""
+    def __init__(self, text: str, avg_logprob: float):
+        self.text, self.avg_logprob, self.compression_ratio = text, avg_logprob, 1.2
+        self.start, self.end, self.words = 0.0, 1.0, None
+
+
+def _scripted_decoder(transcriber, monkeypatch, quick: list, again: list):
+    """An UtteranceDecoder on the real model whose decodes are scripted: the quick (short-window) decode
+    gives `quick`, any other gives `again`; returns it and the list of windows each decode used."""
+    from asr.stream_decode import UtteranceDecoder
+
+    decoder = UtteranceDecoder(transcriber.model, "zh")
+    used = []
+
+    def run(model, audio, spans_s, temperature):
+        name = {id(decoder.model): "short", id(decoder.wide_model): "20 s", id(decoder.full_model): "30 s"}
+        used.append((name[id(model)], temperature))
+        return list(quick if model is decoder.model else again)
+    monkeypatch.setattr(decoder, "_run", run)
+    return decoder, used
+
+
+@pytest.mark.model
+def test_a_doubted_short_utterance_shows_its_text_and_is_decoded_again_on_20_s(transcriber, monkeypatch):
+    decoder, used = _scripted_decoder(transcriber, monkeypatch, quick=[_Seg("怀访落", -1.6)],
+                                      again=[_Seg("潍坊路小游园", -0.4)])
+    shown = []
+    out = decoder._decode_final(np.zeros(3 * RATE, dtype=np.float32), [(0.4, 2.6)], on_doubt=shown.append)
+    assert [s.text for s in out] == ["潍坊路小游园"]
+    assert shown == ["怀访落"]                             # the quick text, as a partial, meanwhile
+    assert used == [("short", 0.0), ("20 s", 0.0)]        # temperature 0 both times: no sampling in live
+    assert decoder.doubted == 1
+
+
+@pytest.mark.model
+def test_a_doubted_utterance_of_20_s_or_more_is_decoded_again_on_the_30_s_window(transcriber, monkeypatch):
+    decoder, used = _scripted_decoder(transcriber, monkeypatch, quick=[_Seg("好好好好好", -1.2)],
+                                      again=[_Seg("一句长话", -0.3)])
+    decoder._decode_final(np.zeros(int(19.5 * RATE), dtype=np.float32), [(0.4, 19.0)])
+    assert used == [("short", 0.0), ("30 s", 0.0)]
+
+
+@pytest.mark.model
+def test_a_trusted_quick_decode_is_final_and_an_empty_second_decode_keeps_the_quick_text(
+        transcriber, monkeypatch):
+    decoder, used = _scripted_decoder(transcriber, monkeypatch, quick=[_Seg("孔家花园", -0.3)], again=[])
+    assert [s.text for s in decoder._decode_final(np.zeros(2 * RATE, dtype=np.float32), [(0.4, 1.6)])] \
+        == ["孔家花园"]
+    assert used == [("short", 0.0)] and decoder.doubted == 0
+    decoder, used = _scripted_decoder(transcriber, monkeypatch, quick=[_Seg("孔家花园", -1.3)], again=[])
+    assert [s.text for s in decoder._decode_final(np.zeros(2 * RATE, dtype=np.float32), [(0.4, 1.6)])] \
+        == ["孔家花园"]
+
+
+@pytest.mark.model
+def test_the_wider_window_encodes_20_s_for_a_short_utterance(transcriber, monkeypatch):
+    from faster_whisper import WhisperModel
+
+    from asr.stream_decode import UtteranceDecoder
+
+    decoder = UtteranceDecoder(transcriber.model, "zh")
+    widths = []
+    real = WhisperModel.encode
+    monkeypatch.setattr(WhisperModel, "encode", lambda self, f: widths.append(f.shape[-1]) or real(self, f))
+    feats = np.zeros((80, MAX_FRAMES), dtype=np.float32)
+    feats[:, :300] = -0.5                                 # 3 s of content
+    for model in (decoder.model, decoder.wide_model, decoder.full_model):
+        model.encode(feats)
+    assert widths == [1000, 2000, MAX_FRAMES]
 
 
 # -- with the model -------------------------------------------------------------------------------------
@@ -337,3 +432,22 @@ def test_long_speech_is_cut_into_utterances(transcriber):
     assert all(s.end - s.start <= 3.0 + 0.5 for s in finals)
     e, n = cer(manifest()[LONG]["reference"], "".join(s.text for s in finals))
     assert e / n <= 0.35, [s.text for s in finals]
+
+
+@pytest.mark.model
+def test_deciding_early_changes_when_a_final_comes_not_what_it_says(transcriber):
+    """Fed 0.1 s at a time, as capture hands audio over, finals are decoded before their end is sure (as
+    soon as the padding after the last speech is captured) and kept when the silence lasts: the finals
+    are the ones a stream that waits for the end gives."""
+    audio, _ = assemble([(0, SHORT), (0, COMMAND)], channels=1, pause_s=1.5)
+    runs = {}
+    for early in (True, False):
+        lt, rec = live(transcriber, StreamOptions(partials=False, early_final=early))
+        for i in range(0, audio.shape[0], RATE // 10):
+            lt.feed(audio[i:i + RATE // 10])
+        lt.finish()
+        runs[early] = (rec.finals, lt.stats)
+    (eager, eager_stats), (late, late_stats) = runs[True], runs[False]
+    assert [(s.start, s.end, s.text) for s in eager] == [(s.start, s.end, s.text) for s in late]
+    assert len(eager) >= 2
+    assert eager_stats["early_used"] >= 2 and late_stats["early_used"] == 0
