@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/live.py [--quick] [--minutes M] [--seed N] [--home DIR] [--chunk S]
                                    [--no-partials] [--full-window] [--queue N] [--end-silence S] [--debug]
+                                   [--cer-only]
 
 An interview is assembled in memory from the shared clips (officer on channel 0, suspect on channel 1,
 alternating turns, 1.0-4.0 s pauses, crosstalk at -18 dB and 3 ms delay, -60 dBFS noise, as bench/asr.py
@@ -33,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -126,8 +127,10 @@ class Events:
         self.finals.append((time.perf_counter() - self.t0[0], s))
 
 
-def play_live(tr: Any, audio: np.ndarray, options: StreamOptions, chunk_s: float, queue_size: int) -> dict:
-    """Real-time producer thread -> bounded queue -> LiveTranscriber on this thread."""
+def play_live(tr: Any, audio: np.ndarray, options: StreamOptions, chunk_s: float, queue_size: int,
+              realtime: bool = True) -> dict:
+    """Real-time producer thread -> bounded queue -> LiveTranscriber on this thread. Not `realtime`: the
+    chunks come as fast as they are taken, none dropped (the text is the same, the timings mean nothing)."""
     chunk = int(round(chunk_s * SR))
     frames = audio.T.copy()                      # (n, channels), as capture hands it over
     n_chunks = (frames.shape[0] + chunk - 1) // chunk
@@ -142,6 +145,9 @@ def play_live(tr: Any, audio: np.ndarray, options: StreamOptions, chunk_s: float
         for k in range(n_chunks):
             due = t0[0] + (k + 1) * chunk_s      # a chunk is handed over once its last sample is captured
             delay = due - time.perf_counter()
+            if not realtime:
+                q.put((k, frames[k * chunk:(k + 1) * chunk]))
+                continue
             if delay > 0:
                 time.sleep(delay)
             try:
@@ -231,6 +237,27 @@ def fmt(v: Optional[float]) -> str:
     return "   -  " if v is None else f"{v:6.2f}"
 
 
+def print_cer_only(args: argparse.Namespace, duration: float, rows: list[dict], finals: list[Segment],
+                   offline: Any, live_e: int, off_e: int, n: int, wall: float) -> int:
+    print(f"\n== Live vs offline text: {duration:.0f} s interview, {len(rows)} utterances, fed as fast as taken, "
+          f"seed {args.seed} ==")
+    print(f"{'#':>3}{'ch':>3}{'speech':>7}{'err live':>9}{'err off':>8}  live | offline | reference")
+    for r in rows:
+        print(f"{r['i']:>3}{r['channel']:>3}{r['speech_s']:>7.2f}{r['errors_live']:>9}{r['errors_offline']:>8}  "
+              f"{r['text']} | {r['offline_text']} | {r['reference']}")
+    worse = sum(r["errors_live"] > r["errors_offline"] for r in rows)
+    better = sum(r["errors_live"] < r["errors_offline"] for r in rows)
+    delta = round(pct(live_e, n) - pct(off_e, n), 2)
+    print(f"\nCER live {pct(live_e, n):.2f}% vs offline {pct(off_e, n):.2f}% ({delta:+.2f} pts, target <= "
+          f"+{TARGETS['cer_delta_max_pts']}) over {n} reference characters: live worse on {worse} utterances, "
+          f"better on {better}; {len(finals)} live segments, {len(offline.segments)} offline")
+    print(json.dumps({"mode": "cer-only", "seed": args.seed, "duration_s": round(duration, 2),
+                      "utterances": len(rows), "live_cer_pct": pct(live_e, n), "offline_cer_pct": pct(off_e, n),
+                      "cer_delta_pts": delta, "ref_chars": n, "live_worse": worse, "live_better": better,
+                      "wall_s": round(wall, 1)}, ensure_ascii=False))
+    return 0
+
+
 # -- main -----------------------------------------------------------------------------------------------
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -246,6 +273,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--end-silence", type=float, default=StreamOptions.end_silence_s,
                     help=f"silence that ends an utterance (default {StreamOptions.end_silence_s} s)")
     ap.add_argument("--debug", action="store_true", help="log every decode of asr.stream on stderr")
+    ap.add_argument("--cer-only", action="store_true",
+                    help="feed the interview as fast as it is taken, finals only, and compare the text with "
+                         "offline (a longer interview in less time; no latency figures)")
     args = ap.parse_args(argv)
     if not (bench_asr.SPEECH_DIR / "manifest.tsv").is_file():
         ap.error(f"no manifest.tsv in {bench_asr.SPEECH_DIR} (set XUNLU_SPEECH_DIR)")
@@ -272,8 +302,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     options = StreamOptions(language="zh", channels=2, speakers=SPEAKERS, partials=not args.no_partials,
                             short_window=not args.full_window, early_final=not args.late_final,
                             end_silence_s=args.end_silence)
+    if args.cer_only:
+        options = replace(options, partials=False)
     log(f"interview {duration:.1f} s, {len(utts)} utterances; playing it live in {args.chunk:.2f} s chunks")
-    run = play_live(tr, audio, options, args.chunk, args.queue)
+    run = play_live(tr, audio, options, args.chunk, args.queue, realtime=not args.cer_only)
     load_live = os.getloadavg()
     log(f"live run done in {run['wall_s']:.1f} s; offline transcription of the same audio")
     t = time.perf_counter()
@@ -292,6 +324,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     first = quantiles([r["first_text_s"] for r in rows if r["first_text_s"] is not None])
     missing = sum(1 for r in rows if r["final_latency_s"] is None)
     ids_ok = [s.id for s in finals] == list(range(len(finals)))
+    for r, u in zip(rows, utts):
+        r["offline_text"] = "".join(s.text for s in offline.segments
+                                    if s.channel == u.channel and overlap(u.onset, u.offset, s.start, s.end) > 0)
+        r["errors_live"], r["errors_offline"] = cer(u.reference, r["text"])[0], cer(u.reference, r["offline_text"])[0]
+    if args.cer_only:
+        return print_cer_only(args, duration, rows, finals, offline, live_e, off_e, n, time.perf_counter() - started)
     report = {
         "minutes": minutes, "seed": args.seed, "chunk_s": args.chunk, "model": tr.model_label,
         "cpu_cores": os.cpu_count(), "partials": not args.no_partials, "short_window": not args.full_window,
