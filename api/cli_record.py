@@ -104,6 +104,9 @@ def record_cmd(
     language: Optional[str] = typer.Option(None, "--language", "-l", help="Language code (default zh)."),
     clock: bool = typer.Option(False, "--clock", help="Burn the date and time into the video."),
     fast: bool = typer.Option(False, "--fast", help="Read a file as fast as possible instead of in real time."),
+    video_delay: float = typer.Option(0.0, "--video-delay", metavar="SECONDS",
+                                      help="How much a separate camera's picture lags the microphone; the "
+                                           "video is moved that much earlier (e.g. 0.08)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Speech model (default base)."),
     home: Optional[str] = HomeOpt,
 ) -> None:
@@ -124,10 +127,12 @@ def record_cmd(
             raise OptionError("--duration must be more than 0 seconds")
         req = RecordRequest(audio=audio, video=video, duration=duration, case_id=case, room=room,
                             officers=_split(officers), suspect=suspect, speakers=_split(speakers), language=lang,
-                            clock=clock, realtime=not fast)
+                            clock=clock, realtime=not fast, video_delay=video_delay)
+        from api.live import check_video_delay
         from capture.sources import plan
 
-        plan(req.audio, req.video, req.speakers, req.realtime)  # bad sources fail before the model loads
+        # bad sources fail before the model loads
+        check_video_delay(req.video_delay, plan(req.audio, req.video, req.speakers, req.realtime))
         archive = archive_for(home)
         transcriber = load_transcriber(model or cfg.model, home_dir(home), cfg.device, cfg.compute_type)
         actor = system_actor()

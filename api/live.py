@@ -45,6 +45,7 @@ class RecordRequest:
     language: str = "zh"
     clock: bool = False
     realtime: bool = True                  # files are played at real speed ("file as live")
+    video_delay: float = 0.0               # seconds a separate camera lags the microphone (calibration)
 
 
 def default_stream(transcriber: Any) -> StreamFactory:
@@ -85,7 +86,7 @@ class LiveSession:
         self._stream_factory = stream
         self._lock_cm = lock_cm
         self.recorder = Recorder(plan, RecorderOptions(live_dir=self._folder / "live", clock=req.clock,
-                                                       duration=req.duration))
+                                                       duration=req.duration, video_delay=req.video_delay))
         self._subs: list[queue.Queue] = []
         self._state_lock = threading.Lock()
         self._finals: list[dict] = []
@@ -333,6 +334,21 @@ class LiveSession:
             self._archive.write_manifest(self.session_id)
 
 
+MAX_VIDEO_DELAY = 5.0
+
+
+def check_video_delay(delay: float, plan: Any) -> None:
+    """A camera delay moves a separate video source onto the microphone's clock: refused where there is no
+    separate video (one source carrying both keeps them in sync by its own timestamps)."""
+    from asr.errors import OptionError
+
+    if not -MAX_VIDEO_DELAY <= delay <= MAX_VIDEO_DELAY:
+        raise OptionError(f"--video-delay must lie between -{MAX_VIDEO_DELAY:g} and {MAX_VIDEO_DELAY:g} s")
+    if delay and (plan.shared or plan.video is None):
+        raise OptionError("--video-delay applies when audio and video come from separate sources "
+                          "(a microphone and a camera); this recording has them in one source")
+
+
 def start_live(home: Path, archive: Archive, req: RecordRequest, transcriber: Any, actor: str,
                stream: Optional[StreamFactory] = None) -> LiveSession:
     """Check the request, open the session (status "recording") and start; returns at once.
@@ -349,6 +365,7 @@ def start_live(home: Path, archive: Archive, req: RecordRequest, transcriber: An
     if language is None:
         raise OptionError("live transcription needs a language (zh, en, ...), not auto")
     plan = sources.plan(req.audio, req.video, tuple(req.speakers), req.realtime)
+    check_video_delay(req.video_delay, plan)
     factory = stream or default_stream(transcriber)
     cm = archive.new_session(actor, status="recording", case_id=req.case_id, room=req.room,
                              officers=tuple(req.officers), suspect=req.suspect, speakers=tuple(req.speakers),
@@ -359,7 +376,8 @@ def start_live(home: Path, archive: Archive, req: RecordRequest, transcriber: An
         live = LiveSession(home, session.id, req, plan, transcriber, actor, factory, cm)
         archive.audit(actor, "record.start", session.id, {"source": plan.describe()[:200],
                                                           "channels": plan.channels, "video": plan.has_video,
-                                                          "clock": req.clock, "duration": req.duration})
+                                                          "clock": req.clock, "duration": req.duration,
+                                                          "video_delay": req.video_delay})
         with _registry_lock:
             _registry[session.id] = live
         live._start()

@@ -47,6 +47,8 @@ class RecorderOptions:
     max_height: int = 720
     audio_bitrate: str = "128k"
     mic_rate: int = 48000               # rate for a decoded separate audio source
+    video_delay: float = 0.0            # seconds a separate camera's picture lags the microphone: frames
+                                        # are moved this much earlier (a calibration, see README)
 
 
 FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf",
@@ -64,10 +66,11 @@ def _clock_filter(epoch: float) -> str:
 
 def video_filter(opts: RecorderOptions, clock_epoch: float, t0: Optional[float], live: bool = True) -> str:
     chain = []
-    if t0 is not None and live:  # frames stamped with the wall clock when read, moved onto the audio clock
-        chain.append(f"setpts=PTS-{t0:.6f}/TB")
-    elif t0 is not None:  # a file or test source: its first frame placed by the wall clock, then its own timing
-        chain.append(f"setpts=PTS-STARTPTS+(RTCSTART/1000000-{t0:.6f})/TB")
+    origin = None if t0 is None else t0 + opts.video_delay   # a separate video source, less the camera's delay
+    if origin is not None and live:  # frames stamped with the wall clock when read, moved onto the audio clock
+        chain.append(f"setpts=PTS-{origin:.6f}/TB")
+    elif origin is not None:  # a file or test source: its first frame placed by the wall clock, then its own timing
+        chain.append(f"setpts=PTS-STARTPTS+(RTCSTART/1000000-{origin:.6f})/TB")
     chain.append(f"scale=-2:'min(ih,{opts.max_height})'")
     chain.append("format=yuv420p")
     if opts.clock:

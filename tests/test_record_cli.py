@@ -28,6 +28,20 @@ def test_bad_input_is_one_clear_line(args, message, tmp_path):
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
+@pytest.mark.parametrize("extra, message", [
+    ([], "separate sources"),                              # one file carries both: nothing to move
+    (["--video", "lavfi:testsrc2"], "between -5 and 5 s"),
+])
+def test_a_camera_delay_needs_a_separate_camera_and_a_sane_value(extra, message, tmp_path):
+    wav = write_wav(tmp_path / "a.wav", room_tone(1.0))
+    delay = "9" if extra else "0.1"
+    result = xunlu("record", "--audio", str(wav), *extra, "--video-delay", delay, home=tmp_path / "home",
+                   timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not list((tmp_path / "home").glob("sessions/*"))  # refused before a session was opened
+
+
 def test_bad_duration(tmp_path):
     wav = write_wav(tmp_path / "a.wav", room_tone(1.0))
     result = xunlu("record", "--audio", str(wav), "--duration", "0", home=tmp_path / "home", timeout=120)

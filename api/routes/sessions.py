@@ -33,6 +33,7 @@ class StartBody(BaseModel):
     duration: Optional[float] = Field(None, gt=0, le=7 * 24 * 3600)
     clock: bool = False
     realtime: bool = True
+    video_delay: float = Field(0.0, ge=-5, le=5, description="Seconds a separate camera lags the microphone")
 
 
 class MarkerBody(BaseModel):
@@ -96,7 +97,7 @@ def start_session(body: StartBody, request: Request, who: str = Depends(actor),
                        officers=policy.with_officer(user, _names(body.officers)),
                        suspect=body.suspect, speakers=_names(body.speakers),
                        language=body.language or defaults.get("language", "zh"), clock=body.clock,
-                       realtime=body.realtime)
+                       realtime=body.realtime, video_delay=body.video_delay)
     transcriber = transcriber_of(app)
     archive = open_archive(app.state.home)  # owned by the live session for as long as it runs
     try:
