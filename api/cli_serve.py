@@ -27,13 +27,14 @@ class ServeOptions:
     video: Optional[str] = None
     language: str = "zh"
     max_upload_gb: float = 64.0
+    video_delay: float = 0.0
 
 
 def build(home: Path, options: ServeOptions, transcriber: Any = None, live: Any = None):
     from api.app import create_app
 
     defaults = {k: v for k, v in {"audio": options.audio, "video": options.video,
-                                  "language": options.language}.items() if v}
+                                  "language": options.language, "video_delay": options.video_delay}.items() if v}
     return create_app(home, transcriber=transcriber, live=live, defaults=defaults,
                       max_upload=int(options.max_upload_gb * 1024 ** 3))
 
@@ -108,6 +109,9 @@ def serve_cmd(
     video: Optional[str] = typer.Option(None, "--video", help="Default camera, file or URL for the console."),
     language: str = typer.Option("zh", "--language", "-l", help="Default language of live transcription."),
     max_upload_gb: float = typer.Option(64.0, "--max-upload-gb", min=0.001, help="Largest accepted upload."),
+    video_delay: float = typer.Option(0.0, "--video-delay", min=-5.0, max=5.0, metavar="SECONDS",
+                                      help="Default for the console: how much a separate camera's picture "
+                                           "lags the microphone."),
     ssl_certfile: Optional[Path] = typer.Option(None, "--ssl-certfile", help="TLS certificate (PEM): serve HTTPS."),
     ssl_keyfile: Optional[Path] = typer.Option(None, "--ssl-keyfile", help="TLS private key (PEM)."),
     home: Optional[str] = HomeOpt,
@@ -122,7 +126,7 @@ def serve_cmd(
             if tls_file is not None and not tls_file.is_file():
                 fail(f"no such file: {tls_file}")
         _check_port(host, port)
-        application = build(home_dir(home), ServeOptions(host, port, audio, video, language, max_upload_gb))
+        application = build(home_dir(home), ServeOptions(host, port, audio, video, language, max_upload_gb, video_delay))
         _first_run(home_dir(home), host, tls=ssl_certfile is not None)
         shown = f"[{host}]" if ":" in host else host
         scheme = "https" if ssl_certfile else "http"

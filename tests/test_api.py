@@ -12,6 +12,7 @@ from api.app import create_app
 from api.auth.types import OFFICER, SUPERVISOR
 from archive.store import Archive
 from auth_helpers import fast_auth, login_as
+from conftest import SPEECH
 from test_web_fakes import INTERVIEW, FakeLive, ScriptedTranscriber, make_video, script, seed_session
 
 
@@ -198,6 +199,25 @@ def test_one_key_start_live_markers_stop(world):
     assert c.get("/api/audit", params={"session": sid, "action": "marker"}, headers=world["sup"]).json()[0]["details"]["label"] == "否认在场"
 
 
+def test_a_camera_delay_comes_from_the_request_or_the_servers_default(tmp_path):
+    """`xunlu serve --video-delay` is the room's default for a camera apart from the microphone; a request
+    may set its own; a recording from one source gets none."""
+    home = fast_auth(tmp_path / "home")
+    live = FakeLive(home, speed=8.0)
+    app = create_app(home, transcriber=object(), live=live, defaults={"video_delay": 0.12})
+    with TestClient(app) as c:
+        c.headers.update(login_as(c, app, "zhangsan", OFFICER, "张三"))
+        for body, expected in (({"audio": "hw:1", "video": "rtsp://cam/1"}, 0.12),
+                               ({"audio": "hw:1", "video": "rtsp://cam/1", "video_delay": 0.3}, 0.3),
+                               ({"audio": "hw:1", "video": "rtsp://cam/1", "video_delay": 0}, 0.0),
+                               ({"video": "rtsp://cam/1"}, 0.0)):
+            r = c.post("/api/sessions", json=body)
+            assert r.status_code == 201, r.text
+            assert live.requests[-1].video_delay == expected, body
+            assert c.post(f"/api/sessions/{r.json()['id']}/stop").status_code == 200
+        assert c.post("/api/sessions", json={"audio": "hw:1", "video": "x", "video_delay": 9}).status_code == 422
+
+
 def test_start_refuses_without_source_and_bad_body(world):
     c = world["client"]
     r = c.post("/api/sessions", json={"room": "讯问室3"})
@@ -293,6 +313,9 @@ def test_start_with_a_bad_source_is_a_clear_400(tmp_path):
         assert r.status_code == 400 and "missing.wav" in r.json()["detail"]
         r = c.post("/api/sessions", json={"audio": str(tmp_path / "missing.wav"), "language": "auto"})
         assert r.status_code == 400 and r.json()["detail"]
+        wav = SPEECH / "aishell" / "BAC009S0150W0122.wav"
+        r = c.post("/api/sessions", json={"audio": str(wav), "video_delay": 0.1})   # no camera to move
+        assert r.status_code == 400 and "separate sources" in r.json()["detail"]
         assert c.get("/api/sessions").json() == []
         with pytest.raises(WebSocketDisconnect) as closed:
             with c.websocket_connect("/api/sessions/s-20990101-0001/live"):
@@ -367,8 +390,6 @@ def test_rooms_from_config_and_archive(tmp_path):
 @pytest.mark.model
 @pytest.mark.timeout(300)
 def test_upload_transcribed_by_the_real_model(tmp_path, transcriber):
-    from conftest import SPEECH
-
     clip = (SPEECH / "aishell" / "BAC009S0150W0122.wav").read_bytes()  # 就是根据经济体自身情况决定房价上涨或者下跌
     app = create_app(fast_auth(tmp_path / "home"), transcriber=transcriber)
     with TestClient(app) as c:

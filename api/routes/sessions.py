@@ -33,7 +33,8 @@ class StartBody(BaseModel):
     duration: Optional[float] = Field(None, gt=0, le=7 * 24 * 3600)
     clock: bool = False
     realtime: bool = True
-    video_delay: float = Field(0.0, ge=-5, le=5, description="Seconds a separate camera lags the microphone")
+    video_delay: Optional[float] = Field(None, ge=-5, le=5, description="Seconds a separate camera's picture "
+                                         "lags the microphone (default: the server's --video-delay)")
 
 
 class MarkerBody(BaseModel):
@@ -81,6 +82,14 @@ def get_session(sid: str, request: Request, archive: Archive = Depends(get_archi
     return session_json(request, session)
 
 
+def _video_delay(body: StartBody, audio: Optional[str], video: Optional[str], defaults: dict) -> float:
+    """The request's camera delay; else the server's, for a recording with a camera apart from its
+    microphone (one source carrying both keeps its own sync, and a delay is refused there)."""
+    if body.video_delay is not None:
+        return body.video_delay
+    return float(defaults.get("video_delay", 0.0)) if audio and video and audio != video else 0.0
+
+
 @router.post("/sessions", status_code=201, summary="One-key start: audio, video and transcription together")
 def start_session(body: StartBody, request: Request, who: str = Depends(actor),
                   user: User = Depends(require(policy.can_record, "start a recording"))):
@@ -97,7 +106,7 @@ def start_session(body: StartBody, request: Request, who: str = Depends(actor),
                        officers=policy.with_officer(user, _names(body.officers)),
                        suspect=body.suspect, speakers=_names(body.speakers),
                        language=body.language or defaults.get("language", "zh"), clock=body.clock,
-                       realtime=body.realtime, video_delay=body.video_delay)
+                       realtime=body.realtime, video_delay=_video_delay(body, audio, video, defaults))
     transcriber = transcriber_of(app)
     archive = open_archive(app.state.home)  # owned by the live session for as long as it runs
     try:
