@@ -126,7 +126,8 @@ def serve_cmd(
             if tls_file is not None and not tls_file.is_file():
                 fail(f"no such file: {tls_file}")
         _check_port(host, port)
-        application = build(home_dir(home), ServeOptions(host, port, audio, video, language, max_upload_gb, video_delay))
+        options = ServeOptions(host, port, audio, video, language, max_upload_gb, video_delay)
+        application = build(home_dir(home), options)
         _first_run(home_dir(home), host, tls=ssl_certfile is not None)
         shown = f"[{host}]" if ":" in host else host
         scheme = "https" if ssl_certfile else "http"
