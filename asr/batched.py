@@ -11,12 +11,11 @@ and decoded together, and the segments come back in time order.
 from __future__ import annotations
 
 import bisect
-import copy
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 
-from asr.windows import trim_window
+from asr.windows import trim_window, with_encoder
 from asr.vad import SAMPLE_RATE, Region
 
 CLIP_S = 14.0           # a clip ends at the longest pause in the second half of this reach
@@ -60,23 +59,18 @@ def per_clip_encoder(model: Any) -> Any:
     """A shallow copy of a faster-whisper WhisperModel (weights shared) whose `encode` trims a batch of
     padded 30 s windows to the longest clip's content plus a margin (never under 10 s, rounded up to whole
     seconds) and encodes the clips one by one."""
-    import ctranslate2
-    from faster_whisper import WhisperModel
+    def make_encode(cls: type) -> Callable[[Any, np.ndarray], Any]:
+        def encode(self: Any, features: np.ndarray) -> Any:
+            import ctranslate2
 
-    if not isinstance(model, WhisperModel):
-        return model
-    cls = type(model)
+            f = trim_window(features)
+            if f.shape[0] == 1 or self.model.device != "cpu":
+                return cls.encode(self, f)
+            outs = [np.asarray(cls.encode(self, np.ascontiguousarray(f[i:i + 1]))) for i in range(f.shape[0])]
+            return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.concatenate(outs)))
+        return encode
 
-    def encode(self: Any, features: np.ndarray) -> Any:
-        f = trim_window(features)
-        if f.shape[0] == 1 or self.model.device != "cpu":
-            return cls.encode(self, f)
-        outs = [np.asarray(cls.encode(self, np.ascontiguousarray(f[i:i + 1]))) for i in range(f.shape[0])]
-        return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.concatenate(outs)))
-
-    clone = copy.copy(model)
-    clone.__class__ = type(f"PerClip{cls.__name__}", (cls,), {"encode": encode})
-    return clone
+    return with_encoder(model, "PerClip", make_encode)
 
 
 def joined_spans(regions: Iterable[Region]) -> list[tuple[float, float]]:

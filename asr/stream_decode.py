@@ -11,7 +11,6 @@ the loaded weights) that encodes this way.
 """
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any, Callable, Optional
 
@@ -22,7 +21,8 @@ from asr.engine import ZH_PROMPT, heard_as_speech, snap_to_onsets, split_at_paus
 from asr.textnorm import to_simplified
 from asr.types import Segment, Word
 from asr.vad import SAMPLE_RATE, Region
-from asr.windows import FRAMES_PER_S, MARGIN_FRAMES, MAX_FRAMES, MIN_FRAMES, content_frames, trim_window
+from asr.windows import (FRAMES_PER_S, MARGIN_FRAMES, MAX_FRAMES, MIN_FRAMES, content_frames, trim_window,
+                         with_encoder)
 
 log = logging.getLogger("xunlu.asr.stream")
 
@@ -39,25 +39,19 @@ def short_window_model(model: Any, min_frames: int = MIN_FRAMES) -> Any:
 
     Its `window_check`, when set, is called with each window's content frames before encoding and may
     raise TailSkipped."""
-    try:
-        from faster_whisper import WhisperModel
-    except ImportError:  # pragma: no cover - a dependency of the package
-        return model
-    if not isinstance(model, WhisperModel):
-        return model
-    cls = type(model)
     trim = min_frames < MAX_FRAMES
 
-    def encode(self: Any, features: np.ndarray) -> Any:
-        check = getattr(self, "window_check", None)
-        if check is not None:
-            check(content_frames(features))
-        return cls.encode(self, trim_window(features, min_frames) if trim else features)
+    def make_encode(cls: type) -> Callable[[Any, np.ndarray], Any]:
+        def encode(self: Any, features: np.ndarray) -> Any:
+            check = getattr(self, "window_check", None)
+            if check is not None:
+                check(content_frames(features))
+            return cls.encode(self, trim_window(features, min_frames) if trim else features)
+        return encode
 
-    short_cls = type(f"{'Short' if trim else 'Checked'}Window{cls.__name__}", (cls,), {"encode": encode})
-    clone = copy.copy(model)   # a new __dict__: attributes set on the clone stay on the clone
-    clone.__class__ = short_cls
-    clone.window_check = None
+    clone = with_encoder(model, "ShortWindow" if trim else "CheckedWindow", make_encode)
+    if clone is not model:
+        clone.window_check = None
     return clone
 
 

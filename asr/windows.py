@@ -7,7 +7,9 @@ batched mode (asr/batched.py) encode only what a window holds, plus a margin, ne
 """
 from __future__ import annotations
 
+import copy
 import math
+from typing import Any, Callable
 
 import numpy as np
 
@@ -15,6 +17,23 @@ FRAMES_PER_S = 100      # Whisper's mel frames
 MAX_FRAMES = 3000       # the 30 s window
 MARGIN_FRAMES = 100     # encoded beyond the utterance's last frame
 MIN_FRAMES = 1000       # windows under 10 s made Whisper repeat or garble short commands (stream_decode.py)
+
+
+def with_encoder(model: Any, name: str, make_encode: Callable[[type], Callable[[Any, np.ndarray], Any]]) -> Any:
+    """A shallow copy of a faster-whisper WhisperModel (the weights, tokenizer and feature extractor are
+    shared, not copied) whose class's `encode` is `make_encode(the model's own class)`; the new class is
+    called `name` + the old one's name. Attributes set on the copy stay on the copy. Other objects are
+    returned as they are."""
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError:  # pragma: no cover - a dependency of the package
+        return model
+    if not isinstance(model, WhisperModel):
+        return model
+    cls = type(model)
+    clone = copy.copy(model)   # a new __dict__
+    clone.__class__ = type(f"{name}{cls.__name__}", (cls,), {"encode": make_encode(cls)})
+    return clone
 
 
 def content_frames(features: np.ndarray) -> int:
