@@ -89,7 +89,7 @@ def decay_end(clip: np.ndarray, over_floor_db: float = 6.0) -> float:
     `speech_offset` reuses the onset rule, 12 dB over the floor, which suits onsets (sharp) better than ends:
     a sentence's last syllable decays. On the noisier shared clips it falls 9-12 dB over the floor for up to
     0.7 s, and Silero hears speech there at p 0.9; the 12 dB rule then puts the end 0.5-0.7 s early. Over
-    the 34 utterances of the 5-minute interview, Silero's last window at p >= 0.35 comes 0.06-0.15 s after
+    the 34 utterances of the 5-minute interview, Silero's last window at p >= 0.35 comes 0.06-0.17 s after
     the 12 dB end on 30 clips and 0.21-0.71 s after it on four; it lies within 0.12 s of the 6 dB end on
     33 (one clip's 6 dB end is 0.27 s later than Silero's)."""
     n = clip.shape[0] // FRAME_10MS
