@@ -2,8 +2,9 @@
 
 Per channel: the crosstalk gate (two microphones: a sentence is kept on the louder one), Silero VAD run
 incrementally, and an utterance tracker. An utterance ends after `end_silence_s` of silence, or is cut at
-`max_utterance_s`; it is then decoded once (beam as offline, word times, the Simplified prompt, no
-conditioning on earlier text) and its segments go to `on_final` with word times on the session clock.
+`max_utterance_s`; it is then decoded once (beam as offline, word times, the Simplified prompt) after the
+audio of the channel's previous final utterance, whose text Whisper is made to have written already (the
+decoder's prefix), and its segments go to `on_final` with word times on the session clock.
 While someone is still speaking, a cheap greedy decode of the open utterance goes to `on_partial` at most
 every `partial_interval_s` of audio. Partials never hold up finals: finals are decoded as soon as the audio
 that ends them arrives, a partial only once a feed's audio is handled, never while the speaker is pausing,
@@ -50,6 +51,7 @@ class StreamOptions:
     max_lag_s: float = 1.0                 # no partials while this far behind real time
     short_window: bool = True              # encode the utterance only, not a padded 30 s window
     early_final: bool = True               # decode as soon as the padding is in, emit once the end is sure
+    context_s: float = 10.0                # the channel's earlier speech decoded before a final (0: none)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,16 @@ class _Utterance:
     early: Optional[tuple[tuple[int, int, int], list[Segment]]] = None   # decoded before the end was sure
 
 
+_CLOSING = "。.，,！!？?；;：:、…"   # a prefix ending a sentence makes Whisper start it again
+MAX_WINDOW = 28 * SAMPLE_RATE   # context and utterance together stay inside Whisper's 30 s window
+
+
+@dataclass(frozen=True)
+class Context:                             # a channel's last final utterance, heard again before the next
+    audio: np.ndarray                      # its samples (16 kHz, one channel), at most context_s
+    text: str                              # what was said in them
+
+
 def _validate(options: StreamOptions) -> Optional[str]:
     if options.channels < 1:
         raise OptionError(f"channels must be 1 or more, not {options.channels}")
@@ -86,6 +98,8 @@ def _validate(options: StreamOptions) -> Optional[str]:
         raise OptionError("end_silence_s must be at least 0.3 s and max_utterance_s between 2 and 29 s")
     if not 0.0 <= options.end_pad_s <= options.end_silence_s:
         raise OptionError("end_pad_s must lie between 0 and end_silence_s")
+    if not 0.0 <= options.context_s <= 20.0:
+        raise OptionError("context_s must lie between 0 and 20 s")
     return check_language(options.language)
 
 
@@ -107,6 +121,7 @@ class LiveTranscriber:
         self._spans = [SpanTracker(options.vad_threshold) for _ in range(n)]
         self._utts: list[Optional[_Utterance]] = [None] * n
         self._prev_end = [0] * n           # end of the last decoded region per channel
+        self._context: list[Optional[Context]] = [None] * n
         self._pad = int(options.speech_pad_s * SAMPLE_RATE)
         self._end_pad = int(options.end_pad_s * SAMPLE_RATE)
         self._end_silence = int(options.end_silence_s * SAMPLE_RATE)
@@ -119,7 +134,7 @@ class LiveTranscriber:
         self._behind = False
         self._stats = {"finals_decoded": 0, "final_decode_s": 0.0, "early_used": 0, "early_wasted": 0,
                        "partials_decoded": 0, "partial_decode_s": 0.0, "partials_skipped_behind": 0,
-                       "partials_skipped_ending": 0}
+                       "partials_skipped_ending": 0, "with_context": 0}
 
     # -- public -------------------------------------------------------------------------------------
     @property
@@ -280,30 +295,59 @@ class LiveTranscriber:
             if utt.early is not None:
                 self._stats["early_wasted"] += 1
             segments = self._decode(c, utt, end, utt.spans)
+        self._context[c] = self._heard(c, utt, end, segments)
         for seg in segments:
             seg = replace(seg, id=self._next_id)
             self._next_id += 1
             self._emit(self._on_final, seg)
 
+    def _heard(self, c: int, utt: _Utterance, end: int, segments: list[Segment]) -> Optional[Context]:
+        """What the next final of channel c hears first: this utterance from its earliest span that keeps
+        it within context_s, with the text said there."""
+        limit = int(self.options.context_s * SAMPLE_RATE)
+        for a, _ in utt.spans:
+            start = max(a - self._pad, utt.start)
+            if end - start <= limit:
+                break
+        else:
+            return None
+        text = "".join(w.text for seg in segments for w in seg.words
+                       if (w.start + w.end) / 2 * SAMPLE_RATE >= start).strip().rstrip(_CLOSING)
+        return Context(self._audio(c, start, end).copy(), text) if text else None
+
     def _decode(self, c: int, utt: _Utterance, end: int, spans: list[tuple[int, int]]) -> list[Segment]:
+        """Decoded after the channel's last final utterance, as offline decoding hears an utterance among
+        its neighbours (Whisper is made to have written that one's text already); alone when there is none,
+        or when nothing comes out that way."""
+        t0 = time.perf_counter()
+        context = self._context[c]
+        if context is not None and context.audio.shape[0] + end - utt.start > MAX_WINDOW:
+            context = None
+        segments = self._decode_region(c, utt, end, spans, context) if context is not None else []
+        if context is not None:
+            self._stats["with_context"] += 1
+        if not segments:
+            segments = self._decode_region(c, utt, end, spans)
+        took = time.perf_counter() - t0
+        self._stats["finals_decoded"] += 1
+        self._stats["final_decode_s"] += took
+        log.debug("final ch%d %.2f-%.2f s decoded in %.2f s%s: %d segment(s)", c, utt.start / SAMPLE_RATE,
+                  end / SAMPLE_RATE, took, " after its context" if context is not None else "", len(segments))
+        return segments
+
+    def _decode_region(self, c: int, utt: _Utterance, end: int, spans: list[tuple[int, int]],
+                       context: Optional[Context] = None) -> list[Segment]:
         region = Region(utt.start, end, tuple(spans))
         audio = self._audio(c, utt.start, end)
-        t0 = time.perf_counter()
 
         def doubted(text: str) -> None:
             # the quick decode is in doubt and a slower one follows: show its text meanwhile, as unstable
             self._emit(self._on_partial, Partial(c, self._speakers[c], round(utt.onset / SAMPLE_RATE, 2),
                                                  round(end / SAMPLE_RATE, 2), text))
 
-        segments = self._decoder.final(audio, region, c, self._speakers[c],
-                                       max(self._gated.end, end) / SAMPLE_RATE,
-                                       on_doubt=doubted if self.options.partials else None)
-        took = time.perf_counter() - t0
-        self._stats["finals_decoded"] += 1
-        self._stats["final_decode_s"] += took
-        log.debug("final ch%d %.2f-%.2f s decoded in %.2f s: %d segment(s)", c, utt.start / SAMPLE_RATE,
-                  end / SAMPLE_RATE, took, len(segments))
-        return segments
+        return self._decoder.final(audio, region, c, self._speakers[c], max(self._gated.end, end) / SAMPLE_RATE,
+                                   on_doubt=doubted if self.options.partials else None,
+                                   context=(context.audio, context.text) if context is not None else None)
 
     def _audio(self, c: int, a: int, b: int) -> np.ndarray:
         """Gated samples [a, b) of channel c; the part past what the gate has handed out is gated as if the

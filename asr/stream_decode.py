@@ -110,22 +110,43 @@ class UtteranceDecoder:
         self.doubted = 0       # quick decodes in doubt, decoded again on a wider window
 
     def final(self, audio: np.ndarray, region: Region, channel: int, speaker: Optional[str],
-              duration: float, on_doubt: Optional[Callable[[str], None]] = None) -> list[Segment]:
+              duration: float, on_doubt: Optional[Callable[[str], None]] = None,
+              context: Optional[tuple[np.ndarray, str]] = None) -> list[Segment]:
         """`audio`: samples region.start..region.end of the channel (session clock). Segments come with id 0,
         word times snapped to the VAD's onsets, split at long pauses, and every guard applied.
-        `on_doubt(text)` is called with the quick decode's text when it is in doubt and decoded again."""
-        offset = region.start / SAMPLE_RATE
+        `on_doubt(text)` is called with the quick decode's text when it is in doubt and decoded again.
+
+        `context`: earlier speech of the channel and its text. Its audio is decoded first, with its text as
+        the decoder's prefix (Whisper goes on from there, as from a sentence it wrote itself); its words are
+        not returned."""
+        lead = context[0].shape[0] / SAMPLE_RATE if context is not None else 0.0
+        offset = region.start / SAMPLE_RATE - lead   # session time of the decoded audio's first sample
         limit = region.end / SAMPLE_RATE
         regions = (region,)
+        spans_s = [(0.0, lead)] if context is not None else []
+        spans_s += [(a / SAMPLE_RATE - offset, b / SAMPLE_RATE - offset) for a, b in region.spans]
+        if context is not None:
+            audio = np.concatenate([context[0], audio])
         out: list[Segment] = []
-        for fw_seg in self._decode_final(audio, [(a / SAMPLE_RATE - offset, b / SAMPLE_RATE - offset)
-                                                 for a, b in region.spans], on_doubt):
+        prefix = context[1] if context is not None else ""
+        fw_segments = self._decode_final(audio, spans_s, on_doubt, prefix)
+        # the context's own words: the prefix Whisper was made to write, else (a model that takes no prefix)
+        # those heard in the context's audio
+        forced = len("".join(prefix.split())) if prefix and hasattr(self.model or self.full_model, "window_check") \
+            else 0
+        written = 0
+        for fw_seg in fw_segments:
             words = []
             for w in fw_seg.words or ():
-                start = round(min(offset + w.start, limit), 2)
-                end = round(min(offset + max(w.start, w.end), limit), 2)
+                before, written = written, written + len("".join(w.word.split()))
+                if before < forced or (not forced and (w.start + w.end) / 2 < lead):
+                    continue
+                start = round(min(offset + max(w.start, lead), limit), 2)
+                end = round(min(offset + max(w.start, w.end, lead), limit), 2)
                 text = to_simplified(w.word) if self.zh else w.word
                 words.append(Word(start, end, text, float(w.probability)))
+            if context is not None and not words:
+                continue
             if words:
                 words = snap_to_onsets(words, regions)
                 groups = [g for g in split_at_pauses(words, regions) if g and heard_as_speech(g, regions)]
@@ -146,7 +167,7 @@ class UtteranceDecoder:
         return out
 
     def _decode_final(self, audio: np.ndarray, spans_s: list[tuple[float, float]],
-                      on_doubt: Optional[Callable[[str], None]] = None) -> list[Any]:
+                      on_doubt: Optional[Callable[[str], None]] = None, prefix: str = "") -> list[Any]:
         """faster-whisper segments of one utterance (times from the start of `audio`).
 
         First the short window at temperature 0 only (fast). When Whisper doubts that result by its own
@@ -160,8 +181,8 @@ class UtteranceDecoder:
         does it drop the quick decode's text for nothing."""
         audio = np.ascontiguousarray(audio, dtype=np.float32)
         if self.model is None:   # the 30 s window only (bench/live.py --full-window): as offline, fallback too
-            return self._run(self.full_model, audio, spans_s, temperature=None)
-        out = self._run(self.model, audio, spans_s, temperature=0.0)
+            return self._run(self.full_model, audio, spans_s, temperature=None, prefix=prefix)
+        out = self._run(self.model, audio, spans_s, temperature=0.0, prefix=prefix)
         speech = sum(b - a for a, b in spans_s)
         doubtful = any(s.avg_logprob < LOGPROB_MIN or s.compression_ratio > COMPRESSION_MAX for s in out) \
             or (not out and speech >= 0.5)
@@ -176,15 +197,17 @@ class UtteranceDecoder:
         text = self._readable("".join(s.text for s in out))
         if text and on_doubt is not None:
             on_doubt(text)
-        again = self._run(wider, audio, spans_s, temperature=0.0)
+        again = self._run(wider, audio, spans_s, temperature=0.0, prefix=prefix)
         return again or out
 
     def _run(self, model: Any, audio: np.ndarray, spans_s: list[tuple[float, float]],
-             temperature: Optional[float]) -> list[Any]:
+             temperature: Optional[float], prefix: str = "") -> list[Any]:
         checkable = hasattr(model, "window_check")
         if checkable:
             model.window_check = tail_check(audio.shape[0] // (SAMPLE_RATE // FRAMES_PER_S), spans_s)
         extra = {} if temperature is None else {"temperature": temperature}
+        if prefix and checkable:   # another model decodes the context's words too; final() drops them
+            extra["prefix"] = prefix
         budget = token_budget(audio.shape[0])
         out: list[Any] = []
         try:

@@ -264,7 +264,7 @@ def _scripted_decoder(transcriber, monkeypatch, quick: list, again: list):
     decoder = UtteranceDecoder(transcriber.model, "zh")
     used = []
 
-    def run(model, audio, spans_s, temperature):
+    def run(model, audio, spans_s, temperature, prefix=""):
         name = {id(decoder.model): "short", id(decoder.wide_model): "20 s", id(decoder.full_model): "30 s"}
         used.append((name[id(model)], temperature))
         return list(quick if model is decoder.model else again)
@@ -451,3 +451,69 @@ def test_deciding_early_changes_when_a_final_comes_not_what_it_says(transcriber)
     assert [(s.start, s.end, s.text) for s in eager] == [(s.start, s.end, s.text) for s in late]
     assert len(eager) >= 2
     assert eager_stats["early_used"] >= 2 and late_stats["early_used"] == 0
+
+
+def _halves(name: str, pause_s: float) -> tuple[np.ndarray, float, float]:
+    """A clip said in two halves: cut at its quietest 10 ms between 40% and 60% of its length, `pause_s`
+    of room tone put in. Returns (n, 1) audio, where the pause starts and where the second half starts."""
+    x = clip(name)
+    lo, hi = int(0.4 * x.shape[0]) // 160, int(0.6 * x.shape[0]) // 160
+    rms = [float(np.sqrt(np.mean(x[i * 160:(i + 1) * 160].astype(np.float64) ** 2))) for i in range(lo, hi)]
+    cut = (lo + int(np.argmin(rms))) * 160
+    lead = 0.3 * room_tone(1.0)
+    audio = np.concatenate([lead, x[:cut], 0.3 * room_tone(pause_s, seed=5), x[cut:],
+                            0.3 * room_tone(1.5, seed=6)])
+    pause = (lead.shape[0] + cut) / RATE
+    return audio[:, None], pause, pause + pause_s
+
+
+@pytest.mark.model
+def test_a_sentence_broken_by_a_pause_goes_on_from_its_first_half(transcriber):
+    """The second half of a sentence is decoded after the first half's audio, Whisper made to have written
+    the first half's text already: the final of the second half is only its own words, on its own time."""
+    audio, pause, resumed = _halves(LONG, 0.8)
+    lt, rec = live(transcriber, StreamOptions(partials=False))
+    play(lt, audio, seed=2)
+    finals = rec.finals
+    assert len(finals) >= 2, finals
+    first = [s for s in finals if s.start < pause]
+    second = [s for s in finals if s.start >= pause]
+    assert first and second, finals
+    assert lt.stats["with_context"] >= 1
+    assert all(w.start >= resumed - 0.3 for s in second for w in s.words), second
+    said_first = "".join(s.text for s in first)
+    said_second = "".join(s.text for s in second)
+    assert cer(said_first, said_second[: len(said_first)])[0] >= len(said_first) // 2   # not said again
+    e, n = cer(manifest()[LONG]["reference"], said_first + said_second)
+    assert e / n <= 0.2, (said_first, said_second)
+
+
+@pytest.mark.model
+def test_an_utterance_is_decoded_after_the_last_one_of_its_channel_only(transcriber, monkeypatch):
+    """What the decoder is given: the officer's second utterance comes after the officer's first (its text
+    as the prefix), never after the suspect's; the first utterance of a channel comes alone."""
+    audio, utts = assemble([(0, COMMAND), (1, SHORT), (0, MID)], channels=2)
+    lt, rec = live(transcriber, StreamOptions(channels=2, speakers=("officer", "suspect"), partials=False))
+    decoder = lt._decoder
+    real = decoder._run
+    calls = []
+
+    def run(model, audio_, spans_s, temperature, prefix=""):
+        calls.append((len(rec.finals), audio_.shape[0] / RATE, prefix))
+        return real(model, audio_, spans_s, temperature, prefix=prefix)
+    monkeypatch.setattr(decoder, "_run", run)
+    play(lt, audio, seed=5)
+    finals = rec.finals
+    assert [s.speaker for s in finals] == ["officer", "suspect", "officer"], finals
+    first_officer = finals[0].text.rstrip("。，,.！？")
+    alone = [c for c in calls if c[0] < 2]            # the officer's and the suspect's first utterances
+    after = [c for c in calls if c[0] == 2]           # the officer's second
+    assert alone and all(prefix == "" for _, _, prefix in alone), calls
+    assert after and all(prefix == first_officer for _, _, prefix in after), calls
+    assert all(seconds > utts[2]["end"] - utts[2]["place"] for _, seconds, _ in after)   # earlier audio first
+    assert first_officer not in finals[2].text
+
+
+def test_context_is_bounded():
+    with pytest.raises(OptionError, match="context_s"):
+        LiveTranscriber(_NoModel(), StreamOptions(context_s=25), print, print)
