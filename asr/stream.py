@@ -51,7 +51,7 @@ class StreamOptions:
     max_lag_s: float = 1.0                 # no partials while this far behind real time
     short_window: bool = True              # encode the utterance only, not a padded 30 s window
     early_final: bool = True               # decode as soon as the padding is in, emit once the end is sure
-    context_s: float = 10.0                # the channel's earlier speech decoded before a final (0: none)
+    context_s: float = 3.0                 # the channel's earlier speech decoded before a final (0: none)
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,12 @@ MAX_WINDOW = 28 * SAMPLE_RATE   # context and utterance together stay inside Whi
 class Context:                             # a channel's last final utterance, heard again before the next
     audio: np.ndarray                      # its samples (16 kHz, one channel), at most context_s
     text: str                              # what was said in them
+
+
+def _covers(segments: list[Segment], spans: list[tuple[int, int]]) -> bool:
+    """Text reaching to within a second of the speech's end (a decode after a context that stops early
+    lost the rest of the utterance)."""
+    return bool(segments) and max(s.end for s in segments) >= spans[-1][1] / SAMPLE_RATE - 1.0
 
 
 def _validate(options: StreamOptions) -> Optional[str]:
@@ -134,7 +140,7 @@ class LiveTranscriber:
         self._behind = False
         self._stats = {"finals_decoded": 0, "final_decode_s": 0.0, "early_used": 0, "early_wasted": 0,
                        "partials_decoded": 0, "partial_decode_s": 0.0, "partials_skipped_behind": 0,
-                       "partials_skipped_ending": 0, "with_context": 0}
+                       "partials_skipped_ending": 0, "with_context": 0, "context_dropped": 0}
 
     # -- public -------------------------------------------------------------------------------------
     @property
@@ -302,18 +308,18 @@ class LiveTranscriber:
             self._emit(self._on_final, seg)
 
     def _heard(self, c: int, utt: _Utterance, end: int, segments: list[Segment]) -> Optional[Context]:
-        """What the next final of channel c hears first: this utterance from its earliest span that keeps
-        it within context_s, with the text said there."""
+        """What the next final of channel c hears first: the last context_s of this utterance, from the start
+        of a word (0.1 s before it), and the words said there."""
+        words = [w for seg in segments for w in seg.words]
         limit = int(self.options.context_s * SAMPLE_RATE)
-        for a, _ in utt.spans:
-            start = max(a - self._pad, utt.start)
+        for i, w in enumerate(words):
+            start = max(utt.start, int((w.start - 0.1) * SAMPLE_RATE)) if i else utt.start
             if end - start <= limit:
                 break
         else:
             return None
-        text = "".join(w.text for seg in segments for w in seg.words
-                       if (w.start + w.end) / 2 * SAMPLE_RATE >= start).strip().rstrip(_CLOSING)
-        return Context(self._audio(c, start, end).copy(), text) if text else None
+        text = "".join(w.text for w in words[i:]).strip().rstrip(_CLOSING)
+        return Context(self._audio(c, start, end).copy(), text) if text and limit else None
 
     def _decode(self, c: int, utt: _Utterance, end: int, spans: list[tuple[int, int]]) -> list[Segment]:
         """Decoded after the channel's last final utterance, as offline decoding hears an utterance among
@@ -326,7 +332,9 @@ class LiveTranscriber:
         segments = self._decode_region(c, utt, end, spans, context) if context is not None else []
         if context is not None:
             self._stats["with_context"] += 1
-        if not segments:
+        if not _covers(segments, spans):   # Whisper stopped after the prefix, or soon after it
+            if context is not None:
+                self._stats["context_dropped"] += 1
             segments = self._decode_region(c, utt, end, spans)
         took = time.perf_counter() - t0
         self._stats["finals_decoded"] += 1

@@ -11,6 +11,7 @@ the loaded weights) that encodes this way.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any, Callable, Optional
 
@@ -83,6 +84,29 @@ def token_budget(samples: int) -> int:
     return min(400, int(TOKENS_PER_S * samples / SAMPLE_RATE) + 20)
 
 
+def _cjk_word(text: str) -> str:
+    """A Chinese word without the leading space that Whisper writes after a prefix (its prefix is encoded
+    with one: "为超生儿, 争出生"); a Latin word keeps its space."""
+    rest = text.lstrip()
+    return rest if rest and not rest[0].isascii() else text
+
+
+def _context_words(fw_segments: list[Any], prefix: str, lead: float) -> int:
+    """How many leading words of a decode after a context are the context's own: those that spell the prefix
+    Whisper was made to write (faster-whisper returns them), else (a model that took no prefix) those heard
+    in the context's `lead` seconds."""
+    words = [w for s in fw_segments for w in s.words or ()]
+    target = "".join(prefix.split())
+    said = ""
+    for k, w in enumerate(words):
+        said += "".join(w.word.split())
+        if len(said) >= len(target):
+            if target and said.startswith(target):
+                return k + 1
+            break
+    return sum(1 for _ in itertools.takewhile(lambda w: (w.start + w.end) / 2 < lead, words))
+
+
 def _unheard_tail(seg: Segment) -> bool:
     """A scrap after an utterance's text that Whisper itself barely believes ("放松" at p 0.02 and 0.37 in
     the padding after a sentence): a few characters, mean word probability under 0.4. Alone, an utterance
@@ -130,20 +154,16 @@ class UtteranceDecoder:
         out: list[Segment] = []
         prefix = context[1] if context is not None else ""
         fw_segments = self._decode_final(audio, spans_s, on_doubt, prefix)
-        # the context's own words: the prefix Whisper was made to write, else (a model that takes no prefix)
-        # those heard in the context's audio
-        forced = len("".join(prefix.split())) if prefix and hasattr(self.model or self.full_model, "window_check") \
-            else 0
-        written = 0
+        skip = _context_words(fw_segments, prefix, lead) if context is not None else 0
         for fw_seg in fw_segments:
             words = []
             for w in fw_seg.words or ():
-                before, written = written, written + len("".join(w.word.split()))
-                if before < forced or (not forced and (w.start + w.end) / 2 < lead):
+                if skip:
+                    skip -= 1
                     continue
                 start = round(min(offset + max(w.start, lead), limit), 2)
                 end = round(min(offset + max(w.start, w.end, lead), limit), 2)
-                text = to_simplified(w.word) if self.zh else w.word
+                text = _cjk_word(to_simplified(w.word)) if self.zh else w.word
                 words.append(Word(start, end, text, float(w.probability)))
             if context is not None and not words:
                 continue
@@ -195,6 +215,8 @@ class UtteranceDecoder:
                   [(round(s.avg_logprob, 2), round(s.compression_ratio, 2)) for s in out],
                   "20 s" if wider is self.wide_model else "30 s")
         text = self._readable("".join(s.text for s in out))
+        if prefix and text.startswith(prefix):
+            text = text[len(prefix):].strip()
         if text and on_doubt is not None:
             on_doubt(text)
         again = self._run(wider, audio, spans_s, temperature=0.0, prefix=prefix)

@@ -18,7 +18,7 @@ from asr.stream import LiveTranscriber, Partial, StreamOptions
 from asr.windows import MAX_FRAMES, trim_window
 from asr.stream_vad import SileroStream, SpanTracker, StreamGate, Tape
 from asr.textnorm import to_simplified
-from asr.types import Segment, TranscribeOptions
+from asr.types import Segment, TranscribeOptions, Word
 from asr.vad import crosstalk_gate, speech_regions
 
 from conftest import RATE, SPEECH, manifest, read_wav, room_tone
@@ -517,3 +517,51 @@ def test_an_utterance_is_decoded_after_the_last_one_of_its_channel_only(transcri
 def test_context_is_bounded():
     with pytest.raises(OptionError, match="context_s"):
         LiveTranscriber(_NoModel(), StreamOptions(context_s=25), print, print)
+
+
+class _W:
+    def __init__(self, word: str, start: float, end: float):
+        self.word, self.start, self.end = word, start, end
+
+
+class _S:
+    def __init__(self, *words: _W):
+        self.words = list(words)
+
+
+def test_the_context_s_own_words_are_the_prefix_whisper_wrote():
+    from asr.stream_decode import _context_words
+    written = [_S(_W(" 就是", 0.0, 0.3), _W("根据", 0.3, 0.8)), _S(_W("情况，", 0.8, 1.2), _W("决定", 3.1, 3.5))]
+    assert _context_words(written, "就是根据情况", lead=3.0) == 3      # the last one carries the new comma
+    # a model that takes no prefix decodes the context's audio anew: its words are those heard before `lead`
+    anew = [_S(_W("就是", 0.0, 0.3), _W("跟据", 0.3, 0.8), _W("决定", 3.1, 3.5))]
+    assert _context_words(anew, "就是根据", lead=3.0) == 2
+    assert _context_words([_S(_W("决定", 3.1, 3.5))], "就是根据", lead=3.0) == 0
+
+
+def test_a_chinese_word_after_a_prefix_has_no_leading_space():
+    from asr.stream_decode import _cjk_word
+    assert _cjk_word(" 争") == "争" and _cjk_word(" ，") == "，"
+    assert _cjk_word(" iPhone") == " iPhone" and _cjk_word("好") == "好"
+
+
+def test_a_decode_after_the_context_that_stops_short_is_done_again_alone():
+    """Whisper may close its window right after the prefix: the utterance is then decoded alone, and its
+    text is not lost."""
+    audio, utts = assemble([(0, COMMAND), (0, SHORT)], channels=1)
+    lt, rec = live(_NoModel(), StreamOptions(partials=False))
+    asked = []
+
+    def final(audio_, region, channel, speaker, duration, on_doubt=None, context=None):
+        asked.append(context is not None)
+        if context is not None:
+            return []                           # stopped after the prefix
+        a, b = region.spans[0][0] / RATE, region.spans[-1][1] / RATE
+        words = tuple(Word(round(t, 2), round(min(t + 0.5, b), 2), "话", 0.9) for t in np.arange(a, b, 0.5))
+        return [Segment(0, a, b, "话" * len(words), words, speaker, channel)]
+    lt._decoder.final = final
+    play(lt, audio, seed=6)
+    assert len(rec.finals) == 2 and all(s.text for s in rec.finals)
+    assert rec.finals[1].start >= utts[1]["onset"] - 0.5
+    assert asked.count(True) >= 1 and asked[-1] is False
+    assert lt.stats["context_dropped"] >= 1
