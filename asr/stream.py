@@ -51,7 +51,7 @@ class StreamOptions:
     max_lag_s: float = 1.0                 # no partials while this far behind real time
     short_window: bool = True              # encode the utterance only, not a padded 30 s window
     early_final: bool = True               # decode as soon as the padding is in, emit once the end is sure
-    context_s: float = 3.0                 # the channel's earlier speech decoded before a final (0: none)
+    context_s: float = 4.0                 # the channel's earlier speech decoded before a final (0: none)
 
 
 @dataclass(frozen=True)
@@ -335,6 +335,8 @@ class LiveTranscriber:
         if not _covers(segments, spans):   # Whisper stopped after the prefix, or soon after it
             if context is not None:
                 self._stats["context_dropped"] += 1
+                log.debug("ch%d after %r: %r stops short of the speech (%.2f s); decoding it alone", c,
+                          context.text, [s.text for s in segments], spans[-1][1] / SAMPLE_RATE)
             segments = self._decode_region(c, utt, end, spans)
         took = time.perf_counter() - t0
         self._stats["finals_decoded"] += 1
