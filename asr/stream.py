@@ -25,7 +25,7 @@ import numpy as np
 
 from asr.engine import check_language
 from asr.errors import OptionError
-from asr.stream_decode import UtteranceDecoder
+from asr.stream_decode import Context, UtteranceDecoder
 from asr.stream_vad import WINDOW, SileroStream, SpanTracker, StreamGate, Tape
 from asr.types import Segment
 from asr.vad import SAMPLE_RATE, Region
@@ -76,12 +76,6 @@ class _Utterance:
 
 _CLOSING = "。.，,！!？?；;：:、…"   # a prefix ending a sentence makes Whisper start it again
 MAX_WINDOW = 28 * SAMPLE_RATE   # context and utterance together stay inside Whisper's 30 s window
-
-
-@dataclass(frozen=True)
-class Context:                             # a channel's last final utterance, heard again before the next
-    audio: np.ndarray                      # its samples (16 kHz, one channel), at most context_s
-    text: str                              # what was said in them
 
 
 def _covers(segments: list[Segment], spans: list[tuple[int, int]]) -> bool:
@@ -319,7 +313,7 @@ class LiveTranscriber:
         else:
             return None
         text = "".join(w.text for w in words[i:]).strip().rstrip(_CLOSING)
-        return Context(self._audio(c, start, end).copy(), text) if text and limit else None
+        return Context(self._audio(c, start, end).copy(), text) if text else None
 
     def _decode(self, c: int, utt: _Utterance, end: int, spans: list[tuple[int, int]]) -> list[Segment]:
         """Decoded after the channel's last final utterance, as offline decoding hears an utterance among
@@ -329,9 +323,10 @@ class LiveTranscriber:
         context = self._context[c]
         if context is not None and context.audio.shape[0] + end - utt.start > MAX_WINDOW:
             context = None
-        segments = self._decode_region(c, utt, end, spans, context) if context is not None else []
+        segments = []
         if context is not None:
             self._stats["with_context"] += 1
+            segments = self._decode_region(c, utt, end, spans, context)
         if not _covers(segments, spans):   # Whisper stopped after the prefix, or soon after it
             if context is not None:
                 self._stats["context_dropped"] += 1
@@ -357,7 +352,7 @@ class LiveTranscriber:
 
         return self._decoder.final(audio, region, c, self._speakers[c], max(self._gated.end, end) / SAMPLE_RATE,
                                    on_doubt=doubted if self.options.partials else None,
-                                   context=(context.audio, context.text) if context is not None else None)
+                                   context=context)
 
     def _audio(self, c: int, a: int, b: int) -> np.ndarray:
         """Gated samples [a, b) of channel c; the part past what the gate has handed out is gated as if the

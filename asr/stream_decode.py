@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -84,6 +85,12 @@ def token_budget(samples: int) -> int:
     return min(400, int(TOKENS_PER_S * samples / SAMPLE_RATE) + 20)
 
 
+@dataclass(frozen=True)
+class Context:                             # a channel's last final utterance, heard again before the next
+    audio: np.ndarray                      # its samples (16 kHz, one channel)
+    text: str                              # what was said in them
+
+
 def _cjk_word(text: str) -> str:
     """A Chinese word without the leading space that Whisper writes after a prefix (its prefix is encoded
     with one: "为超生儿, 争出生"); a Latin word keeps its space."""
@@ -135,7 +142,7 @@ class UtteranceDecoder:
 
     def final(self, audio: np.ndarray, region: Region, channel: int, speaker: Optional[str],
               duration: float, on_doubt: Optional[Callable[[str], None]] = None,
-              context: Optional[tuple[np.ndarray, str]] = None) -> list[Segment]:
+              context: Optional[Context] = None) -> list[Segment]:
         """`audio`: samples region.start..region.end of the channel (session clock). Segments come with id 0,
         word times snapped to the VAD's onsets, split at long pauses, and every guard applied.
         `on_doubt(text)` is called with the quick decode's text when it is in doubt and decoded again.
@@ -143,16 +150,16 @@ class UtteranceDecoder:
         `context`: earlier speech of the channel and its text. Its audio is decoded first, with its text as
         the decoder's prefix (Whisper goes on from there, as from a sentence it wrote itself); its words are
         not returned."""
-        lead = context[0].shape[0] / SAMPLE_RATE if context is not None else 0.0
+        lead = context.audio.shape[0] / SAMPLE_RATE if context is not None else 0.0
         offset = region.start / SAMPLE_RATE - lead   # session time of the decoded audio's first sample
         limit = region.end / SAMPLE_RATE
         regions = (region,)
         spans_s = [(0.0, lead)] if context is not None else []
         spans_s += [(a / SAMPLE_RATE - offset, b / SAMPLE_RATE - offset) for a, b in region.spans]
         if context is not None:
-            audio = np.concatenate([context[0], audio])
+            audio = np.concatenate([context.audio, audio])
         out: list[Segment] = []
-        prefix = context[1] if context is not None else ""
+        prefix = context.text if context is not None else ""
         fw_segments = self._decode_final(audio, spans_s, on_doubt, prefix)
         skip = _context_words(fw_segments, prefix, lead) if context is not None else 0
         for fw_seg in fw_segments:

@@ -339,7 +339,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     report = {
         "minutes": minutes, "seed": args.seed, "chunk_s": args.chunk, "model": tr.model_label,
         "cpu_cores": os.cpu_count(), "partials": not args.no_partials, "short_window": not args.full_window,
-        "early_final": not args.late_final, "end_silence_s": args.end_silence, "context_s": args.context, "beam_size": args.beam,
+        "early_final": not args.late_final, "end_silence_s": args.end_silence,
+        "context_s": args.context, "beam_size": args.beam,
         "load_avg_1m_before": round(load_before[0], 2), "load_avg_1m_after_live": round(load_live[0], 2),
         "duration_s": round(duration, 2), "utterances": len(utts), "final_segments": len(finals),
         "partial_events": len(ev.partials), "utterances_without_final": missing, "ids_in_order": ids_ok,
@@ -375,8 +376,8 @@ def main(argv: Optional[list[str]] = None) -> int:
           f"(load average {load_before[0]:.2f} before, {load_live[0]:.2f} after: other work shares the cores)")
     st = run["stats"]
     print(f"work: {st['finals_decoded']} final decodes ({st['final_decode_s']:.1f} s, "
-          f"{st['final_decode_s'] / max(1, st['finals_decoded']):.2f} s each, {st['with_context']} after the channel's "
-          f"previous utterance, {st['context_dropped']} of them decoded again alone; decoded early and used "
+          f"{st['final_decode_s'] / max(1, st['finals_decoded']):.2f} s each, "
+          f"{st['with_context']} after the channel's previous utterance, {st['context_dropped']} of them decoded again alone; decoded early and used "
           f"{st['early_used']}, wasted {st['early_wasted']}; doubted and decoded again {st['finals_doubted']}), "
           f"{st['partials_decoded']} partial decodes "
           f"({st['partial_decode_s']:.1f} s); partials skipped: behind {st['partials_skipped_behind']}, "

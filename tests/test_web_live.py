@@ -102,7 +102,6 @@ def test_console_records_a_file_as_live_through_the_real_pipeline(browser, tmp_p
 
 @pytest.mark.model
 def test_console_live_mandarin_with_the_real_model(browser, tmp_path, transcriber):
-    pytest.importorskip("asr.stream")
     source = tmp_path / "clip.wav"  # the clip, then 3 s of silence so that the utterance is final
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(CLIP), "-af", "apad=pad_dur=3",
                     str(source)], check=True)
