@@ -2,7 +2,7 @@
 
 Per channel: the crosstalk gate (two microphones: a sentence is kept on the louder one), Silero VAD run
 incrementally, and an utterance tracker. An utterance ends after `end_silence_s` of silence, or is cut at
-`max_utterance_s`; it is then decoded once (beam as offline, word times, the Simplified prompt) after the
+`max_utterance_s`; it is then decoded once (greedy, word times, the Simplified prompt) after the
 audio of the channel's previous final utterance, whose text Whisper is made to have written already (the
 decoder's prefix), and its segments go to `on_final` with word times on the session clock.
 While someone is still speaking, a cheap greedy decode of the open utterance goes to `on_partial` at most
@@ -38,7 +38,7 @@ class StreamOptions:
     language: str = "zh"
     channels: int = 1                      # PCM fed has this many channels
     speakers: tuple[str, ...] = ()         # names per channel; () -> speaker None
-    beam_size: int = 5                     # final decode, as offline
+    beam_size: int = 1                     # final decode: greedy (beam 5 takes twice as long, see README)
     initial_prompt: Optional[str] = None   # None: the Simplified-Chinese prompt when language is zh
     vad_threshold: float = 0.5
     end_silence_s: float = 0.5             # silence that ends an utterance
@@ -51,7 +51,7 @@ class StreamOptions:
     max_lag_s: float = 1.0                 # no partials while this far behind real time
     short_window: bool = True              # encode the utterance only, not a padded 30 s window
     early_final: bool = True               # decode as soon as the padding is in, emit once the end is sure
-    context_s: float = 4.0                 # the channel's earlier speech decoded before a final (0: none)
+    context_s: float = 10.0                # the channel's earlier speech decoded before a final (0: none)
 
 
 @dataclass(frozen=True)

@@ -339,7 +339,7 @@ def test_finals_read_like_the_offline_transcription(mono):
     ref = "".join(u["ref"] for u in mono["utts"])
     e_live, n = cer(ref, live_text)
     e_off, _ = cer(ref, offline_text)
-    # 56 characters: one is 1.8 points; live decodes each utterance alone, offline sees its neighbours
+    # 56 characters: one is 1.8 points; live hears only the previous utterance, offline its 30 s window
     assert e_live <= e_off + 4, (live_text, offline_text)
     assert e_live / n <= 0.15, live_text
     assert to_simplified(live_text) == live_text
