@@ -8,7 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from conftest import RATE, SPEECH, read_wav, room_tone, write_wav, xunlu
+from asr.scoring import cer
+from conftest import RATE, SPEECH, manifest, read_wav, room_tone, write_wav, xunlu
 
 
 @pytest.mark.parametrize("args, message", [
@@ -127,8 +128,11 @@ def test_record_a_file_as_live_then_ctrl_c(tmp_path):
     assert 8.0 < session.duration < 20.0                               # stopped by Ctrl-C, not the file's end
     segs = json.loads((archive.folder(sid) / "transcripts" / "v1.json").read_text())["segments"]
     assert segs and abs(segs[0]["start"] - truth) <= 0.3, (segs[0], truth)  # a known utterance's time
-    assert "房价" in "".join(s["text"] for s in segs)
-    search = xunlu("search", "房价", "--json", home=home, timeout=120)
+    text = "".join(s["text"] for s in segs)
+    errors, n = cer(manifest()[MANDARIN]["reference"], text)  # base int8 reads 房价 as 访价 on some CPUs
+    assert errors / n <= 0.2, text
+    word = next(w for w in ("上涨", "经济", "下跌", "房价") if w in text)   # a word of the sentence, as heard
+    search = xunlu("search", word, "--json", home=home, timeout=120)
     hits = [json.loads(line) for line in search.stdout.splitlines()]
     assert hits and hits[0]["session"] == sid
 
