@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from models.store import (BASE_SHA256, ModelError, assemble_base, base_dir, base_is_valid, installed, label,
-                          resolve, sha256_file)
+                          resolve, resolve_cpu_threads, sha256_file)
 
-from conftest import xunlu
+from conftest import SPEECH, xunlu
 
 OFFLINE = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_ETAG_TIMEOUT": "3"}
 
@@ -91,3 +91,24 @@ def test_models_command_lists_base_and_where(fresh_home):
     assemble_base(fresh_home)
     listed = installed(fresh_home)
     assert listed[0].name == "base" and listed[0].status == "ok" and listed[0].path == base_dir(fresh_home)
+
+
+def test_cpu_threads_one_on_two_cores_else_faster_whispers_default(monkeypatch):
+    monkeypatch.delenv("XUNLU_CPU_THREADS", raising=False)
+    assert resolve_cpu_threads(0, cores=2) == 1 and resolve_cpu_threads(0, cores=1) == 1
+    assert resolve_cpu_threads(0, cores=16) == 4
+    assert resolve_cpu_threads(3, cores=2) == 3                          # asked for: as asked
+
+
+def test_cpu_threads_from_the_environment(monkeypatch):
+    monkeypatch.setenv("XUNLU_CPU_THREADS", "2")
+    assert resolve_cpu_threads(0, cores=2) == 2
+    monkeypatch.setenv("XUNLU_CPU_THREADS", "many")
+    with pytest.raises(ModelError, match="XUNLU_CPU_THREADS"):
+        resolve_cpu_threads(0)
+
+
+def test_a_bad_thread_count_is_one_clear_line(home):
+    clip = SPEECH / "aishell" / "BAC009S0150W0122.wav"
+    result = xunlu("transcribe", str(clip), home=home, env={"XUNLU_CPU_THREADS": "two"})
+    assert result.returncode != 0 and "XUNLU_CPU_THREADS" in result.stderr and "Traceback" not in result.stderr
