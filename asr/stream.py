@@ -2,7 +2,7 @@
 
 Per channel: the crosstalk gate (two microphones: a sentence is kept on the louder one), Silero VAD run
 incrementally, and an utterance tracker. An utterance ends after `end_silence_s` of silence, or is cut at
-`max_utterance_s`; it is then decoded once (greedy, word times, the Simplified prompt) after the
+`max_utterance_s`; it is then decoded once (beam 2, word times, the Simplified prompt) after the
 audio of the channel's previous final utterance, whose text Whisper is made to have written already (the
 decoder's prefix), and its segments go to `on_final` with word times on the session clock.
 While someone is still speaking, a cheap greedy decode of the open utterance goes to `on_partial` at most
@@ -38,7 +38,7 @@ class StreamOptions:
     language: str = "zh"
     channels: int = 1                      # PCM fed has this many channels
     speakers: tuple[str, ...] = ()         # names per channel; () -> speaker None
-    beam_size: int = 1                     # final decode: greedy (beam 5 takes twice as long, see README)
+    beam_size: int = 2                     # final decode: beam 2 (bench/README.md: as good as 5, nearly as fast as 1)
     initial_prompt: Optional[str] = None   # None: the Simplified-Chinese prompt when language is zh
     vad_threshold: float = 0.5
     end_silence_s: float = 0.5             # silence that ends an utterance

@@ -1,7 +1,7 @@
 """Benchmark: live transcription of a two-speaker interview played in real time.
 
     .venv/bin/python bench/live.py [--quick] [--minutes M] [--seed N] [--home DIR] [--chunk S]
-                                   [--no-partials] [--full-window] [--queue N] [--end-silence S] [--debug]
+                                   [--no-partials] [--full-window] [--queue N] [--end-silence S] [--end-pad S] [--debug]
                                    [--cer-only] [--context S] [--beam N]
 
 An interview is assembled in memory from the shared clips (officer on channel 0, suspect on channel 1,
@@ -277,6 +277,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                     help=f"beam of the final decodes (default {StreamOptions.beam_size}, as offline)")
     ap.add_argument("--end-silence", type=float, default=StreamOptions.end_silence_s,
                     help=f"silence that ends an utterance (default {StreamOptions.end_silence_s} s)")
+    ap.add_argument("--end-pad", type=float, default=StreamOptions.end_pad_s,
+                    help=f"audio decoded after the last speech (default {StreamOptions.end_pad_s} s)")
     ap.add_argument("--debug", action="store_true", help="log every decode of asr.stream on stderr")
     ap.add_argument("--cer-only", action="store_true",
                     help="feed the interview as fast as it is taken, finals only, and compare the text with "
@@ -306,7 +308,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     warm_up.finish()
     options = StreamOptions(language="zh", channels=2, speakers=SPEAKERS, partials=not args.no_partials,
                             short_window=not args.full_window, early_final=not args.late_final,
-                            end_silence_s=args.end_silence, context_s=args.context,
+                            end_silence_s=args.end_silence, end_pad_s=args.end_pad, context_s=args.context,
                             beam_size=args.beam)
     if args.cer_only:
         options = replace(options, partials=False)
@@ -339,7 +341,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     report = {
         "minutes": minutes, "seed": args.seed, "chunk_s": args.chunk, "model": tr.model_label,
         "cpu_cores": os.cpu_count(), "partials": not args.no_partials, "short_window": not args.full_window,
-        "early_final": not args.late_final, "end_silence_s": args.end_silence,
+        "early_final": not args.late_final, "end_silence_s": args.end_silence, "end_pad_s": args.end_pad,
         "context_s": args.context, "beam_size": args.beam,
         "load_avg_1m_before": round(load_before[0], 2), "load_avg_1m_after_live": round(load_live[0], 2),
         "duration_s": round(duration, 2), "utterances": len(utts), "final_segments": len(finals),
