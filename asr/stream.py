@@ -38,7 +38,7 @@ class StreamOptions:
     language: str = "zh"
     channels: int = 1                      # PCM fed has this many channels
     speakers: tuple[str, ...] = ()         # names per channel; () -> speaker None
-    beam_size: int = 2                     # final decode: beam 2 (bench/README.md: as good as 5, nearly as fast as 1)
+    beam_size: int = 2                     # final decode (bench/README.md: near 5's text, 1's time)
     initial_prompt: Optional[str] = None   # None: the Simplified-Chinese prompt when language is zh
     vad_threshold: float = 0.5
     end_silence_s: float = 0.5             # silence that ends an utterance

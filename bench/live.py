@@ -1,8 +1,8 @@
 """Benchmark: live transcription of a two-speaker interview played in real time.
 
     .venv/bin/python bench/live.py [--quick] [--minutes M] [--seed N] [--home DIR] [--chunk S]
-                                   [--no-partials] [--full-window] [--queue N] [--end-silence S] [--end-pad S] [--debug]
-                                   [--cer-only] [--context S] [--beam N]
+                                   [--no-partials] [--full-window] [--queue N] [--end-silence S] [--end-pad S]
+                                   [--debug] [--cer-only] [--context S] [--beam N]
 
 An interview is assembled in memory from the shared clips (officer on channel 0, suspect on channel 1,
 alternating turns, 1.0-4.0 s pauses, crosstalk at -18 dB and 3 ms delay, -60 dBFS noise, as bench/asr.py
@@ -274,7 +274,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                     help="seconds of the channel's last final utterance decoded before the next "
                          f"(default {StreamOptions.context_s}; 0 = none)")
     ap.add_argument("--beam", type=int, default=StreamOptions.beam_size,
-                    help=f"beam of the final decodes (default {StreamOptions.beam_size}, as offline)")
+                    help=f"beam of the final decodes (default {StreamOptions.beam_size})")
     ap.add_argument("--end-silence", type=float, default=StreamOptions.end_silence_s,
                     help=f"silence that ends an utterance (default {StreamOptions.end_silence_s} s)")
     ap.add_argument("--end-pad", type=float, default=StreamOptions.end_pad_s,
