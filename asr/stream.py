@@ -2,9 +2,10 @@
 
 Per channel: the crosstalk gate (two microphones: a sentence is kept on the louder one), Silero VAD run
 incrementally, and an utterance tracker. An utterance ends after `end_silence_s` of silence, or is cut at
-`max_utterance_s`; it is then decoded once (beam 2, word times, the Simplified prompt) after the
-audio of the channel's previous final utterance, whose text Whisper is made to have written already (the
-decoder's prefix), and its segments go to `on_final` with word times on the session clock.
+`max_utterance_s`; it is then decoded once (beam 2, or 5 for up to 10 s of audio; word times, the Simplified
+prompt) after the audio of the channel's previous final utterance, whose text Whisper is made to have
+written already (the decoder's prefix), and its segments go to `on_final` with word times on the session
+clock.
 While someone is still speaking, a cheap greedy decode of the open utterance goes to `on_partial` at most
 every `partial_interval_s` of audio. Partials never hold up finals: finals are decoded as soon as the audio
 that ends them arrives, a partial only once a feed's audio is handled, never while the speaker is pausing,
@@ -39,6 +40,8 @@ class StreamOptions:
     channels: int = 1                      # PCM fed has this many channels
     speakers: tuple[str, ...] = ()         # names per channel; () -> speaker None
     beam_size: int = 2                     # final decode (bench/README.md: near 5's text, 1's time)
+    short_beam_size: int = 5               # ... of at most short_audio_s of audio, context included
+    short_audio_s: float = 10.0            # (short decodes are cheap; the slow ones keep beam_size)
     initial_prompt: Optional[str] = None   # None: the Simplified-Chinese prompt when language is zh
     vad_threshold: float = 0.5
     end_silence_s: float = 0.5             # silence that ends an utterance
@@ -98,6 +101,8 @@ def _validate(options: StreamOptions) -> Optional[str]:
         raise OptionError("end_silence_s must be at least 0.3 s and max_utterance_s between 2 and 29 s")
     if not 0.0 <= options.end_pad_s <= options.end_silence_s:
         raise OptionError("end_pad_s must lie between 0 and end_silence_s")
+    if options.beam_size < 1 or options.short_beam_size < 0 or options.short_audio_s < 0:
+        raise OptionError("beam_size must be 1 or more, short_beam_size and short_audio_s 0 or more")
     if not 0.0 <= options.context_s <= 20.0:
         raise OptionError("context_s must lie between 0 and 20 s")
     return check_language(options.language)
@@ -111,7 +116,8 @@ class LiveTranscriber:
         self._on_partial = on_partial
         self._on_final = on_final
         self._decoder = UtteranceDecoder(transcriber.model, language, options.beam_size,
-                                         options.initial_prompt, options.short_window)
+                                         options.initial_prompt, options.short_window,
+                                         (options.short_beam_size, options.short_audio_s))
         n = options.channels
         self._speakers: list[Optional[str]] = list(options.speakers) if options.speakers else [None] * n
         self._raw = Tape(n)

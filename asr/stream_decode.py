@@ -127,12 +127,14 @@ class UtteranceDecoder:
     """Turns one utterance's audio into Segments (final) or text (partial)."""
 
     def __init__(self, model: Any, language: Optional[str], beam_size: int = 5,
-                 initial_prompt: Optional[str] = None, short_window: bool = True):
+                 initial_prompt: Optional[str] = None, short_window: bool = True,
+                 short_beam: tuple[int, float] = (0, 0.0)):
         self.model = short_window_model(model) if short_window else None
         self.wide_model = short_window_model(model, DOUBT_MIN_FRAMES)
         self.full_model = short_window_model(model, MAX_FRAMES)
         self.language = language
         self.beam_size = beam_size
+        self.short_beam = short_beam   # (beam, seconds): a decode of at most that much audio uses that beam
         prompt = initial_prompt
         if prompt is None and language == "zh":
             prompt = ZH_PROMPT
@@ -238,10 +240,12 @@ class UtteranceDecoder:
         if prefix and checkable:   # another model decodes the context's words too; final() drops them
             extra["prefix"] = prefix
         budget = token_budget(audio.shape[0])
+        beam, short_s = self.short_beam
+        beam = beam if beam and audio.shape[0] <= short_s * SAMPLE_RATE else self.beam_size
         out: list[Any] = []
         try:
             raw, _ = model.transcribe(
-                audio, language=self.language, beam_size=self.beam_size, word_timestamps=True,
+                audio, language=self.language, beam_size=beam, word_timestamps=True,
                 vad_filter=False, initial_prompt=self.prompt, condition_on_previous_text=False,
                 max_new_tokens=budget, **extra)
             for fw_seg in raw:
