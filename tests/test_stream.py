@@ -219,6 +219,7 @@ class _NoModel:
     (StreamOptions(language="klingon"), "unknown language"),
     (StreamOptions(vad_threshold=1.5), "vad_threshold"),
     (StreamOptions(max_utterance_s=40), "max_utterance_s"),
+    (StreamOptions(beam_size=0), "beam_size"),
 ])
 def test_bad_options_are_refused(options, message):
     with pytest.raises(OptionError, match=message):
@@ -246,6 +247,26 @@ def test_an_empty_or_silent_stream_finishes_with_nothing():
     assert 2.5 <= lt.processed <= 3.0          # the VAD trails the input by the gate's delay at most
     lt.finish()
     assert got == [] and lt.processed == pytest.approx(3.0)
+
+
+class _BeamSpy:
+    """A model that writes nothing and keeps the beam each decode asked for."""
+    def __init__(self):
+        self.beams = []
+
+    def transcribe(self, audio, **kw):
+        self.beams.append(kw["beam_size"])
+        return iter(()), None
+
+
+def test_a_short_decode_gets_the_wide_beam_and_a_long_one_the_narrow():
+    from asr.stream_decode import UtteranceDecoder
+
+    spy = _BeamSpy()
+    decoder = UtteranceDecoder(spy, "zh", beam_size=2, short_beam=(5, 10.0))
+    for seconds in (3.0, 10.0, 10.5, 17.0):                # context and utterance together
+        decoder._run(spy, np.zeros(int(seconds * RATE), dtype=np.float32), [], 0.0)
+    assert spy.beams == [5, 5, 2, 2]
 
 
 # -- a doubted quick decode -----------------------------------------------------------------------------
