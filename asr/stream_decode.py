@@ -240,12 +240,10 @@ class UtteranceDecoder:
         if prefix and checkable:   # another model decodes the context's words too; final() drops them
             extra["prefix"] = prefix
         budget = token_budget(audio.shape[0])
-        beam, short_s = self.short_beam
-        beam = beam if beam and audio.shape[0] <= short_s * SAMPLE_RATE else self.beam_size
         out: list[Any] = []
         try:
             raw, _ = model.transcribe(
-                audio, language=self.language, beam_size=beam, word_timestamps=True,
+                audio, language=self.language, beam_size=self._beam(audio.shape[0]), word_timestamps=True,
                 vad_filter=False, initial_prompt=self.prompt, condition_on_previous_text=False,
                 max_new_tokens=budget, **extra)
             for fw_seg in raw:
@@ -256,6 +254,11 @@ class UtteranceDecoder:
             if checkable:
                 model.window_check = None
         return out
+
+    def _beam(self, samples: int) -> int:
+        """The final's beam: the short beam for a decode of at most its seconds of audio, else beam_size."""
+        beam, seconds = self.short_beam
+        return beam if beam and samples <= seconds * SAMPLE_RATE else self.beam_size
 
     def partial(self, audio: np.ndarray) -> str:
         """Greedy text of an utterance still being spoken, without timestamps; '' when nothing usable."""
