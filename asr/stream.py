@@ -19,6 +19,7 @@ import logging
 import math
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
@@ -55,6 +56,7 @@ class StreamOptions:
     short_window: bool = True              # encode the utterance only, not a padded 30 s window
     early_final: bool = True               # decode as soon as the padding is in, emit once the end is sure
     context_s: float = 10.0                # the channel's earlier speech decoded before a final (0: none)
+    alone_aside: bool = True               # ... and the final also decoded without it, on the model's other worker
 
 
 @dataclass(frozen=True)
@@ -115,9 +117,13 @@ class LiveTranscriber:
         self.options = options
         self._on_partial = on_partial
         self._on_final = on_final
-        self._decoder = UtteranceDecoder(transcriber.model, language, options.beam_size,
-                                         options.initial_prompt, options.short_window,
-                                         (options.short_beam_size, options.short_audio_s))
+        self._decoder, self._spare = (
+            UtteranceDecoder(transcriber.model, language, options.beam_size, options.initial_prompt,
+                             options.short_window, (options.short_beam_size, options.short_audio_s))
+            for _ in range(2))   # the spare decodes aside (its own model clones: a decode sets one's attributes)
+        self._model = transcriber.model
+        self._aside: Optional[ThreadPoolExecutor] = None
+        self._aside_job: Optional[Future] = None
         n = options.channels
         self._speakers: list[Optional[str]] = list(options.speakers) if options.speakers else [None] * n
         self._raw = Tape(n)
@@ -140,7 +146,7 @@ class LiveTranscriber:
         self._behind = False
         self._stats = {"finals_decoded": 0, "final_decode_s": 0.0, "early_used": 0, "early_wasted": 0,
                        "partials_decoded": 0, "partial_decode_s": 0.0, "partials_skipped_behind": 0,
-                       "partials_skipped_ending": 0, "with_context": 0, "context_dropped": 0}
+                       "partials_skipped_ending": 0, "with_context": 0, "context_dropped": 0, "decoded_aside": 0}
 
     # -- public -------------------------------------------------------------------------------------
     @property
@@ -152,7 +158,7 @@ class LiveTranscriber:
     @property
     def stats(self) -> dict:
         """Counters of the work done so far (decodes, seconds spent decoding, doubts, partials skipped)."""
-        return dict(self._stats, finals_doubted=self._decoder.doubted)
+        return dict(self._stats, finals_doubted=self._decoder.doubted + self._spare.doubted)
 
     def feed(self, pcm: np.ndarray) -> None:
         """float32 samples at 16 kHz, shape (n, channels), consecutive, the first call starting at t=0.
@@ -179,6 +185,8 @@ class LiveTranscriber:
             self._gate.advance(self._raw, self._gated, final=True)
             self._analyse(final=True)
             self._finished = True
+            if self._aside is not None:
+                self._aside.shutdown(wait=True)
 
     # -- input --------------------------------------------------------------------------------------
     def _check_pcm(self, pcm: np.ndarray) -> np.ndarray:
@@ -330,21 +338,44 @@ class LiveTranscriber:
         if context is not None and context.audio.shape[0] + end - utt.start > MAX_WINDOW:
             context = None
         segments = []
+        alone: Optional[Future] = None
         if context is not None:
             self._stats["with_context"] += 1
+            alone = self._decode_aside(c, utt, end, spans)
             segments = self._decode_region(c, utt, end, spans, context)
         if not _covers(segments, spans):   # Whisper stopped after the prefix, or soon after it
             if context is not None:
                 self._stats["context_dropped"] += 1
-                log.debug("ch%d after %r: %r stops short of the speech (%.2f s); decoding it alone", c,
-                          context.text, [s.text for s in segments], spans[-1][1] / SAMPLE_RATE)
-            segments = self._decode_region(c, utt, end, spans)
+                log.debug("ch%d after %r: %r stops short of the speech (%.2f s); %s alone", c, context.text,
+                          [s.text for s in segments], spans[-1][1] / SAMPLE_RATE,
+                          "decoded aside" if alone is not None else "decoding it")
+            segments = alone.result() if alone is not None else self._decode_region(c, utt, end, spans)
         took = time.perf_counter() - t0
         self._stats["finals_decoded"] += 1
         self._stats["final_decode_s"] += took
         log.debug("final ch%d %.2f-%.2f s decoded in %.2f s%s: %d segment(s)", c, utt.start / SAMPLE_RATE,
                   end / SAMPLE_RATE, took, " after its context" if context is not None else "", len(segments))
         return segments
+
+    def _decode_aside(self, c: int, utt: _Utterance, end: int, spans: list[tuple[int, int]]) -> Optional[Future]:
+        """The utterance decoded alone, in a thread, while this one decodes it after its context: the answer
+        when that decode comes back short (1 in 20-40 after 10 s of context) is then ready, instead of a
+        second decode after the first. Whisper's decoder uses one core, and a model with two workers runs two
+        decodes side by side on 2 cores at almost the speed of one. Not when the model has one worker or is
+        busy (another session, an import), nor while the stream runs behind or the last one is still going."""
+        ct2 = getattr(self._model, "model", None)
+        if (not self.options.alone_aside or self._behind or getattr(ct2, "num_workers", 1) < 2
+                or getattr(ct2, "num_active_batches", 1) > 0
+                or (self._aside_job is not None and not self._aside_job.done())):
+            return None
+        if self._aside is None:
+            self._aside = ThreadPoolExecutor(1, thread_name_prefix="xunlu-asr-aside")
+        region = Region(utt.start, end, tuple(spans))
+        audio = self._audio(c, utt.start, end).copy()   # the tape is compacted in place later
+        duration = max(self._gated.end, end) / SAMPLE_RATE
+        self._aside_job = self._aside.submit(self._spare.final, audio, region, c, self._speakers[c], duration)
+        self._stats["decoded_aside"] += 1
+        return self._aside_job
 
     def _decode_region(self, c: int, utt: _Utterance, end: int, spans: list[tuple[int, int]],
                        context: Optional[Context] = None) -> list[Segment]:

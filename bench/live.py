@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/live.py [--quick] [--minutes M] [--seed N] [--home DIR] [--chunk S]
                                    [--no-partials] [--full-window] [--queue N] [--end-silence S] [--end-pad S]
-                                   [--debug] [--cer-only] [--context S] [--beam N]
+                                   [--debug] [--cer-only] [--context S] [--beam N] [--no-aside]
 
 An interview is assembled in memory from the shared clips (officer on channel 0, suspect on channel 1,
 alternating turns, 1.0-4.0 s pauses, crosstalk at -18 dB and 3 ms delay, -60 dBFS noise, as bench/asr.py
@@ -273,6 +273,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--context", type=float, default=StreamOptions.context_s,
                     help="seconds of the channel's last final utterance decoded before the next "
                          f"(default {StreamOptions.context_s}; 0 = none)")
+    ap.add_argument("--no-aside", action="store_true",
+                    help="decode a final without its context only after the decode with it came back short, "
+                         "not beside it")
     ap.add_argument("--beam", type=int, default=StreamOptions.beam_size,
                     help=f"beam of the final decodes (default {StreamOptions.beam_size})")
     ap.add_argument("--end-silence", type=float, default=StreamOptions.end_silence_s,
@@ -309,7 +312,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     options = StreamOptions(language="zh", channels=2, speakers=SPEAKERS, partials=not args.no_partials,
                             short_window=not args.full_window, early_final=not args.late_final,
                             end_silence_s=args.end_silence, end_pad_s=args.end_pad, context_s=args.context,
-                            beam_size=args.beam)
+                            beam_size=args.beam, alone_aside=not args.no_aside)
     if args.cer_only:
         options = replace(options, partials=False)
     log(f"interview {duration:.1f} s, {len(utts)} utterances; playing it live in {args.chunk:.2f} s chunks")
@@ -342,7 +345,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "minutes": minutes, "seed": args.seed, "chunk_s": args.chunk, "model": tr.model_label,
         "cpu_cores": os.cpu_count(), "partials": not args.no_partials, "short_window": not args.full_window,
         "early_final": not args.late_final, "end_silence_s": args.end_silence, "end_pad_s": args.end_pad,
-        "context_s": args.context, "beam_size": args.beam,
+        "context_s": args.context, "beam_size": args.beam, "alone_aside": not args.no_aside,
         "load_avg_1m_before": round(load_before[0], 2), "load_avg_1m_after_live": round(load_live[0], 2),
         "duration_s": round(duration, 2), "utterances": len(utts), "final_segments": len(finals),
         "partial_events": len(ev.partials), "utterances_without_final": missing, "ids_in_order": ids_ok,
@@ -379,7 +382,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     st = run["stats"]
     print(f"work: {st['finals_decoded']} final decodes ({st['final_decode_s']:.1f} s, "
           f"{st['final_decode_s'] / max(1, st['finals_decoded']):.2f} s each, "
-          f"{st['with_context']} after the channel's previous utterance, {st['context_dropped']} of them decoded again alone; decoded early and used "
+          f"{st['with_context']} after the channel's previous utterance, {st['context_dropped']} of them came back short and were decoded alone ({st['decoded_aside']} alone decodes ran beside the ones after a context); decoded early and used "
           f"{st['early_used']}, wasted {st['early_wasted']}; doubted and decoded again {st['finals_doubted']}), "
           f"{st['partials_decoded']} partial decodes "
           f"({st['partial_decode_s']:.1f} s); partials skipped: behind {st['partials_skipped_behind']}, "

@@ -103,6 +103,8 @@ def test_cpu_threads_one_on_two_cores_else_faster_whispers_default(monkeypatch):
 def test_cpu_threads_from_the_environment(monkeypatch):
     monkeypatch.setenv("XUNLU_CPU_THREADS", "2")
     assert resolve_cpu_threads(0, cores=2) == 2
+    monkeypatch.setenv("XUNLU_CPU_THREADS", "0")                          # 0 is auto, as the argument's 0
+    assert resolve_cpu_threads(0, cores=2) == 1 and resolve_cpu_threads(0, cores=16) == 4
     monkeypatch.setenv("XUNLU_CPU_THREADS", "many")
     with pytest.raises(ModelError, match="XUNLU_CPU_THREADS"):
         resolve_cpu_threads(0)

@@ -7,6 +7,7 @@ may come out of silence or room tone.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -587,3 +588,59 @@ def test_a_decode_after_the_context_that_stops_short_is_done_again_alone():
     assert rec.finals[1].start >= utts[1]["onset"] - 0.5
     assert asked.count(True) >= 1 and asked[-1] is False
     assert lt.stats["context_dropped"] >= 1
+
+
+class _TwoWorkers:
+    """A transcriber whose model's CTranslate2 side runs two calls at once and is idle."""
+    class model:
+        class model:
+            num_workers = 2
+            num_active_batches = 0
+
+
+def _said(region, channel, speaker) -> list[Segment]:
+    a, b = region.spans[0][0] / RATE, region.spans[-1][1] / RATE
+    words = tuple(Word(round(t, 2), round(min(t + 0.5, b), 2), "话", 0.9) for t in np.arange(a, b, 0.5))
+    return [Segment(0, a, b, "话" * len(words), words, speaker, channel)]
+
+
+@pytest.mark.parametrize("short", [True, False])
+def test_with_two_workers_the_decode_alone_runs_beside_the_one_after_the_context(short):
+    """On a model with two workers, an utterance after a context is also decoded alone, at the same time
+    (the decode after the context waits here until the one alone has begun): when the first comes back
+    short, the second's text is the final, with no decode after it; when it does not, the first's is."""
+    import threading
+
+    audio, utts = assemble([(0, COMMAND), (0, SHORT)], channels=1)
+    lt, rec = live(_TwoWorkers(), StreamOptions(partials=False))
+    began = threading.Event()
+    main_calls, aside_calls = [], []
+
+    def after_context(audio_, region, channel, speaker, duration, on_doubt=None, context=None):
+        main_calls.append(context is not None)
+        if context is None:
+            return _said(region, channel, speaker)
+        assert began.wait(10), "the decode alone did not start beside this one"
+        return [] if short else [replace(s, text="前" * len(s.words)) for s in _said(region, channel, speaker)]
+
+    def alone(audio_, region, channel, speaker, duration, on_doubt=None, context=None):
+        aside_calls.append((threading.current_thread() is not threading.main_thread(), context))
+        began.set()
+        return _said(region, channel, speaker)
+    lt._decoder.final, lt._spare.final = after_context, alone
+    play(lt, audio, seed=6)
+    assert [s.text[:1] for s in rec.finals] == ["话", "话" if short else "前"]
+    assert main_calls.count(True) >= 1 and main_calls[-1] is True      # never decoded again after it
+    assert aside_calls and all(other_thread and ctx is None for other_thread, ctx in aside_calls)
+    assert lt.stats["decoded_aside"] == len(aside_calls)
+    assert (lt.stats["context_dropped"] >= 1) is short
+
+
+def test_a_model_with_one_worker_decodes_alone_only_after_the_context_came_back_short():
+    audio, _ = assemble([(0, COMMAND), (0, SHORT)], channels=1)
+    lt, rec = live(_NoModel(), StreamOptions(partials=False))
+    lt._spare.final = lambda *a, **k: pytest.fail("decoded aside on a model with one worker")
+    lt._decoder.final = lambda audio_, region, channel, speaker, duration, on_doubt=None, context=None: \
+        [] if context is not None else _said(region, channel, speaker)
+    play(lt, audio, seed=6)
+    assert len(rec.finals) == 2 and lt.stats["decoded_aside"] == 0 and lt.stats["context_dropped"] >= 1
