@@ -5,7 +5,10 @@ incrementally, and an utterance tracker. An utterance ends after `end_silence_s`
 `max_utterance_s`; it is then decoded once (beam 2, or 5 for up to 10 s of audio; word times, the Simplified
 prompt) after the audio of the channel's previous final utterance, whose text Whisper is made to have
 written already (the decoder's prefix), and its segments go to `on_final` with word times on the session
-clock.
+clock. When that decode stops short of the speech, the utterance's decode without the context, run beside
+it on the model's second worker, is used instead. Of the 0.4 s decoded after the last speech, the decode
+waits for the first 0.2 s; the rest is given to Whisper as silence, and decoded as captured only when it
+turns out not to be quiet.
 While someone is still speaking, a cheap greedy decode of the open utterance goes to `on_partial` at most
 every `partial_interval_s` of audio. Partials never hold up finals: finals are decoded as soon as the audio
 that ends them arrives, a partial only once a feed's audio is handled, never while the speaker is pausing,
@@ -47,7 +50,9 @@ class StreamOptions:
     vad_threshold: float = 0.5
     end_silence_s: float = 0.5             # silence that ends an utterance
     speech_pad_s: float = 0.4              # audio decoded before the onset
-    end_pad_s: float = 0.4                 # audio decoded after the last speech (the final's decode starts then)
+    end_pad_s: float = 0.4                 # audio decoded after the last speech
+    end_pad_heard_s: float = 0.2           # ... of it captured when the final's decode starts; the rest is decoded
+                                           # as silence (zeros), unless what was captured there is not quiet
     max_utterance_s: float = 25.0          # longer speech is cut (at a pause when there is one)
     partials: bool = True
     partial_interval_s: float = 1.0        # audio between two partials of one utterance
@@ -83,6 +88,21 @@ _CLOSING = "。.，,！!？?；;：:、…"   # a prefix ending a sentence makes
 MAX_WINDOW = 28 * SAMPLE_RATE   # context and utterance together stay inside Whisper's 30 s window
 
 
+BLOCK_10 = SAMPLE_RATE // 10   # 0.1 s
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+
+
+def _quiet(level: float, heard: np.ndarray, speech: float) -> bool:
+    """A sound at `level` is quiet: no louder than the room (6 dB over the quietest 0.1 s of `heard`), or
+    20 dB under `speech`."""
+    blocks = heard[: heard.shape[0] // BLOCK_10 * BLOCK_10].reshape(-1, BLOCK_10)
+    floor = float(np.sqrt(np.min(np.mean(np.square(blocks, dtype=np.float64), axis=1)))) if blocks.size else 0.0
+    return level <= 2.0 * floor or level < 0.1 * speech
+
+
 def _covers(segments: list[Segment], spans: list[tuple[int, int]]) -> bool:
     """Text reaching to within a second of the speech's end (a decode after a context that stops early
     lost the rest of the utterance)."""
@@ -103,6 +123,8 @@ def _validate(options: StreamOptions) -> Optional[str]:
         raise OptionError("end_silence_s must be at least 0.3 s and max_utterance_s between 2 and 29 s")
     if not 0.0 <= options.end_pad_s <= options.end_silence_s:
         raise OptionError("end_pad_s must lie between 0 and end_silence_s")
+    if not 0.0 <= options.end_pad_heard_s <= options.end_pad_s:
+        raise OptionError("end_pad_heard_s must lie between 0 and end_pad_s")
     if options.beam_size < 1 or options.short_beam_size < 0 or options.short_audio_s < 0:
         raise OptionError("beam_size must be 1 or more, short_beam_size and short_audio_s 0 or more")
     if not 0.0 <= options.context_s <= 20.0:
@@ -136,6 +158,7 @@ class LiveTranscriber:
         self._context: list[Optional[Context]] = [None] * n
         self._pad = int(options.speech_pad_s * SAMPLE_RATE)
         self._end_pad = int(options.end_pad_s * SAMPLE_RATE)
+        self._heard_pad = int(options.end_pad_heard_s * SAMPLE_RATE)
         self._end_silence = int(options.end_silence_s * SAMPLE_RATE)
         self._max_utt = int(options.max_utterance_s * SAMPLE_RATE)
         self._next_id = 0
@@ -264,22 +287,23 @@ class LiveTranscriber:
             # the VAD has gone quiet and the audio captured since is quiet too: if the span closes, it
             # closes here (a pause inside a sentence is mostly over before this holds)
             spans = utt.spans + [(max(utt.open_start, utt.onset), self._spans[c].temp_end)]
-            if self._raw.end >= spans[-1][1] + self._end_pad and self._going_quiet(c, utt, now):
+            if self._raw.end >= spans[-1][1] + self._heard_pad and self._going_quiet(c, utt, now):
                 self._decode_early(c, utt, spans)
 
     def _decode_early(self, c: int, utt: _Utterance, spans: list[tuple[int, int]]) -> None:
-        """The padding after the last speech is captured but the end is not sure yet: decode now, emit when
-        the silence has lasted end_silence_s, unless speech resumes first. The padding is read from the raw
-        audio, which runs ahead of the gate and the VAD by 0.1-0.3 s; gated here as if it ended there. A
-        backlog that already holds the answer needs no guess."""
+        """The heard part of the padding after the last speech is captured but the end is not sure yet:
+        decode now, with the rest of the padding as silence, and emit when the silence has lasted
+        end_silence_s, unless speech resumes first or the rest turns out not to be quiet. The padding is read
+        from the raw audio, which runs ahead of the gate and the VAD by 0.1-0.3 s; gated here as if it ended
+        there. A backlog that already holds the answer needs no guess."""
         end = spans[-1][1] + self._end_pad
         key = (utt.start, end, len(spans))
-        if (not self.options.early_final or self._behind or self._raw.end < end
+        if (not self.options.early_final or self._behind or self._raw.end < self._heard_end(spans, end)
                 or (utt.early is not None and utt.early[0] == key)):
             return
         if utt.early is not None:
             self._stats["early_wasted"] += 1
-        utt.early = (key, self._decode(c, utt, end, spans))
+        utt.early = (key, self._decode(c, utt, end, spans, hushed=True))
 
     def _cut(self, c: int, utt: _Utterance, now: int) -> None:
         """Speech has gone on for max_utterance_s: finalise what came before the last pause when there is
@@ -302,13 +326,14 @@ class LiveTranscriber:
         if utt is None or not utt.spans:
             return
         self._prev_end[c] = end
-        if utt.early is not None and utt.early[0] == (utt.start, end, len(utt.spans)):
+        hushed = self._quiet_after(c, utt, self._heard_end(utt.spans, end), end)
+        if hushed and utt.early is not None and utt.early[0] == (utt.start, end, len(utt.spans)):
             segments = utt.early[1]
             self._stats["early_used"] += 1
         else:
             if utt.early is not None:
                 self._stats["early_wasted"] += 1
-            segments = self._decode(c, utt, end, utt.spans)
+            segments = self._decode(c, utt, end, utt.spans, hushed)
         self._context[c] = self._heard(c, utt, end, segments)
         for seg in segments:
             seg = replace(seg, id=self._next_id)
@@ -329,11 +354,36 @@ class LiveTranscriber:
         text = "".join(w.text for w in words[i:]).strip().rstrip(_CLOSING)
         return Context(self._audio(c, start, end).copy(), text) if text else None
 
-    def _decode(self, c: int, utt: _Utterance, end: int, spans: list[tuple[int, int]]) -> list[Segment]:
+    def _heard_end(self, spans: list[tuple[int, int]], end: int) -> int:
+        """Where the padding decoded as captured ends: end_pad_heard_s after the last speech."""
+        return min(spans[-1][1] + self._heard_pad, end)
+
+    def _quiet_after(self, c: int, utt: _Utterance, a: int, b: int) -> bool:
+        """Nothing to decode in samples a..b of channel c: they are no louder than the room (6 dB over the
+        quietest 0.1 s of the utterance's audio, padding included), or 20 dB under its speech. Judged on the
+        audio as finalised: the same answer whether the final was decoded early or not."""
+        if b <= a:
+            return True
+        speech = np.concatenate([self._audio(c, x, y) for x, y in utt.spans])
+        return _quiet(_rms(self._audio(c, a, b)), self._audio(c, utt.start, b), _rms(speech))
+
+    def _decoded_audio(self, c: int, utt: _Utterance, end: int, spans: list[tuple[int, int]],
+                       hushed: bool) -> np.ndarray:
+        """The utterance's samples to `end`; `hushed`: zeros after the heard part of the padding. Whisper
+        takes the zeros for the silence they stand for, and the decode need not wait for them."""
+        heard = self._heard_end(spans, end) if hushed else end
+        audio = self._audio(c, utt.start, heard)
+        if heard < end:
+            audio = np.concatenate([audio, np.zeros(end - heard, dtype=np.float32)])
+        return audio.copy()   # the tape is compacted in place later; a decode aside may still read this
+
+    def _decode(self, c: int, utt: _Utterance, end: int, spans: list[tuple[int, int]],
+                hushed: bool) -> list[Segment]:
         """Decoded after the channel's last final utterance, as offline decoding hears an utterance among
         its neighbours (Whisper is made to have written that one's text already); alone when there is none,
         or when nothing comes out that way."""
         t0 = time.perf_counter()
+        audio = self._decoded_audio(c, utt, end, spans, hushed)
         context = self._context[c]
         if context is not None and context.audio.shape[0] + end - utt.start > MAX_WINDOW:
             context = None
@@ -341,15 +391,15 @@ class LiveTranscriber:
         alone: Optional[Future] = None
         if context is not None:
             self._stats["with_context"] += 1
-            alone = self._decode_aside(c, utt, end, spans)
-            segments = self._decode_region(c, utt, end, spans, context)
+            alone = self._decode_aside(c, utt, end, spans, audio)
+            segments = self._decode_region(c, utt, end, spans, audio, context)
         if not _covers(segments, spans):   # Whisper stopped after the prefix, or soon after it
             if context is not None:
                 self._stats["context_dropped"] += 1
                 log.debug("ch%d after %r: %r stops short of the speech (%.2f s); %s alone", c, context.text,
                           [s.text for s in segments], spans[-1][1] / SAMPLE_RATE,
                           "decoded aside" if alone is not None else "decoding it")
-            segments = alone.result() if alone is not None else self._decode_region(c, utt, end, spans)
+            segments = alone.result() if alone is not None else self._decode_region(c, utt, end, spans, audio)
         took = time.perf_counter() - t0
         self._stats["finals_decoded"] += 1
         self._stats["final_decode_s"] += took
@@ -357,7 +407,8 @@ class LiveTranscriber:
                   end / SAMPLE_RATE, took, " after its context" if context is not None else "", len(segments))
         return segments
 
-    def _decode_aside(self, c: int, utt: _Utterance, end: int, spans: list[tuple[int, int]]) -> Optional[Future]:
+    def _decode_aside(self, c: int, utt: _Utterance, end: int, spans: list[tuple[int, int]],
+                      audio: np.ndarray) -> Optional[Future]:
         """The utterance decoded alone, in a thread, while this one decodes it after its context: the answer
         when that decode comes back short (1 in 20-40 after 10 s of context) is then ready, instead of a
         second decode after the first. Whisper's decoder uses one core, and a model with two workers runs two
@@ -371,16 +422,14 @@ class LiveTranscriber:
         if self._aside is None:
             self._aside = ThreadPoolExecutor(1, thread_name_prefix="xunlu-asr-aside")
         region = Region(utt.start, end, tuple(spans))
-        audio = self._audio(c, utt.start, end).copy()   # the tape is compacted in place later
         duration = max(self._gated.end, end) / SAMPLE_RATE
         self._aside_job = self._aside.submit(self._spare.final, audio, region, c, self._speakers[c], duration)
         self._stats["decoded_aside"] += 1
         return self._aside_job
 
-    def _decode_region(self, c: int, utt: _Utterance, end: int, spans: list[tuple[int, int]],
+    def _decode_region(self, c: int, utt: _Utterance, end: int, spans: list[tuple[int, int]], audio: np.ndarray,
                        context: Optional[Context] = None) -> list[Segment]:
         region = Region(utt.start, end, tuple(spans))
-        audio = self._audio(c, utt.start, end)
 
         def doubted(text: str) -> None:
             # the quick decode is in doubt and a slower one follows: show its text meanwhile, as unstable
@@ -445,16 +494,15 @@ class LiveTranscriber:
 
     def _going_quiet(self, c: int, utt: _Utterance, now: int) -> bool:
         """The VAD trails the input by the gate's delay and the unread part of a chunk; when the audio
-        beyond it is 20 dB under the utterance's speech, the speaker has probably stopped and the final is
-        due. A partial now would only delay it, unless none has shown text yet (a short name whose first
+        beyond it is quiet (no louder than the room, or 20 dB under the utterance's speech), the speaker has
+        probably stopped and the final is due. A partial now would only delay it, unless none has shown text yet (a short name whose first
         tries read nothing): then a partial, 0.15 s of work, comes half a second before the final. A final
         may be decoded before the VAD's span has closed."""
         tail = self._raw.get(max(now, self._raw.base), self._raw.end)[c]
         if tail.shape[0] < SAMPLE_RATE // 20:
             return False
         speech = self._gated.get(max(utt.onset, self._gated.base), now)[c]
-        level = float(np.sqrt(np.mean(np.square(speech, dtype=np.float64)))) if speech.size else 0.0
-        return float(np.sqrt(np.mean(np.square(tail, dtype=np.float64)))) < 0.1 * level
+        return _quiet(_rms(tail), self._gated.get(max(utt.start, self._gated.base), now)[c], _rms(speech))
 
     # -- housekeeping -------------------------------------------------------------------------------
     def _emit(self, callback: Callable, item: object) -> None:

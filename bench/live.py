@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/live.py [--quick] [--minutes M] [--seed N] [--home DIR] [--chunk S]
                                    [--no-partials] [--full-window] [--queue N] [--end-silence S] [--end-pad S]
-                                   [--debug] [--cer-only] [--context S] [--beam N] [--no-aside]
+                                   [--end-pad-heard S] [--debug] [--cer-only] [--context S] [--beam N]
+                                   [--no-aside]
 
 An interview is assembled in memory from the shared clips (officer on channel 0, suspect on channel 1,
 alternating turns, 1.0-4.0 s pauses, crosstalk at -18 dB and 3 ms delay, -60 dBFS noise, as bench/asr.py
@@ -282,6 +283,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                     help=f"silence that ends an utterance (default {StreamOptions.end_silence_s} s)")
     ap.add_argument("--end-pad", type=float, default=StreamOptions.end_pad_s,
                     help=f"audio decoded after the last speech (default {StreamOptions.end_pad_s} s)")
+    ap.add_argument("--end-pad-heard", type=float, default=StreamOptions.end_pad_heard_s,
+                    help="of the padding, seconds captured before the final's decode starts; the rest is decoded "
+                         f"as silence when quiet (default {StreamOptions.end_pad_heard_s} s)")
     ap.add_argument("--debug", action="store_true", help="log every decode of asr.stream on stderr")
     ap.add_argument("--cer-only", action="store_true",
                     help="feed the interview as fast as it is taken, finals only, and compare the text with "
@@ -312,6 +316,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     options = StreamOptions(language="zh", channels=2, speakers=SPEAKERS, partials=not args.no_partials,
                             short_window=not args.full_window, early_final=not args.late_final,
                             end_silence_s=args.end_silence, end_pad_s=args.end_pad, context_s=args.context,
+                            end_pad_heard_s=min(args.end_pad_heard, args.end_pad),
                             beam_size=args.beam, alone_aside=not args.no_aside)
     if args.cer_only:
         options = replace(options, partials=False)
@@ -345,6 +350,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "minutes": minutes, "seed": args.seed, "chunk_s": args.chunk, "model": tr.model_label,
         "cpu_cores": os.cpu_count(), "partials": not args.no_partials, "short_window": not args.full_window,
         "early_final": not args.late_final, "end_silence_s": args.end_silence, "end_pad_s": args.end_pad,
+        "end_pad_heard_s": args.end_pad_heard,
         "context_s": args.context, "beam_size": args.beam, "alone_aside": not args.no_aside,
         "load_avg_1m_before": round(load_before[0], 2), "load_avg_1m_after_live": round(load_live[0], 2),
         "duration_s": round(duration, 2), "utterances": len(utts), "final_segments": len(finals),

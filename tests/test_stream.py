@@ -644,3 +644,65 @@ def test_a_model_with_one_worker_decodes_alone_only_after_the_context_came_back_
         [] if context is not None else _said(region, channel, speaker)
     play(lt, audio, seed=6)
     assert len(rec.finals) == 2 and lt.stats["decoded_aside"] == 0 and lt.stats["context_dropped"] >= 1
+
+
+def _feed_in_tenths(lt: LiveTranscriber, audio: np.ndarray) -> None:
+    for i in range(0, audio.shape[0], RATE // 10):
+        lt.feed(audio[i:i + RATE // 10])
+    lt.finish()
+
+
+def _watch_decodes(lt: LiveTranscriber) -> list[tuple[int, object, np.ndarray]]:
+    """(samples captured, region, audio) of every decode, the decode answering a word per half second."""
+    seen = []
+
+    def final(audio_, region, channel, speaker, duration, on_doubt=None, context=None):
+        seen.append((lt._raw.end, region, np.array(audio_)))
+        return _said(region, channel, speaker)
+    lt._decoder.final = final
+    return seen
+
+
+def test_a_final_is_decoded_once_a_fifth_of_a_second_of_padding_is_in_the_rest_as_silence():
+    """The 0.4 s decoded after the last speech: the decode starts when 0.2 s of it is captured, the rest
+    given as silence, and that decode is the final when the rest turns out quiet (room tone)."""
+    audio, _ = assemble([(0, COMMAND)], channels=1)
+    lt, rec = live(_NoModel(), StreamOptions(partials=False))
+    seen = _watch_decodes(lt)
+    _feed_in_tenths(lt, audio)
+    assert len(seen) == 1 and len(rec.finals) == 1 and lt.stats["early_used"] == 1
+    captured, region, decoded = seen[0]
+    last = region.spans[-1][1]
+    assert region.end == last + int(0.4 * RATE)
+    assert last + int(0.2 * RATE) <= captured < region.end            # before the whole padding was in
+    heard = last + int(0.2 * RATE) - region.start
+    assert decoded.shape[0] == region.end - region.start
+    assert np.array_equal(decoded[:heard], audio[region.start:last + int(0.2 * RATE), 0])
+    assert not decoded[heard:].any()                                  # the rest: silence
+
+
+def test_a_padding_that_is_not_quiet_is_decoded_as_captured(monkeypatch):
+    """When the padding's second part turns out not to be quiet (a sound the VAD did not call speech), the
+    final is decoded again with the padding as captured."""
+    audio, _ = assemble([(0, COMMAND)], channels=1)
+    lt, rec = live(_NoModel(), StreamOptions(partials=False))
+    monkeypatch.setattr(lt, "_quiet_after", lambda *args: False)
+    seen = _watch_decodes(lt)
+    _feed_in_tenths(lt, audio)
+    assert len(rec.finals) == 1 and len(seen) == 2 and lt.stats["early_wasted"] == 1
+    _, early_region, early = seen[0]
+    assert not early[-int(0.2 * RATE):].any()                         # decoded early, with silence
+    _, region, decoded = seen[1]                                      # the final's decode
+    assert region == early_region and np.array_equal(decoded, audio[region.start:region.end, 0])
+
+
+def test_quiet_is_the_room_s_level_or_20_db_under_the_speech():
+    from asr.stream import _quiet
+    room = 0.3 * room_tone(2.0)
+    floor = float(np.sqrt(np.mean(room[:1600].astype(np.float64) ** 2)))
+    assert _quiet(floor, room, speech=0.02)                           # the room itself
+    assert _quiet(1.5 * floor, room, speech=0.02)
+    assert not _quiet(4 * floor, room, speech=0.02)                   # a sound over the room ...
+    assert _quiet(4 * floor, room, speech=50 * floor)                 # ... but 20 dB under loud speech
+    assert not _quiet(0.001, np.zeros(16000, dtype=np.float32), speech=0.005)
+    assert _quiet(0.0, np.zeros(16000, dtype=np.float32), speech=0.005)   # digital silence
