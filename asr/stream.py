@@ -7,8 +7,8 @@ prompt) after the audio of the channel's previous final utterance, whose text Wh
 written already (the decoder's prefix), and its segments go to `on_final` with word times on the session
 clock. When that decode stops short of the speech, the utterance's decode without the context, run beside
 it on the model's second worker, is used instead. Of the 0.4 s decoded after the last speech, the decode
-waits for the first 0.2 s; the rest is given to Whisper as silence, and decoded as captured only when it
-turns out not to be quiet.
+waits for the first 0.2 s; for the rest Whisper is given the room's own sound, and the padding is decoded as
+captured only when it turns out not to be quiet.
 While someone is still speaking, a cheap greedy decode of the open utterance goes to `on_partial` at most
 every `partial_interval_s` of audio. Partials never hold up finals: finals are decoded as soon as the audio
 that ends them arrives, a partial only once a feed's audio is handled, never while the speaker is pausing,
@@ -52,7 +52,7 @@ class StreamOptions:
     speech_pad_s: float = 0.4              # audio decoded before the onset
     end_pad_s: float = 0.4                 # audio decoded after the last speech
     end_pad_heard_s: float = 0.2           # ... of it captured when the final's decode starts; the rest is decoded
-                                           # as silence (zeros), unless what was captured there is not quiet
+                                           # as the room's sound, unless what was captured there is not quiet
     max_utterance_s: float = 25.0          # longer speech is cut (at a pause when there is one)
     partials: bool = True
     partial_interval_s: float = 1.0        # audio between two partials of one utterance
@@ -74,6 +74,14 @@ class Partial:                             # unstable text of an utterance still
 
 
 @dataclass
+class _Early:                              # a final decoded before its end was sure
+    key: tuple[int, int, int]              # the utterance's start, end and number of spans then
+    hushed: bool                           # the padding's rest decoded as the room's sound
+    sure: bool                             # ... decided with the whole padding captured
+    segments: list[Segment]
+
+
+@dataclass
 class _Utterance:
     start: int                             # first sample decoded (onset minus padding)
     onset: int                             # where speech began
@@ -81,7 +89,7 @@ class _Utterance:
     open_start: Optional[int] = None       # start of the span still being spoken
     partial_at: Optional[int] = None       # audio end of the last partial tried
     shown: bool = False                    # a partial with text has been shown
-    early: Optional[tuple[tuple[int, int, int], list[Segment]]] = None   # decoded before the end was sure
+    early: Optional[_Early] = None         # decoded before the end was sure
 
 
 _CLOSING = "。.，,！!？?；;：:、…"   # a prefix ending a sentence makes Whisper start it again
@@ -95,12 +103,22 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
 
 
-def _quiet(level: float, heard: np.ndarray, speech: float) -> bool:
-    """A sound at `level` is quiet: no louder than the room (6 dB over the quietest 0.1 s of `heard`), or
-    20 dB under `speech`."""
-    blocks = heard[: heard.shape[0] // BLOCK_10 * BLOCK_10].reshape(-1, BLOCK_10)
-    floor = float(np.sqrt(np.min(np.mean(np.square(blocks, dtype=np.float64), axis=1)))) if blocks.size else 0.0
-    return level <= 2.0 * floor or level < 0.1 * speech
+def _blocks(x: np.ndarray) -> np.ndarray:
+    return x[: x.shape[0] // BLOCK_10 * BLOCK_10].reshape(-1, BLOCK_10)
+
+
+def _room(heard: np.ndarray) -> np.ndarray:
+    """The quietest 0.1 s of `heard` (the room's own sound); empty when `heard` is shorter."""
+    blocks = _blocks(heard)
+    if not blocks.size:
+        return blocks.reshape(-1)
+    return blocks[int(np.argmin(np.mean(np.square(blocks, dtype=np.float64), axis=1)))]
+
+
+def _quiet(level: float, heard: np.ndarray, speech: float, before: float = 0.0) -> bool:
+    """A sound at `level` is quiet: no more than 6 dB over the room (the quietest 0.1 s of `heard`) or over
+    `before` (the sound just before it: a sound dying away, not a new one), or 20 dB under `speech`."""
+    return level <= 2.0 * max(_rms(_room(heard)), before) or level < 0.1 * speech
 
 
 def _covers(segments: list[Segment], spans: list[tuple[int, int]]) -> bool:
@@ -169,7 +187,8 @@ class LiveTranscriber:
         self._behind = False
         self._stats = {"finals_decoded": 0, "final_decode_s": 0.0, "early_used": 0, "early_wasted": 0,
                        "partials_decoded": 0, "partial_decode_s": 0.0, "partials_skipped_behind": 0,
-                       "partials_skipped_ending": 0, "with_context": 0, "context_dropped": 0, "decoded_aside": 0}
+                       "partials_skipped_ending": 0, "with_context": 0, "context_dropped": 0, "decoded_aside": 0,
+                       "padding_not_quiet": 0}
 
     # -- public -------------------------------------------------------------------------------------
     @property
@@ -292,18 +311,27 @@ class LiveTranscriber:
 
     def _decode_early(self, c: int, utt: _Utterance, spans: list[tuple[int, int]]) -> None:
         """The heard part of the padding after the last speech is captured but the end is not sure yet:
-        decode now, with the rest of the padding as silence, and emit when the silence has lasted
+        decode now, with the room's sound for the rest of the padding, and emit when the silence has lasted
         end_silence_s, unless speech resumes first or the rest turns out not to be quiet. The padding is read
         from the raw audio, which runs ahead of the gate and the VAD by 0.1-0.3 s; gated here as if it ended
         there. A backlog that already holds the answer needs no guess."""
         end = spans[-1][1] + self._end_pad
-        key = (utt.start, end, len(spans))
-        if (not self.options.early_final or self._behind or self._raw.end < self._heard_end(spans, end)
-                or (utt.early is not None and utt.early[0] == key)):
+        heard = self._heard_end(spans, end)
+        if not self.options.early_final or self._behind or self._raw.end < heard:
             return
-        if utt.early is not None:
+        key, early, full = (utt.start, end, len(spans)), utt.early, self._raw.end >= end
+        if early is not None and early.key == key and (early.sure or not full):
+            return
+        # the whole padding is captured (a backlog, or a final not sure yet): is its rest quiet, as assumed?
+        hushed = not full or self._quiet_after(c, utt, spans, heard, end)
+        if early is not None and early.key == key and early.hushed == hushed:
+            early.sure = full
+            return
+        if early is not None:
             self._stats["early_wasted"] += 1
-        utt.early = (key, self._decode(c, utt, end, spans, hushed=True))
+        if not hushed:
+            self._stats["padding_not_quiet"] += 1
+        utt.early = _Early(key, hushed, full, self._decode(c, utt, end, spans, hushed))
 
     def _cut(self, c: int, utt: _Utterance, now: int) -> None:
         """Speech has gone on for max_utterance_s: finalise what came before the last pause when there is
@@ -326,13 +354,16 @@ class LiveTranscriber:
         if utt is None or not utt.spans:
             return
         self._prev_end[c] = end
-        hushed = self._quiet_after(c, utt, self._heard_end(utt.spans, end), end)
-        if hushed and utt.early is not None and utt.early[0] == (utt.start, end, len(utt.spans)):
-            segments = utt.early[1]
+        hushed = self._quiet_after(c, utt, utt.spans, self._heard_end(utt.spans, end), end)
+        early = utt.early if utt.early is not None and utt.early.key == (utt.start, end, len(utt.spans)) else None
+        if early is not None and early.hushed == hushed:
+            segments = early.segments
             self._stats["early_used"] += 1
         else:
             if utt.early is not None:
                 self._stats["early_wasted"] += 1
+            if not hushed:
+                self._stats["padding_not_quiet"] += 1
             segments = self._decode(c, utt, end, utt.spans, hushed)
         self._context[c] = self._heard(c, utt, end, segments)
         for seg in segments:
@@ -358,23 +389,28 @@ class LiveTranscriber:
         """Where the padding decoded as captured ends: end_pad_heard_s after the last speech."""
         return min(spans[-1][1] + self._heard_pad, end)
 
-    def _quiet_after(self, c: int, utt: _Utterance, a: int, b: int) -> bool:
-        """Nothing to decode in samples a..b of channel c: they are no louder than the room (6 dB over the
-        quietest 0.1 s of the utterance's audio, padding included), or 20 dB under its speech. Judged on the
-        audio as finalised: the same answer whether the final was decoded early or not."""
+    def _quiet_after(self, c: int, utt: _Utterance, spans: list[tuple[int, int]], a: int, b: int) -> bool:
+        """Nothing new to decode in samples a..b of channel c (the VAD heard no speech there): no louder
+        than the room (the utterance's quietest 0.1 s, padding included) or the 0.1 s before them, or 20 dB
+        under the utterance's speech. Judged on the audio as finalised: the same answer whether the final
+        was decoded early or not."""
         if b <= a:
             return True
-        speech = np.concatenate([self._audio(c, x, y) for x, y in utt.spans])
-        return _quiet(_rms(self._audio(c, a, b)), self._audio(c, utt.start, b), _rms(speech))
+        speech = np.concatenate([self._audio(c, x, y) for x, y in spans])
+        before = _rms(self._audio(c, max(utt.start, a - BLOCK_10), a))
+        return _quiet(_rms(self._audio(c, a, b)), self._audio(c, utt.start, b), _rms(speech), before)
 
     def _decoded_audio(self, c: int, utt: _Utterance, end: int, spans: list[tuple[int, int]],
                        hushed: bool) -> np.ndarray:
-        """The utterance's samples to `end`; `hushed`: zeros after the heard part of the padding. Whisper
-        takes the zeros for the silence they stand for, and the decode need not wait for them."""
+        """The utterance's samples to `end`; `hushed`: after the heard part of the padding, the room's own
+        sound (its quietest 0.1 s, repeated) stands for what the padding's rest will hold, and the decode
+        need not wait for it."""
         heard = self._heard_end(spans, end) if hushed else end
         audio = self._audio(c, utt.start, heard)
         if heard < end:
-            audio = np.concatenate([audio, np.zeros(end - heard, dtype=np.float32)])
+            room = _room(audio)
+            rest = np.resize(room, end - heard) if room.size else np.zeros(end - heard, dtype=np.float32)
+            audio = np.concatenate([audio, rest.astype(np.float32)])
         return audio.copy()   # the tape is compacted in place later; a decode aside may still read this
 
     def _decode(self, c: int, utt: _Utterance, end: int, spans: list[tuple[int, int]],

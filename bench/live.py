@@ -285,7 +285,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                     help=f"audio decoded after the last speech (default {StreamOptions.end_pad_s} s)")
     ap.add_argument("--end-pad-heard", type=float, default=StreamOptions.end_pad_heard_s,
                     help="of the padding, seconds captured before the final's decode starts; the rest is decoded "
-                         f"as silence when quiet (default {StreamOptions.end_pad_heard_s} s)")
+                         f"as the room's sound when quiet (default {StreamOptions.end_pad_heard_s} s)")
     ap.add_argument("--debug", action="store_true", help="log every decode of asr.stream on stderr")
     ap.add_argument("--cer-only", action="store_true",
                     help="feed the interview as fast as it is taken, finals only, and compare the text with "
