@@ -57,13 +57,13 @@ def close_media(archive: Archive, sid: str, actor: str, duration: Optional[float
     if existing is not None:
         return existing
     try:
-        join(folder / "live", folder / ORIGINAL, duration)
+        join(folder / "live", folder / ORIGINAL, duration, comment=f"xunlu session {sid}")
     except JoinError as exc:
         raise ArchiveError(f"session {sid}: {exc}") from exc
     path = folder / ORIGINAL
     media = MediaFile("original", ORIGINAL, sha256_file(path), path.stat().st_size)
     holder = archive.claim_original(sid, media)
-    if holder:  # the same bytes twice can only mean a copied session folder
+    if holder:  # the same bytes twice, session id included, can only mean a copied session folder
         raise ArchiveError(f"session {sid}: its recording is already held by {holder}")
     archive.audit(actor, "media.original", sid, {"path": ORIGINAL, "sha256": media.sha256, "size": media.size,
                                                  "source": "live segments"})

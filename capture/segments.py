@@ -65,9 +65,11 @@ def sync_segments(live_dir: Path, done: set[str]) -> None:
         done.add(name)
 
 
-def join(live_dir: Path, output: Path, duration: Optional[float] = None) -> Path:
+def join(live_dir: Path, output: Path, duration: Optional[float] = None, comment: str = "") -> Path:
     """Remux all segments into `output` (MP4, fast start, read-only), written via a temp file. `duration`
-    (the audio's length) trims video that ran on after the audio ended."""
+    (the audio's length) trims video that ran on after the audio ended. `comment` goes into the MP4's
+    metadata: the session it belongs to, so that a file played as live twice (a drill, the demo) gives two
+    recordings that are not the same bytes."""
     segments = segment_files(live_dir)
     if not segments:
         raise JoinError(f"no recorded segments in {live_dir}")
@@ -77,6 +79,8 @@ def join(live_dir: Path, output: Path, duration: Optional[float] = None) -> Path
             "-i", "pipe:0", "-map", "0", "-c", "copy"]
     if duration:
         args += ["-t", f"{duration + 0.02:.3f}"]
+    if comment:
+        args += ["-metadata", f"comment={comment}"]
     args += ["-movflags", "+faststart", "-f", "mp4", str(tmp)]
     proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

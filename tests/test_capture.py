@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from api.live_finish import append_journal, read_journal
+from archive.fsutil import sha256_file
 from asr.types import Segment, Word
 from capture import sources
 from capture.recorder import RecorderOptions, recorder_args
@@ -129,6 +130,19 @@ def test_join_makes_one_fast_start_mp4_without_reencoding(tmp_path):
     assert (s.video, s.audio) == ("h264", "aac") and abs(s.duration - 6.0) < 0.15
     assert is_browser_playable(out)
     assert not (out.stat().st_mode & 0o222)  # read-only evidence
+
+
+def test_the_same_segments_joined_for_two_sessions_are_two_recordings(tmp_path):
+    """A file played as live twice (a drill, `xunlu demo` run again) records the same bytes twice; the MP4
+    names its session, so the archive holds two originals, not one refused as a copy."""
+    live = tmp_path / "live"
+    _segments(live)
+    first = join(live, tmp_path / "a.mp4", comment="xunlu session s-20261204-0001")
+    second = join(live, tmp_path / "b.mp4", comment="xunlu session s-20261204-0002")
+    assert sha256_file(first) != sha256_file(second)
+    tags = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format_tags=comment", "-of",
+                           "default=nw=1:nk=1", str(second)], capture_output=True, text=True).stdout
+    assert tags.strip() == "xunlu session s-20261204-0002"
 
 
 def test_join_after_a_crash_keeps_the_partial_segment(tmp_path):
