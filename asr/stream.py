@@ -531,9 +531,9 @@ class LiveTranscriber:
     def _going_quiet(self, c: int, utt: _Utterance, now: int) -> bool:
         """The VAD trails the input by the gate's delay and the unread part of a chunk; when the audio
         beyond it is quiet (no louder than the room, or 20 dB under the utterance's speech), the speaker has
-        probably stopped and the final is due. A partial now would only delay it, unless none has shown text yet (a short name whose first
-        tries read nothing): then a partial, 0.15 s of work, comes half a second before the final. A final
-        may be decoded before the VAD's span has closed."""
+        probably stopped and the final is due. A partial now would only delay it, unless none has shown text
+        yet (a short name whose first tries read nothing): then a partial, 0.15 s of work, comes half a second
+        before the final. A final may be decoded before the VAD's span has closed."""
         tail = self._raw.get(max(now, self._raw.base), self._raw.end)[c]
         if tail.shape[0] < SAMPLE_RATE // 20:
             return False

@@ -388,7 +388,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     st = run["stats"]
     print(f"work: {st['finals_decoded']} final decodes ({st['final_decode_s']:.1f} s, "
           f"{st['final_decode_s'] / max(1, st['finals_decoded']):.2f} s each, "
-          f"{st['with_context']} after the channel's previous utterance, {st['context_dropped']} of them came back short and were decoded alone ({st['decoded_aside']} alone decodes ran beside the ones after a context); decoded early and used "
+          f"{st['with_context']} after the channel's previous utterance, {st['context_dropped']} of them came back "
+          f"short and were decoded alone ({st['decoded_aside']} alone decodes ran beside the ones after a context); "
+          f"padding not quiet {st['padding_not_quiet']}; decoded early and used "
           f"{st['early_used']}, wasted {st['early_wasted']}; doubted and decoded again {st['finals_doubted']}), "
           f"{st['partials_decoded']} partial decodes "
           f"({st['partial_decode_s']:.1f} s); partials skipped: behind {st['partials_skipped_behind']}, "

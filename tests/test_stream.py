@@ -712,3 +712,17 @@ def test_quiet_is_the_room_s_level_or_20_db_under_the_speech():
     assert _quiet(0.0, np.zeros(16000, dtype=np.float32), speech=0.005)   # digital silence
     assert _quiet(4 * floor, room, speech=0.02, before=3 * floor)     # a sound dying away
     assert not _quiet(4 * floor, room, speech=0.02, before=floor)     # a new one
+
+
+@pytest.mark.model
+def test_the_loaded_model_runs_two_decodes_at_once_and_decodes_aside(transcriber):
+    """The base model is loaded with two workers; a live stream on it decodes each utterance after a
+    context alone as well, beside it, and the finals still read like the offline transcription."""
+    from models.store import WORKERS
+    assert WORKERS == 2 and transcriber.model.model.num_workers == WORKERS
+    audio, _ = assemble([(0, COMMAND), (0, SHORT)], channels=1)
+    lt, rec = live(transcriber, StreamOptions(partials=False))
+    play(lt, audio, seed=7)
+    assert lt.stats["with_context"] >= 1 and lt.stats["decoded_aside"] == lt.stats["with_context"]
+    e, n = cer(manifest()[COMMAND]["reference"] + manifest()[SHORT]["reference"], "".join(s.text for s in rec.finals))
+    assert e / n <= 0.35, [s.text for s in rec.finals]   # base reads the second clip 6-7 characters wrong
