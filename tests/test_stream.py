@@ -221,6 +221,8 @@ class _NoModel:
     (StreamOptions(vad_threshold=1.5), "vad_threshold"),
     (StreamOptions(max_utterance_s=40), "max_utterance_s"),
     (StreamOptions(beam_size=0), "beam_size"),
+    (StreamOptions(end_pad_heard_s=0.5), "end_pad_heard_s"),
+    (StreamOptions(end_pad_heard_s=-0.1), "end_pad_heard_s"),
 ])
 def test_bad_options_are_refused(options, message):
     with pytest.raises(OptionError, match=message):
