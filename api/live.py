@@ -287,6 +287,8 @@ class LiveSession:
                     self.asr_error = f"{type(exc).__name__}: {exc}"
             self._processed = tap.position / TAP_RATE
         finally:
+            if stream is not None and hasattr(stream, "close"):
+                stream.close()
             self._indexer.close()
         if rec.error and rec.tap_frames == 0:
             raise ArchiveError(rec.error)

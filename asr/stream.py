@@ -230,6 +230,12 @@ class LiveTranscriber:
             if self._aside is not None:
                 self._aside.shutdown(wait=True)
 
+    def close(self) -> None:
+        """Let the thread of the decodes aside go (after finish(), or instead of it when transcription has
+        failed); what is still running finishes in its own time and is not used."""
+        if self._aside is not None:
+            self._aside.shutdown(wait=False, cancel_futures=True)
+
     # -- input --------------------------------------------------------------------------------------
     def _check_pcm(self, pcm: np.ndarray) -> np.ndarray:
         x = np.asarray(pcm)

@@ -728,3 +728,21 @@ def test_the_loaded_model_runs_two_decodes_at_once_and_decodes_aside(transcriber
     assert lt.stats["with_context"] >= 1 and lt.stats["decoded_aside"] == lt.stats["with_context"]
     e, n = cer(manifest()[COMMAND]["reference"] + manifest()[SHORT]["reference"], "".join(s.text for s in rec.finals))
     assert e / n <= 0.35, [s.text for s in rec.finals]   # base reads the second clip 6-7 characters wrong
+
+
+def test_close_lets_the_thread_aside_go_without_finish():
+    """A stream whose transcription failed is closed without finish(): its thread aside ends."""
+    import threading
+
+    audio, _ = assemble([(0, COMMAND), (0, SHORT)], channels=1)
+    lt, _ = live(_TwoWorkers(), StreamOptions(partials=False))
+    lt._decoder.final = lambda audio_, region, channel, speaker, duration, on_doubt=None, context=None: \
+        _said(region, channel, speaker)
+    lt._spare.final = lambda *args, **kwargs: []
+    play(lt, audio, seed=6, finish=False)
+    assert lt.stats["decoded_aside"] >= 1
+    lt.close()
+    for t in threading.enumerate():
+        if t.name.startswith("xunlu-asr-aside"):
+            t.join(5)
+    assert not any(t.is_alive() for t in threading.enumerate() if t.name.startswith("xunlu-asr-aside"))
