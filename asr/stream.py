@@ -452,7 +452,7 @@ class LiveTranscriber:
     def _decode_aside(self, c: int, utt: _Utterance, end: int, spans: list[tuple[int, int]],
                       audio: np.ndarray) -> Optional[Future]:
         """The utterance decoded alone, in a thread, while this one decodes it after its context: the answer
-        when that decode comes back short (1 in 20-40 after 10 s of context) is then ready, instead of a
+        when that decode comes back short (0-6 of 41-61 in a 5-minute bench run) is then ready, instead of a
         second decode after the first. Whisper's decoder uses one core, and a model with two workers runs two
         decodes side by side on 2 cores at almost the speed of one. Not when the model has one worker or is
         busy (another session, an import), nor while the stream runs behind or the last one is still going."""
