@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Optional
 
+from core.errors import XunluError
+
 MAX_RANGES = 32  # more ranges than this in one request is treated as abuse (RFC 9110 §14.2 allows refusing)
 _SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
 _ETAG = re.compile(r'^\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*$')
@@ -32,12 +34,14 @@ class ByteRange:
         return f"bytes {self.start}-{self.end}/{size}"
 
 
-class RangeError(ValueError):
+class RangeError(XunluError, ValueError):
     """A Range header that cannot be served."""
 
 
 class RangeNotSatisfiable(RangeError):
     """416: invalid bytes ranges, or none of them overlaps the representation."""
+
+    http_status = 416
 
     def __init__(self, message: str, size: int):
         super().__init__(message)

@@ -9,14 +9,14 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Optional
 
-from archive.types import ArchiveError
+from archive.types import ArchiveError, DiskFull
 
 CHUNK = 1 << 20
 
 
 def disk_full(exc: OSError, doing: str) -> ArchiveError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return ArchiveError(f"disk full while {doing}: free some space and try again (nothing was lost)")
+        return DiskFull(f"disk full while {doing}: free some space and try again (nothing was lost)")
     return ArchiveError(f"cannot write while {doing}: {exc.strerror or exc}")
 
 

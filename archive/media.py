@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from archive.types import ArchiveError
+from archive.types import ArchiveError, DiskFull
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class Streams:
     video: Optional[str]
     audio: Optional[str]
     duration: float
+    audio_channels: int = 0     # of the first audio stream; 0 when there is none
 
 
 def streams(path: Path) -> Streams:
@@ -28,8 +29,12 @@ def streams(path: Path) -> Streams:
             video = c.streams.video[0].codec_context.name if c.streams.video else None
             audio = c.streams.audio[0].codec_context.name if c.streams.audio else None
             duration = (c.duration or 0) / 1_000_000
-            return Streams(c.format.name, video, audio, duration)
-    except av.error.FFmpegError as exc:
+            channels = 0
+            if c.streams.audio:
+                ctx = c.streams.audio[0].codec_context
+                channels = int((ctx.layout.nb_channels if ctx.layout is not None else getattr(ctx, "channels", 1)) or 1)
+            return Streams(c.format.name, video, audio, duration, channels)
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise ArchiveError(f"not a media file ffmpeg can read: {path.name} ({exc})") from exc
 
 
@@ -118,7 +123,7 @@ def make_playable(src: Path, dst: Path) -> None:
         tmp.unlink(missing_ok=True)
         reason = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
         if "No space left" in proc.stderr:
-            raise ArchiveError("disk full while making the browser-playable copy: free some space and try again")
+            raise DiskFull("disk full while making the browser-playable copy: free some space and try again")
         raise ArchiveError(f"cannot make a browser-playable copy of {src.name}: {reason}")
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())

@@ -1,10 +1,5 @@
-"""The evidence store: one folder per session under `<home>/sessions/`, the SQLite catalog, the audit chain.
-
-Layout of a session folder:
-    original/<name>        the imported file, byte for byte, read-only
-    media/playable.mp4     a browser-playable copy, only when the original is not one
-    transcripts/v1.json    version 1 = ASR output, read-only like every later version
-    manifest.json          the session record with every file's SHA-256 (rewritten atomically)
+"""The evidence store: one folder per session under `<home>/sessions/` (its layout: archive.layout), the SQLite
+catalog, the audit chain, and the session's bookmarks (markers, kept in the audit chain).
 """
 from __future__ import annotations
 
@@ -12,7 +7,6 @@ import contextlib
 import fcntl
 import json
 import logging
-import re
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -20,10 +14,10 @@ from typing import Any, Iterator, Optional
 
 from archive import audit, db
 from archive.fsutil import atomic_write
-from archive.types import (ArchiveError, AuditEntry, MediaFile, NotFound, Session, TranscriptVersion)
+from archive.layout import SESSION_ID, SessionPaths, check_id, sessions_dir  # noqa: F401  (SESSION_ID: for callers)
+from archive.types import ArchiveError, AuditEntry, MediaFile, NotFound, Session, TranscriptVersion
 
 log = logging.getLogger("xunlu.archive")
-SESSION_ID = re.compile(r"^s-\d{8}-\d{4,}$")
 
 
 def system_actor() -> str:
@@ -38,7 +32,7 @@ def system_actor() -> str:
 class Archive:
     def __init__(self, home: Path):
         self.home = Path(home)
-        self.sessions_dir = self.home / "sessions"
+        self.sessions_dir = sessions_dir(self.home)
         self.sessions_dir.mkdir(parents=True, exist_ok=True)
         self.head_file = self.home / "audit-head.json"
         self.conn = db.connect(self.home / "catalog.sqlite")
@@ -48,9 +42,11 @@ class Archive:
 
     # -- sessions -----------------------------------------------------------------------------------
     def folder(self, session_id: str) -> Path:
-        if not SESSION_ID.match(session_id):
-            raise NotFound(f"not a session id: {session_id!r} (ids look like s-20261121-0001)")
-        return self.sessions_dir / session_id
+        return self.paths(session_id).root
+
+    def paths(self, session_id: str) -> SessionPaths:
+        """Where the session's files are (NotFound for a string that is not a session id)."""
+        return SessionPaths(self.sessions_dir / check_id(session_id))
 
     @contextlib.contextmanager
     def new_session(self, actor: str, status: str = "finalising", **fields: Any) -> Iterator[Session]:
@@ -66,9 +62,9 @@ class Archive:
                                     (f"s-{day}-%",)).fetchone()
             number = int(row["id"].rsplit("-", 1)[1]) + 1 if row else 1
             sid = f"s-{day}-{number:04d}"
-            folder = self.sessions_dir / sid
-            folder.mkdir(parents=True, exist_ok=True)
-            lock = open(folder / ".lock", "w")
+            paths = SessionPaths(self.sessions_dir / sid)
+            paths.root.mkdir(parents=True, exist_ok=True)
+            lock = open(paths.lock, "w")
             fcntl.flock(lock, fcntl.LOCK_EX)
             self.conn.execute(
                 "INSERT INTO sessions (id, status, created_at, started_at, duration, case_id, room, officers,"
@@ -159,7 +155,7 @@ class Archive:
 
     def write_manifest(self, sid: str) -> None:
         session = self.get(sid)
-        atomic_write(self.folder(sid) / "manifest.json",
+        atomic_write(self.paths(sid).manifest,
                      json.dumps(session.to_dict(), ensure_ascii=False, indent=1).encode("utf-8"))
 
     # -- audit --------------------------------------------------------------------------------------
@@ -169,13 +165,27 @@ class Archive:
     def audit_entries(self, target: Optional[str] = None) -> Iterator[AuditEntry]:
         return audit.entries(self.conn, target)
 
+    # -- markers: bookmarked moments, kept in the audit chain ------------------------------------------
+    def add_marker(self, actor: str, sid: str, at: float, label: str) -> AuditEntry:
+        """Bookmark the moment `at` (seconds from the start) of the session; refused past its end."""
+        session = self.get(sid)
+        if session.duration is not None and at > session.duration + 1:
+            raise ArchiveError(f"marker at {at:.1f} s is after the end of the recording ({session.duration:.1f} s)")
+        return self.audit(actor, "marker", sid, {"at": round(at, 2), "label": label.strip()})
+
+    def markers(self, sid: str) -> list[AuditEntry]:
+        """The session's markers, in time order (NotFound for an unknown session)."""
+        self.get(sid)
+        found = [e for e in self.audit_entries(sid) if e.action == "marker" and e.target == sid]
+        return sorted(found, key=lambda e: (e.details.get("at") or 0, e.seq))
+
     # -- work in progress and recovery ----------------------------------------------------------------
     def recover(self) -> list[str]:
         """Mark failed every unfinished session whose writer is gone; returns their ids."""
         failed = []
         for row in self.conn.execute("SELECT id, status FROM sessions WHERE status IN ('recording', 'finalising')"):
             sid = row["id"]
-            lock_path = self.folder(sid) / ".lock"
+            lock_path = self.paths(sid).lock
             try:
                 with open(lock_path, "a") as lock:
                     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -183,8 +193,8 @@ class Archive:
                 continue  # still being written by a live process
             except OSError:
                 pass
-            if any((self.folder(sid) / "live").glob("seg*.ts*")):
-                # a live recording with segments on disk: api.live.recover_recordings closes it
+            if self.paths(sid).has_segments():
+                # a live recording with segments on disk: service.live.recover_recordings closes it
                 log.warning("session %s was interrupted while recording; `xunlu recover` (or the next "
                             "`xunlu record`) closes it from its segments", sid)
                 continue

@@ -9,8 +9,7 @@ from typing import Mapping, Optional
 from archive.fsutil import atomic_write, sha256_file
 from archive.store import Archive
 from archive.types import ArchiveError, NotFound, TranscriptVersion
-from asr.formats import timestamp
-from asr.types import Transcript
+from core.transcript import Transcript, timestamp
 
 
 def add_version(archive: Archive, sid: str, transcript: Transcript, kind: str, author: str, reason: str = "",
@@ -25,8 +24,9 @@ def add_version(archive: Archive, sid: str, transcript: Transcript, kind: str, a
         row = conn.execute("SELECT MAX(version) AS v FROM transcripts WHERE session_id = ?", (sid,)).fetchone()
         version = (row["v"] or 0) + 1
         data = replace(transcript, session=sid, version=version).to_dict()
-        rel = f"transcripts/v{version}.json"
-        atomic_write(folder / rel, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"), mode=0o444)
+        path = archive.paths(sid).transcript(version)
+        rel = path.relative_to(folder).as_posix()
+        atomic_write(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"), mode=0o444)
         digest = sha256_file(folder / rel)
         from archive.audit import now
 

@@ -4,25 +4,41 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
+from core.errors import XunluError
+
 STATUSES = ("recording", "finalising", "complete", "failed")
 
 
-class ArchiveError(Exception):
+class ArchiveError(XunluError):
     """Something the user can act on: unknown session, duplicate import, disk full, bad edit, ..."""
-
-    exit_code = 2
 
 
 class NotFound(ArchiveError):
     """No such session or transcript version."""
 
+    http_status = 404
+
 
 class Duplicate(ArchiveError):
     """The same original media is already held by a session."""
 
+    http_status = 409
+
     def __init__(self, message: str, session_id: str):
         super().__init__(message)
         self.session_id = session_id
+
+
+class Conflict(ArchiveError):
+    """The session is not in a state for this (still recording, changed meanwhile)."""
+
+    http_status = 409
+
+
+class DiskFull(ArchiveError):
+    """No space left while writing: the write was undone and nothing was lost."""
+
+    http_status = 507
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import os
 
 import numpy as np
 
-from asr.errors import InputError
 from asr.types import AudioInfo
+from core.errors import InputError
 
 log = logging.getLogger("xunlu.asr.audio")
 SAMPLE_RATE = 16000

@@ -15,8 +15,8 @@ from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 
-from asr.windows import trim_window, with_encoder
 from asr.vad import SAMPLE_RATE, Region
+from asr.windows import trim_window, with_encoder
 
 CLIP_S = 14.0           # a clip ends at the longest pause in the second half of this reach
 MAX_CLIP_S = 29.5       # speech without a pause is cut here, as Whisper sees at most 30 s

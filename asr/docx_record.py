@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from asr.errors import OptionError
-from asr.types import Segment, Transcript
+from core.errors import OptionError
+from core.transcript import Segment, Transcript
 
 log = logging.getLogger("xunlu.asr.docx")
 

@@ -16,10 +16,11 @@ import numpy as np
 from asr import audio as audio_io
 from asr import guards
 from asr.batched import transcribe_batched
-from asr.errors import OptionError
-from asr.textnorm import to_simplified
-from asr.types import Segment, TranscribeOptions, Transcript, TranscriptionInfo, Word
+from asr.types import TranscribeOptions, TranscriptionInfo
 from asr.vad import SAMPLE_RATE, Region, channels_are_copies, crosstalk_gate, speech_regions
+from core.errors import OptionError
+from core.textnorm import to_simplified
+from core.transcript import Segment, Transcript, Word
 
 log = logging.getLogger("xunlu.asr.engine")
 

@@ -2,20 +2,11 @@
 from __future__ import annotations
 
 import json
-
-from asr.errors import OptionError
 from typing import Any, Optional, Union
 
-from asr.types import FORMATS, TEXT_FORMATS, Segment, Transcript
-
-
-def timestamp(seconds: float, sep: str = ".") -> str:
-    """HH:MM:SS.mmm (WebVTT) or HH:MM:SS,mmm (SRT); hours are never omitted."""
-    ms = max(0, int(round(seconds * 1000)))
-    h, rem = divmod(ms, 3_600_000)
-    m, rem = divmod(rem, 60_000)
-    s, ms = divmod(rem, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+from asr.types import FORMATS, TEXT_FORMATS
+from core.errors import OptionError
+from core.transcript import Segment, Transcript, timestamp
 
 
 def _cue_times(seg: Segment) -> tuple[float, float]:

@@ -13,8 +13,8 @@ import unicodedata
 from dataclasses import replace
 from typing import Iterable, Optional
 
-from asr.textnorm import to_simplified
-from asr.types import Segment, Word
+from core.textnorm import to_simplified
+from core.transcript import Segment, Word
 
 # Lower-cased, punctuation-free fragments; a segment made mostly of one of these is dropped.
 HALLUCINATIONS = (

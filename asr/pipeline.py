@@ -7,8 +7,9 @@ from typing import Callable, Optional, Sequence
 
 from asr import audio as audio_io
 from asr.engine import Transcriber, check_language, collect
-from asr.errors import OptionError
-from asr.types import FORMATS, Segment, Transcript, TranscribeOptions, TranscriptionInfo
+from asr.types import FORMATS, TranscribeOptions, TranscriptionInfo
+from core.errors import OptionError
+from core.transcript import Segment, Transcript
 
 
 @dataclass(frozen=True)

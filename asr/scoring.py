@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from asr.textnorm import for_scoring
+from core.textnorm import for_scoring
 
 
 def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:

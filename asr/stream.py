@@ -29,11 +29,11 @@ from typing import Callable, Optional
 import numpy as np
 
 from asr.engine import check_language
-from asr.errors import OptionError
 from asr.stream_decode import Context, UtteranceDecoder
 from asr.stream_vad import WINDOW, SileroStream, SpanTracker, StreamGate, Tape
-from asr.types import Segment
 from asr.vad import SAMPLE_RATE, Region
+from core.errors import OptionError
+from core.transcript import Segment
 
 log = logging.getLogger("xunlu.asr.stream")
 

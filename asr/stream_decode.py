@@ -20,11 +20,10 @@ import numpy as np
 
 from asr import guards
 from asr.engine import ZH_PROMPT, heard_as_speech, snap_to_onsets, split_at_pauses
-from asr.textnorm import to_simplified
-from asr.types import Segment, Word
 from asr.vad import SAMPLE_RATE, Region
-from asr.windows import (FRAMES_PER_S, MARGIN_FRAMES, MAX_FRAMES, MIN_FRAMES, content_frames, trim_window,
-                         with_encoder)
+from asr.windows import FRAMES_PER_S, MARGIN_FRAMES, MAX_FRAMES, MIN_FRAMES, content_frames, trim_window, with_encoder
+from core.textnorm import to_simplified
+from core.transcript import Segment, Word
 
 log = logging.getLogger("xunlu.asr.stream")
 

@@ -1,6 +1,6 @@
 """Benchmark: xunlu's ASR pipeline against plain faster-whisper on the shared speech clips.
 
-    .venv/bin/python bench/asr.py [--quick] [--only cer,onset,batch] [--home DIR] [--seed N]
+    .venv/bin/python -m bench.asr [--quick] [--only cer,onset,batch] [--home DIR] [--seed N]
 
 Sections (all measured in the same run, with one loaded model):
   cer    CER on the S0150 sentences of 5.5 s or more, CER on the other zh rows (misc/), WER on the English
@@ -15,85 +15,48 @@ Clips are read from ../shared/speech (relative to the project root), or from $XU
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import random
 import sys
 import tempfile
 import time
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-# Run as `python bench/asr.py`, this file's folder comes first on sys.path and would shadow the `asr` package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
+from asr.engine import ZH_PROMPT, collect
+from asr.pipeline import load_transcriber
+from asr.scoring import cer, edit_distance, wer
+from asr.types import TranscribeOptions
+from bench.common import (
+    FRAME_10MS,
+    SPEECH_DIR,
+    SR,
+    Row,
+    frame_rms,
+    make_log,
+    manifest,
+    model_home,
+    overlap,
+    pct,
+    read_wav,
+    require_speech,
+    write_wav,
+)
+from core.textnorm import for_scoring, to_simplified
 
-from asr.engine import ZH_PROMPT, collect  # noqa: E402
-from asr.pipeline import load_transcriber  # noqa: E402
-from asr.scoring import cer, edit_distance, wer  # noqa: E402
-from asr.textnorm import for_scoring, to_simplified  # noqa: E402
-from asr.types import TranscribeOptions  # noqa: E402
-
-SR = 16000
-SPEECH_DIR = Path(os.environ.get("XUNLU_SPEECH_DIR") or (ROOT.parent / "shared" / "speech"))
 ONSET_TOLERANCE_S = 0.5
 TARGETS = {"rtf_ratio_max": 1.05, "onset_hit_min_pct": 90.0, "batch_speedup_min": 2.0,
            "batch_cer_delta_max_pts": 1.0, "double_transcriptions": 0}
 
 
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+log = make_log("bench")
 
 
 # -- data -----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Row:
-    file: str
-    language: str
-    reference: str
-    duration: float
-
-    @property
-    def path(self) -> Path:
-        return SPEECH_DIR / self.file
-
-
-def manifest() -> list[Row]:
-    with open(SPEECH_DIR / "manifest.tsv", encoding="utf-8", newline="") as f:
-        return [Row(r["file"], r["language"], r["reference"], float(r["duration_s"]))
-                for r in csv.DictReader(f, delimiter="\t")]
-
-
-def read_wav(path: Path) -> np.ndarray:
-    """16 kHz int16 mono WAV -> float32 (n,). The shared aishell/ and misc zh clips are all of this shape."""
-    with wave.open(str(path)) as w:
-        if w.getframerate() != SR or w.getsampwidth() != 2 or w.getnchannels() != 1:
-            raise ValueError(f"{path}: expected 16 kHz 16-bit mono")
-        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768.0
-
-
-def write_wav(path: Path, samples: np.ndarray) -> None:
-    """float32 (channels, n) or (n,) -> 16-bit PCM WAV at 16 kHz."""
-    x = samples if samples.ndim == 2 else samples[None, :]
-    pcm = (np.clip(x, -1.0, 1.0) * 32767.0).round().astype("<i2").T.copy()
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(x.shape[0])
-        w.setsampwidth(2)
-        w.setframerate(SR)
-        w.writeframes(pcm.tobytes())
-
-
-FRAME_10MS = SR // 100
-
-
 def speech_onset(clip: np.ndarray) -> float:
     """Seconds of leading silence in a clip, by energy.
 
@@ -102,8 +65,8 @@ def speech_onset(clip: np.ndarray) -> float:
     all above the threshold. The noise-floor term and the 50 ms run keep clicks and breaths in the clips'
     recorded room tone (about -54 dBFS in AISHELL) from counting as speech.
     """
-    n = clip.shape[0] // FRAME_10MS
-    rms = np.sqrt(np.mean(clip[: n * FRAME_10MS].reshape(n, FRAME_10MS).astype(np.float64) ** 2, axis=1))
+    rms = frame_rms(clip)
+    n = rms.shape[0]
     threshold = max(0.05 * float(rms.max()), 4.0 * float(np.percentile(rms, 10)))
     above = rms > threshold
     run = 5
@@ -162,10 +125,6 @@ def xunlu_text(transcript, channel: Optional[int] = None) -> str:
     segs = [s for s in transcript.segments if channel is None or s.channel == channel]
     sep = "" if transcript.language.startswith("zh") else " "
     return sep.join(s.text for s in segs)
-
-
-def pct(errors: int, total: int) -> float:
-    return round(100.0 * errors / total, 2) if total else float("nan")
 
 
 # -- section 1: accuracy and speed on the shared rows ---------------------------------------------------
@@ -306,10 +265,6 @@ def assemble_interview(rows: list[Row], minutes: float, seed: int, crosstalk_db:
         mixed[ch, delay:] += db_gain(crosstalk_db) * other[: n - delay]
     noise = np.random.default_rng(seed).standard_normal((2, n)) * db_gain(noise_dbfs)
     return (mixed + noise).astype(np.float32), utterances
-
-
-def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
-    return max(0.0, min(a1, b1) - max(a0, b0))
 
 
 def semi_global_distance(ref: str, hyp: str) -> int:
@@ -577,12 +532,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     bad = [s for s in only if s not in SECTIONS]
     if bad:
         ap.error(f"unknown section(s) {bad}: use {','.join(SECTIONS)}")
-    if not (SPEECH_DIR / "manifest.tsv").is_file():
-        ap.error(f"no manifest.tsv in {SPEECH_DIR} (set XUNLU_SPEECH_DIR)")
+    require_speech(ap)
 
-    home = args.home or (Path(os.environ["XUNLU_HOME"]) if os.environ.get("XUNLU_HOME")
-                         else Path(tempfile.gettempdir()) / "xunlu-bench-home")
-    home.mkdir(parents=True, exist_ok=True)
+    home = model_home(args.home)
     rows = manifest()
     log(f"speech dir {SPEECH_DIR}, home {home}, sections {only}, quick={args.quick}, "
         f"cpu cores {os.cpu_count()}")

@@ -1,6 +1,6 @@
 """Benchmark: a long file-as-live recording while the CPU is busy; counts every audio frame.
 
-    .venv/bin/python bench/capture.py [--minutes 30] [--source pulse|file] [--load 1] [--video] [--asr fake|real]
+    .venv/bin/python -m bench.capture [--minutes 30] [--source pulse|file] [--load 1] [--video] [--asr fake|real]
 
 The source is an N-minute 48 kHz stereo recording with a 60 ms beep every 10 s (alternating channels),
 made with ffmpeg (with --video: plus a 320x240 25 fps test picture, H.264).
@@ -28,20 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-# Run as `python bench/capture.py`, this folder comes first on sys.path and would shadow `capture`.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-for extra in (str(ROOT), str(ROOT / "tests")):
-    if extra not in sys.path:
-        sys.path.insert(0, extra)
+from bench.common import make_log
 
 RATE = 48000
 PERIOD = 10.0
 
-
-def log(msg: str) -> None:
-    print(f"[bench/capture] {msg}", file=sys.stderr, flush=True)
+log = make_log("bench/capture", clock=False)
 
 
 def make_source(path: Path, seconds: float, video: bool) -> int:
@@ -82,7 +74,7 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     args = ap.parse_args()
 
-    from capture_fakes import beep_stream, ensure_pulse, play
+    from tests.helpers.capture_fakes import beep_stream, ensure_pulse, play
 
     source = args.source
     if source is None:
@@ -101,8 +93,8 @@ def main() -> int:
     log(f"making a {args.minutes:g}-minute source in {work}")
     beeps = make_source(src, seconds, args.video and source == "file")
 
-    from api.live import RecordRequest, start_live
     from archive.store import open_archive
+    from service.live import RecordRequest, start_live
 
     transcriber, stream = None, beep_stream(threshold=0.05)
     if args.asr == "real":

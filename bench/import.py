@@ -1,11 +1,11 @@
 """Benchmark: `xunlu import` throughput on a long two-channel recording, ASR and archive overhead apart.
 
-    .venv/bin/python bench/import.py [--minutes N] [--quick] [--model-home DIR] [--seed N] [--keep]
+    .venv/bin/python -m bench.import [--minutes N] [--quick] [--model-home DIR] [--seed N] [--keep]
 
 One run builds an N-minute (default 10) interview from the shared AISHELL clips (officer on channel 0,
 suspect on channel 1, alternating, 1-3 s pauses, seeded) as a 2-channel 16 kHz WAV and as an MP4 of the
 same audio (AAC) with a small H.264 test video (320x240, 10 fps), written *without* fast start. Each is
-imported with `api.importing.import_file` into a fresh archive home, with the real `base` model (loaded
+imported with `service.importing.import_file` into a fresh archive home, with the real `base` model (loaded
 once, before timing, from a dedicated model home):
 
   - WAV: not browser-playable, so the archive encodes an audio-only AAC MP4 copy;
@@ -33,45 +33,28 @@ import sys
 import tempfile
 import threading
 import time
-import wave
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-# Run as `python bench/import.py`, this file's folder comes first on sys.path, and bench/asr.py would
-# shadow the `asr` package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
+from archive.store import Archive
+from asr.engine import collect
+from asr.pipeline import load_transcriber
+from asr.types import TranscribeOptions
+from bench.common import SPEECH_DIR, SR, make_log, model_home, read_pcm16, require_speech, write_wav
+from core.transcript import Transcript
+from service import importing
+from service.importing import ImportRequest, import_file
 
-from api import importing  # noqa: E402
-from api.importing import ImportRequest, import_file  # noqa: E402
-from archive.store import Archive  # noqa: E402
-from asr.engine import collect  # noqa: E402
-from asr.pipeline import load_transcriber  # noqa: E402
-from asr.types import TranscribeOptions, Transcript  # noqa: E402
-
-SR = 16000
-SPEECH_DIR = Path(os.environ.get("XUNLU_SPEECH_DIR") or (ROOT.parent / "shared" / "speech"))
 SPEAKERS = ("officer", "suspect")
 CHUNK = 1 << 20
 
 
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+log = make_log("bench")
 
 
 # -- test recording ---------------------------------------------------------------------------------------
-def read_wav(path: Path) -> np.ndarray:
-    with wave.open(str(path)) as w:
-        if w.getframerate() != SR or w.getsampwidth() != 2 or w.getnchannels() != 1:
-            raise ValueError(f"{path}: expected 16 kHz 16-bit mono")
-        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
-
-
 def assemble(minutes: float, seed: int) -> tuple[np.ndarray, int]:
     """int16 (2, n) of exactly `minutes`: clips alternate ch0/ch1 with 1-3 s pauses; (audio, clips placed).
     The clip pool is reshuffled and reused if one pass is not long enough."""
@@ -90,21 +73,13 @@ def assemble(minutes: float, seed: int) -> tuple[np.ndarray, int]:
         for path in order:
             clip = cache.get(path)
             if clip is None:
-                clip = cache[path] = read_wav(path)
+                clip = cache[path] = read_pcm16(path)
             if t + clip.shape[0] > n:
                 return out, placed
             out[channel, t:t + clip.shape[0]] = clip
             placed += 1
             t += clip.shape[0] + int(round(rng.uniform(1.0, 3.0) * SR))
             channel = 1 - channel
-
-
-def write_wav(path: Path, pcm: np.ndarray) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(pcm.shape[0])
-        w.setsampwidth(2)
-        w.setframerate(SR)
-        w.writeframes(pcm.T.astype("<i2").tobytes())
 
 
 def make_mp4(wav: Path, mp4: Path, seconds: float) -> None:
@@ -140,7 +115,7 @@ def bare_sha256(src: Path) -> float:
     return time.perf_counter() - t0
 
 
-# -- per-step timing inside import_file (wraps the names api.importing looks up; nothing is edited) -------
+# -- per-step timing inside import_file (wraps the names service.importing looks up; nothing is edited) -------
 class Steps:
     NAMES = {"check_input": "probe+checks", "sha256_file": "sha256", "copy_hashed": "copy original",
              "is_browser_playable": "playable check", "make_playable": "make playable"}
@@ -211,27 +186,24 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke test: a 2-minute recording")
     ap.add_argument("--model-home", type=Path, default=None,
                     help="home whose models/whisper-base is used (assembled there on first use; default "
-                         "$XUNLU_HOME, else <tmp>/xunlu-bench-home, as bench/asr.py)")
+                         "$XUNLU_HOME, else <tmp>/xunlu-bench-home, as bench.asr)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (test files and archive homes)")
     args = ap.parse_args(argv)
     minutes = 2.0 if args.quick else args.minutes
     if minutes <= 0:
         ap.error("--minutes must be > 0")
-    if not (SPEECH_DIR / "aishell").is_dir():
-        ap.error(f"no aishell/ in {SPEECH_DIR} (set XUNLU_SPEECH_DIR)")
+    require_speech(ap, "aishell/")
     if not shutil.which("ffmpeg"):
         ap.error("ffmpeg is not installed")
-    model_home = args.model_home or (Path(os.environ["XUNLU_HOME"]) if os.environ.get("XUNLU_HOME")
-                                     else Path(tempfile.gettempdir()) / "xunlu-bench-home")
-    model_home.mkdir(parents=True, exist_ok=True)
+    models = model_home(args.model_home)
     started = time.perf_counter()
 
     tmp = Path(tempfile.mkdtemp(prefix="xunlu-bench-import-"))
-    log(f"speech dir {SPEECH_DIR}, model home {model_home}, work dir {tmp}, {minutes:g} min, "
+    log(f"speech dir {SPEECH_DIR}, model home {models}, work dir {tmp}, {minutes:g} min, "
         f"cpu cores {os.cpu_count()}")
     try:
-        report = bench(tmp, model_home, minutes, args.seed)
+        report = bench(tmp, models, minutes, args.seed)
     finally:
         if args.keep:
             log(f"kept {tmp}")

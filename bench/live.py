@@ -1,12 +1,12 @@
 """Benchmark: live transcription of a two-speaker interview played in real time.
 
-    .venv/bin/python bench/live.py [--quick] [--minutes M] [--seed N] [--home DIR] [--chunk S]
+    .venv/bin/python -m bench.live [--quick] [--minutes M] [--seed N] [--home DIR] [--chunk S]
                                    [--no-partials] [--full-window] [--queue N] [--end-silence S] [--end-pad S]
                                    [--end-pad-heard S] [--debug] [--cer-only] [--context S] [--beam N]
                                    [--no-aside]
 
 An interview is assembled in memory from the shared clips (officer on channel 0, suspect on channel 1,
-alternating turns, 1.0-4.0 s pauses, crosstalk at -18 dB and 3 ms delay, -60 dBFS noise, as bench/asr.py
+alternating turns, 1.0-4.0 s pauses, crosstalk at -18 dB and 3 ms delay, -60 dBFS noise, as bench.asr
 builds it). A producer thread plays it as a capture card would: a chunk of `--chunk` seconds (0.1) every
 `--chunk` seconds of wall time, into a bounded queue (a chunk that finds the queue full is dropped, counted
 and replaced by silence so that the clock stays right). The main thread feeds asr.stream.LiveTranscriber
@@ -26,47 +26,44 @@ Progress goes to stderr; stdout gets the tables and, last, one JSON line with ev
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import os
 import queue
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-# Run as `python bench/live.py`, this file's folder comes first on sys.path and would shadow the `asr` package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
+from asr.engine import collect
+from asr.pipeline import load_transcriber
+from asr.scoring import cer
+from asr.stream import LiveTranscriber, Partial, StreamOptions
+from asr.types import TranscribeOptions
+from bench import asr as bench_asr
+from bench.common import (
+    FRAME_10MS,
+    SR,
+    frame_rms,
+    make_log,
+    manifest,
+    model_home,
+    overlap,
+    pct,
+    read_wav,
+    require_speech,
+)
+from core.transcript import Segment
 
-from asr.engine import collect  # noqa: E402
-from asr.pipeline import load_transcriber  # noqa: E402
-from asr.scoring import cer  # noqa: E402
-from asr.stream import LiveTranscriber, Partial, StreamOptions  # noqa: E402
-from asr.types import Segment, TranscribeOptions  # noqa: E402
-
-_spec = importlib.util.spec_from_file_location("bench_asr", HERE / "asr.py")
-bench_asr = importlib.util.module_from_spec(_spec)
-sys.modules["bench_asr"] = bench_asr
-_spec.loader.exec_module(bench_asr)  # type: ignore[union-attr]
-
-SR = 16000
-FRAME_10MS = bench_asr.FRAME_10MS
 SPEAKERS = ("officer", "suspect")
 TARGETS = {"final_p95_s": 1.5, "first_partial_max_s": 2.0, "cer_delta_max_pts": 1.0}
 
 
-def log(msg: str) -> None:
-    print(f"[live {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+log = make_log("live")
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ class Utt:
 
 
 def speech_offset(clip: np.ndarray) -> float:
-    """Seconds from the clip's start to its end of speech: bench/asr.py's onset rule on the reversed clip."""
+    """Seconds from the clip's start to its end of speech: bench.asr's onset rule on the reversed clip."""
     return clip.shape[0] / SR - bench_asr.speech_onset(clip[::-1].copy())
 
 
@@ -93,8 +90,8 @@ def decay_end(clip: np.ndarray, over_floor_db: float = 6.0) -> float:
     the 34 utterances of the 5-minute interview, Silero's last window at p >= 0.35 comes 0.06-0.17 s after
     the 12 dB end on 30 clips and 0.21-0.71 s after it on four; it lies within 0.12 s of the 6 dB end on
     33 (one clip's 6 dB end is 0.27 s later than Silero's)."""
-    n = clip.shape[0] // FRAME_10MS
-    rms = np.sqrt(np.mean(clip[: n * FRAME_10MS].reshape(n, FRAME_10MS).astype(np.float64) ** 2, axis=1))
+    rms = frame_rms(clip)
+    n = rms.shape[0]
     above = (rms > float(np.percentile(rms, 10)) * 10 ** (over_floor_db / 20))[::-1]
     run = 5
     for i in range(max(0, n - run + 1)):
@@ -104,11 +101,11 @@ def decay_end(clip: np.ndarray, over_floor_db: float = 6.0) -> float:
 
 
 def build_interview(minutes: float, seed: int) -> tuple[np.ndarray, list[Utt]]:
-    audio, utts = bench_asr.assemble_interview(bench_asr.manifest(), minutes, seed)
-    by_ref = {r.reference: r for r in bench_asr.manifest()}
+    audio, utts = bench_asr.assemble_interview(manifest(), minutes, seed)
+    by_ref = {r.reference: r for r in manifest()}
     out = []
     for u in utts:
-        clip = bench_asr.read_wav(by_ref[u.reference].path)
+        clip = read_wav(by_ref[u.reference].path)
         out.append(Utt(u.channel, u.onset, u.place + speech_offset(clip), u.place + decay_end(clip),
                        u.reference))
     return audio, out
@@ -184,10 +181,6 @@ def play_live(tr: Any, audio: np.ndarray, options: StreamOptions, chunk_s: float
 
 
 # -- scoring --------------------------------------------------------------------------------------------
-def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
-    return max(0.0, min(a1, b1) - max(a0, b0))
-
-
 def per_utterance(utts: list[Utt], ev: Events) -> list[dict]:
     rows = []
     for i, u in enumerate(utts):
@@ -228,10 +221,6 @@ def channel_cer(utts: list[Utt], segments: list[Segment]) -> tuple[int, int]:
         errors += e
         total += n
     return errors, total
-
-
-def pct(e: int, n: int) -> float:
-    return round(100.0 * e / n, 2) if n else float("nan")
 
 
 def fmt(v: Optional[float]) -> str:
@@ -291,17 +280,14 @@ def main(argv: Optional[list[str]] = None) -> int:
                     help="feed the interview as fast as it is taken, finals only, and compare the text with "
                          "offline (a longer interview in less time; no latency figures)")
     args = ap.parse_args(argv)
-    if not (bench_asr.SPEECH_DIR / "manifest.tsv").is_file():
-        ap.error(f"no manifest.tsv in {bench_asr.SPEECH_DIR} (set XUNLU_SPEECH_DIR)")
+    require_speech(ap)
     if not 0.01 <= args.chunk <= 2.0 or args.queue < 1:
         ap.error("--chunk must lie between 0.01 and 2 s and --queue be at least 1")
     minutes = args.minutes or (2.0 if args.quick else 5.0)
     if args.debug:
         logging.basicConfig(format="%(relativeCreated)9.0f ms %(message)s", stream=sys.stderr)
         logging.getLogger("xunlu.asr.stream").setLevel(logging.DEBUG)
-    home = args.home or (Path(os.environ["XUNLU_HOME"]) if os.environ.get("XUNLU_HOME")
-                         else Path(tempfile.gettempdir()) / "xunlu-bench-home")
-    home.mkdir(parents=True, exist_ok=True)
+    home = model_home(args.home)
 
     started = time.perf_counter()
     load_before = os.getloadavg()
@@ -309,7 +295,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     tr = load_transcriber("base", home, device="cpu", compute_type="int8")
     audio, utts = build_interview(minutes, args.seed)
     duration = audio.shape[1] / SR
-    warm = bench_asr.read_wav(next(r for r in bench_asr.manifest() if r.file.startswith("aishell/")).path)
+    warm = read_wav(next(r for r in manifest() if r.file.startswith("aishell/")).path)
     warm_up = LiveTranscriber(tr, StreamOptions(partials=False), lambda p: None, lambda s: None)
     warm_up.feed(warm[:, None])
     warm_up.finish()

@@ -1,7 +1,7 @@
 """Load benchmark: one live session, N WebSocket viewers and M clients searching and seeking, all at once,
 against a real `xunlu serve` on 127.0.0.1.
 
-    .venv/bin/python bench/load.py [--minutes 5] [--viewers 20] [--clients 20] [--quick] [--think 1.0]
+    .venv/bin/python -m bench.load [--minutes 5] [--viewers 20] [--clients 20] [--quick] [--think 1.0]
 
 1. A fresh home gets an archive of `--sessions` (default 6) sessions of `--hours` (default 1) each: a
    low-bitrate H.264/AAC MP4 made with ffmpeg lavfi (each session its own bytes) and a synthetic transcript
@@ -39,16 +39,14 @@ import wave
 from pathlib import Path
 from typing import Any, Optional
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-SPEECH = Path(os.environ.get("XUNLU_SPEECH_DIR", ROOT.parent / "shared" / "speech"))
+from bench.common import make_log, manifest
+
 EXE = str(Path(sys.executable).with_name("xunlu"))
 PASSWORD = "load-bench-77"
 RANGE = 256 * 1024
 
 
-def log(msg: str) -> None:
-    print(f"[load {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+log = make_log("load")
 
 
 def load_average() -> str:
@@ -64,7 +62,8 @@ def cpu_seconds(pid: Optional[int] = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def pct(values: list[float], p: float) -> Optional[float]:
+def nearest_rank(values: list[float], p: float) -> Optional[float]:
+    """The p-th percentile (0-100) as the value at the nearest rank (no interpolation); None without values."""
     if not values:
         return None
     s = sorted(values)
@@ -72,11 +71,7 @@ def pct(values: list[float], p: float) -> Optional[float]:
 
 
 def sentences() -> list[tuple[Path, str, float]]:
-    import csv
-
-    with open(SPEECH / "manifest.tsv", encoding="utf-8") as f:
-        rows = [r for r in csv.DictReader(f, delimiter="\t") if r["file"].startswith("aishell/")]
-    return [(SPEECH / r["file"], r["reference"], float(r["duration_s"])) for r in rows]
+    return [(r.path, r.reference, r.duration) for r in manifest() if r.file.startswith("aishell/")]
 
 
 # -- the archive -------------------------------------------------------------------------------------------
@@ -90,7 +85,7 @@ def make_media(path: Path, seconds: float) -> None:
 
 
 def synthetic_transcript(texts: list[str], seconds: float, rng: random.Random):
-    from asr.types import Segment, Transcript, Word
+    from core.transcript import Segment, Transcript, Word
 
     segments, t, k = [], 1.0, 0
     while t + 3.5 < seconds:
@@ -105,11 +100,11 @@ def synthetic_transcript(texts: list[str], seconds: float, rng: random.Random):
 
 
 def build_archive(home: Path, sessions: int, hours: float, texts: list[str], seed: int) -> list[str]:
-    from api.indexing import rebuild
     from archive.fsutil import sha256_file
     from archive.store import open_archive
     from archive.transcripts import add_version
     from archive.types import MediaFile
+    from service.indexing import rebuild
 
     rng = random.Random(seed)
     seconds = hours * 3600
@@ -432,10 +427,10 @@ def report(args, stats: Stats, live: dict, loads: dict) -> None:
     figures: dict[str, Any] = {}
     for kind in kinds:
         v = stats.latency[kind]
-        row = {"n": len(v), "p50_ms": round(pct(v, 50), 1), "p95_ms": round(pct(v, 95), 1), "max_ms": round(max(v), 1)}
+        row = {"n": len(v), "p50_ms": round(nearest_rank(v, 50), 1), "p95_ms": round(nearest_rank(v, 95), 1), "max_ms": round(max(v), 1)}
         figures[kind] = row
         print(f"{kind:<20}{row['n']:>7}{row['p50_ms']:>10}{row['p95_ms']:>10}{row['max_ms']:>10}")
-    lag = {"n": len(stats.lags), "p50_s": pct(stats.lags, 50), "p95_s": pct(stats.lags, 95),
+    lag = {"n": len(stats.lags), "p50_s": nearest_rank(stats.lags, 50), "p95_s": nearest_rank(stats.lags, 95),
            "max_s": max(stats.lags) if stats.lags else None}
     print(f"WebSocket messages received: {sum(stats.ws_messages.values())} "
           f"({', '.join(f'{k} {n}' for k, n in stats.ws_messages.most_common())}); "

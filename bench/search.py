@@ -1,6 +1,6 @@
 """Benchmark: xunlu's search index (Whoosh) against SQLite FTS5 (trigram) on a synthetic 1,000-hour archive.
 
-    .venv/bin/python bench/search.py [--hours N] [--quick] [--seed N] [--repeat N] [--procs N] [--no-unigram]
+    .venv/bin/python -m bench.search [--hours N] [--quick] [--seed N] [--repeat N] [--procs N] [--no-unigram]
                                      [--keep DIR]
 
 At 1,000 hours expect about 10 minutes of builds and a minute of queries (2 cores). The build table is
@@ -53,7 +53,6 @@ Progress goes to stderr; stdout gets the tables and, last, one JSON line with ev
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import random
@@ -70,19 +69,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-# Run as `python bench/search.py`, this file's folder comes first on sys.path, and bench/asr.py would
-# shadow the `asr` package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from bench.common import make_log, manifest, percentile, require_speech
+from core.transcript import Segment, Word
+from index.manager import SearchIndex, SearchOptions
+from index.search_index import SessionMeta
 
-from asr.types import Segment, Word  # noqa: E402
-from index.manager import SearchIndex, SearchOptions  # noqa: E402
-from index.search_index import SessionMeta  # noqa: E402
-
-SPEECH_DIR = Path(os.environ.get("XUNLU_SPEECH_DIR") or (ROOT.parent / "shared" / "speech"))
 TARGETS = {"one_word_p95_ms_max": 100.0, "one_word_p95_vs_fts5_max": 3.0, "rebuild_1000h_s_max": 600.0}
 CHARS_PER_S = 4.0
 DAY0 = datetime(2023, 1, 1)
@@ -114,17 +105,16 @@ PLANTED_QUERIES = [
 ]
 
 
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+log = make_log("bench")
 
 
 # -- the synthetic archive ------------------------------------------------------------------------------
 def sentences() -> list[str]:
-    with open(SPEECH_DIR / "manifest.tsv", encoding="utf-8", newline="") as f:
-        rows = [r for r in csv.DictReader(f, delimiter="\t") if r["language"] == "zh"]
     out = []
-    for r in rows:
-        text = "".join(ch for ch in r["reference"].strip() if not ch.isspace() and ch not in PUNCT)
+    for r in manifest():
+        if r.language != "zh":
+            continue
+        text = "".join(ch for ch in r.reference.strip() if not ch.isspace() and ch not in PUNCT)
         if len(text) >= 4:
             out.append(text)
     return out
@@ -383,8 +373,9 @@ class Query:
 
 
 def make_queries(corpus: Corpus, seed: int) -> list[Query]:
-    import jieba
     import logging
+
+    import jieba
 
     jieba.setLogLevel(logging.WARNING)
     rng = random.Random(f"{seed}:queries")
@@ -506,15 +497,6 @@ class Fts:
         return [(r[0], r[1]) for r in self.db.execute(sql, args).fetchall()]
 
 
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    v = sorted(values)
-    k = (len(v) - 1) * p / 100.0
-    lo, hi = int(k), min(int(k) + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (k - lo)
-
-
 def measure(system: Any, queries: list[Query], repeat: int) -> dict[str, Any]:
     cold: dict[str, list[float]] = {}
     warm: dict[str, list[float]] = {}
@@ -537,9 +519,10 @@ def measure(system: Any, queries: list[Query], repeat: int) -> dict[str, Any]:
         if kind not in warm:
             continue
         w, c, h = warm[kind], cold[kind], hits[kind]
-        out[kind] = {"queries": len(c), "p50_ms": round(pct(w, 50), 2), "p95_ms": round(pct(w, 95), 2),
-                     "max_ms": round(max(w), 2), "cold_p50_ms": round(pct(c, 50), 2),
-                     "cold_p95_ms": round(pct(c, 95), 2), "cold_max_ms": round(max(c), 2),
+        out[kind] = {"queries": len(c), "p50_ms": round(percentile(w, 50), 2),
+                     "p95_ms": round(percentile(w, 95), 2), "max_ms": round(max(w), 2),
+                     "cold_p50_ms": round(percentile(c, 50), 2), "cold_p95_ms": round(percentile(c, 95), 2),
+                     "cold_max_ms": round(max(c), 2),
                      "mean_hits": round(statistics.mean(h), 1), "zero_hit_queries": sum(1 for x in h if x == 0)}
     out["_results"] = results
     return out
@@ -590,8 +573,8 @@ def xunlu_cold(home: Path, queries: list[Query], n: int = 5) -> dict[str, float]
         t0 = time.perf_counter()
         index.search(q.text, SearchOptions(limit=20))
         searches.append((time.perf_counter() - t0) * 1000.0)
-    return {"open_p50_ms": round(pct(opens, 50), 2), "open_max_ms": round(max(opens), 2),
-            "search_p50_ms": round(pct(searches, 50), 2), "search_max_ms": round(max(searches), 2),
+    return {"open_p50_ms": round(percentile(opens, 50), 2), "open_max_ms": round(max(opens), 2),
+            "search_p50_ms": round(percentile(searches, 50), 2), "search_max_ms": round(max(searches), 2),
             "runs": len(words)}
 
 
@@ -641,8 +624,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--keep", type=Path, default=None, help="build in DIR and keep it (default: a temp dir)")
     args = ap.parse_args(argv)
     hours = 20.0 if args.quick else args.hours
-    if not (SPEECH_DIR / "manifest.tsv").is_file():
-        ap.error(f"no manifest.tsv in {SPEECH_DIR} (set XUNLU_SPEECH_DIR)")
+    require_speech(ap)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the work dir is removed
     work = args.keep or Path(tempfile.mkdtemp(prefix="xunlu-searchbench-"))

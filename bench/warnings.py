@@ -1,6 +1,6 @@
 """Benchmark: every supervision rule over a synthetic archive of 10,000 sessions.
 
-    .venv/bin/python bench/warnings.py [--sessions N] [--minutes M] [--seed N] [--no-words] [--keep DIR]
+    .venv/bin/python -m bench.warnings [--sessions N] [--minutes M] [--seed N] [--no-words] [--keep DIR]
 
 --keep DIR builds the archive there and keeps it; a later run with the same --keep DIR reuses it (the facts
 cache and the stored warnings are dropped first, so "cold" is cold again, apart from the OS page cache).
@@ -29,17 +29,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
-import sys
 import tempfile
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TZ = timezone(timedelta(hours=8))
 NOTICES = ("现在依法告知你在侦查阶段的诉讼权利和义务，你有权委托律师作为辩护人，对与本案无关的问题有拒绝回答的权利。",

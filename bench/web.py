@@ -1,6 +1,6 @@
 """Benchmark: the web app's two latency targets (issue 6), in headless Chromium against a real uvicorn server.
 
-    .venv/bin/python bench/web.py [--quick] [--clicks N] [--cold N] [--viewers N] [--live-seconds S]
+    .venv/bin/python -m bench.web [--quick] [--clicks N] [--cold N] [--viewers N] [--live-seconds S]
                                   [--seed N] [--only seek,live,relay]
 
 1. seek: "click on a hit to playing at the right moment, p95 under 1 s on a 1-hour recording". A 1-hour MP4
@@ -14,10 +14,10 @@
    results shown, one click. Range requests to /media per click are counted. Baseline, interleaved in the
    same run: a bare <video> on a page of the same origin with the same file and the same preload, driven
    directly (warm: currentTime = t; play(); cold: a new element, src, seek at loadedmetadata, play()).
-2. live: "a live viewer sees a final segment within 0.5 s of it being transcribed". The real api.live
-   records a file of beeps played in real time; the speech model is replaced by tests/capture_fakes.py's beep
+2. live: "a live viewer sees a final segment within 0.5 s of it being transcribed". The real service.live
+   records a file of beeps played in real time; the speech model is replaced by tests/helpers/capture_fakes.py's beep
    detector, wrapped so that each final is stamped (time.monotonic() and time.time()) when it is created,
-   before api.live journals, indexes and publishes it. K raw WebSocket clients (in this process: monotonic
+   before service.live journals, indexes and publishes it. K raw WebSocket clients (in this process: monotonic
    clock) and one supervisor page (search.html?sid=, a MutationObserver stamping each new final line with
    Date.now(); same machine, same wall clock) measure creation -> arrival.
 3. relay: the same for a session recorded by another process: the server follows its journal
@@ -45,12 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-for extra in (str(ROOT), str(ROOT / "tests")):
-    if extra not in sys.path:
-        sys.path.insert(0, extra)
+from bench.common import make_log, percentile
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -62,21 +57,11 @@ TARGETS = {"seek_p95_s": 1.0, "live_p95_s": 0.5}
 SUPERVISOR, OFFICER = "fazhi", "zhangsan"
 
 
-def log(msg: str) -> None:
-    print(f"[bench/web] {msg}", file=sys.stderr, flush=True)
-
-
-def pct(values: list[float], q: float) -> Optional[float]:
-    if not values:
-        return None
-    v = sorted(values)
-    k = (len(v) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+log = make_log("bench/web", clock=False)
 
 
 def summary(values: list[float]) -> dict:
-    return {"n": len(values), "p50": _r(pct(values, 0.5)), "p95": _r(pct(values, 0.95)),
+    return {"n": len(values), "p50": _r(percentile(values, 50)), "p95": _r(percentile(values, 95)),
             "max": _r(max(values) if values else None), "mean": _r(statistics.fmean(values) if values else None)}
 
 
@@ -86,7 +71,7 @@ def _r(x: Optional[float]) -> Optional[float]:
 
 # -- the site ---------------------------------------------------------------------------------------------
 def make_hour(path: Path, fps: int) -> Path:
-    from test_web_fakes import ffmpeg
+    from tests.test_web_fakes import ffmpeg
 
     ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={fps}", "-f", "lavfi", "-i",
            "sine=frequency=440:sample_rate=16000", "-t", str(int(HOUR)), "-c:v", "libx264", "-preset", "ultrafast",
@@ -97,7 +82,7 @@ def make_hour(path: Path, fps: int) -> Path:
 
 def hour_script():
     """A segment every 90 s; every other one says WORD: returns (segments, word start times)."""
-    from test_web_fakes import script
+    from tests.test_web_fakes import script
 
     lines, words = [], []
     for i, start in enumerate(range(20, int(HOUR) - 30, 90)):
@@ -112,13 +97,13 @@ def hour_script():
 
 
 class StampedBeeps:
-    """tests/capture_fakes.py's beep detector whose finals are stamped when created."""
+    """tests/helpers/capture_fakes.py's beep detector whose finals are stamped when created."""
 
     def __init__(self):
         self.stamps: dict[int, tuple[float, float]] = {}  # segment id -> (monotonic, wall)
 
     def factory(self):
-        from capture_fakes import BeepStream
+        from tests.helpers.capture_fakes import BeepStream
 
         def make(language, channels, speakers, on_partial, on_final):
             def stamped(segment):
@@ -133,7 +118,7 @@ def live_backend(beeps: StampedBeeps):
 
     class Backend(LiveBackend):
         def start_live(self, home, archive, req, transcriber, actor):
-            from api.live import start_live
+            from service.live import start_live
 
             return start_live(home, archive, req, transcriber, actor, stream=beeps.factory())
 
@@ -200,7 +185,7 @@ def measure(page, word: float, action, bare: bool, timeout_s: float, clicks: Cli
 
 def seek_bench(browser, url: str, sid: str, words: list[float], n_warm: int, n_cold: int, rng: random.Random,
                timeout_s: float, warm_browser: bool) -> dict:
-    from auth_helpers import browser_login
+    from tests.helpers.auth import browser_login
 
     def new_page(login: bool = True):
         ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
@@ -345,7 +330,7 @@ def ws_viewers(url: str, sid: str, token: str, k: int, ready: threading.Event, d
 def watch(browser, url: str, sid: str, k: int, token: str, run_for: float, stamps: dict,
           start_writer=None) -> dict:
     """K WebSocket clients and one supervisor page watch `sid`; returns the latencies against `stamps`."""
-    from auth_helpers import browser_login
+    from tests.helpers.auth import browser_login
 
     ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
     page = ctx.new_page()
@@ -377,7 +362,7 @@ def watch(browser, url: str, sid: str, k: int, token: str, run_for: float, stamp
 
 def live_bench(browser, url: str, beeps: StampedBeeps, officer, token: str, k: int, seconds: float,
                folder: Path) -> dict:
-    from capture_fakes import beep_flash_file
+    from tests.helpers.capture_fakes import beep_flash_file
 
     source = folder / "beeps.mp4"
     beep_flash_file(source, seconds=seconds, period=1.5, first=4.0)
@@ -392,16 +377,16 @@ def live_bench(browser, url: str, beeps: StampedBeeps, officer, token: str, k: i
 def relay_bench(browser, home: Path, url: str, token: str, k: int, seconds: float, rng: random.Random) -> dict:
     from datetime import datetime
 
-    from api.live_finish import JOURNAL, append_journal
     from archive.store import Archive
-    from asr.types import Segment, Word
+    from core.transcript import Segment, Word
+    from service.live_finish import append_journal
 
     archive = Archive(home)
     cm = archive.new_session("bench-recorder", status="recording", case_id="W-RELAY", room="讯问室2",
                              started_at=datetime.now().astimezone().isoformat(timespec="milliseconds"),
                              source_name="another process")
     sid = cm.__enter__().id
-    journal = archive.folder(sid) / JOURNAL
+    journal = archive.paths(sid).journal
     journal.parent.mkdir(parents=True, exist_ok=True)
     stamps: dict[int, tuple[float, float]] = {}
     stop = threading.Event()
@@ -458,12 +443,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     rng = random.Random(args.seed)
     load_before = os.getloadavg()
     log(f"load average {load_before}")
-    from auth_helpers import add_users, fast_auth, http_client
     from playwright.sync_api import sync_playwright
 
-    from api.cli_serve import ServeOptions, start_in_thread
+    from api.server import ServeOptions, start_in_thread
     from archive.store import Archive
-    from test_web_fakes import seed_session
+    from tests.helpers.auth import add_users, fast_auth, http_client
+    from tests.test_web_fakes import seed_session
 
     report: dict[str, Any] = {"load_before": [round(x, 2) for x in load_before], "quick": args.quick}
     with tempfile.TemporaryDirectory(prefix="xunlu-bench-web-") as tmp:
@@ -536,7 +521,7 @@ def print_report(report: dict) -> None:
         a = fig["all_app_clicks"]
         print(f"target: p95 < {TARGETS['seek_p95_s']} s over all {a['n']} app clicks: p95 {a['p95']} -> "
               f"{'holds' if a['holds'] else 'MISSES'}")
-    for key, title in (("live", "2. live final: created (in-process api.live) -> viewer"),
+    for key, title in (("live", "2. live final: created (in-process service.live) -> viewer"),
                        ("relay", "3. relayed final: appended to the journal by another process -> viewer")):
         if key not in report:
             continue

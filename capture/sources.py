@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from typing import Optional
 
-from asr.errors import OptionError
+from core.errors import OptionError
 
 URL_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "tcp", "rtp", "srt", "http", "https")
 NET_TIMEOUT_S = 10.0
@@ -148,18 +148,20 @@ def video_input(spec: str, realtime: bool = True) -> MediaInput:
 
 def _probe_file(path: str) -> tuple[int, bool]:
     """(audio channels, has video) of a file; SourceError when it has no audio or is not media."""
-    from archive import media as media_io
-    from archive.types import ArchiveError
-    from asr import audio as audio_io
-    from asr.errors import InputError
     from pathlib import Path
 
+    from archive import media as media_io
+    from archive.types import ArchiveError
+
+    if not os.access(path, os.R_OK) or os.path.getsize(path) == 0:
+        raise SourceError(f"cannot read file, or it is empty: {path}")
     try:
-        info = audio_io.probe(path)
-        video = media_io.streams(Path(path)).video is not None
-    except (InputError, ArchiveError) as exc:
-        raise SourceError(str(exc)) from exc
-    return info.channels, video
+        found = media_io.streams(Path(path))
+    except ArchiveError as exc:
+        raise SourceError(f"not a media file ffmpeg can read: {path} ({exc.__cause__ or exc})") from exc
+    if not found.audio_channels:
+        raise SourceError(f"no audio stream in {path}")
+    return found.audio_channels, found.video is not None
 
 
 def plan(audio: Optional[str], video: Optional[str], speakers: tuple[str, ...] = (),

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from asr.types import Segment
+from core.transcript import Segment
 from index.manager import SearchIndex
 from index.search_index import SessionMeta, warm_up
 

@@ -25,23 +25,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
-from whoosh import index as wi, query as wq
+from whoosh import index as wi
+from whoosh import query as wq
 
-from asr.types import Segment
+from core.errors import XunluError
+from core.transcript import Segment
 from index.fastfilter import Filter
 from index.fastscore import FastScorer
 from index.postings import Unsupported
 from index.query import QueryError, parse, parse_day
-from index.search_index import (INDEX_FORMAT, Hit, SessionMeta, documents, schema, terms_of, to_hit,
-                                to_whoosh)
+from index.search_index import INDEX_FORMAT, Hit, SessionMeta, documents, schema, terms_of, to_hit, to_whoosh
 from index.whoosh_fixes import missing_columns_remembered, open_searcher, workers_die_with_parent
 
 log = logging.getLogger("xunlu.index")
 
 
-class IndexProblem(Exception):
+class IndexProblem(XunluError):
     """The index is missing, cannot be read or was built in another format; it must be rebuilt from the
     archive."""
+
+    http_status = 503
 
 
 FORMAT_FILE = "FORMAT"

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Optional, Union
 
+from core.errors import XunluError
 from index.analysis import unit_texts
 
 
-class QueryError(ValueError):
+class QueryError(XunluError, ValueError):
     """The query cannot be searched; the message says why."""
 
 

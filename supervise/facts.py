@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
+from archive.layout import SessionPaths
 from archive.store import Archive
 from supervise.types import MediaGap, Seg, SessionFacts, Visit
 
@@ -250,7 +251,8 @@ def _facts(archive: Archive, row: sqlite3.Row, media_paths: list[str], latest: O
         if digest is not None:
             transcript_duration, segments = _segments(digest)
             has_transcript = True
-    gaps = playlist_gaps(folder / "live") if os.path.exists(folder / "live" / "index.m3u8") else ()
+    paths = SessionPaths(folder)
+    gaps = playlist_gaps(paths.live) if paths.playlist.exists() else ()
     return SessionFacts(
         id=sid, status=row["status"], start=parse_time(row["started_at"] or row["created_at"]),
         duration=row["duration"], case_id=row["case_id"], room=row["room"], unit=row["unit"],

@@ -1,7 +1,7 @@
 """Warnings while a session is still being recorded: the rules that can already be judged (no rights notice
 after N minutes, one officer alone, time limits, the room, a restart), counted up to the time now.
 
-`live_findings` is pure: give it the session record, the live snapshot (api.live.LiveSession.snapshot():
+`live_findings` is pure: give it the session record, the live snapshot (service.live.LiveSession.snapshot():
 {"segments": [...], "status": {"elapsed": ...}}) and the time now.
 """
 from __future__ import annotations

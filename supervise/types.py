@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Optional
 
+from core.errors import XunluError
+
 LEVELS = ("red", "yellow")
 
 
-class RulesError(ValueError):
+class RulesError(XunluError, ValueError):
     """The rules file cannot be used; the message names the file and line."""
-
-    exit_code = 2
 
 
 # -- findings -----------------------------------------------------------------------------------------

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from helpers.auth import FAST, PASSWORD
 from starlette.websockets import WebSocketDisconnect
 
-from api.auth.types import ADMIN, OFFICER, SUPERVISOR
+from accounts.types import ADMIN, OFFICER, SUPERVISOR
 from archive.store import Archive
-from auth_helpers import FAST, PASSWORD
 
 ANON, OWN, OTHER, SUP, ADM = "anonymous", "officer-own", "officer-other", "supervisor", "admin"
 PRINCIPALS = (ANON, OWN, OTHER, SUP, ADM)
@@ -269,11 +268,10 @@ def test_session_id_guessing_finds_nothing(world):
 
 def test_import_jobs_are_their_owners(world):
     """A background import's job is polled by who started it; another importer gets 403, anonymous 401."""
-    from api.routes.importing import ImportJob, _jobs
+    from service.jobs import Job
 
     client, app, _, _ = world
-    job = ImportJob("f" * 16, session="s-20261122-0009", owner="web:zhangsan")
-    _jobs(app)[job.job] = job
+    job = app.state.jobs.add(Job("f" * 16, session="s-20261122-0009", owner="web:zhangsan"))
     url = f"/api/import/jobs/{job.job}"
     r = client.get(url, headers=login(client, OWN))
     assert r.status_code == 200, r.text

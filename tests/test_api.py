@@ -6,14 +6,14 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from helpers.auth import fast_auth, login_as
+from helpers.speech import SPEECH
 from starlette.websockets import WebSocketDisconnect
-
-from api.app import create_app
-from api.auth.types import OFFICER, SUPERVISOR
-from archive.store import Archive
-from auth_helpers import fast_auth, login_as
-from conftest import SPEECH
 from test_web_fakes import INTERVIEW, FakeLive, ScriptedTranscriber, make_video, script, seed_session
+
+from accounts.types import OFFICER, SUPERVISOR
+from api.app import create_app
+from archive.store import Archive
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from conftest import xunlu
+from helpers.cli import xunlu
 
 EXE = str(Path(sys.executable).with_name("xunlu"))
 
@@ -72,7 +71,7 @@ def test_serve_bad_options(tmp_path):
 def test_serve_runs_the_daily_summary_thread_and_stops_it(tmp_path):
     import threading
 
-    from api.cli_serve import _daily_summary
+    from cli.serve import _daily_summary
 
     summary = _daily_summary(tmp_path / "home")
     assert summary is not None

@@ -6,17 +6,16 @@ import sqlite3
 import stat
 
 import pytest
+from helpers.archive import make_mp4, make_wav, scripted_transcribe
 
-from api.exporting import export
-from api.importing import ImportRequest, import_file
 from archive import db
 from archive.media import is_browser_playable, is_fast_start, streams
 from archive.store import Archive
 from archive.transcripts import diff, edit, read_version
 from archive.types import ArchiveError, Duplicate, NotFound
 from archive.verify import verify
-
-from archive_helpers import make_mp4, make_wav, scripted_transcribe
+from service.exporting import export
+from service.importing import ImportRequest, import_file
 
 
 @pytest.fixture

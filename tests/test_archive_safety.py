@@ -6,19 +6,19 @@ import sys
 import textwrap
 from pathlib import Path
 
+from helpers.archive import make_wav
+from helpers.cli import ROOT, xunlu
+
 from archive.store import Archive
 from archive.verify import verify
-
-from archive_helpers import make_wav
-from conftest import ROOT, xunlu
 
 IMPORTER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     sys.path[:0] = [{root!r}, {tests!r}]
-    from api.importing import ImportRequest, import_file
+    from service.importing import ImportRequest, import_file
     from archive.store import Archive
-    from archive_helpers import scripted_transcribe
+    from helpers.archive import scripted_transcribe
 
     def slow(path, speakers):
         print("TRANSCRIBING", flush=True)

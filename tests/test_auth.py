@@ -6,15 +6,15 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from helpers.auth import FAST, PASSWORD
 
-from api.auth import policy
-from api.auth.passwords import Hasher, check_password, generate_password
-from api.auth.service import AuthService
-from api.auth.store import UserStore
-from api.auth.types import ADMIN, OFFICER, SUPERVISOR, AuthError, AuthSettings, LoginRefused, User
+from accounts import policy
+from accounts.passwords import Hasher, check_password, generate_password
+from accounts.service import AuthService
+from accounts.store import UserStore
+from accounts.types import ADMIN, OFFICER, SUPERVISOR, AuthError, AuthSettings, LoginRefused, User
 from archive.audit import check_chain
 from archive.store import Archive
-from auth_helpers import FAST, PASSWORD
 
 
 @pytest.fixture()
@@ -298,7 +298,7 @@ def test_creator_is_added_to_the_officers():
                                             ("0.0.0.0", False, True), ("192.168.1.20", False, True),
                                             ("::", False, True), ("0.0.0.0", True, False)])
 def test_bind_warning_only_beyond_loopback_without_tls(host, tls, warns):
-    from api.auth.setup import bind_warning
+    from accounts.setup import bind_warning
 
     message = bind_warning(host, tls)
     assert (message is not None) is warns
@@ -307,7 +307,7 @@ def test_bind_warning_only_beyond_loopback_without_tls(host, tls, warns):
 
 
 def test_auth_settings_come_from_config_toml(tmp_path):
-    from api.auth.config import load_settings
+    from accounts.config import load_settings
 
     assert load_settings(tmp_path) == AuthSettings()
     (tmp_path / "config.toml").write_text("[asr]\nmodel = 'base'\n[auth]\nmax_failures = 3\nlockout = 60\n"
@@ -322,7 +322,7 @@ def test_auth_settings_come_from_config_toml(tmp_path):
 
 
 def test_demo_users_are_made_once(tmp_path):
-    from api.auth.setup import ensure_demo_users
+    from accounts.setup import ensure_demo_users
 
     svc = AuthService(tmp_path, FAST)
     made = ensure_demo_users(tmp_path, svc)

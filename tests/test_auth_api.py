@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from fastapi import Depends, WebSocket
 from fastapi.testclient import TestClient
+from helpers.auth import PASSWORD, auth_app, bearer
 from starlette.websockets import WebSocketDisconnect
 
-from api.auth import current_user, session_access
-from api.auth.types import ADMIN, OFFICER, SUPERVISOR
+from accounts.types import ADMIN, OFFICER, SUPERVISOR
+from api.auth import session_access
 from archive.store import Archive
-from auth_helpers import PASSWORD, auth_app, bearer
 
 
 @pytest.fixture()

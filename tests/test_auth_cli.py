@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.auth import FAST
+from helpers.cli import xunlu
 
-from api.auth.service import AuthService
-from api.auth.types import LoginRefused
-from auth_helpers import FAST
-from conftest import xunlu
+from accounts.service import AuthService
+from accounts.types import LoginRefused
 
 
 @pytest.fixture()
@@ -23,7 +23,7 @@ def home(tmp_path):
 
 
 def run_cli(*args: str, home, stdin=None) -> subprocess.CompletedProcess:
-    """conftest's xunlu(), with something on stdin."""
+    """helpers.cli's xunlu(), with something on stdin."""
     exe = Path(sys.executable).with_name("xunlu")
     return subprocess.run([str(exe), *args], input=stdin or "", capture_output=True, text=True, timeout=60,
                           env={**os.environ, "XUNLU_HOME": str(home)})
@@ -114,7 +114,7 @@ def test_duplicate_and_last_admin_are_refused(home):
 
 
 def test_first_run_creates_admin_once_and_shows_the_password(home, capsys):
-    from api.cli_users import first_run_admin
+    from cli.users import first_run_admin
 
     assert first_run_admin(home, ask=False) == "admin"
     err = capsys.readouterr().err
@@ -127,7 +127,7 @@ def test_first_run_creates_admin_once_and_shows_the_password(home, capsys):
 def test_first_run_on_a_terminal_asks_for_the_password(home, monkeypatch, capsys):
     import typer
 
-    from api.cli_users import first_run_admin
+    from cli.users import first_run_admin
 
     answers = iter(["too-short", "too-short", "a-fine-password-1", "a-fine-password-1"])
     monkeypatch.setattr(typer, "prompt", lambda *a, **k: next(answers))

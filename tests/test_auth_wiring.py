@@ -10,22 +10,23 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from helpers.auth import PASSWORD
 
-from api.auth.types import ADMIN, OFFICER, SUPERVISOR
+from accounts.types import ADMIN, OFFICER, SUPERVISOR
 from archive.store import Archive
 from archive.types import MediaFile
-from auth_helpers import PASSWORD
 
 USERS = (("zhangsan", OFFICER, "张三"), ("fazhi", SUPERVISOR, None), ("root", ADMIN, None))
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
+    from helpers.archive import scripted_transcribe
+
     from api.app import create_app
-    from api.indexing import index_session
     from archive.fsutil import sha256_file
     from archive.transcripts import add_version
-    from archive_helpers import scripted_transcribe
+    from service.indexing import index_session
 
     home = tmp_path_factory.mktemp("wiring-home")
     (home / "config.toml").write_text(

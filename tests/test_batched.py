@@ -2,14 +2,13 @@
 from types import SimpleNamespace
 
 import numpy as np
+from helpers.speech import RATE, SPEECH, manifest, read_wav
 
 from asr.batched import speech_clips, unheard_tails
 from asr.engine import collect
 from asr.scoring import cer
 from asr.types import TranscribeOptions
 from asr.vad import Region
-
-from conftest import RATE, SPEECH, manifest, read_wav
 
 S = RATE
 

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.speech import write_wav
 
-from api.live_finish import append_journal, read_journal
 from archive.fsutil import sha256_file
-from asr.types import Segment, Word
 from capture import sources
 from capture.recorder import RecorderOptions, recorder_args
 from capture.segments import JoinError, join, segment_files
 from capture.sources import MediaInput, SourceError
 from capture.tap import TapReader
-from conftest import write_wav
+from core.transcript import Segment, Word
+from service.live_finish import append_journal, read_journal
 
 
 def _ffmpeg(*args: str) -> None:

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from capture_fakes import ensure_pulse
+from helpers.capture_fakes import ensure_pulse
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.timeout(180)
 def test_bench_counts_every_frame_under_load():
     source = "pulse" if ensure_pulse() is None else "file"
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / "capture.py"), "--minutes", "0.3",
-                             "--source", source, "--load", "1"], capture_output=True, text=True, timeout=170)
+    result = subprocess.run([sys.executable, "-m", "bench.capture", "--minutes", "0.3", "--source", source,
+                             "--load", "1"], cwd=ROOT, capture_output=True, text=True, timeout=170)
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["status"] == "complete" and figures["load_processes"] == 1

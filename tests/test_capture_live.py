@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.capture_fakes import BeepTranscriber, beep_flash_file, beep_stream, ensure_pulse, onsets, play, remove_sink
+from helpers.speech import write_wav
 
-from api.live import RecordRequest, recover_recordings, start_live
 from archive.store import open_archive
-from capture_fakes import (BeepTranscriber, beep_flash_file, beep_stream, ensure_pulse, onsets, play,
-                           remove_sink)
-from conftest import write_wav
+from service.live import RecordRequest, recover_recordings, start_live
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -198,9 +197,9 @@ RECORDER = """
 import sys, time
 sys.path.insert(0, {tests!r})
 from pathlib import Path
-from api.live import RecordRequest, start_live
+from service.live import RecordRequest, start_live
 from archive.store import open_archive
-from capture_fakes import beep_stream
+from helpers.capture_fakes import beep_stream
 home = Path({home!r})
 live = start_live(home, open_archive(home), RecordRequest(audio={src!r}), None, "tester", stream=beep_stream())
 print(live.session_id, flush=True)

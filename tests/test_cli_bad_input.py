@@ -3,8 +3,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from conftest import SPEECH, ffmpeg, write_wav, xunlu
+from helpers.cli import ffmpeg, xunlu
+from helpers.speech import SPEECH, write_wav
 
 CLIP = SPEECH / "misc" / "fw_jfk.flac"
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from conftest import xunlu
+from helpers.cli import xunlu
 
 pytestmark = pytest.mark.model
 

@@ -9,7 +9,7 @@ from docx.shared import Mm
 
 import asr.docx_record as rec
 from asr.docx_record import RecordHeader, render_docx, write_docx
-from asr.types import Segment, Transcript
+from core.transcript import Segment, Transcript
 
 HEADER = RecordHeader(case_id="A3201052026110001", place="第二讯问室", started_at="2026-11-21T09:30:00+08:00",
                       ended_at="2026-11-21T10:15:00+08:00", officers=("张伟", "李娜"), person="王某某",

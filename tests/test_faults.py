@@ -13,11 +13,19 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import SPEECH, manifest, xunlu
-from fault_helpers import small_disk  # noqa: F401  (a fixture)
-from fault_helpers import (SUPERVISOR, Server, journal, make_home, media_seconds, playlist_seconds, speech_file,
-                           wait_for)
+from helpers.cli import xunlu
+from helpers.faults import (
+    SUPERVISOR,
+    Server,
+    journal,
+    make_home,
+    media_seconds,
+    playlist_seconds,
+    small_disk,  # noqa: F401  (a fixture)
+    speech_file,
+    wait_for,
+)
+from helpers.speech import SPEECH, manifest
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -176,7 +184,7 @@ def test_kill9_during_import_leaves_it_failed_never_stuck(server, tmp_path, clip
 def seed_sessions(home: Path, n: int, per: int) -> int:
     """n complete sessions of `per` segments each (case C-i), straight into the archive."""
     from archive.transcripts import add_version
-    from asr.types import Segment, Transcript, Word
+    from core.transcript import Segment, Transcript, Word
 
     with archive_of(home) as archive:
         for i in range(n):
@@ -260,9 +268,9 @@ def test_kill9_during_reindex_keeps_the_old_index_answering(server, tmp_path, mo
 
 # -- transcript versions ------------------------------------------------------------------------------------
 def seed_imported(home: Path) -> str:
-    from api.importing import ImportRequest, import_file
+    from helpers.archive import make_wav, scripted_transcribe
 
-    from archive_helpers import make_wav, scripted_transcribe
+    from service.importing import ImportRequest, import_file
 
     with archive_of(home) as archive:
         session = import_file(archive, ImportRequest(make_wav(home.parent), officers=("张三",)),
@@ -367,9 +375,9 @@ def test_disk_full_while_recording_raises_an_alarm_and_keeps_what_was_written(se
 
 def test_a_version_saved_but_not_indexed_is_found_and_indexed(tmp_path):
     """The window the kill above may hit, made on purpose: v2 saved, the process gone before indexing it."""
-    from api.indexing import index_session, repair_index, stale_sessions
     from archive.transcripts import edit
     from index.manager import SearchIndex
+    from service.indexing import index_session, repair_index, stale_sessions
 
     home = tmp_path / "home"
     home.mkdir()

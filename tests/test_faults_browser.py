@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from fault_helpers import small_disk  # noqa: F401  (a fixture)
+from helpers.faults import small_disk  # noqa: F401  (a fixture)
 from test_web_browser import CHROMIUM
 from test_web_live import BeepLive, browser, new_page, serve  # noqa: F401  (browser is a fixture)
 
@@ -16,7 +15,7 @@ pytestmark = [pytest.mark.timeout(180),
 
 
 def test_console_shows_the_disk_full_alarm(browser, tmp_path, small_disk):  # noqa: F811
-    from capture_fakes import beep_flash_file
+    from helpers.capture_fakes import beep_flash_file
 
     source = tmp_path / "beeps.mp4"
     beep_flash_file(source, seconds=40.0, size="160x120")
@@ -35,7 +34,7 @@ def test_console_shows_the_disk_full_alarm(browser, tmp_path, small_disk):  # no
         assert alarm.get_attribute("role") == "alert"
         # the session closes by itself with what was recorded, and the console offers it for correction
         page.wait_for_selector("#start-form:not([hidden])", timeout=60000)
-        from auth_helpers import http_client
+        from helpers.auth import http_client
 
         sid = small_disk.parent.name
         session = http_client(server.url, "zhangsan").get(f"/api/sessions/{sid}").json()

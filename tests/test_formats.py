@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from asr.errors import OptionError
-from asr.formats import render, timestamp
-from asr.types import Segment, Transcript, Word
+from asr.formats import render
+from core.errors import OptionError
+from core.transcript import Segment, Transcript, Word, timestamp
 
 SRT_TIME = r"\d{2}:\d{2}:\d{2},\d{3}"
 VTT_TIME = r"\d{2}:\d{2}:\d{2}\.\d{3}"

@@ -1,6 +1,6 @@
 """Whisper's failure modes on interview audio: phantom phrases, loops, times past the end."""
 from asr.guards import clamp, collapse_repeats, collapse_text_repeats, guard, is_hallucination
-from asr.types import Segment, Word
+from core.transcript import Segment, Word
 
 
 def words_of(text: str, start: float = 0.0, step: float = 0.2) -> tuple[Word, ...]:

@@ -1,4 +1,4 @@
-"""Hostile input, part 2: uploads to a real uvicorn server (api.cli_serve.start_in_thread) that are cut off
+"""Hostile input, part 2: uploads to a real uvicorn server (cli.serve.start_in_thread) that are cut off
 mid-transfer, declare or send more than --max-upload, are not media, or lie about their type. Each gets a 4xx
 JSON {"detail": ...} (or, when the client hangs up, no answer at all) and leaves nothing behind: no new
 session, no new file anywhere in the home folder, an audit chain that verifies, a server that still answers.
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from api.auth.types import OFFICER
-from archive.store import Archive
-from auth_helpers import add_users, fast_auth, http_client
+from helpers.auth import add_users, fast_auth, http_client
 from test_web_fakes import ScriptedTranscriber, make_video, script
+
+from accounts.types import OFFICER
+from archive.store import Archive
 
 LIMIT_GB = 0.002                       # --max-upload-gb of the server under test
 LIMIT = int(LIMIT_GB * 1024 ** 3)      # in bytes, as the server computes it
@@ -31,7 +31,7 @@ QUIET = {"catalog.sqlite-wal", "catalog.sqlite-shm", "catalog.sqlite-journal"}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from api.cli_serve import ServeOptions, start_in_thread
+    from api.server import ServeOptions, start_in_thread
 
     home = fast_auth(tmp_path_factory.mktemp("hostile-up-home"))
     media = tmp_path_factory.mktemp("hostile-up-media")

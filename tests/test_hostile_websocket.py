@@ -1,5 +1,5 @@
 """Hostile input, part 3: malformed WebSocket traffic on /api/sessions/{id}/live, against a real uvicorn server
-(api.cli_serve.start_in_thread) with the scripted live backend. Whatever one viewer sends (binary garbage, text
+(cli.serve.start_in_thread) with the scripted live backend. Whatever one viewer sends (binary garbage, text
 that is not JSON, unknown message types, a message over the app's limit, a frame over the server's limit, frames
 that break RFC 6455), only that viewer's socket is answered with an error or closed: another viewer of the same
 live session keeps receiving its events, and the server keeps answering.
@@ -19,11 +19,10 @@ import time
 
 import pytest
 import websockets.sync.client as websockets_sync
-
-from api.auth.types import OFFICER
-from auth_helpers import add_users, fast_auth, http_client
+from helpers.auth import add_users, fast_auth, http_client
 from test_web_fakes import FakeLive, script
 
+from accounts.types import OFFICER
 
 # a long interview (so the session stays live through the test) played at 4x
 LINES = script([(1.0 + 3 * i, 3.0 + 3 * i, "officer" if i % 2 == 0 else "suspect", f"第{i}句话说的是仓库")
@@ -32,7 +31,7 @@ LINES = script([(1.0 + 3 * i, 3.0 + 3 * i, "officer" if i % 2 == 0 else "suspect
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
-    from api.cli_serve import ServeOptions, start_in_thread
+    from api.server import ServeOptions, start_in_thread
 
     home = fast_auth(tmp_path_factory.mktemp("hostile-ws-home"))
     live = FakeLive(home, segments=LINES, speed=4.0)

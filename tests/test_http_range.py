@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.http_range import (MAX_RANGES, ByteRange, RangeNotSatisfiable, if_range_matches, parse_byte_ranges,
-                            ranges_for)
+from api.http_range import MAX_RANGES, ByteRange, RangeNotSatisfiable, if_range_matches, parse_byte_ranges, ranges_for
 
 SIZE = 10000
 ETAG = '"abc123"'

@@ -4,11 +4,11 @@ import shutil
 
 import docx
 import pytest
+from helpers.archive import make_mp4
+from helpers.cli import xunlu
+from helpers.speech import SPEECH
 
 from archive.store import Archive
-
-from archive_helpers import make_mp4
-from conftest import SPEECH, xunlu
 
 pytestmark = pytest.mark.model
 

@@ -3,11 +3,21 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers.cli import xunlu
+from helpers.speech import SPEECH
 
-from models.store import (BASE_SHA256, ModelError, assemble_base, base_dir, base_is_valid, installed, label,
-                          resolve, resolve_cpu_threads, sha256_file)
-
-from conftest import SPEECH, xunlu
+from models.store import (
+    BASE_SHA256,
+    ModelError,
+    assemble_base,
+    base_dir,
+    base_is_valid,
+    installed,
+    label,
+    resolve,
+    resolve_cpu_threads,
+    sha256_file,
+)
 
 OFFLINE = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_ETAG_TIMEOUT": "3"}
 

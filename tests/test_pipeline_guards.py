@@ -3,11 +3,10 @@ known failures, so each failure happens every time)."""
 from types import SimpleNamespace
 
 import numpy as np
+from helpers.speech import RATE, SPEECH, read_wav
 
 from asr.engine import Transcriber, collect
 from asr.types import TranscribeOptions
-
-from conftest import RATE, SPEECH, read_wav
 
 
 class ScriptedModel:

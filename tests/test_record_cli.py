@@ -7,9 +7,10 @@ import time
 
 import numpy as np
 import pytest
+from helpers.cli import xunlu
+from helpers.speech import RATE, SPEECH, manifest, read_wav, room_tone, write_wav
 
 from asr.scoring import cer
-from conftest import RATE, SPEECH, manifest, read_wav, room_tone, write_wav, xunlu
 
 
 @pytest.mark.parametrize("args, message", [

@@ -1,7 +1,7 @@
 """Keyword search that lands on the moment: recall on a known corpus, word times, syntax, filters."""
 import pytest
 
-from asr.types import Segment, Word
+from core.transcript import Segment, Word
 from index.manager import SearchIndex, SearchOptions
 from index.query import QueryError
 from index.search_index import SessionMeta

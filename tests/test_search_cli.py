@@ -8,16 +8,15 @@ import sys
 import time
 
 import pytest
+from helpers.cli import xunlu
 
-from api.indexing import rebuild
 from archive.store import Archive
 from archive.transcripts import add_version
-from asr.types import Segment, Transcript, Word
+from core.transcript import Segment, Transcript, Word
 from index.live import LiveIndexer
 from index.manager import SearchIndex, SearchOptions
 from index.search_index import SessionMeta
-
-from conftest import xunlu
+from service.indexing import rebuild
 
 SENTENCES = ["你昨天晚上去了哪里", "我在城南的仓库里面", "有人看见你拿着一把刀", "我没有拿刀也没有去仓库",
              "车牌号是京A一二三四五", "那天晚上八点我在家里看电视"]

@@ -11,18 +11,18 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from helpers.speech import RATE, SPEECH, manifest, read_wav, room_tone
 
 from asr.engine import collect
-from asr.errors import OptionError
 from asr.scoring import cer
 from asr.stream import LiveTranscriber, Partial, StreamOptions
-from asr.windows import MAX_FRAMES, trim_window
 from asr.stream_vad import SileroStream, SpanTracker, StreamGate, Tape
-from asr.textnorm import to_simplified
-from asr.types import Segment, TranscribeOptions, Word
+from asr.types import TranscribeOptions
 from asr.vad import crosstalk_gate, speech_regions
-
-from conftest import RATE, SPEECH, manifest, read_wav, room_tone
+from asr.windows import MAX_FRAMES, trim_window
+from core.errors import OptionError
+from core.textnorm import to_simplified
+from core.transcript import Segment, Word
 
 LONG = "aishell/BAC009S0150W0122.wav"      # 7.2 s
 MID = "aishell/BAC009S0150W0123.wav"       # 7.0 s

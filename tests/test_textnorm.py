@@ -1,6 +1,6 @@
 """Simplified output and the scoring convention of DESIGN.md."""
 from asr.scoring import cer, wer
-from asr.textnorm import for_scoring, to_simplified
+from core.textnorm import for_scoring, to_simplified
 
 
 def test_traditional_becomes_simplified():

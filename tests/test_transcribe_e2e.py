@@ -3,13 +3,13 @@ import json
 
 import numpy as np
 import pytest
+from helpers.cli import ffmpeg, xunlu
+from helpers.speech import RATE, SPEECH, manifest, read_wav, room_tone, write_wav
 
 from asr.engine import collect
 from asr.scoring import cer, wer
-from asr.textnorm import to_simplified
 from asr.types import TranscribeOptions
-
-from conftest import RATE, SPEECH, ffmpeg, manifest, read_wav, room_tone, write_wav, xunlu
+from core.textnorm import to_simplified
 
 pytestmark = pytest.mark.model
 

@@ -3,12 +3,11 @@ import os
 import sqlite3
 
 import pytest
+from helpers.archive import make_wav, scripted_transcribe
+from helpers.cli import xunlu
 
-from api.importing import ImportRequest, import_file
 from archive.store import Archive
-
-from archive_helpers import make_wav, scripted_transcribe
-from conftest import xunlu
+from service.importing import ImportRequest, import_file
 
 
 @pytest.fixture

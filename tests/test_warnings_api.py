@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from test_warnings_archive import make_session
 
 from api.app import create_app
 from archive.store import Archive
-from test_warnings_archive import make_session
 
 PASSWORD = "correct-horse-77"
 
 
 class OneLive:
-    """Stand-in for api.live: one running session with a fixed snapshot."""
+    """Stand-in for service.live: one running session with a fixed snapshot."""
 
     def __init__(self):
         self.sid, self.snap = None, {}

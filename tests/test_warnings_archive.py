@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from archive.store import Archive
 from archive.transcripts import add_version
 from archive.types import ArchiveError, MediaFile
-from asr.types import Segment, Transcript
+from core.transcript import Segment, Transcript
 from supervise.config import load_rules
-from supervise.facts import FactsCache, iter_facts, playlist_gaps, session_facts
+from supervise.facts import FactsCache, playlist_gaps, session_facts
 from supervise.live import live_findings
 from supervise.scan import refresh, scan
 from supervise.store import Filter, WarningStore
@@ -172,7 +172,7 @@ def test_rules_file_errors_name_the_line(tmp_path):
 
 
 def test_cli_warnings_sign_and_close(archive, tmp_path):
-    from api.cli import app
+    from cli.app import app
 
     home = archive.home
     sid = make_session(archive, notice=False)
@@ -243,10 +243,11 @@ def test_live_rules_while_recording(archive):
 
 def test_import_records_unit_and_check_in(tmp_path, monkeypatch):
     """`xunlu import --unit --check-in` (a scripted transcriber instead of the model)."""
+    from helpers.archive import make_wav, scripted_transcribe
+
     import asr.pipeline
-    from api.cli import app
-    from archive_helpers import make_wav, scripted_transcribe
     from asr.types import TranscriptionInfo
+    from cli.app import app
 
     class Scripted:
         def transcribe(self, path, options):
@@ -275,7 +276,7 @@ def test_import_records_unit_and_check_in(tmp_path, monkeypatch):
 
 def test_officer_silent_says_what_the_audio_level_shows(archive, tmp_path):
     import numpy as np
-    from conftest import write_wav
+    from helpers.speech import write_wav
 
     rng = np.random.default_rng(3)
     tone = 0.2 * np.sin(2 * np.pi * 300 * np.arange(16000 * 3) / 16000)
@@ -304,7 +305,7 @@ def test_transcript_read_without_words_is_the_same():
     from supervise.facts import digest_transcript, load_without_words
 
     t = Transcript("zh", "m", 9.0, (Segment(0, 1.0, 2.0, "你]好\"words\": [x]", (), "officer", 0),))
-    from asr.types import Word
+    from core.transcript import Word
     t2 = Transcript("zh", "m", 9.0, (Segment(0, 1.0, 2.0, "a", (Word(1.0, 1.5, "]", 0.9),), "officer", 0),
                                      Segment(1, 3.0, 4.0, "好", (Word(3.0, 4.0, "好", 0.9),), "suspect", 1)))
     for tr in (t, t2):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_warnings_archive import make_session
 
 from archive.store import Archive
-from test_warnings_archive import make_session
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -19,9 +19,9 @@ pytestmark = [pytest.mark.timeout(180),
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from api.auth.service import AuthService
-    from api.auth.config import load_settings
-    from api.cli_serve import ServeOptions, start_in_thread
+    from accounts.config import load_settings
+    from accounts.service import AuthService
+    from api.server import ServeOptions, start_in_thread
 
     home = tmp_path_factory.mktemp("warn-web")
     (home / "config.toml").write_text("[auth]\nargon2_time_cost = 1\nargon2_memory_kib = 8192\n"

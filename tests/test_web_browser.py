@@ -14,10 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers.auth import PASSWORD, add_users, browser_login, fast_auth, http_client
+from test_web_fakes import INTERVIEW, FakeLive, ScriptedTranscriber, ffmpeg, make_video, script, seed_session
 
 from archive.store import Archive
-from auth_helpers import PASSWORD, add_users, browser_login, fast_auth, http_client
-from test_web_fakes import INTERVIEW, FakeLive, ScriptedTranscriber, ffmpeg, make_video, script, seed_session
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -31,7 +31,7 @@ OFFICER, SUPERVISOR = "zhangsan", "fazhi"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from api.cli_serve import ServeOptions, start_in_thread
+    from api.server import ServeOptions, start_in_thread
 
     home = tmp_path_factory.mktemp("web-home")
     (home / "config.toml").write_text('[rooms."讯问室3"]\naudio = "pulse:room3"\nvideo = "rtsp://cam3/stream"\n'

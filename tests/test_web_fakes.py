@@ -13,12 +13,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional, Sequence
 
-from api.live import RecordRequest
 from archive.fsutil import sha256_file
 from archive.store import Archive
 from archive.transcripts import add_version
 from archive.types import MediaFile
-from asr.types import Segment, Transcript, Word
+from core.transcript import Segment, Transcript, Word
+from service.live import RecordRequest
 
 
 def ffmpeg(*args: str) -> None:
@@ -67,8 +67,8 @@ def seed_session(archive: Archive, home: Path, media: Path, segments: Sequence[S
                  case_id: Optional[str] = None, room: Optional[str] = None, officers: Sequence[str] = (),
                  suspect: Optional[str] = None, started_at: Optional[str] = None) -> str:
     """Import `media` with a transcript made of `segments`, and index it."""
-    from api.importing import ImportRequest, import_file
-    from api.indexing import index_session
+    from service.importing import ImportRequest, import_file
+    from service.indexing import index_session
 
     def transcribe(_path: Path, _names: Sequence[str]) -> Transcript:
         return Transcript(language="zh", model="scripted", duration=duration, segments=tuple(segments))
@@ -215,7 +215,7 @@ class FakeLiveSession:
                     reason="live")
         self.archive.update_session(sid, status="complete")
         self.archive.write_manifest(sid)
-        from api.indexing import index_session
+        from service.indexing import index_session
 
         index_session(self.backend.home, self.archive, sid)
         with contextlib.suppress(Exception):

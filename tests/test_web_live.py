@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers.auth import add_users, browser_login, fast_auth, http_client
+from test_web_browser import ARGS, CHROMIUM, video_state
 
 from api.app import LiveBackend
-from auth_helpers import add_users, browser_login, fast_auth, http_client
-from test_web_browser import ARGS, CHROMIUM, video_state
 
 pytestmark = [pytest.mark.timeout(240),
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")]
@@ -18,11 +18,12 @@ CLIP = Path(__file__).resolve().parents[2] / "shared" / "speech" / "aishell" / "
 
 
 class BeepLive(LiveBackend):
-    """The real api.live with the beep detector of tests/capture_fakes.py in place of the model."""
+    """The real service.live with the beep detector of tests/helpers/capture_fakes.py in place of the model."""
 
     def start_live(self, home, archive, req, transcriber, actor):
-        from api.live import start_live
-        from capture_fakes import beep_stream
+        from helpers.capture_fakes import beep_stream
+
+        from service.live import start_live
 
         return start_live(home, archive, req, transcriber, actor, stream=beep_stream())
 
@@ -38,7 +39,7 @@ def browser():
 
 
 def serve(home: Path, live, transcriber):
-    from api.cli_serve import ServeOptions, start_in_thread
+    from api.server import ServeOptions, start_in_thread
 
     server = start_in_thread(fast_auth(home), ServeOptions(port=0), transcriber=transcriber, live=live)
     add_users(server.server.config.app, ("zhangsan", "officer", "张三"))
@@ -56,7 +57,7 @@ def new_page(browser, url: str):
 
 
 def test_console_records_a_file_as_live_through_the_real_pipeline(browser, tmp_path):
-    from capture_fakes import beep_flash_file
+    from helpers.capture_fakes import beep_flash_file
 
     source = tmp_path / "beeps.mp4"
     truth = beep_flash_file(source, seconds=9.0)

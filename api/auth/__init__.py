@@ -1,24 +1,33 @@
-"""Authentication and authorisation: users and roles, Argon2 passwords, login tokens, cookies with CSRF,
-lockout, FastAPI dependencies and the access policy (api/auth/policy.py says who may do what).
-
-Names are imported lazily so that the CLI can use the users store without importing FastAPI."""
+"""The web side of authentication: FastAPI dependencies (deps.py: logins from cookies or bearer tokens, CSRF,
+roles, session access, audit of evidence reads) and `install`, which puts an AuthService on the app.
+Users, passwords, tokens, lockout and the access policy live in `accounts`, shared with the CLI."""
 from __future__ import annotations
 
-import importlib
+from pathlib import Path
+from typing import Optional
 
-_WHERE = {
-    "Login": "deps", "audit_event": "deps", "audit_media": "deps", "current_login": "deps",
-    "current_user": "deps", "optional_user": "deps", "require": "deps", "require_role": "deps",
-    "session_access": "deps", "get_auth": "deps",
-    "AuthService": "service",
-    "bind_warning": "setup", "ensure_admin": "setup", "ensure_demo_users": "setup", "install": "setup",
-    "ADMIN": "types", "OFFICER": "types", "ROLES": "types", "SUPERVISOR": "types", "AuthError": "types",
-    "AuthSettings": "types", "User": "types",
-}
-__all__ = sorted(_WHERE)
+from accounts.service import AuthService
+from accounts.types import AuthSettings
+from api.auth.deps import (  # noqa: F401
+    Login,
+    audit_event,
+    audit_media,
+    current_login,
+    current_user,
+    get_auth,
+    optional_user,
+    require,
+    require_role,
+    session_access,
+)
 
 
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"api.auth.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'api.auth' has no attribute {name!r}")
+def install(app, home: Path, settings: Optional[AuthSettings] = None, archive=None) -> AuthService:
+    """Create the app's AuthService (app.state.auth); settings default to config.toml's [auth]. With no
+    `archive` the service opens its own connection to the catalog for audit entries and session look-ups
+    (recommended: it serialises its audit appends on that connection)."""
+    from accounts.config import load_settings
+
+    service = AuthService(home, settings or load_settings(home), archive)
+    app.state.auth = service
+    return service

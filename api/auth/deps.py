@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, WebSocketException
 from starlette.requests import HTTPConnection
 
-from api.auth import policy
-from api.auth.service import AuthService
-from api.auth.store import digest
-from api.auth.types import Token, User
+from accounts import policy
+from accounts.service import AuthService
+from accounts.store import digest
+from accounts.types import Token, User
 
 log = logging.getLogger("xunlu.auth")
 

@@ -1,12 +1,12 @@
-"""The API's routers, one per file. `ROUTERS` is what the app factory includes, in order; a login
-dependency can be added per router (`app.include_router(r, dependencies=[Depends(current_user)])`)."""
+"""The API's routers, one per file, included by the app factory in this order. Each is imported here, so a
+router that cannot be imported stops the server at start instead of silently missing."""
 from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.routes import audit, auth, exports, importing, live, media, search, sessions, transcript, warnings
+
 
 def routers() -> list[APIRouter]:
-    from api.routes import audit, exports, importing, live, media, search, sessions, transcript
-
     return [sessions.router, transcript.router, media.router, exports.router, search.router,
-            importing.router, audit.router, live.router]
+            importing.router, audit.router, live.router, auth.router, warnings.router]

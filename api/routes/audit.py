@@ -7,9 +7,10 @@ from typing import Optional
 
 from fastapi import APIRouter, Depends, Query
 
-from api.auth import policy
+from accounts import policy
+from accounts.types import ADMIN, SUPERVISOR
 from api.auth.deps import require, require_role
-from api.auth.types import ADMIN, SUPERVISOR
+from api.routes.answers import AuditEntry, VerifyAnswer
 from api.routes.deps import get_archive
 from archive.store import Archive
 from index.query import parse_day
@@ -27,7 +28,8 @@ def _when(entry_at: str) -> datetime:
     return datetime.fromisoformat(entry_at).replace(tzinfo=None)
 
 
-@router.get("/audit", summary="Audit entries, oldest first; filter by session, action, actor and date")
+@router.get("/audit", summary="Audit entries, oldest first; filter by session, action, actor and date",
+            response_model=list[AuditEntry])
 def audit(session: Optional[str] = None, action: Optional[str] = None,
           actor: Optional[str] = Query(None, description="user name (张三) or full actor (web:张三)"),
           since: Optional[str] = Query(None, description="YYYY-MM-DD or ISO 8601"),
@@ -43,14 +45,15 @@ def audit(session: Optional[str] = None, action: Optional[str] = None,
     return found[-limit:]
 
 
-@router.get("/sessions/{sid}/audit", summary="The audit trail of one session")
+@router.get("/sessions/{sid}/audit", summary="The audit trail of one session", response_model=list[AuditEntry])
 def session_audit(sid: str, limit: int = Query(500, ge=1, le=100000), archive: Archive = Depends(get_archive),
                   _=Depends(READ_AUDIT)):
     archive.get(sid)
     return [asdict(e) for e in archive.audit_entries(sid)][-limit:]
 
 
-@router.get("/verify/{sid}", summary="Re-hash the session's files and walk the audit chain")
+@router.get("/verify/{sid}", summary="Re-hash the session's files and walk the audit chain",
+            response_model=VerifyAnswer)
 def verify(sid: str, archive: Archive = Depends(get_archive), _=Depends(require_role(SUPERVISOR, ADMIN))):
     from archive.verify import verify as run
 

@@ -6,15 +6,27 @@ cookie, whose value goes into the X-CSRF-Token header of every POST/PUT/PATCH/DE
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.auth import policy
-from api.auth.deps import (COOKIE, CSRF_COOKIE, Login, client_address, current_login, get_auth, require_role)
-from api.auth.types import ADMIN, AuthError, LoginRefused, UnknownUser, User
+from accounts import policy
+from accounts.types import ADMIN, AuthError, LoginRefused, UnknownUser, User
+from api.auth.deps import COOKIE, CSRF_COOKIE, Login, client_address, current_login, get_auth, require_role
+from api.routes.answers import (
+    BearerLogin,
+    CookieLogin,
+    LoggedOut,
+    Me,
+    MyToken,
+    NewPassword,
+    PasswordChanged,
+    Revoked,
+    TokenRecord,
+    UserRecord,
+)
 from api.routes.openapi_errors import ERROR
 
 router = APIRouter()
@@ -74,7 +86,7 @@ def _refused(exc: LoginRefused) -> JSONResponse:
 
 
 @auth_router.post("/login", summary="Log in: a bearer token for scripts, or a session cookie for browsers",
-                  dependencies=[Depends(json_only)],
+                  dependencies=[Depends(json_only)], response_model=Union[BearerLogin, CookieLogin],
                   responses={401: ERROR("Wrong user name or password, or the user is disabled"),
                              415: ERROR("The login was not sent as JSON"),
                              429: ERROR("Locked out after failed attempts; Retry-After says for how long")})
@@ -97,7 +109,7 @@ def login(body: LoginBody, request: Request, response: Response):
     return {"csrf_token": csrf, **answer}
 
 
-@auth_router.post("/logout", summary="Log out: this login stops working at once")
+@auth_router.post("/logout", summary="Log out: this login stops working at once", response_model=LoggedOut)
 def logout(request: Request, response: Response, login: Login = Depends(current_login)):
     get_auth(request).logout(login.token, login.user, client_address(request))
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
@@ -105,19 +117,21 @@ def logout(request: Request, response: Response, login: Login = Depends(current_
     return {"logged_out": True}
 
 
-@auth_router.get("/me", summary="Who is logged in, and what they may do")
+@auth_router.get("/me", summary="Who is logged in, and what they may do", response_model=Me)
 def me(login: Login = Depends(current_login)):
     return {"user": login.user.to_json(), "permissions": permissions(login.user), "login": login.token.id,
             "via": login.via, "expires_at": login.token.expires_at}
 
 
-@auth_router.get("/tokens", summary="My live logins (browser sessions and script tokens)")
+@auth_router.get("/tokens", summary="My live logins (browser sessions and script tokens)",
+                 response_model=list[MyToken])
 def my_tokens(request: Request, login: Login = Depends(current_login)):
     return [dict(t.to_json(), current=t.id == login.token.id)
             for t in get_auth(request).store.tokens(login.user.username)]
 
 
-@auth_router.post("/tokens/{token_id}/revoke", summary="Revoke one of my logins (admins: anyone's)")
+@auth_router.post("/tokens/{token_id}/revoke", summary="Revoke one of my logins (admins: anyone's)",
+                  response_model=TokenRecord)
 def revoke_token(token_id: str, request: Request, login: Login = Depends(current_login)):
     try:
         token = get_auth(request).revoke(login.user, token_id, client_address(request))
@@ -126,7 +140,8 @@ def revoke_token(token_id: str, request: Request, login: Login = Depends(current
     return token.to_json()
 
 
-@auth_router.post("/password", summary="Change my password (every login of mine ends, this one too)")
+@auth_router.post("/password", summary="Change my password (every login of mine ends, this one too)",
+                  response_model=PasswordChanged)
 def change_password(body: PasswordChange, request: Request, login: Login = Depends(current_login)):
     auth = get_auth(request)
     if not auth.hasher.verify(auth.store.password_hash(login.user.username), body.old_password):
@@ -154,57 +169,61 @@ def _user_call(fn, *args, **kwargs):
         raise HTTPException(400, str(exc)) from exc
 
 
-@users_router.get("", summary="All users, with lockout state")
+@users_router.get("", summary="All users, with lockout state", response_model=list[UserRecord])
 def list_users(request: Request):
     return [u.to_json() for u in get_auth(request).store.list()]
 
 
-@users_router.post("", status_code=201, summary="Add a user (a password is generated when none is given)")
+@users_router.post("", status_code=201, summary="Add a user (a password is generated when none is given)",
+                   response_model=NewPassword)
 def add_user(body: NewUser, request: Request, admin: User = Depends(ADMIN_ONLY)):
     user, generated = _user_call(get_auth(request).add_user, body.username, body.role, body.password,
                                  body.display_name, **_by(admin, request))
     return {"user": user.to_json(), "password": generated}
 
 
-@users_router.get("/{username}", summary="One user")
+@users_router.get("/{username}", summary="One user", response_model=UserRecord)
 def get_user(username: str, request: Request):
     return _user_call(get_auth(request).store.require, username).to_json()
 
 
-@users_router.post("/{username}/disable", summary="Disable a user: their logins end at once")
+@users_router.post("/{username}/disable", summary="Disable a user: their logins end at once",
+                   response_model=UserRecord)
 def disable_user(username: str, request: Request, admin: User = Depends(ADMIN_ONLY)):
     return _user_call(get_auth(request).set_disabled, username, True, **_by(admin, request)).to_json()
 
 
-@users_router.post("/{username}/enable", summary="Enable a disabled user")
+@users_router.post("/{username}/enable", summary="Enable a disabled user", response_model=UserRecord)
 def enable_user(username: str, request: Request, admin: User = Depends(ADMIN_ONLY)):
     return _user_call(get_auth(request).set_disabled, username, False, **_by(admin, request)).to_json()
 
 
-@users_router.post("/{username}/unlock", summary="Lift a lockout after failed logins")
+@users_router.post("/{username}/unlock", summary="Lift a lockout after failed logins", response_model=UserRecord)
 def unlock_user(username: str, request: Request, admin: User = Depends(ADMIN_ONLY)):
     return _user_call(get_auth(request).unlock, username, **_by(admin, request)).to_json()
 
 
-@users_router.post("/{username}/password", summary="Set a new password (generated when none is given)")
+@users_router.post("/{username}/password", summary="Set a new password (generated when none is given)",
+                   response_model=NewPassword)
 def reset_password(username: str, body: PasswordReset, request: Request,
                    admin: User = Depends(ADMIN_ONLY)):
     user, generated = _user_call(get_auth(request).set_password, username, body.password, **_by(admin, request))
     return {"user": user.to_json(), "password": generated}
 
 
-@users_router.post("/{username}/role", summary="Change a user's role (their logins end)")
+@users_router.post("/{username}/role", summary="Change a user's role (their logins end)",
+                   response_model=UserRecord)
 def change_role(username: str, body: RoleChange, request: Request, admin: User = Depends(ADMIN_ONLY)):
     return _user_call(get_auth(request).set_role, username, body.role, **_by(admin, request)).to_json()
 
 
-@users_router.get("/{username}/tokens", summary="A user's live logins")
+@users_router.get("/{username}/tokens", summary="A user's live logins", response_model=list[TokenRecord])
 def user_tokens(username: str, request: Request):
     user = _user_call(get_auth(request).store.require, username)
     return [t.to_json() for t in get_auth(request).store.tokens(user.username)]
 
 
-@users_router.post("/{username}/revoke", summary="End every login of a user at once")
+@users_router.post("/{username}/revoke", summary="End every login of a user at once", response_model=Revoked)
 def revoke_user(username: str, request: Request, admin: User = Depends(ADMIN_ONLY)):
     auth = get_auth(request)
     user = _user_call(auth.store.require, username)

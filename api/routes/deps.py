@@ -8,7 +8,6 @@ from typing import Any, Iterator
 from fastapi import Depends, Request
 
 from api.auth.deps import Login, current_login
-
 from archive.store import Archive, open_archive
 
 
@@ -36,8 +35,8 @@ def transcriber_of(app: Any):
     if state.transcriber is None:
         with state.transcriber_lock:
             if state.transcriber is None:
-                from api.config import load_config
                 from asr.pipeline import load_transcriber
+                from core.config import load_config
 
                 cfg = load_config(state.home)
                 state.transcriber = load_transcriber(cfg.model, state.home, cfg.device, cfg.compute_type)

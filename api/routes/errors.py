@@ -9,18 +9,22 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.http_range import RangeNotSatisfiable
-from archive.types import ArchiveError, Duplicate, NotFound
-from asr.errors import InputError, OptionError, XunluError
+from archive.types import Duplicate
+from core.errors import XunluError
 
 log = logging.getLogger("xunlu.web")
 
 
-class ApiError(Exception):
+class ApiError(XunluError):
     """A route's own refusal: status and message."""
 
     def __init__(self, status: int, message: str):
         super().__init__(message)
-        self.status = status
+        self.http_status = status
+
+    @property
+    def status(self) -> int:
+        return self.http_status
 
 
 def _json(status: int, message: str, headers: dict[str, str] | None = None, **extra) -> JSONResponse:
@@ -28,28 +32,8 @@ def _json(status: int, message: str, headers: dict[str, str] | None = None, **ex
 
 
 def status_of(exc: BaseException) -> int:
-    from index.manager import IndexProblem
-    from index.query import QueryError
-
-    if isinstance(exc, ApiError):
-        return exc.status
-    if isinstance(exc, RangeNotSatisfiable):
-        return 416
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, Duplicate):
-        return 409
-    if isinstance(exc, (QueryError, OptionError)):
-        return 400
-    if isinstance(exc, InputError):
-        return 415
-    if isinstance(exc, IndexProblem):
-        return 503
-    if isinstance(exc, ArchiveError):
-        return 507 if "disk full" in str(exc) else 400
-    if isinstance(exc, XunluError):
-        return 400
-    return 500
+    """The HTTP status of an error: the one its type declares (core.errors.XunluError.http_status), else 500."""
+    return exc.http_status if isinstance(exc, XunluError) else 500
 
 
 def error_response(exc: BaseException) -> JSONResponse:
@@ -58,7 +42,7 @@ def error_response(exc: BaseException) -> JSONResponse:
         return _json(416, str(exc), {"Content-Range": f"bytes */{exc.size}"})
     if isinstance(exc, Duplicate):
         return _json(409, str(exc), session=exc.session_id)
-    if status == 500 and not isinstance(exc, ApiError):
+    if not isinstance(exc, XunluError):
         log.error("unexpected error", exc_info=exc)
         return _json(500, f"internal error ({type(exc).__name__}); see the server log")
     return _json(status, str(exc))
@@ -85,13 +69,8 @@ def install(app: FastAPI) -> None:
             detail = "not found: no such page or API route"
         return _json(exc.status_code, detail, getattr(exc, "headers", None))
 
-    for kind in (ApiError, RangeNotSatisfiable, ArchiveError, XunluError, Exception):
+    for kind in (XunluError, Exception):
         app.add_exception_handler(kind, domain)
-    from index.manager import IndexProblem
-    from index.query import QueryError
-
-    app.add_exception_handler(QueryError, domain)
-    app.add_exception_handler(IndexProblem, domain)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(StarletteHTTPException, http)
     from api.routes import openapi_errors

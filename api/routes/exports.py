@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.auth.deps import client_address, session_access
+from api.routes.answers import Transcript
 from api.routes.deps import actor, get_archive
 from archive.store import Archive
 from asr.types import FORMATS
@@ -16,14 +17,19 @@ router = APIRouter(prefix="/api/sessions/{sid}", tags=["exports"], dependencies=
 MEDIA_TYPES = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                "srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8",
                "txt": "text/plain; charset=utf-8", "json": "application/json; charset=utf-8"}
+# the 200 answer in the document: the file in each format's type, json as the transcript's schema
+EXPORTED = {200: {"description": "The transcript in the format asked for", "model": Transcript,
+                  "content": {t.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+                              for f, t in MEDIA_TYPES.items() if f != "json"}}}
 
 
-@router.get("/export", summary="Download the transcript as docx (笔录), srt, vtt, txt or json")
+@router.get("/export", summary="Download the transcript as docx (笔录), srt, vtt, txt or json",
+            response_class=Response, responses=EXPORTED)
 def export(sid: str, request: Request, format: str = Query("docx", pattern="^(" + "|".join(FORMATS) + ")$"),
            version: Optional[int] = Query(None, ge=1), download: bool = True,
            archive: Archive = Depends(get_archive), who: str = Depends(actor)):
-    from api.exporting import export as render
     from archive.transcripts import read_version
+    from service.exporting import export as render
 
     number = read_version(archive, sid, version).version
     data = render(archive, sid, format, number, who, {"address": client_address(request)})

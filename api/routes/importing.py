@@ -13,47 +13,36 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import secrets
 import shutil
-import threading
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from api.auth import policy
+from accounts import policy
+from accounts.types import User
 from api.auth.deps import deny, require
-from api.auth.types import User
+from api.routes.answers import ImportJob, SessionRecord, StartedImport
 from api.routes.deps import actor, transcriber_of
 from api.routes.errors import ApiError
 from api.routes.openapi_errors import ERROR
 from archive.fsutil import remove_tree
-from archive.types import ArchiveError
-from asr.errors import XunluError
+from archive.store import open_archive
+from core.errors import XunluError
+from service.importing import ImportRequest, check_input, import_recording, safe_name
+from service.jobs import Job, JobRegistry
 
 log = logging.getLogger("xunlu.web.import")
 router = APIRouter(prefix="/api", tags=["import"])
 DISK_MARGIN = 512 * 1024 ** 2  # keep this much free beyond the upload (the archive copies it once more)
-KEEP_JOBS = 200
-SID = re.compile(r"s-\d{8}-\d{4,}")
-
-
-@dataclass
-class ImportJob:
-    job: str
-    state: str = "importing"          # importing, complete or failed
-    session: Optional[str] = None     # known once the original is being kept
-    status: Optional[int] = None      # the HTTP status a synchronous import would have answered
-    detail: Optional[str] = None
-    owner: str = field(default="", repr=False)   # the actor who started it: only they may poll it
-
-    def public(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "owner"}
+# the route reads the body itself (request.stream(), any size): FastAPI cannot see it, so it is declared here
+UPLOAD_BODY = {"requestBody": {"required": True, "description": "the recording's bytes, as they are",
+                               "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                   "format": "binary"}}}}}
 
 
 def _names(value: Optional[str]) -> tuple[str, ...]:
@@ -96,10 +85,14 @@ async def receive_to(request: Request, folder: Path, filename: str, limit: int) 
 
 
 @router.post("/import", status_code=201, summary="Upload a recording (the body is the file) and import it",
-             responses={202: {"description": "background=true: the upload looks like media; a job to poll"},
+             response_model=SessionRecord, openapi_extra=UPLOAD_BODY,
+             responses={202: {"description": "background=true: the upload looks like media; a job to poll",
+                              "model": StartedImport},
                         409: ERROR("This recording is already in the archive (`session` names it)"),
                         413: ERROR("The upload is larger than the server's --max-upload-gb"),
                         415: ERROR("Not a recording ffmpeg can read, or sent as a multipart form"),
+                        500: ERROR("The server's config.toml is wrong (an administrator must fix it)"),
+                        503: ERROR("The speech model cannot be found or loaded"),
                         507: ERROR("Not enough disk space for the upload")})
 async def import_upload(request: Request,
                         filename: str = Query(..., min_length=1, max_length=200, description="original name"),
@@ -109,13 +102,14 @@ async def import_upload(request: Request,
                         suspect: Optional[str] = Query(None, max_length=200),
                         speakers: Optional[str] = Query(None, max_length=1000, description="channel names"),
                         started_at: Optional[str] = Query(None, max_length=40),
+                        unit: Optional[str] = Query(None, max_length=200, description="单位 of the officers"),
+                        check_in: Optional[str] = Query(None, max_length=40,
+                                                        description="when the person arrived in the centre"),
                         language: Optional[str] = Query(None, max_length=10),
                         background: bool = Query(False, description="202 at once with a job to poll"),
                         who: str = Depends(actor),
                         user: User = Depends(require(policy.can_import, "import recordings"))):
     from fastapi.responses import JSONResponse
-
-    from api.importing import ImportRequest, _safe_name, check_input
 
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/"):
@@ -128,9 +122,10 @@ async def import_upload(request: Request,
     folder.mkdir()
     handed_over = False
     try:
-        path = await receive_to(request, folder, _safe_name(Path(filename).name), app.state.max_upload)
+        path = await receive_to(request, folder, safe_name(Path(filename).name), app.state.max_upload)
         req = ImportRequest(input=path, case_id=case or None, room=room or None, officers=policy.with_officer(user, _names(officers)),
-                            suspect=suspect or None, speakers=_names(speakers), started_at=started_at)
+                            suspect=suspect or None, speakers=_names(speakers), started_at=started_at,
+                            unit=unit, check_in=check_in or None)
         try:
             if background:
                 await run_in_threadpool(check_input, req)  # not media: refused now, not in the job
@@ -138,7 +133,7 @@ async def import_upload(request: Request,
                 handed_over = True
                 return JSONResponse(job.public() | {"status_url": f"/api/import/jobs/{job.job}"}, status_code=202)
             session = await run_in_threadpool(_import, app, req, language, who)
-        except (XunluError, ArchiveError) as exc:  # name the upload, not the server's temp folder
+        except XunluError as exc:  # name the upload, not the server's temp folder
             exc.args = (str(exc).replace(str(path), Path(filename).name),) + exc.args[1:]
             raise
     finally:
@@ -150,48 +145,19 @@ async def import_upload(request: Request,
     return session_json(request, session)
 
 
-def _start_job(app, req, language: Optional[str], who: str, folder: Path, name: str) -> ImportJob:
-    from api.routes.errors import status_of
+def _start_job(app, req: ImportRequest, language: Optional[str], who: str, folder: Path, name: str) -> Job:
+    def work(job: Job):
+        return _import(app, req, language, who, on_session=lambda sid: setattr(job, "session", sid))
 
-    jobs = _jobs(app)
-    job = ImportJob(secrets.token_hex(8), owner=who)
-    jobs[job.job] = job
-    for old in list(jobs)[:-KEEP_JOBS]:
-        if jobs[old].state != "importing":
-            del jobs[old]
-
-    def said(message: str) -> None:
-        found = SID.search(message)
-        if found and job.session is None:
-            job.session = found.group(0)
-
-    def run() -> None:
-        try:
-            session = _import(app, req, language, who, said)
-            job.session, job.status, job.state = session.id, 201, "complete"
-        except BaseException as exc:  # the job reports it; the session (if any) is marked failed
-            job.status = status_of(exc)
-            job.detail = (str(exc) or type(exc).__name__).replace(str(req.input), name)
-            job.state = "failed"
-            if job.status == 500:
-                log.exception("import job %s failed", job.job)
-        finally:
-            with contextlib.suppress(OSError):
-                remove_tree(folder)
-
-    threading.Thread(target=run, name=f"import-{job.job}", daemon=True).start()
-    return job
+    jobs: JobRegistry = app.state.jobs
+    return jobs.start(who, work, cleanup=lambda: remove_tree(folder),
+                              describe=lambda exc: str(exc).replace(str(req.input), name))
 
 
-def _jobs(app) -> dict[str, ImportJob]:
-    if not hasattr(app.state, "import_jobs"):
-        app.state.import_jobs = {}
-    return app.state.import_jobs
-
-
-@router.get("/import/jobs/{job}", summary="The state of a background import (background=true); its starter only")
+@router.get("/import/jobs/{job}", summary="The state of a background import (background=true); its starter only",
+            response_model=ImportJob)
 def import_job(job: str, request: Request, user: User = Depends(require(policy.can_import, "import recordings"))):
-    found = _jobs(request.app).get(job)
+    found = request.app.state.jobs.get(job)
     if found is None:
         raise ApiError(404, f"no import job {job!r} (jobs are kept until the server restarts)")
     if found.owner != user.actor:
@@ -199,49 +165,7 @@ def import_job(job: str, request: Request, user: User = Depends(require(policy.c
     return found.public()
 
 
-def _import(app, req, language: Optional[str], who: str, say: Callable[[str], None] = lambda _m: None):
-    from api.config import load_config
-    from api.importing import check_input, import_file
-    from api.indexing import index_session
-    from archive.store import open_archive
-    from asr.engine import check_language, collect
-    from asr.types import TranscribeOptions
-
-    lang = check_language(language or load_config(app.state.home).language)
-    check_input(req)  # not media, truncated, wrong speaker count: refused before the model is loaded
-    transcriber = transcriber_of(app)
-
-    def transcribe(path: Path, names):
-        segments, info = transcriber.transcribe(str(path), TranscribeOptions(language=lang, speakers=tuple(names)))
-        return collect(segments, info)
-
+def _import(app, req: ImportRequest, language: Optional[str], who: str, on_session=lambda _sid: None):
     with contextlib.closing(open_archive(app.state.home)) as archive:
-        def progress(message: str) -> None:
-            log.info("import: %s", message)
-            say(message)
-
-        session = import_file(archive, req, transcribe, who, progress)
-        try:
-            index_session(app.state.home, archive, session.id)
-        except Exception as exc:
-            log.warning("%s imported but not yet searchable: %s", session.id, exc)
-        return session
-
-
-def drop_stale_uploads(home: Path) -> list[str]:
-    """Remove upload folders left by a server process that is gone (killed during an upload or a background
-    import): nothing will finish them, and each holds a whole recording. Returns their names."""
-    dropped = []
-    for folder in (Path(home) / "uploads").glob(".up-*"):
-        pid = folder.name.split("-")[1] if folder.name.count("-") == 2 else ""
-        if pid.isdigit():
-            try:
-                os.kill(int(pid), 0)
-                continue  # its server is still running
-            except ProcessLookupError:
-                pass
-            except PermissionError:
-                continue
-        remove_tree(folder)
-        dropped.append(folder.name)
-    return dropped
+        return import_recording(app.state.home, archive, req, lambda: transcriber_of(app), language, who,
+                                say=lambda m: log.info("import: %s", m), on_session=on_session)

@@ -20,7 +20,6 @@ from typing import Any, Optional
 from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 
 from api.auth.deps import session_access
-
 from archive.store import open_archive
 from archive.types import ArchiveError
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
+from archive.layout import SessionPaths
 from archive.store import open_archive
 from archive.types import ArchiveError
 
@@ -76,7 +77,7 @@ async def tail(ws: Any, app: Any, sid: str, started_at: Optional[str]) -> None:
     from api.routes.live import _receive_loop, _send
 
     home = app.state.home
-    reader = JournalReader(home / "sessions" / sid / "live" / "transcript.jsonl")
+    reader = JournalReader(SessionPaths.of(home, sid).journal)
     first = await asyncio.to_thread(reader.read)
     await _send(ws, {"type": "snapshot", "segments": first, "partials": {},
                      "status": {"recording": True, "elapsed": elapsed_since(started_at), "source": "journal"}})

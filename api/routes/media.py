@@ -12,8 +12,8 @@ from typing import Iterator, Optional
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
-from api.http_range import ByteRange, http_date, ranges_for
 from api.auth.deps import audit_media, current_login, session_access
+from api.http_range import ByteRange, http_date, ranges_for
 from api.routes.deps import get_archive
 from api.routes.errors import ApiError
 from api.routes.openapi_errors import ERROR
@@ -22,13 +22,27 @@ from archive.types import NotFound
 
 router = APIRouter(prefix="/api/sessions/{sid}", tags=["media"], dependencies=[Depends(session_access("view"))])
 CHUNK = 256 * 1024
-MEDIA_ANSWERS = {206: {"description": "Partial content: the byte range(s) asked for with Range"},
-                 410: ERROR("The session's media file is missing from the archive (run xunlu verify)"),
-                 416: ERROR("Range not satisfiable; Content-Range gives the size")}
 LIVE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,100}\.(m3u8|ts|m4s|mp4|aac)$")
 TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".m4s": "video/iso.segment",
          ".mp4": "video/mp4", ".aac": "audio/aac", ".wav": "audio/wav", ".m4a": "audio/mp4",
          ".mp3": "audio/mpeg", ".mkv": "video/x-matroska", ".flac": "audio/flac"}
+# How the document describes these answers (the routes send files, not JSON: response_class=Response keeps
+# FastAPI from announcing a JSON body): each type a file can be sent as; a HEAD answer has no body.
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+FILE_TYPES = {t: BINARY for t in sorted(set(TYPES.values()) | {"application/octet-stream"})}
+MEDIA_ERRORS = {410: ERROR("The session's media file is missing from the archive (run xunlu verify)"),
+                416: ERROR("Range not satisfiable; Content-Range gives the size")}
+PARTIAL = "Partial content: the byte range(s) asked for with Range"
+MEDIA_ANSWERS = {200: {"content": FILE_TYPES},
+                 206: {"description": PARTIAL, "content": {**FILE_TYPES, "multipart/byteranges": BINARY}},
+                 **MEDIA_ERRORS}
+MEDIA_HEAD_ANSWERS = {206: {"description": PARTIAL}, **MEDIA_ERRORS}
+# read from request.headers by ranged_file (not parameters of the route, which would only pass them on)
+RANGE_HEADERS = {"parameters": [
+    {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"},
+     "description": "bytes=first-last[, ...] (RFC 9110): 206, or 416 when none can be served"},
+    {"name": "If-Range", "in": "header", "required": False, "schema": {"type": "string"},
+     "description": "the ETag or Last-Modified seen before: the range only if unchanged"}]}
 
 
 def inside(path: Path, folder: Path) -> bool:
@@ -103,8 +117,9 @@ def ranged_file(request: Request, path: Path, etag: str) -> Response:
 
 
 @router.head("/media", operation_id="media_head", summary="Headers of the recording (size, validators)",
-             responses=MEDIA_ANSWERS)
-@router.get("/media", summary="The recording, with HTTP Range for seeking", responses=MEDIA_ANSWERS)
+             response_class=Response, responses=MEDIA_HEAD_ANSWERS, openapi_extra=RANGE_HEADERS)
+@router.get("/media", summary="The recording, with HTTP Range for seeking", response_class=Response,
+            responses=MEDIA_ANSWERS, openapi_extra=RANGE_HEADERS)
 def media(sid: str, request: Request, role: Optional[str] = Query(None, pattern="^(playable|original)$"),
           archive: Archive = Depends(get_archive)):
     session = archive.get(sid)
@@ -123,12 +138,14 @@ def media(sid: str, request: Request, role: Optional[str] = Query(None, pattern=
     return ranged_file(request, path, f'"{chosen.sha256[:32]}"')
 
 
-@router.head("/live/{name}", operation_id="live_file_head", summary="Headers of a live file")
-@router.get("/live/{name}", summary="Live HLS playlist and segments")
+@router.head("/live/{name}", operation_id="live_file_head", summary="Headers of a live file",
+             response_class=Response)
+@router.get("/live/{name}", summary="Live HLS playlist and segments", response_class=Response,
+            responses={200: {"content": FILE_TYPES}})
 def live_file(sid: str, name: str, request: Request, archive: Archive = Depends(get_archive)):
     if not LIVE_NAME.match(name):
         raise ApiError(400, f"not a live playlist or segment name: {name!r}")
-    path = archive.folder(sid) / "live" / name
+    path = archive.paths(sid).live / name
     if not path.is_file() or not inside(path, path.parent):
         archive.get(sid)  # 404 for an unknown session first
         raise NotFound(f"session {sid} has no live file {name} (not recording, or not yet written)")

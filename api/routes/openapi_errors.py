@@ -4,6 +4,13 @@ Every error is JSON {"detail": "..."} (api/routes/errors.py), a 422 included, wh
 promises its own list-of-objects shape. Every /api operation can answer 400 (a value that parses but makes no
 sense), 401 (not logged in), 403 (not allowed), 404 (no such session, user, job...) and 422 (does not parse);
 routes add their own (413, 415, 416...) with `responses=` in their decorator, described with `ERROR`.
+
+Success answers are declared on the routes themselves (`response_model=` with the models of
+api/routes/answers.py; `responses=`/`openapi_extra=` for files, Range headers and the upload body). `honest()`
+is the one step left after FastAPI builds the document, for what a decorator cannot say: FastAPI answers every
+error through our handlers (api/routes/errors.py), not through anything a route declares, so the Error body
+of every 4xx/5xx, FastAPI's own 422 replaced, and the codes common to every /api operation (all but the
+public login) are set here once rather than repeated on each of some fifty routes.
 """
 from __future__ import annotations
 
@@ -54,9 +61,6 @@ def honest(spec: dict[str, Any]) -> dict[str, Any]:
             for code, answer in responses.items():
                 if code.startswith(("4", "5")):
                     answer["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    from api.routes.openapi_models import add_answers
-
-    add_answers(spec)
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
     return spec

@@ -8,12 +8,14 @@ from typing import Any, Optional, Union
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from api.auth import policy
+from accounts import policy
+from accounts.types import User
 from api.auth.deps import client_address, require, session_access
-from api.auth.types import User
+from api.routes.answers import Marker, Rooms, SessionRecord
 from api.routes.deps import actor, get_archive, transcriber_of
 from api.routes.errors import ApiError
 from api.routes.openapi_errors import ERROR
+from archive.layout import SessionPaths
 from archive.store import Archive, open_archive
 from archive.types import STATUSES, Session
 
@@ -57,14 +59,13 @@ def session_json(request: Request, session: Session) -> dict[str, Any]:
     media = session.file("playable") or session.file("original")
     d["live"] = live is not None
     d["media_url"] = f"/api/sessions/{session.id}/media" if media else None
-    folder = request.app.state.home / "sessions" / session.id
-    d["hls_url"] = f"/api/sessions/{session.id}/live/index.m3u8" if (folder / "live" / "index.m3u8").is_file() \
-        else None
+    playlist = SessionPaths.of(request.app.state.home, session.id).playlist
+    d["hls_url"] = f"/api/sessions/{session.id}/live/{playlist.name}" if playlist.is_file() else None
     d["latest_version"] = session.latest.version if session.latest else None
     return d
 
 
-@router.get("/sessions", summary="List sessions, newest first")
+@router.get("/sessions", summary="List sessions, newest first", response_model=list[SessionRecord])
 def list_sessions(request: Request, case: Optional[str] = None, status: Optional[str] = None,
                   limit: int = Query(200, ge=1, le=5000), archive: Archive = Depends(get_archive),
                   user: User = Depends(require(policy.can_list_sessions, "list sessions"))):
@@ -75,7 +76,8 @@ def list_sessions(request: Request, case: Optional[str] = None, status: Optional
     return [session_json(request, s) for s in sessions[:limit]]
 
 
-@router.get("/sessions/{sid}", summary="One session: record, files, versions, live state")
+@router.get("/sessions/{sid}", summary="One session: record, files, versions, live state",
+            response_model=SessionRecord)
 def get_session(sid: str, request: Request, archive: Archive = Depends(get_archive), who: str = Depends(actor),
                 session: Session = Depends(session_access("view"))):
     archive.audit(who, "session.view", sid, {"address": client_address(request)})
@@ -90,7 +92,11 @@ def _video_delay(body: StartBody, audio: Optional[str], video: Optional[str], de
     return float(defaults.get("video_delay", 0.0)) if audio and video and audio != video else 0.0
 
 
-@router.post("/sessions", status_code=201, summary="One-key start: audio, video and transcription together")
+@router.post("/sessions", status_code=201, summary="One-key start: audio, video and transcription together",
+             response_model=SessionRecord,
+             responses={500: ERROR("The server's config.toml is wrong (an administrator must fix it)"),
+                        503: ERROR("The speech model cannot be found or loaded"),
+                        507: ERROR("The disk is full")})
 def start_session(body: StartBody, request: Request, who: str = Depends(actor),
                   user: User = Depends(require(policy.can_record, "start a recording"))):
     app = request.app
@@ -120,6 +126,7 @@ def start_session(body: StartBody, request: Request, who: str = Depends(actor),
 
 
 @router.post("/sessions/{sid}/stop", summary="Stop a live session: media joined, transcript v1 frozen",
+             response_model=SessionRecord,
              responses={409: ERROR("The session is not being recorded here (finished, or recorded by another "
                                    "process)")})
 def stop_session(sid: str, request: Request, archive: Archive = Depends(get_archive), who: str = Depends(actor),
@@ -136,7 +143,8 @@ def stop_session(sid: str, request: Request, archive: Archive = Depends(get_arch
     return session_json(request, archive.get(sid))
 
 
-@router.post("/sessions/{sid}/markers", status_code=201, summary="Bookmark a moment (kept in the audit trail)")
+@router.post("/sessions/{sid}/markers", status_code=201, summary="Bookmark a moment (kept in the audit trail)",
+             response_model=Marker)
 def add_marker(sid: str, body: MarkerBody, request: Request, archive: Archive = Depends(get_archive),
                who: str = Depends(actor), session: Session = Depends(session_access("view"))):
     at = body.at
@@ -145,10 +153,7 @@ def add_marker(sid: str, body: MarkerBody, request: Request, archive: Archive = 
         if live is None:
             raise ApiError(400, "give the time of the marker (at, in seconds): the session is not live")
         at = float(live.snapshot().get("status", {}).get("elapsed") or 0.0)
-    if session.duration is not None and at > session.duration + 1:
-        raise ApiError(400, f"marker at {at:.1f} s is after the end of the recording ({session.duration:.1f} s)")
-    entry = archive.audit(who, "marker", sid, {"at": round(at, 2), "label": body.label.strip()})
-    return marker_json(entry)
+    return marker_json(archive.add_marker(who, sid, at, body.label))
 
 
 def marker_json(entry) -> dict[str, Any]:
@@ -156,26 +161,18 @@ def marker_json(entry) -> dict[str, Any]:
             "actor": entry.actor, "created_at": entry.at}
 
 
-@router.get("/sessions/{sid}/markers", summary="The session's markers, in time order")
+@router.get("/sessions/{sid}/markers", summary="The session's markers, in time order",
+            response_model=list[Marker])
 def list_markers(sid: str, archive: Archive = Depends(get_archive), _: Session = Depends(session_access("view"))):
-    archive.get(sid)
-    found = [marker_json(e) for e in archive.audit_entries(sid) if e.action == "marker" and e.target == sid]
-    return sorted(found, key=lambda m: (m["at"] or 0, m["seq"]))
+    return [marker_json(e) for e in archive.markers(sid)]
 
 
 def room_devices(home) -> dict[str, dict[str, str]]:
     """`[rooms."讯问室1"] audio = "...", video = "..."` in <home>/config.toml: each room's microphone and
     camera, so that choosing the room is all the console needs for a one-key start."""
-    from api.config import tomllib
+    from core.config import read
 
-    path = home / "config.toml"
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("rooms", {}) if path.is_file() else {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ApiError(500, f"cannot read {path}: {exc}") from exc
-    return {str(name): {k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in spec.items()
-                        if k in ("audio", "video", "speakers") and v}
-            for name, spec in table.items() if isinstance(spec, dict)}
+    return {name: room.devices() for name, room in read(home).rooms.items()}
 
 
 def approved_rooms(home) -> tuple[str, ...]:
@@ -187,7 +184,9 @@ def approved_rooms(home) -> tuple[str, ...]:
         return ()
 
 
-@router.get("/rooms", summary="Rooms (configured, approved, seen before) with their devices; cases; defaults")
+@router.get("/rooms", summary="Rooms (configured, approved, seen before) with their devices; cases; defaults",
+            response_model=Rooms,
+            responses={500: ERROR("The server's config.toml is wrong (an administrator must fix it)")})
 def rooms(request: Request, archive: Archive = Depends(get_archive),
           user: User = Depends(require(policy.can_list_sessions, "list sessions"))):
     sessions = policy.visible(user, archive.list())

@@ -1,7 +1,6 @@
 """Transcripts: the latest or any version, the list of versions, a diff, and corrections (a new version)."""
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict
 from typing import Optional
 
@@ -9,12 +8,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from api.auth.deps import client_address, session_access
+from api.routes.answers import Diff, Transcript, TranscriptVersion
 from api.routes.deps import actor, get_archive
-from api.routes.errors import ApiError
+from api.routes.openapi_errors import ERROR
 from archive import transcripts
 from archive.store import Archive
+from service.corrections import correct
 
-log = logging.getLogger("xunlu.web.transcript")
 router = APIRouter(prefix="/api/sessions/{sid}/transcript", tags=["transcript"])
 VIEW, EDIT = session_access("view"), session_access("edit")
 
@@ -26,7 +26,7 @@ class EditBody(BaseModel):
                                                           "refused if another version was saved since")
 
 
-@router.get("", summary="A transcript version as JSON (latest by default)")
+@router.get("", summary="A transcript version as JSON (latest by default)", response_model=Transcript)
 def get_transcript(sid: str, request: Request, version: Optional[int] = Query(None, ge=1),
                    archive: Archive = Depends(get_archive), who: str = Depends(actor), _=Depends(VIEW)):
     transcript = transcripts.read_version(archive, sid, version)
@@ -34,31 +34,25 @@ def get_transcript(sid: str, request: Request, version: Optional[int] = Query(No
     return transcript.to_dict()
 
 
-@router.get("/versions", summary="Every version with author, time, kind and reason")
+@router.get("/versions", summary="Every version with author, time, kind and reason",
+            response_model=list[TranscriptVersion])
 def versions(sid: str, archive: Archive = Depends(get_archive), _=Depends(VIEW)):
     return [asdict(t) for t in archive.get(sid).transcripts]
 
 
-@router.get("/diff", summary="What changed between two versions (unified diff, one line per segment)")
+@router.get("/diff", summary="What changed between two versions (unified diff, one line per segment)",
+            response_model=Diff)
 def diff(sid: str, a: int = Query(..., ge=1), b: int = Query(..., ge=1), archive: Archive = Depends(get_archive),
          _=Depends(VIEW)):
     return {"session": sid, "a": a, "b": b, "diff": transcripts.diff(archive, sid, a, b)}
 
 
-@router.patch("", status_code=201, summary="Correct segments' text; saved as a new version, old ones kept")
+@router.patch("", status_code=201, summary="Correct segments' text; saved as a new version, old ones kept",
+              response_model=TranscriptVersion,
+              responses={409: ERROR("The session is still being recorded, or another version was saved since "
+                                    "base_version"),
+                         507: ERROR("The disk is full")})
 def edit(sid: str, body: EditBody, request: Request, archive: Archive = Depends(get_archive),
          who: str = Depends(actor), session=Depends(EDIT)):
-    if session.status == "recording":
-        raise ApiError(409, f"session {sid} is still being recorded: correct it after it is stopped")
-    latest = session.latest.version if session.latest else None
-    if body.base_version is not None and latest is not None and body.base_version != latest:
-        raise ApiError(409, f"the transcript changed meanwhile: you edited v{body.base_version}, the latest is "
-                            f"v{latest}; reload and correct again")
-    version = transcripts.edit(archive, sid, body.changes, who, body.reason)
-    try:
-        from api.indexing import index_session
-
-        index_session(request.app.state.home, archive, sid)
-    except Exception as exc:  # the archive has it; the index can be rebuilt
-        log.warning("%s v%d saved but not reindexed: %s", sid, version.version, exc)
+    version = correct(request.app.state.home, archive, sid, body.changes, who, body.reason, body.base_version)
     return asdict(version)

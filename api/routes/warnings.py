@@ -3,25 +3,33 @@ a session's warnings (live ones while it is recorded), badges, and the supervisi
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from fastapi import APIRouter, Depends, Request
 from fastapi import Path as FastPath
 from pydantic import BaseModel
 
-from api.auth import policy
+from accounts import policy
 from api.auth.deps import require, session_access
+from api.routes.answers import (
+    LiveSessionWarnings,
+    Signed,
+    StoredSessionWarnings,
+    StoredWarning,
+    SupervisionFields,
+    WarningCounts,
+    WarningList,
+)
 from api.routes.deps import get_archive
 from api.routes.errors import ApiError
+from api.routes.openapi_errors import ERROR
 from archive.store import Archive
+from service.warnings import Refresher
 
 log = logging.getLogger("xunlu.web.warnings")
 router = APIRouter(prefix="/api", tags=["warnings"])
-_REFRESHING = threading.Lock()   # one background check at a time in this process
-REFRESH_EVERY_S = 30.0   # a list request re-checks the archive at most this often (?refresh=1 forces it)
+BAD_RULES = {503: ERROR("The supervision rules file is wrong (an administrator must fix it)")}
 
 
 class CloseBody(BaseModel):
@@ -51,41 +59,13 @@ def _rules(request: Request):
 
 def _refresh(request: Request, archive: Archive, who: str, force: bool = False,
              sessions: Optional[list[str]] = None) -> None:
-    """Bring the stored warnings up to date. One session, or `force`: now. Otherwise, when the last full check
-    is older than REFRESH_EVERY_S, in a background thread (10,000 sessions take seconds): this answer shows the
-    stored state and the next one the new."""
-    from supervise.scan import refresh
-
-    state = request.app.state
+    """Bring the stored warnings up to date: one session, or `force`, now; otherwise in the background when
+    the last full check is older than service.warnings.REFRESH_EVERY_S. A bad rules file answers 503."""
+    refresher: Refresher = request.app.state.warnings_refresher
     if sessions is not None or force:
-        refresh(archive, _rules(request), who, sessions=sessions)
-        if sessions is None:
-            state.warnings_refreshed = time.monotonic()
-        return
-    if time.monotonic() - getattr(state, "warnings_refreshed", 0.0) < REFRESH_EVERY_S:
-        return
-    config = _rules(request)   # a bad rules file answers 503 now, before any thread starts
-    lock = _REFRESHING
-    if not lock.acquire(blocking=False):
-        return  # one is running
-    state.warnings_refreshed = time.monotonic()
-    home = state.home
-
-    def run() -> None:
-        from archive.store import open_archive
-
-        try:
-            own = open_archive(home)
-            try:
-                refresh(own, config, who)
-            finally:
-                own.close()
-        except Exception:
-            log.exception("background warnings check failed")
-        finally:
-            lock.release()
-
-    threading.Thread(target=run, name="xunlu-warnings-refresh", daemon=True).start()
+        refresher.now(archive, _rules(request), who, sessions)
+    elif refresher.due():
+        refresher.in_background(_rules(request), who)
 
 
 def _day(value: Optional[str], what: str) -> Optional[str]:
@@ -103,7 +83,7 @@ def _stored(w) -> dict[str, Any]:
     return {**w.to_dict(), "title": TITLES.get(w.rule, w.rule)}
 
 
-@router.get("/warnings")
+@router.get("/warnings", response_model=WarningList, responses=BAD_RULES)
 def list_warnings(request: Request, unit: Optional[str] = None, level: Optional[str] = None,
                   rule: Optional[str] = None, since: Optional[str] = None, until: Optional[str] = None,
                   state: str = "open", session: Optional[str] = None, limit: int = 500, refresh: bool = False,
@@ -130,7 +110,7 @@ def list_warnings(request: Request, unit: Optional[str] = None, level: Optional[
             "units": store.units(), "rules": TITLES}
 
 
-@router.post("/warnings/{wid}/close")
+@router.post("/warnings/{wid}/close", response_model=StoredWarning)
 def close_warning(body: CloseBody, wid: int = FastPath(..., ge=1, le=2 ** 63 - 1),  # SQLite's INTEGER
                   archive: Archive = Depends(get_archive),
                   user=Depends(require(policy.can_see_warnings, "close warnings"))):
@@ -141,7 +121,7 @@ def close_warning(body: CloseBody, wid: int = FastPath(..., ge=1, le=2 ** 63 - 1
     return _stored(WarningStore(archive).close(wid, body.reason, user.actor))
 
 
-@router.get("/warnings/badges")
+@router.get("/warnings/badges", response_model=dict[str, WarningCounts])
 def badges(sessions: Optional[str] = None, archive: Archive = Depends(get_archive),
            user=Depends(require(policy.can_list_sessions, "list sessions"))):
     """Open warnings per session ({sid: {"red": n, "yellow": m}}), for the badge on each session."""
@@ -161,7 +141,8 @@ def _took_part(archive: Archive, user, sid: str) -> bool:
         return False
 
 
-@router.get("/sessions/{session_id}/warnings")
+@router.get("/sessions/{session_id}/warnings", response_model=Union[LiveSessionWarnings, StoredSessionWarnings],
+            responses=BAD_RULES)
 def session_warnings(session_id: str, request: Request, archive: Archive = Depends(get_archive),
                      session=Depends(session_access("view"))):
     """While the session is recorded: the live rules over what has been said so far. Afterwards: its stored
@@ -191,7 +172,7 @@ def _actor(request: Request) -> str:
     return getattr(user, "actor", None) or "web"
 
 
-@router.post("/sessions/{session_id}/sign")
+@router.post("/sessions/{session_id}/sign", response_model=Signed)
 def sign_record(session_id: str, body: SignBody, request: Request, archive: Archive = Depends(get_archive),
                 session=Depends(session_access("stop"))):
     """Confirm the 笔录 was signed (officers who took part)."""
@@ -201,7 +182,7 @@ def sign_record(session_id: str, body: SignBody, request: Request, archive: Arch
     return {"session": session_id, "signed_at": record.signed_at}
 
 
-@router.post("/sessions/{session_id}/supervision")
+@router.post("/sessions/{session_id}/supervision", response_model=SupervisionFields)
 def set_supervision_fields(session_id: str, body: FieldsBody, request: Request,
                            archive: Archive = Depends(get_archive), session=Depends(session_access("stop"))):
     """Set the unit, the person's check-in time, or the reason for questioning at night (officers who took

@@ -1,0 +1,96 @@
+"""Where a session's files are: the one place that knows the folder layout.
+
+    <home>/sessions/<id>/
+        original/<name>          the imported file, byte for byte, read-only (a live recording: recording.mp4)
+        media/playable.mp4       a browser-playable copy, only when the original is not one
+        transcripts/vN.json      version 1 = ASR output, read-only like every later version
+        live/                    while recording: HLS segments and playlist, the PCM tap, the transcript journal
+        manifest.json            the session record with every file's SHA-256 (rewritten atomically)
+        .lock                    held by the process writing the session (a dead holder releases it)
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from archive.types import NotFound
+
+SESSION_ID = re.compile(r"^s-\d{8}-\d{4,}$")
+LIVE_ORIGINAL = "original/recording.mp4"     # catalog path of a live recording's joined MP4
+PLAYABLE = "media/playable.mp4"              # catalog path of the browser-playable copy
+
+
+def check_id(session_id: str) -> str:
+    if not SESSION_ID.match(session_id):
+        raise NotFound(f"not a session id: {session_id!r} (ids look like s-20261121-0001)")
+    return session_id
+
+
+def sessions_dir(home: Path) -> Path:
+    return Path(home) / "sessions"
+
+
+@dataclass(frozen=True)
+class SessionPaths:
+    """The paths of one session's files. Catalog paths (MediaFile.path) are relative to `root`."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, home: Path, session_id: str) -> "SessionPaths":
+        return cls(sessions_dir(home) / check_id(session_id))
+
+    def file(self, rel: str) -> Path:
+        """A catalog path (relative to the session folder) as a path on disk."""
+        return self.root / rel
+
+    @property
+    def original_dir(self) -> Path:
+        return self.root / "original"
+
+    @property
+    def live_original(self) -> Path:
+        return self.root / LIVE_ORIGINAL
+
+    @property
+    def playable(self) -> Path:
+        return self.root / PLAYABLE
+
+    @property
+    def transcripts(self) -> Path:
+        return self.root / "transcripts"
+
+    def transcript(self, version: int) -> Path:
+        return self.transcripts / f"v{version}.json"
+
+    @property
+    def live(self) -> Path:
+        return self.root / "live"
+
+    @property
+    def journal(self) -> Path:
+        """The live transcript journal: one final segment a line, appended and fsync'd."""
+        return self.live / "transcript.jsonl"
+
+    @property
+    def playlist(self) -> Path:
+        """The HLS playlist of the live segments."""
+        return self.live / "index.m3u8"
+
+    @property
+    def tap(self) -> Path:
+        """The 16 kHz PCM tap the live transcriber reads."""
+        return self.live / "tap.s16"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / ".lock"
+
+    def has_segments(self) -> bool:
+        """Whether live segments are on disk (a recording that a crash interrupted can be closed from them)."""
+        return any(self.live.glob("seg*.ts*"))

@@ -1,0 +1,233 @@
+"""`xunlu import`: keep the original, hash it, make a playable copy when needed, transcribe, catalogue.
+
+A failure at any step leaves the session marked failed (never half-complete) with the reason; a crash
+(kill -9, power cut) leaves it unfinished and the next start marks it failed (`Archive.recover`).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Optional, Protocol, Sequence
+
+from archive import media as media_io
+from archive.fsutil import copy_hashed, sha256_file
+from archive.layout import PLAYABLE
+from archive.store import Archive
+from archive.transcripts import add_version
+from archive.types import ArchiveError, Duplicate, MediaFile, Session
+from asr import audio as audio_io
+from asr.types import TranscriptionInfo
+from core.errors import InputError, OptionError
+from core.transcript import Segment, Transcript
+from supervise.session_info import parse_when, set_fields
+
+log = logging.getLogger("xunlu.import")
+
+Transcribe = Callable[[Path, Sequence[str]], Transcript]
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    input: Path
+    case_id: Optional[str] = None
+    room: Optional[str] = None
+    officers: tuple[str, ...] = ()
+    suspect: Optional[str] = None
+    speakers: tuple[str, ...] = ()
+    started_at: Optional[str] = None
+    unit: Optional[str] = None        # 单位 of the officers
+    check_in: Optional[str] = None    # when the person arrived in the centre, ISO 8601
+
+
+class Progress(Protocol):
+    """What a caller shows while a recording is transcribed (the CLI's progress bar)."""
+
+    def start(self, info: TranscriptionInfo) -> None: ...
+
+    def advance(self, segment: Segment) -> None: ...
+
+
+def parse_started_at(value: Optional[str], fallback_file: Optional[Path] = None) -> str:
+    """ISO 8601; a value without a time zone is taken in the machine's zone. Default: the file's mtime."""
+    if value:
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise OptionError(f"--started-at {value!r} is not a date and time (use e.g. 2026-11-21T09:30:00+08:00)") from exc
+        if when.tzinfo is None:
+            when = when.astimezone()
+        return when.isoformat(timespec="seconds")
+    stamp = fallback_file.stat().st_mtime if fallback_file else datetime.now().timestamp()
+    return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")
+
+
+def safe_name(name: str) -> str:
+    cleaned = re.sub(r"[^\w.\-]+", "_", name, flags=re.UNICODE).strip("._") or "recording"
+    return cleaned[:120]
+
+
+def _has_samples(path: str) -> bool:
+    """Whether the first audio stream decodes to at least one frame (headers alone say 0 s for an empty WAV,
+    and nothing for some streams that are not empty)."""
+    import av
+
+    try:
+        with av.open(path, mode="r", metadata_errors="ignore") as container:
+            for frame in container.decode(audio=0):
+                if frame.samples:
+                    return True
+    except (av.error.FFmpegError, ValueError):
+        return False
+    return False
+
+
+def check_input(req: ImportRequest) -> audio_io.AudioInfo:
+    info = audio_io.probe(str(req.input))  # missing, directory, empty, not media, no audio -> InputError
+    cut = media_io.truncation(Path(req.input))
+    if cut:
+        raise InputError(f"{req.input} is truncated ({cut}); import the complete file")
+    if info.duration <= 0 and not _has_samples(str(req.input)):
+        raise InputError(f"{req.input} holds no audio samples (an empty recording)")
+    if req.speakers and len(req.speakers) != info.channels:
+        raise OptionError(f"--speakers names {len(req.speakers)} speaker(s) but {req.input} has "
+                          f"{info.channels} audio channel(s)")
+    if req.unit is not None and not req.unit.strip():
+        raise OptionError("--unit must not be empty")
+    if req.check_in:
+        parse_when(req.check_in, "--check-in")
+    return info
+
+
+def import_file(archive: Archive, req: ImportRequest, transcribe: Transcribe, actor: str,
+                say: Callable[[str], None] = lambda _msg: None,
+                on_session: Callable[[str], None] = lambda _sid: None) -> Session:
+    """Keep, hash, copy, transcribe and catalogue one recording; `on_session(id)` as soon as its session
+    exists. The unit and check-in time of the request are set once it is complete."""
+    src = Path(req.input)
+    info = check_input(req)
+    started_at = parse_started_at(req.started_at, src)
+    say(f"hashing {src.name}")
+    digest = sha256_file(src)
+    holder = archive.holder_of(digest)
+    if holder:
+        raise Duplicate(f"{src} is already in the archive as session {holder} (same SHA-256)", holder)
+    with archive.new_session(actor, case_id=req.case_id, room=req.room, officers=req.officers,
+                             suspect=req.suspect, speakers=req.speakers, started_at=started_at,
+                             source_name=src.name) as session:
+        sid = session.id
+        on_session(sid)
+        folder = archive.folder(sid)
+        try:
+            paths = archive.paths(sid)
+            rel = (paths.original_dir / safe_name(src.name)).relative_to(folder).as_posix()
+            say(f"keeping the original as {sid}/{rel}")
+            copied, size = copy_hashed(src, folder / rel, mode=0o444)
+            if copied != digest:
+                raise ArchiveError(f"{src} changed while it was being imported; import it again")
+            holder = archive.claim_original(sid, MediaFile("original", rel, digest, size))
+            if holder:
+                raise Duplicate(f"{src} is already in the archive as session {holder} (same SHA-256)", holder)
+            archive.audit(actor, "media.original", sid, {"path": rel, "sha256": digest, "size": size,
+                                                         "source": str(src)})
+            playable_path = paths.playable
+            needs_copy = not media_io.is_browser_playable(folder / rel)
+            with ThreadPoolExecutor(max_workers=1) as pool:  # ffmpeg encodes while Whisper listens
+                copying = None
+                if needs_copy:
+                    kind = "H.264/AAC" if media_io.streams(folder / rel).video else "AAC audio"
+                    say(f"making a browser-playable copy ({kind} MP4, fast start)")
+                    copying = pool.submit(media_io.make_playable, folder / rel, playable_path)
+                say("transcribing")
+                transcript = transcribe(folder / rel, req.speakers)
+                if copying is not None:
+                    copying.result()
+            if needs_copy:
+                playable = MediaFile("playable", PLAYABLE, sha256_file(playable_path),
+                                     playable_path.stat().st_size)
+                archive.add_media(sid, playable)
+                archive.audit(actor, "media.playable", sid, {"path": playable.path, "sha256": playable.sha256})
+            archive.update_session(sid, duration=round(info.duration or transcript.duration, 3),
+                                   language=transcript.language)
+            add_version(archive, sid, transcript, "asr", actor, reason="import")
+            archive.update_session(sid, status="complete")
+            archive.audit(actor, "import", sid, {"source": str(src), "sha256": digest})
+            archive.write_manifest(sid)
+        except BaseException as exc:
+            reason = str(exc) or type(exc).__name__
+            if isinstance(exc, KeyboardInterrupt):
+                reason = "interrupted"
+            _mark_failed(archive, sid, actor, reason)
+            if isinstance(exc, (InputError, OptionError)):
+                raise ArchiveError(f"import failed, session {sid} marked failed: {reason}") from exc
+            raise
+    if req.unit or req.check_in:
+        return set_fields(archive, sid, actor, unit=req.unit,
+                          check_in_at=parse_when(req.check_in, "--check-in") if req.check_in else None)
+    return archive.get(sid)
+
+
+def import_recording(home: Path, archive: Archive, req: ImportRequest, transcriber: Callable[[], Any],
+                     language: Optional[str], actor: str, say: Callable[[str], None] = lambda _msg: None,
+                     progress: Optional[Progress] = None, on_session: Callable[[str], None] = lambda _sid: None,
+                     warn: Callable[[str], None] = log.warning) -> Session:
+    """`xunlu import` and `POST /api/import`: check the request before the model is loaded (`transcriber()`
+    gives the asr Transcriber), import the file, then make it searchable. A failure to index never undoes the
+    import: `warn` says so, and `xunlu reindex` (or the next search) catches up."""
+    from asr.engine import check_language, collect
+    from asr.types import TranscribeOptions
+    from core.config import load_config
+    from service.indexing import index_session
+
+    lang = check_language(language or load_config(home).language)
+    check_input(req)  # not media, truncated, wrong speaker count: refused before the model is loaded
+    model = transcriber()
+
+    def transcribe(path: Path, names: Sequence[str]) -> Transcript:
+        segments, info = model.transcribe(str(path), TranscribeOptions(language=lang, speakers=tuple(names)))
+        if progress is not None:
+            progress.start(info)
+        return collect(segments, info, progress.advance if progress is not None else None)
+
+    session = import_file(archive, req, transcribe, actor, say, on_session)
+    try:
+        index_session(home, archive, session.id)
+    except Exception as exc:  # the index can always be rebuilt from the archive
+        warn(f"{session.id} is saved but not yet searchable ({exc}); run xunlu reindex")
+    return session
+
+
+def drop_stale_uploads(home: Path) -> list[str]:
+    """Remove upload folders (`<home>/uploads/.up-<pid>-<token>`) left by a server process that is gone
+    (killed during an upload or a background import): nothing will finish them, and each holds a whole
+    recording. Returns their names."""
+    import os
+
+    from archive.fsutil import remove_tree
+
+    dropped = []
+    for folder in (Path(home) / "uploads").glob(".up-*"):
+        pid = folder.name.split("-")[1] if folder.name.count("-") == 2 else ""
+        if pid.isdigit():
+            try:
+                os.kill(int(pid), 0)
+                continue  # its server is still running
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+        remove_tree(folder)
+        dropped.append(folder.name)
+    return dropped
+
+
+def _mark_failed(archive: Archive, sid: str, actor: str, reason: str) -> None:
+    try:
+        archive.update_session(sid, status="failed", error=reason[:500])
+        archive.audit(actor, "import.failed", sid, {"reason": reason[:500]})
+        archive.write_manifest(sid)
+    except Exception:  # the disk may be full: the lock file tells the next start to mark it failed
+        log.exception("could not mark %s failed", sid)

@@ -1,0 +1,398 @@
+"""Live sessions: record audio and video into the archive while a streaming transcript is written.
+
+`start_live` opens the session (status "recording") and returns at once; the work runs in threads:
+- the recorder (capture.recorder) writes HLS segments and a 16 kHz PCM tap, and never waits for ASR;
+- the ASR worker reads the tap at its own pace, feeds `asr.stream.LiveTranscriber`, appends finals to the
+  journal (fsync'd), the live index and the subscribers; when it falls behind, a warning says how far;
+- a ticker publishes the status about once a second and fsyncs finished segments.
+When the recording ends (stop, duration, end of file) the worker catches up, then the session is closed:
+segments joined into the original MP4, hashed, journal frozen as transcript v1, indexed, "complete".
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from archive.store import Archive
+from archive.types import ArchiveError, Session
+from service import live_finish as finish
+
+log = logging.getLogger("xunlu.live")
+LAG_WARN_S = 10.0
+FEED_S = 0.5
+
+# factory(language, channels, speakers, on_partial, on_final) -> object with feed(), finish(), processed
+StreamFactory = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class RecordRequest:
+    audio: Optional[str] = None            # PyAudio device name/index, a file, or a URL; None -> from video
+    video: Optional[str] = None            # v4l2 device, file, URL (rtsp/udp/http) or "lavfi:testsrc2"...
+    duration: Optional[float] = None
+    case_id: Optional[str] = None
+    room: Optional[str] = None
+    officers: tuple[str, ...] = ()
+    suspect: Optional[str] = None
+    speakers: tuple[str, ...] = ()
+    language: str = "zh"
+    clock: bool = False
+    realtime: bool = True                  # files are played at real speed ("file as live")
+    video_delay: float = 0.0               # seconds a separate camera lags the microphone (calibration)
+
+
+def default_stream(transcriber: Any) -> StreamFactory:
+    def make(language: str, channels: int, speakers: tuple[str, ...], on_partial, on_final):
+        from asr.stream import LiveTranscriber, StreamOptions
+
+        return LiveTranscriber(transcriber, StreamOptions(language=language, channels=channels,
+                                                          speakers=speakers), on_partial, on_final)
+    return make
+
+
+_registry: dict[str, "LiveSession"] = {}
+_registry_lock = threading.Lock()
+
+
+def get_live(session_id: str) -> Optional["LiveSession"]:
+    with _registry_lock:
+        return _registry.get(session_id)
+
+
+class LiveSession:
+    def __init__(self, home: Path, session_id: str, req: Any, plan: Any, transcriber: Any, actor: str,
+                 stream: StreamFactory, lock_cm: Any):
+        from capture.recorder import Recorder, RecorderOptions
+
+        self.home = Path(home)
+        self.session_id = session_id
+        self.req = req
+        self.plan = plan
+        self.actor = actor
+        self.model = getattr(transcriber, "model_label", "") or "unknown"
+        self.error: Optional[str] = None
+        self.asr_error: Optional[str] = None
+        self.transcriber = transcriber
+        self._archive = Archive(self.home)           # this session's own connection, for its threads
+        self._paths = self._archive.paths(session_id)
+        self._journal = self._paths.journal
+        self._stream_factory = stream
+        self._lock_cm = lock_cm
+        self.recorder = Recorder(plan, RecorderOptions(live_dir=self._paths.live, clock=req.clock,
+                                                       duration=req.duration, video_delay=req.video_delay))
+        self._subs: list[queue.Queue] = []
+        self._state_lock = threading.Lock()
+        self._finals: list[dict] = []
+        self._partials: dict[str, dict] = {}
+        self._status: dict = {"type": "status", "elapsed": 0.0, "lag": 0.0, "recording": True}
+        self._processed = 0.0
+        self.max_lag = 0.0
+        self._finished = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._stopping = False
+        self._indexer = None
+        self._alarm_event: Optional[dict] = None
+
+    # -- public ---------------------------------------------------------------------------------------
+    def subscribe(self) -> "queue.Queue[dict]":
+        q: "queue.Queue[dict]" = queue.Queue(maxsize=5000)
+        with self._state_lock:
+            self._subs.append(q)
+            if self._finished.is_set():
+                q.put_nowait({"type": "stopped", "session": self.session_id})
+        return q
+
+    def unsubscribe(self, q: "queue.Queue[dict]") -> None:
+        with self._state_lock:
+            if q in self._subs:
+                self._subs.remove(q)
+
+    def snapshot(self) -> dict:
+        with self._state_lock:
+            snap = {"segments": list(self._finals), "partials": dict(self._partials), "status": dict(self._status)}
+            if self._alarm_event is not None:
+                snap["alarm"] = dict(self._alarm_event)
+            return snap
+
+    def stop(self) -> Session:
+        """Idempotent: stop recording, let ASR catch up, close the session; returns its record."""
+        with self._stop_lock:
+            if not self._stopping and not self._finished.is_set():
+                self._stopping = True
+                with contextlib.closing(Archive(self.home)) as arch:
+                    arch.audit(self.actor, "record.stop", self.session_id,
+                               {"at": round(self.recorder.captured_seconds, 3)})
+        self.recorder.stop()
+        self._finished.wait()
+        with contextlib.closing(Archive(self.home)) as arch:
+            return arch.get(self.session_id)
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        return self._finished.wait(timeout)
+
+    @property
+    def elapsed(self) -> float:
+        return self.recorder.captured_seconds
+
+    # -- events ---------------------------------------------------------------------------------------
+    def _publish(self, event: dict) -> None:
+        with self._state_lock:
+            subs = list(self._subs)
+        for q in subs:
+            try:
+                q.put_nowait(event)
+            except queue.Full:  # a listener that stopped reading loses its oldest events, never blocks us
+                with contextlib.suppress(queue.Empty, queue.Full):
+                    q.get_nowait()
+                    q.put_nowait(event)
+
+    def _on_partial(self, p: Any) -> None:
+        event = {"type": "partial", "channel": int(p.channel), "speaker": p.speaker,
+                 "start": round(float(p.start), 2), "end": round(float(p.end), 2), "text": p.text}
+        with self._state_lock:
+            self._partials[str(event["channel"])] = event
+        self._publish(event)
+
+    def _on_final(self, segment: Any) -> None:
+        finish.append_journal(self._journal, segment)
+        data = segment.to_dict()
+        with self._state_lock:
+            self._finals.append(data)
+            self._partials.pop(str(segment.channel), None)
+        if self._indexer is not None:
+            self._indexer.add(segment)
+        self._publish({"type": "final", "segment": data})
+
+    # -- threads --------------------------------------------------------------------------------------
+    def _start(self) -> None:
+        self.recorder.start()
+        threading.Thread(target=self._work, name=f"live-{self.session_id}", daemon=True).start()
+        threading.Thread(target=self._tick, name=f"live-tick-{self.session_id}", daemon=True).start()
+
+    def _tick(self) -> None:
+        from capture.segments import sync_segments
+
+        synced: set[str] = set()
+        while not self._finished.wait(1.0):
+            recording = not self.recorder.done.is_set()
+            captured = self.recorder.captured_seconds
+            lag = max(0.0, captured - self._processed)
+            self.max_lag = max(self.max_lag, lag)
+            event = {"type": "status", "elapsed": round(captured, 1), "lag": round(lag, 1),
+                     "recording": recording}
+            with self._state_lock:
+                self._status = event
+            self._publish(event)
+            if self.recorder.error:
+                self._alarm()
+            with contextlib.suppress(OSError):
+                sync_segments(self._paths.live, synced)
+
+    def _alarm(self) -> None:
+        """The recorder stopped by itself (disk full, a source gone): viewers, the log and the audit trail are
+        told once, at once; what was recorded before stays and the session is closed with it."""
+        rec = self.recorder
+        code = "disk_full" if getattr(rec, "disk_full", False) else "recorder_stopped"
+        event = {"type": "alarm", "code": code, "level": "red", "at": round(rec.captured_seconds, 1),
+                 "message": rec.error or "the recorder stopped"}
+        with self._state_lock:
+            if self._alarm_event is not None:
+                return
+            self._alarm_event = event
+        log.error("%s: ALARM %s: %s", self.session_id, code, event["message"])
+        self._publish(event)
+        with contextlib.suppress(Exception), contextlib.closing(Archive(self.home)) as arch:  # may be full too
+            arch.audit("system:recorder", "record.alarm", self.session_id,
+                       {"code": code, "at": event["at"], "message": event["message"][:300]})
+
+    def _work(self) -> None:
+        try:
+            self._transcribe_live()
+            self._close()
+        except Exception as exc:
+            log.exception("live session %s failed", self.session_id)
+            self._fail(str(exc) or type(exc).__name__)
+        finally:
+            with self._state_lock:
+                self._status = {**self._status, "recording": False}
+            self._finished.set()
+            self._publish({"type": "stopped", "session": self.session_id})
+            with _registry_lock:
+                _registry.pop(self.session_id, None)
+            with contextlib.suppress(Exception):
+                self._lock_cm.__exit__(None, None, None)
+            self._archive.close()
+
+    def _transcribe_live(self) -> None:
+        from capture.tap import TAP_RATE, TapReader
+        from index.live import LiveIndexer
+
+        rec = self.recorder
+        rec.started.wait()
+        if rec.error and rec.tap_frames == 0:
+            raise ArchiveError(rec.error)
+        while rec.t0 is None and not rec.done.wait(0.05):
+            pass
+        started = datetime.fromtimestamp(rec.t0 or time.time()).astimezone().isoformat(timespec="milliseconds")
+        self._archive.update_session(self.session_id, started_at=started)
+        from service.indexing import meta_of
+
+        self._indexer = LiveIndexer(self.home, meta_of(self._archive.get(self.session_id)))
+        stream = None
+        try:
+            stream = self._stream_factory(self.req.language, self.plan.channels, tuple(self.req.speakers),
+                                          self._on_partial, self._on_final)
+        except Exception as exc:  # no live transcript, but the recording goes on
+            log.exception("%s: live transcription could not start; recording continues", self.session_id)
+            self.asr_error = f"{type(exc).__name__}: {exc}"
+        tap = TapReader(rec.tap_path, self.plan.channels)
+        warned = 0.0
+        try:
+            while True:
+                chunk = tap.read(int(FEED_S * TAP_RATE))
+                if len(chunk) and self.asr_error is not None:
+                    self._processed = tap.position / TAP_RATE  # recording goes on; the rest is done offline
+                    continue
+                if len(chunk):
+                    try:
+                        stream.feed(chunk)
+                    except Exception as exc:
+                        log.exception("%s: live transcription failed; recording continues", self.session_id)
+                        self.asr_error = f"{type(exc).__name__}: {exc}"
+                        continue
+                    self._processed = float(getattr(stream, "processed", tap.position / TAP_RATE))
+                    lag = tap.total_frames / TAP_RATE - self._processed
+                    if lag > LAG_WARN_S and lag > warned + LAG_WARN_S:
+                        warned = lag
+                        log.warning("%s: transcription is %.0f s behind the recording; recording continues, "
+                                    "the transcript will catch up", self.session_id, lag)
+                    elif lag < LAG_WARN_S:
+                        warned = 0.0
+                    continue
+                if rec.done.is_set() and tap.available == 0:
+                    break
+                time.sleep(0.1)
+            if self.asr_error is None:
+                try:
+                    stream.finish()
+                except Exception as exc:
+                    log.exception("%s: live transcription failed at the end", self.session_id)
+                    self.asr_error = f"{type(exc).__name__}: {exc}"
+            self._processed = tap.position / TAP_RATE
+        finally:
+            if stream is not None and hasattr(stream, "close"):
+                stream.close()
+            self._indexer.close()
+        if rec.error and rec.tap_frames == 0:
+            raise ArchiveError(rec.error)
+        if rec.error:
+            self._alarm()
+            self.error = rec.error
+
+    def _close(self) -> None:
+        arch, sid = self._archive, self.session_id
+        arch.update_session(sid, status="finalising")
+        audio_s = round(self.recorder.tap_frames / 16000, 3)
+        if not audio_s:
+            raise ArchiveError("nothing was recorded (stopped before the first audio arrived)")
+        media = finish.close_media(arch, sid, self.actor, audio_s)
+        duration = audio_s
+        with self._state_lock:
+            finals = list(self._finals)
+        from asr.types import TranscribeOptions
+        from core.transcript import Segment
+
+        segments = [Segment.from_dict(d) for d in finals]
+        if self.asr_error is not None and self.transcriber is not None:
+            covered = max((s.end + finish.TAIL_GAP_S for s in segments), default=0.0)
+            segments += finish.transcribe_tail(self.transcriber, self._paths.file(media.path), covered,
+                                               TranscribeOptions(language=self.req.language,
+                                                                 speakers=tuple(self.req.speakers)), len(segments))
+        finish.freeze(arch, sid, segments, self.req.language, self.model, duration, self.actor, reason="live")
+        arch.update_session(sid, status="complete", duration=duration)
+        details = {"duration": duration, "segments": len(segments), "max_lag": round(self.max_lag, 1),
+                   **{k: v for k, v in self.recorder.stats().items() if v is not None}}
+        if self.error:
+            details["recorder_error"] = self.error
+        if self.asr_error:
+            details["asr_error"] = self.asr_error[:300]
+        arch.audit(self.actor, "record.complete", sid, details)
+        arch.write_manifest(sid)
+        finish.drop_working_files(self._paths)
+        finish.reindex(self.home, arch, sid)
+
+    def _fail(self, reason: str) -> None:
+        self.error = reason
+        with contextlib.suppress(Exception):
+            self.recorder.stop()
+            self._archive.update_session(self.session_id, status="failed", error=reason[:500])
+            self._archive.audit(self.actor, "record.failed", self.session_id, {"reason": reason[:500]})
+            self._archive.write_manifest(self.session_id)
+
+
+MAX_VIDEO_DELAY = 5.0
+
+
+def check_video_delay(delay: float, plan: Any) -> None:
+    """A camera delay moves a separate video source onto the microphone's clock: refused where there is no
+    separate video (one source carrying both keeps them in sync by its own timestamps)."""
+    from core.errors import OptionError
+
+    if not -MAX_VIDEO_DELAY <= delay <= MAX_VIDEO_DELAY:
+        raise OptionError(f"--video-delay must lie between -{MAX_VIDEO_DELAY:g} and {MAX_VIDEO_DELAY:g} s")
+    if delay and (plan.shared or plan.video is None):
+        raise OptionError("--video-delay applies when audio and video come from separate sources "
+                          "(a microphone and a camera); this recording has them in one source")
+
+
+def start_live(home: Path, archive: Archive, req: RecordRequest, transcriber: Any, actor: str,
+               stream: Optional[StreamFactory] = None) -> LiveSession:
+    """Check the request, open the session (status "recording") and start; returns at once.
+    Raises OptionError/SourceError (bad request or source) before anything is created."""
+    from asr.engine import check_language
+    from capture import sources
+    from core.errors import OptionError
+
+    if req.duration is not None and req.duration <= 0:
+        raise OptionError("--duration must be more than 0 seconds")
+    if len(set(req.speakers)) != len(req.speakers):
+        raise OptionError("--speakers has the same name twice")
+    language = check_language(req.language)
+    if language is None:
+        raise OptionError("live transcription needs a language (zh, en, ...), not auto")
+    plan = sources.plan(req.audio, req.video, tuple(req.speakers), req.realtime)
+    check_video_delay(req.video_delay, plan)
+    factory = stream or default_stream(transcriber)
+    cm = archive.new_session(actor, status="recording", case_id=req.case_id, room=req.room,
+                             officers=tuple(req.officers), suspect=req.suspect, speakers=tuple(req.speakers),
+                             source_name=plan.describe()[:200], language=language,
+                             started_at=datetime.now().astimezone().isoformat(timespec="milliseconds"))
+    session = cm.__enter__()  # holds the session's lock until the session is closed (see LiveSession._work)
+    try:
+        live = LiveSession(home, session.id, req, plan, transcriber, actor, factory, cm)
+        archive.audit(actor, "record.start", session.id, {"source": plan.describe()[:200],
+                                                          "channels": plan.channels, "video": plan.has_video,
+                                                          "clock": req.clock, "duration": req.duration,
+                                                          "video_delay": req.video_delay})
+        with _registry_lock:
+            _registry[session.id] = live
+        live._start()
+    except BaseException as exc:
+        archive.update_session(session.id, status="failed", error=str(exc)[:500] or type(exc).__name__)
+        cm.__exit__(None, None, None)
+        raise
+    return live
+
+
+def recover_recordings(home: Path, archive: Archive, transcriber: Any, actor: str,
+                       say: Callable[[str], None] = lambda _m: None) -> list[str]:
+    """After a crash: close each dead recording's media from its segments, transcribe what the live ASR did
+    not reach, mark it complete with an audit entry `session.recovered`. Returns the recovered ids."""
+    return finish.recover(Path(home), archive, transcriber, actor, say)
