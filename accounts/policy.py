@@ -5,6 +5,7 @@ session's officers. A session started or imported through the web app lists the 
 its officers (`with_officer`), so its creator always took part; sessions imported from the CLI name their
 officers with --officers. Supervisors read everything and change nothing; admins manage users and settings
 and never see or change evidence. Nobody deletes or overwrites evidence: there is no rule that allows it.
+An account whose role waits for a second person's confirmation has the role PENDING, which no rule names.
 """
 from __future__ import annotations
 
@@ -69,6 +70,20 @@ def can_see_warnings(user: Optional[User]) -> bool:
 def can_admin(user: Optional[User]) -> bool:
     """Users and settings."""
     return user is not None and not user.disabled and user.role == ADMIN
+
+
+def can_see_grants(user: Optional[User]) -> bool:
+    """The accounts waiting for a second person's confirmation of their role."""
+    return user is not None and not user.disabled and user.role in (ADMIN, SUPERVISOR)
+
+
+def can_confirm_grant(user: Optional[User], target: User) -> bool:
+    """Separation of duties: a role an admin gave over the web (a new account, a role change, a password they
+    set) takes effect only when a second person confirms it: another admin or a supervisor, not the account
+    itself, and none of those who asked for it. Until then the account's role is PENDING and every rule here
+    refuses it. (The CLI on the server is the site's root and acts directly.)"""
+    return (can_see_grants(user) and target.pending_role is not None
+            and user.username.casefold() != target.username.casefold() and user.actor not in target.pending_by)
 
 
 def can_delete_evidence(user: Optional[User]) -> bool:

@@ -1,5 +1,16 @@
-"""In-memory sliding-window counters: failed logins per address, lockouts of names that are not users, and
-media views already written to the audit. Per process; the per-user lockout itself is kept in the store."""
+"""How long a failed login makes the next try wait (`backoff_delay`, a pure function), and in-memory
+sliding-window counters: failed logins per address, media views already written to the audit. The failed
+logins of each (name, address) are kept in the users store (accounts/store.py), so that `xunlu users unlock`
+in another process lifts a wait at once.
+
+Failed logins never lock an account for everyone: they make the address that fails wait, longer with every
+failure, so that an attacker cannot keep an admin (or anyone) out by typing wrong passwords under their name.
+One address gets `max_failures` tries at once, then waits `backoff` seconds, doubled after every further
+failure up to `lockout`. When a name fails `account_failures` times within `account_window` from all addresses
+together (a guessing campaign from many addresses), every address that has failed for it waits the account's
+delay as well, except an address the name logged in from successfully before. An address that has not failed
+for the name is never made to wait (only the per-address limit across names applies to it), so the right
+password from anywhere else still gets in."""
 from __future__ import annotations
 
 import threading
@@ -7,7 +18,25 @@ import time
 from collections import OrderedDict, deque
 from typing import Hashable, Optional
 
+from accounts.types import AuthSettings
+
 MAX_KEYS = 100_000
+MAX_DOUBLINGS = 40
+
+
+def backoff_delay(failures: int, account_failures: int, known: bool, settings: AuthSettings) -> float:
+    """Seconds an address must wait after its last failure for a name, given its `failures` for that name since
+    its last success, the name's `account_failures` from all addresses within the account window, and whether
+    the name logged in from this address before (`known`: the account-wide delay does not apply)."""
+    if failures <= 0:
+        return 0.0
+    own = 0.0
+    if failures >= settings.max_failures:
+        own = settings.backoff * 2.0 ** min(MAX_DOUBLINGS, failures - settings.max_failures)
+    wide = 0.0
+    if not known and account_failures >= settings.account_failures:
+        wide = settings.backoff * 2.0 ** min(MAX_DOUBLINGS, account_failures - settings.account_failures)
+    return min(float(settings.lockout), max(own, wide))
 
 
 class SlidingWindow:

@@ -1,4 +1,5 @@
-"""The users store: `<home>/users.sqlite` (WAL), holding users, password hashes, login tokens and lockouts.
+"""The users store: `<home>/users.sqlite` (WAL), holding users, password hashes, login tokens, failed logins per
+(name, address) and role grants waiting for a second person.
 
 Users are not evidence, so they are kept apart from the archive catalog; what users do is recorded in the
 archive's audit chain. Tokens are random secrets given to the client once; only their SHA-256 is stored, so a
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import re
 import secrets
@@ -18,7 +20,7 @@ import unicodedata
 from pathlib import Path
 from typing import Iterator, Optional
 
-from accounts.types import ADMIN, ROLES, AuthError, Token, UnknownUser, User
+from accounts.types import ADMIN, PENDING, ROLES, AuthError, Token, UnknownUser, User
 
 log = logging.getLogger("xunlu.auth.store")
 
@@ -52,7 +54,25 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX tokens_user ON tokens(username);
     """,
+    # 2: failed logins per (name, address) instead of one lock per user; role grants waiting for a second person
+    """
+    CREATE TABLE login_attempts (
+        name TEXT NOT NULL,              -- casefolded: a user's name, or a name that is no user (treated the same)
+        address TEXT NOT NULL,           -- accounts.addresses.address_key
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_failure REAL,
+        last_success REAL,
+        PRIMARY KEY (name, address)
+    );
+    CREATE INDEX login_attempts_failed ON login_attempts(name, last_failure);
+    CREATE INDEX login_attempts_old ON login_attempts(last_failure);
+    ALTER TABLE users ADD COLUMN pending_role TEXT;
+    ALTER TABLE users ADD COLUMN pending_by TEXT;
+    ALTER TABLE users ADD COLUMN pending_since TEXT;
+    """,
 )
+FORGET_FAILURES = 24 * 3600        # failures this old of a (name, address) no longer count
+KNOWN_ADDRESS = 30 * 24 * 3600     # an address a name logged in from this recently is "known" for it
 
 
 def digest(secret: str) -> str:
@@ -76,9 +96,13 @@ def _now_iso() -> str:
 
 
 def _user(row: sqlite3.Row) -> User:
-    return User(username=row["username"], role=row["role"], display_name=row["display_name"],
-                disabled=bool(row["disabled"]), created_at=row["created_at"], last_login=row["last_login"],
-                failed_logins=row["failed_logins"], locked_until=row["locked_until"])
+    """A pending account's role is PENDING: no access rule knows it, so none can let it in by mistake."""
+    pending = row["pending_role"]
+    return User(username=row["username"], role=PENDING if pending else row["role"],
+                display_name=row["display_name"], disabled=bool(row["disabled"]), created_at=row["created_at"],
+                last_login=row["last_login"], failed_logins=row["failed_logins"], locked_until=row["locked_until"],
+                pending_role=pending, pending_by=tuple(json.loads(row["pending_by"] or "[]")),
+                pending_since=row["pending_since"])
 
 
 def _token(row: sqlite3.Row) -> Token:
@@ -158,7 +182,9 @@ class UserStore:
     def list(self) -> list[User]:
         return [_user(r) for r in self._read("SELECT * FROM users ORDER BY role, username")]
 
-    def add(self, username: str, role: str, password_hash: str, display_name: Optional[str] = None) -> User:
+    def add(self, username: str, role: str, password_hash: str, display_name: Optional[str] = None,
+            pending_by: Optional[str] = None) -> User:
+        """`pending_by`: the admin who asks for it over the web; the account then waits for a second person."""
         username = clean_name(username)
         display = clean_name(display_name, "姓名 display name") if display_name else None
         if role not in ROLES:
@@ -171,70 +197,165 @@ class UserStore:
                     raise AuthError(f"名称已被使用 the name {name!r} is already used by user {clash['username']}")
             conn.execute("INSERT INTO users (username, display_name, role, password_hash, created_at) "
                          "VALUES (?, ?, ?, ?, ?)", (username, display, role, password_hash, _now_iso()))
-        log.info("user %s added with role %s", username, role)
+            if pending_by:
+                self._pend(conn, username, role, pending_by)
+        log.info("user %s added with role %s%s", username, role, " (pending)" if pending_by else "")
         return self.require(username)
 
     def _enabled_admins(self, conn: sqlite3.Connection) -> int:
-        return conn.execute("SELECT COUNT(*) AS n FROM users WHERE role = ? AND disabled = 0",
+        """Admins who can act: enabled and not waiting for a confirmation."""
+        return conn.execute("SELECT COUNT(*) AS n FROM users WHERE role = ? AND disabled = 0 AND pending_role IS NULL",
                             (ADMIN,)).fetchone()["n"]
+
+    def _acting_admin(self, user: User) -> bool:
+        return user.role == ADMIN and not user.disabled
 
     def set_disabled(self, username: str, disabled: bool) -> User:
         user = self.require(username)
         with self._tx() as conn:
-            if disabled and user.role == ADMIN and not user.disabled and self._enabled_admins(conn) <= 1:
+            if disabled and self._acting_admin(user) and self._enabled_admins(conn) <= 1:
                 raise AuthError("不能停用最后一个管理员 cannot disable the last enabled admin")
             conn.execute("UPDATE users SET disabled = ? WHERE username = ?", (int(disabled), user.username))
             if disabled:
                 self._revoke_all(conn, user.username)
         return self.require(username)
 
-    def set_role(self, username: str, role: str) -> User:
+    def set_role(self, username: str, role: str, pending_by: Optional[str] = None) -> User:
+        """Directly (the CLI: also ends any pending request), or as a request that waits for a second person
+        (`pending_by`, the web). Either way the user's logins end."""
         user = self.require(username)
         if role not in ROLES:
             raise AuthError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
         with self._tx() as conn:
-            if user.role == ADMIN and role != ADMIN and not user.disabled and self._enabled_admins(conn) <= 1:
-                raise AuthError("不能撤销最后一个管理员 cannot take the role from the last enabled admin")
-            conn.execute("UPDATE users SET role = ? WHERE username = ?", (role, user.username))
+            if self._acting_admin(user) and (role != ADMIN or pending_by) and self._enabled_admins(conn) <= 1:
+                raise AuthError("不能撤销最后一个管理员 cannot take the role from the last enabled admin"
+                                + (" (a web role change waits for a confirmation: use xunlu users role on the "
+                                   "server)" if pending_by else ""))
+            if pending_by:
+                self._pend(conn, user.username, role, pending_by)
+            else:
+                conn.execute("UPDATE users SET role = ?, pending_role = NULL, pending_by = NULL, "
+                             "pending_since = NULL WHERE username = ?", (role, user.username))
             self._revoke_all(conn, user.username)  # a new role starts with a new login
         return self.require(username)
 
-    def set_password_hash(self, username: str, password_hash: str) -> None:
-        """A new password ends every login of the user at once and lifts a lockout."""
+    def set_password_hash(self, username: str, password_hash: str, pending_by: Optional[str] = None) -> None:
+        """A new password ends every login of the user at once and lifts their failed-login waits. Set by
+        someone else over the web (`pending_by`), it also puts the account's role back to waiting for a second
+        person: whoever set the password could otherwise log in as the account."""
         user = self.require(username)
         with self._tx() as conn:
+            if pending_by and self._acting_admin(user) and self._enabled_admins(conn) <= 1:
+                raise AuthError("不能重置最后一个管理员的密码 cannot reset the last enabled admin's password over the "
+                                "web: use xunlu users passwd on the server")
             conn.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL "
                          "WHERE username = ?", (password_hash, user.username))
+            conn.execute("UPDATE login_attempts SET failures = 0, last_failure = NULL WHERE name = ?",
+                         (user.username.casefold(),))
+            if pending_by:
+                row = conn.execute("SELECT role, pending_role FROM users WHERE username = ?",
+                                   (user.username,)).fetchone()
+                self._pend(conn, user.username, row["pending_role"] or row["role"], pending_by)
             self._revoke_all(conn, user.username)
 
     def rehash(self, username: str, password_hash: str) -> None:
         with self._tx() as conn:
             conn.execute("UPDATE users SET password_hash = ? WHERE username = ?", (password_hash, username))
 
-    # -- lockout ------------------------------------------------------------------------------------
-    def record_failure(self, username: str, now: float, max_failures: int, lockout: float) -> Optional[float]:
-        """Count a failed login of a known user; returns the lock's end when this failure locks it."""
-        with self._tx() as conn:
-            row = conn.execute("SELECT failed_logins FROM users WHERE username = ?", (username,)).fetchone()
-            if row is None:
-                return None
-            failures = row["failed_logins"] + 1
-            until = now + lockout if failures >= max_failures else None
-            conn.execute("UPDATE users SET failed_logins = ?, locked_until = COALESCE(?, locked_until) "
-                         "WHERE username = ?", (0 if until else failures, until, username))
-            return until
+    # -- grants waiting for a second person ---------------------------------------------------------------
+    @staticmethod
+    def _pend(conn: sqlite3.Connection, username: str, role: str, actor: str) -> None:
+        """Ask for `role`; everyone who asked for something still pending is kept: none of them may confirm."""
+        row = conn.execute("SELECT pending_by FROM users WHERE username = ?", (username,)).fetchone()
+        asked = json.loads(row["pending_by"] or "[]") if row else []
+        if actor not in asked:
+            asked.append(actor)
+        conn.execute("UPDATE users SET pending_role = ?, pending_by = ?, pending_since = COALESCE(pending_since, ?) "
+                     "WHERE username = ?", (role, json.dumps(asked, ensure_ascii=False), _now_iso(), username))
 
-    def record_success(self, username: str) -> None:
+    def pending(self) -> list[User]:
+        return [_user(r) for r in self._read("SELECT * FROM users WHERE pending_role IS NOT NULL "
+                                             "ORDER BY pending_since, username")]
+
+    def confirm(self, username: str, role: Optional[str] = None) -> tuple[User, str, tuple[str, ...]]:
+        """Put the pending role into effect -> (user, role, who asked). `role`: what the confirmer saw asked
+        for; refused when the request has changed since."""
+        user = self.require(username)
         with self._tx() as conn:
-            conn.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login = ? "
-                         "WHERE username = ?", (_now_iso(), username))
+            row = conn.execute("SELECT pending_role, pending_by FROM users WHERE username = ?",
+                               (user.username,)).fetchone()
+            wanted = row["pending_role"]
+            if wanted is None:
+                raise AuthError(f"没有待确认的授权 nothing waits for confirmation for {user.username}")
+            if role is not None and role != wanted:
+                raise AuthError(f"the request for {user.username} is now {wanted!r}, not {role!r}: look again")
+            conn.execute("UPDATE users SET role = ?, pending_role = NULL, pending_by = NULL, pending_since = NULL "
+                         "WHERE username = ?", (wanted, user.username))
+        return self.require(username), wanted, tuple(json.loads(row["pending_by"] or "[]"))
+
+    # -- failed logins -------------------------------------------------------------------------------------
+    def attempts(self, name: str, address: str) -> Optional[sqlite3.Row]:
+        """(failures, last_failure, last_success) of a casefolded name from an address key, or None."""
+        rows = self._read("SELECT failures, last_failure, last_success FROM login_attempts "
+                          "WHERE name = ? AND address = ?", (name, address))
+        return rows[0] if rows else None
+
+    def account_failures(self, name: str, since: float) -> int:
+        """Failed logins of a casefolded name from every address whose last failure is after `since`."""
+        return self._read("SELECT COALESCE(SUM(failures), 0) AS n FROM login_attempts "
+                          "WHERE name = ? AND last_failure > ?", (name, since))[0]["n"]
+
+    def record_failure(self, name: str, address: str, now: float, username: Optional[str] = None) -> int:
+        """Count a failed login of a casefolded name from an address key -> its failures from there since its
+        last success (older than a day they are forgotten). For a user, also the failures since their last good
+        login (users.failed_logins)."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT failures, last_failure FROM login_attempts WHERE name = ? AND address = ?",
+                               (name, address)).fetchone()
+            failures = 1
+            if row is not None and row["last_failure"] and now - row["last_failure"] < FORGET_FAILURES:
+                failures = row["failures"] + 1
+            conn.execute("INSERT INTO login_attempts (name, address, failures, last_failure) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT (name, address) DO UPDATE SET failures = excluded.failures, "
+                         "last_failure = excluded.last_failure", (name, address, failures, now))
+            conn.execute("DELETE FROM login_attempts WHERE last_failure < ? AND "
+                         "(last_success IS NULL OR last_success < ?)", (now - FORGET_FAILURES, now - KNOWN_ADDRESS))
+            if username:
+                conn.execute("UPDATE users SET failed_logins = failed_logins + 1 WHERE username = ?", (username,))
+            return failures
+
+    def set_wait(self, username: str, until: float) -> None:
+        """users.locked_until: until when the last address that failed for the user must wait (for admins)."""
+        with self._tx() as conn:
+            conn.execute("UPDATE users SET locked_until = MAX(COALESCE(locked_until, 0), ?) WHERE username = ?",
+                         (until, username))
+
+    def record_success(self, username: str, address: Optional[str] = None, now: Optional[float] = None) -> None:
+        """A good login: the address's failures for the name are forgotten and it is known for the name (the
+        account-wide delay no longer applies to it); other addresses' failures still count."""
+        now = time.time() if now is None else now
+        with self._tx() as conn:
+            conn.execute("UPDATE users SET failed_logins = 0, last_login = ? WHERE username = ?",
+                         (_now_iso(), username))
+            if address is not None:
+                conn.execute("INSERT INTO login_attempts (name, address, failures, last_success) VALUES (?, ?, 0, ?) "
+                             "ON CONFLICT (name, address) DO UPDATE SET failures = 0, last_success = ?",
+                             (username.casefold(), address, now, now))
 
     def unlock(self, username: str) -> User:
+        """Forget every failed login of the name, from every address."""
         user = self.require(username)
+        self.forget_failures(user.username)
         with self._tx() as conn:
             conn.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE username = ?",
                          (user.username,))
         return self.require(username)
+
+    def forget_failures(self, name: str) -> None:
+        """Of a name (a user's or not): the failed logins from every address; known addresses stay known."""
+        with self._tx() as conn:
+            conn.execute("UPDATE login_attempts SET failures = 0, last_failure = NULL WHERE name = ?",
+                         (name.casefold(),))
 
     # -- tokens -------------------------------------------------------------------------------------
     def create_token(self, username: str, kind: str, ttl: float, address: Optional[str],
@@ -276,6 +397,18 @@ class UserStore:
             with self._tx() as conn:
                 conn.execute("UPDATE tokens SET last_used = ? WHERE id = ?", (now, row["id"]))
         return _token(row), user, row["csrf_hash"]
+
+    def login_of(self, token_id: str, now: Optional[float] = None) -> Optional[tuple[Token, User]]:
+        """The login with this id and its user while it is live (not revoked, not expired, user enabled): what
+        an open WebSocket re-checks."""
+        now = time.time() if now is None else now
+        token = self.token(token_id)
+        if token is None or token.revoked_at is not None or token.expires_at <= now:
+            return None
+        user = self.get(token.username)
+        if user is None or user.disabled:
+            return None
+        return token, user
 
     def tokens(self, username: Optional[str] = None, live_only: bool = True) -> list[Token]:
         query, args = "SELECT * FROM tokens WHERE 1=1", []

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.auth import install as install_auth
+from api.headers import SecurityHeaders
 from api.routes import errors, routers
 from api.routes.deps import new_lock, transcriber_of
 from service import live as live_service
@@ -71,6 +72,7 @@ def create_app(home: Path, transcriber: Any = None, live: Any = None, max_upload
     for router in routers():
         app.include_router(router)
     app.mount("/", StaticFiles(directory=str(STATIC), html=True), name="static")
+    app.add_middleware(SecurityHeaders)
     if recover:
         startup.recover_in_background(home, lambda: transcriber_of(app))
         startup.repair_index_in_background(home)

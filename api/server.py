@@ -51,7 +51,9 @@ def start_in_thread(home: Path, options: ServeOptions = ServeOptions(port=0), tr
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((options.host, options.port))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(application, log_level="warning", ws_max_size=1 << 16, lifespan="off")
+    # proxy_headers=False: the app decides whom to believe about the client ([auth] trusted_proxies)
+    config = uvicorn.Config(application, log_level="warning", ws_max_size=1 << 16, lifespan="off",
+                            proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="xunlu-web", daemon=True)
     thread.start()

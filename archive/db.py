@@ -1,7 +1,9 @@
 """The SQLite catalog (WAL). Schema changes are numbered migrations, so a newer xunlu opens an older home."""
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sqlite3
 from pathlib import Path
 
@@ -92,6 +94,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX warnings_session ON warnings(session_id);
     CREATE INDEX warnings_state ON warnings(state, level)
     """,
+    # the keyed chain: finding its `chain.keyed` entry (and markers, anchors) without reading the whole chain
+    """
+    CREATE INDEX audit_action ON audit(action)
+    """,
 )
 
 
@@ -121,8 +127,20 @@ def migrate(conn: sqlite3.Connection) -> None:
             raise
 
 
+def private_files(path: Path) -> None:
+    """The catalog and its WAL side files: the owner's only (SQLite gives the side files the catalog's mode)."""
+    if not path.exists():
+        with contextlib.suppress(OSError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # an empty file is a new catalog
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):
+            if p.stat().st_mode & 0o077:
+                p.chmod(0o600)
+
+
 def connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
+    private_files(path)
     try:
         conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row

@@ -19,6 +19,14 @@ from archive.types import NotFound
 SESSION_ID = re.compile(r"^s-\d{8}-\d{4,}$")
 LIVE_ORIGINAL = "original/recording.mp4"     # catalog path of a live recording's joined MP4
 PLAYABLE = "media/playable.mp4"              # catalog path of the browser-playable copy
+TEMP_NAME = re.compile(r"^\..+\.tmp-(\d+)(\.[A-Za-z0-9]+)?$")
+PENDING_NAME = re.compile(r"^\..+\.pending$")  # a file committed to the catalog, not yet renamed into place
+LIVE_WORK = re.compile(r"^(seg\d+\.ts.*|index\.m3u8|tap\.s16|transcript\.jsonl|ffmpeg\.log)$")  # live/: copies
+
+
+def pending(path: Path) -> Path:
+    """Where a file waits for its catalog row to be committed (archive.transcripts.add_version)."""
+    return path.with_name(f".{path.name}.pending")
 
 
 def check_id(session_id: str) -> str:
@@ -90,6 +98,16 @@ class SessionPaths:
     @property
     def lock(self) -> Path:
         return self.root / ".lock"
+
+    def temp_files(self) -> list[tuple[Path, int]]:
+        """Files a write in progress holds (`.NAME.tmp-PID...`, see archive.fsutil and archive.media), with the
+        id of the process that writes them."""
+        found = []
+        for path in self.root.rglob(".*.tmp-*"):
+            match = TEMP_NAME.match(path.name)
+            if match and path.is_file():
+                found.append((path, int(match.group(1))))
+        return found
 
     def has_segments(self) -> bool:
         """Whether live segments are on disk (a recording that a crash interrupted can be closed from them)."""

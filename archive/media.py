@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from archive.fsutil import READ_ONLY, make_dirs
 from archive.types import ArchiveError, DiskFull
+from core.media import av_options, ffmpeg_input_args
+from core.proc import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ def streams(path: Path) -> Streams:
     import av
 
     try:
-        with av.open(str(path), metadata_errors="ignore") as c:
+        with av.open(str(path), metadata_errors="ignore", options=av_options()) as c:
             video = c.streams.video[0].codec_context.name if c.streams.video else None
             audio = c.streams.audio[0].codec_context.name if c.streams.audio else None
             duration = (c.duration or 0) / 1_000_000
@@ -106,7 +109,7 @@ def make_playable(src: Path, dst: Path) -> None:
     if not ffmpeg:
         raise ArchiveError("ffmpeg is not installed: run scripts/setup.sh (or apt-get install ffmpeg)")
     s = streams(src)
-    args = [ffmpeg, "-nostdin", "-v", "error", "-y", "-i", str(src), "-map", "0:a:0?"]
+    args = [ffmpeg, "-nostdin", "-v", "error", "-y", *ffmpeg_input_args(), "-i", str(src), "-map", "0:a:0?"]
     if s.video:
         args += ["-map", "0:v:0"]
         args += ["-c:v", "copy"] if s.video == "h264" else ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
@@ -115,10 +118,10 @@ def make_playable(src: Path, dst: Path) -> None:
         args += ["-vn"]
     if s.audio:
         args += ["-c:a", "copy"] if s.audio == "aac" else ["-c:a", "aac", "-b:a", "128k"]
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(dst.parent)
     tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}.mp4")
     args += ["-movflags", "+faststart", "-f", "mp4", str(tmp)]
-    proc = subprocess.run(args, capture_output=True, text=True)
+    proc = subprocess.run(args, capture_output=True, text=True, preexec_fn=die_with_parent)
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)
         reason = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
@@ -127,5 +130,5 @@ def make_playable(src: Path, dst: Path) -> None:
         raise ArchiveError(f"cannot make a browser-playable copy of {src.name}: {reason}")
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
-    os.chmod(tmp, 0o444)
+    os.chmod(tmp, READ_ONLY)
     os.replace(tmp, dst)

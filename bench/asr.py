@@ -1,6 +1,7 @@
 """Benchmark: xunlu's ASR pipeline against plain faster-whisper on the shared speech clips.
 
-    .venv/bin/python -m bench.asr [--quick] [--only cer,onset,batch] [--home DIR] [--seed N]
+    .venv/bin/python -m bench.asr [--quick] [--only cer,onset,batch,sets,interviews] [--home DIR] [--seed N]
+                                  [--interview-seeds 1234,99,7] [--no-processes]
 
 Sections (all measured in the same run, with one loaded model):
   cer    CER on the S0150 sentences of 5.5 s or more, CER on the other zh rows (misc/), WER on the English
@@ -8,6 +9,13 @@ Sections (all measured in the same run, with one loaded model):
   onset  a two-channel interview assembled in memory (officer / suspect, crosstalk, room noise): word-onset
          hit rate, whole-interview CER, double transcriptions; plus the shared stereo_diarization.wav row.
   batch  a mono file of S0150 sentences: xunlu sequential (batch 0) against batched (batch 8), RTF and CER.
+  sets   per set (short clips under 5.5 s of all three zh speakers, S0150 sentences of 5.5 s or more, and the
+         clips of 2-8 s of both): xunlu twice (byte-identical JSON?) beside plain faster-whisper with and
+         without word timestamps, wall time, the slowest file, characters written after the last speech, CER.
+  interviews  one 5-minute two-channel interview per seed, each with the two sentences that read years digit
+         by digit: offline (twice), batched, live (fed as fast as taken) and plain faster-whisper on the mono
+         mix with and without word times: CER, utterances with text / only a [听不清] marker / nothing, digit
+         runs kept whole, the coverage counters of each path, and whole processes (model load included).
 
 Progress goes to stderr; stdout gets human-readable tables and, last, one JSON line with every figure.
 Clips are read from ../shared/speech (relative to the project root), or from $XUNLU_SPEECH_DIR.
@@ -23,7 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -31,11 +39,15 @@ from asr.engine import ZH_PROMPT, collect
 from asr.pipeline import load_transcriber
 from asr.scoring import cer, edit_distance, wer
 from asr.types import TranscribeOptions
+from asr.vad import speech_regions
 from bench.common import (
+    DIGIT_SENTENCES,
     FRAME_10MS,
     SPEECH_DIR,
     SR,
     Row,
+    digit_runs,
+    feed_live,
     frame_rms,
     make_log,
     manifest,
@@ -85,8 +97,9 @@ class Systems:
         log(f"model {self.tr.model_label} loaded in {time.perf_counter() - t0:.1f} s")
 
     def xunlu(self, audio: Any, language: str, speakers: tuple[str, ...] = (), batch_size: int = 0,
-              beam_size: Optional[int] = None):
-        """(Transcript, seconds). `audio` is a path (decoded by the pipeline, inside the timing) or an array."""
+              beam_size: Optional[int] = None, with_info: bool = False):
+        """(Transcript, seconds[, info]). `audio` is a path (decoded by the pipeline, inside the timing) or an
+        array."""
         opts = TranscribeOptions(language=language, speakers=speakers, batch_size=batch_size,
                                  beam_size=beam_size)
         t0 = time.perf_counter()
@@ -95,10 +108,12 @@ class Systems:
         else:
             segments, info = self.tr.transcribe(str(audio), opts)
         transcript = collect(segments, info)
-        return transcript, time.perf_counter() - t0
+        took = time.perf_counter() - t0
+        return (transcript, took, info) if with_info else (transcript, took)
 
-    def plain(self, audio: Any, language: str, defaults: bool = False):
-        """(list of faster-whisper segments, seconds): the baseline, with the pipeline's own settings, or
+    def plain(self, audio: Any, language: str, defaults: bool = False, word_timestamps: bool = True):
+        """(list of faster-whisper segments, seconds): the baseline, with the pipeline's own settings (no
+        conditioning on previous text, the zh prompt, VAD, beam 5; faster-whisper's temperature fallback), or
         with faster-whisper's defaults (condition_on_previous_text on, no prompt) when `defaults`."""
         if not isinstance(audio, np.ndarray):
             audio = str(audio)
@@ -106,7 +121,7 @@ class Systems:
         extra = {} if defaults else {"condition_on_previous_text": False,
                                      "initial_prompt": ZH_PROMPT if language == "zh" else None}
         segments, _ = self.model.transcribe(audio, language=language, beam_size=5, vad_filter=True,
-                                            word_timestamps=True, **extra)
+                                            word_timestamps=word_timestamps, **extra)
         out = list(segments)
         return out, time.perf_counter() - t0
 
@@ -233,31 +248,37 @@ def db_gain(db: float) -> float:
 
 
 def assemble_interview(rows: list[Row], minutes: float, seed: int, crosstalk_db: float = -18.0,
-                       delay_ms: float = 3.0, noise_dbfs: float = -60.0) -> tuple[np.ndarray, list[Utterance]]:
-    """Alternating turns on channel 0 (officer) and 1 (suspect), 1.0-4.0 s pauses, crosstalk, room noise."""
+                       delay_ms: float = 3.0, noise_dbfs: float = -60.0,
+                       extra: Sequence[Any] = ()) -> tuple[np.ndarray, list[Utterance]]:
+    """Alternating turns on channel 0 (officer) and 1 (suspect), 1.0-4.0 s pauses, crosstalk, room noise.
+    `extra`: clips (rows, or (audio, reference)) that the interview must hold, spread evenly among the others."""
     rng = random.Random(seed)
-    pool = [r for r in rows if r.language == "zh" and
-            ("S0150" in r.file or r.file.startswith("misc/"))]
+    pool: list[Any] = [r for r in rows if r.language == "zh" and
+                       ("S0150" in r.file or r.file.startswith("misc/")) and r not in extra]
     rng.shuffle(pool)
+    if extra:
+        step = max(1, int(minutes * 60.0 / 8.5) // (len(extra) + 1))   # a turn takes about 8.5 s
+        for k, item in enumerate(extra):
+            pool.insert(min(len(pool), (k + 1) * step + k), item)
     target = minutes * 60.0
-    placed: list[tuple[int, int, np.ndarray, Row]] = []
+    placed: list[tuple[int, int, np.ndarray, str]] = []
     t = rng.uniform(0.5, 1.5)
     channel = 0
-    for row in pool:
-        clip = read_wav(row.path)
+    for item in pool:
+        clip, reference = (read_wav(item.path), item.reference) if isinstance(item, Row) else item
         if t + clip.shape[0] / SR > target:
             break
-        placed.append((channel, int(round(t * SR)), clip, row))
+        placed.append((channel, int(round(t * SR)), clip, reference))
         t += clip.shape[0] / SR + rng.uniform(1.0, 4.0)
         channel = 1 - channel
     n = int(round(t * SR))
     direct = np.zeros((2, n), dtype=np.float64)
     utterances = []
-    for ch, start, clip, row in placed:
+    for ch, start, clip, reference in placed:
         direct[ch, start:start + clip.shape[0]] += clip
         place = start / SR
         utterances.append(Utterance(ch, place, place + speech_onset(clip), place + clip.shape[0] / SR,
-                                    row.reference))
+                                    reference))
     delay = int(round(delay_ms * SR / 1000.0))
     mixed = direct.copy()
     for ch in (0, 1):
@@ -510,8 +531,277 @@ def bench_batch(sys_: Systems, rows: list[Row], quick: bool, seed: int, workdir:
     return out
 
 
+# -- section 5: per set of files: speed, the same text twice, nothing after the speech ------------------------
+AFTER_TOL_S = 0.2   # a word starting this long after the VAD's last speech was written from silence
+
+
+def last_speech_end(audio: np.ndarray) -> float:
+    """Where the VAD (xunlu's, on the mono mix) heard the last speech end, seconds; 0 when none."""
+    mono = audio if audio.ndim == 1 else audio.mean(axis=0).astype(np.float32)
+    regions = speech_regions(mono)
+    return regions[-1].spans[-1][1] / SR if regions else 0.0
+
+
+def chars_after(items: list[tuple[float, str]], end: float) -> int:
+    """Characters (scoring form) of the words (or segments without words) starting after `end` + tolerance."""
+    return sum(len(for_scoring(text, "zh")) for start, text in items if start >= end + AFTER_TOL_S)
+
+
+def xunlu_items(tr) -> list[tuple[float, str]]:
+    out = []
+    for s in tr.segments:
+        if s.to_dict().get("unintelligible"):
+            continue
+        out += [(w.start, w.text) for w in s.words] if s.words else [(s.start, s.text)]
+    return out
+
+
+def plain_items(segs: list) -> list[tuple[float, str]]:
+    out = []
+    for s in segs:
+        out += [(w.start, w.word) for w in s.words] if s.words else [(s.start, s.text)]
+    return out
+
+
+def transcript_json(tr) -> str:
+    return json.dumps(tr.to_dict(), ensure_ascii=False)
+
+
+def bench_sets(sys_: Systems, rows: list[Row], quick: bool) -> dict:
+    """Per set: xunlu twice (the JSON must match byte for byte) beside plain faster-whisper with and without
+    word timestamps, in turn, per file; wall times, the slowest file against plain without word times,
+    characters written after the VAD's last speech, CER."""
+    zh = [r for r in rows if r.language == "zh"]
+    short = [r for r in zh if r.duration < 5.5]
+    long = [r for r in zh if r.file.startswith("aishell/") and r.duration >= 5.5]
+    if quick:
+        short, long = short[::3], long[:15]
+    systems = ("xunlu", "xunlu again", "plain", "plain no word times")
+    out: dict[str, Any] = {}
+    per_file: list[dict] = []
+    for name, group in (("short clips <5.5 s", short), ("sentences >=5.5 s", long)):
+        for k, row in enumerate(group):
+            audio = read_wav(row.path)
+            end = last_speech_end(audio)
+            order = systems if k % 2 == 0 else tuple(reversed(systems))
+            got: dict[str, Any] = {"set": name, "file": row.file, "duration": row.duration}
+            for which in order:
+                if which.startswith("xunlu"):
+                    tr, secs = sys_.xunlu(row.path, "zh")
+                    text, items, js = xunlu_text(tr), xunlu_items(tr), transcript_json(tr)
+                else:
+                    segs, secs = sys_.plain(row.path, "zh", word_timestamps=(which == "plain"))
+                    text, items, js = plain_text(segs), plain_items(segs), ""
+                got[which] = {"s": secs, "text": text, "errors": cer(row.reference, text)[0],
+                              "after": chars_after(items, end), "json": js}
+            got["ref_units"] = cer(row.reference, "")[1]
+            per_file.append(got)
+            if (k + 1) % 10 == 0 or k + 1 == len(group):
+                log(f"sets: {name} {k + 1}/{len(group)}")
+
+    def summary(files: list[dict]) -> dict:
+        ref = sum(f["ref_units"] for f in files)
+        res: dict[str, Any] = {"files": len(files), "audio_s": round(sum(f["duration"] for f in files), 1)}
+        for which in systems:
+            res[which] = {"wall_s": round(sum(f[which]["s"] for f in files), 2),
+                          "cer_pct": pct(sum(f[which]["errors"] for f in files), ref),
+                          "chars_after_speech": sum(f[which]["after"] for f in files)}
+        base = res["plain no word times"]["wall_s"]
+        res["ratio_vs_plain_no_word_times"] = round(res["xunlu"]["wall_s"] / base, 3) if base else None
+        res["ratio_vs_plain"] = round(res["xunlu"]["wall_s"] / res["plain"]["wall_s"], 3)
+        worst = max(files, key=lambda f: f["xunlu"]["s"] / f["plain no word times"]["s"])
+        res["slowest"] = {"file": worst["file"], "xunlu_s": round(worst["xunlu"]["s"], 3),
+                          "plain_no_word_times_s": round(worst["plain no word times"]["s"], 3),
+                          "ratio": round(worst["xunlu"]["s"] / worst["plain no word times"]["s"], 2)}
+        res["slowest_plain"] = max(files, key=lambda f: f["plain"]["s"])["file"]
+        res["runs_differ"] = [f["file"] for f in files if f["xunlu"]["json"] != f["xunlu again"]["json"]]
+        res["runs_match"] = not res["runs_differ"]
+        return res
+
+    for name in ("short clips <5.5 s", "sentences >=5.5 s"):
+        out[name] = summary([f for f in per_file if f["set"] == name])
+    out["clips 2-8 s"] = summary([f for f in per_file if 2.0 <= f["duration"] <= 8.0])
+
+    print("\n== 5. Per set: wall time, the same JSON twice, text after the last speech (plain: faster-whisper "
+          "base int8, VAD, beam 5, zh prompt, no conditioning, its temperature fallback) ==")
+    print(f"{'set':<20}{'files':>6}{'system':>22}{'wall s':>9}{'CER %':>8}{'chars after':>13}")
+    for name, r in out.items():
+        for which in systems:
+            x = r[which]
+            print(f"{name if which == 'xunlu' else '':<20}{r['files'] if which == 'xunlu' else '':>6}"
+                  f"{which:>22}{x['wall_s']:>9.2f}{x['cer_pct']:>8.2f}{x['chars_after_speech']:>13}")
+        sl = r["slowest"]
+        print(f"{'':<26}xunlu / plain no word times {r['ratio_vs_plain_no_word_times']:.3f}x, / plain "
+              f"{r['ratio_vs_plain']:.3f}x; slowest against plain no word times: {sl['file']} "
+              f"{sl['xunlu_s']:.2f} s vs {sl['plain_no_word_times_s']:.2f} s ({sl['ratio']:.2f}x); "
+              f"two runs {'identical' if r['runs_match'] else 'DIFFER: ' + ', '.join(r['runs_differ'][:5])}")
+    r = out["clips 2-8 s"]
+    print(f"targets on clips of 2-8 s: total {r['ratio_vs_plain_no_word_times']:.3f}x plain without word times "
+          f"(<= 1.2), slowest {r['slowest']['ratio']:.2f}x (<= 3), chars after speech "
+          f"{r['xunlu']['chars_after_speech']} (0), runs identical {r['runs_match']}")
+    return out
+
+
+# -- section 6: interviews with digit strings: offline, batched, live, plain; coverage ----------------------
+SPEAKERS = ("officer", "suspect")
+
+
+def text_coverage(utts: list[Utterance], segments: list, any_channel: bool = False) -> dict:
+    """Per reference utterance: text overlapping it on its channel, only a [听不清] marker, or nothing."""
+    out = {"with_text": 0, "marked": 0, "nothing": 0, "nothing_at": []}
+    for u in utts:
+        near = [s for s in segments if (any_channel or s.channel == u.channel)
+                and overlap(u.onset, u.end, s.start, s.end) > 0]
+        if any(s.text and not getattr(s, "unintelligible", False) and not s.to_dict().get("unintelligible")
+               for s in near):
+            out["with_text"] += 1
+        elif near:
+            out["marked"] += 1
+        else:
+            out["nothing"] += 1
+            out["nothing_at"].append(round(u.onset, 1))
+    return out
+
+
+def digits_intact(utts: list[Utterance], segments: list, any_channel: bool = False) -> tuple[int, int]:
+    """(runs of digits read one by one that come out as one run of Arabic digits in one segment, such runs)."""
+    ok = total = 0
+    for u in utts:
+        near = [s for s in segments if (any_channel or s.channel == u.channel)
+                and overlap(u.onset, u.end, s.start, s.end) > 0]
+        for want in digit_runs(u.reference):
+            total += 1
+            ok += any(want in s.text for s in near)
+    return ok, total
+
+
+class _Seg:
+    """A plain faster-whisper segment seen as an xunlu one (channel -1: the mono mix)."""
+
+    def __init__(self, seg: Any):
+        self.start, self.end, self.text, self.channel = seg.start, seg.end, to_simplified(seg.text.strip()), -1
+
+    def to_dict(self) -> dict:
+        return {}
+
+
+def channel_cer(utts: list[Utterance], segments: list) -> tuple[int, int]:
+    e_all = n_all = 0
+    for ch in (0, 1):
+        ref = "".join(u.reference for u in utts if u.channel == ch)
+        hyp = "".join(s.text for s in segments if s.channel == ch and not s.to_dict().get("unintelligible"))
+        e, n = cer(ref, hyp)
+        e_all, n_all = e_all + e, n_all + n
+    return e_all, n_all
+
+
+def process_times(home: Path, path: Path, out: Path) -> dict:
+    """Whole processes, model load included: `xunlu transcribe` of the two-channel file against a Python
+    process that loads faster-whisper (the same model folder, threads, int8) and transcribes the same file
+    (its mono mix) with the plain settings, with and without word times."""
+    import subprocess
+
+    from models import store
+
+    folder = store.assemble_base(home)
+    threads = store.resolve_cpu_threads()
+    script = ("import sys; from faster_whisper import WhisperModel; "
+              "m = WhisperModel(sys.argv[1], device='cpu', compute_type='int8', cpu_threads=int(sys.argv[3])); "
+              "s, _ = m.transcribe(sys.argv[2], language='zh', beam_size=5, vad_filter=True, "
+              "condition_on_previous_text=False, initial_prompt=sys.argv[4], word_timestamps=sys.argv[5] == '1'); "
+              "print(''.join(x.text for x in s))")
+    xunlu = Path(sys.executable).with_name("xunlu")
+    runs = {"xunlu": [str(xunlu), "transcribe", str(path), "--speakers", ",".join(SPEAKERS), "-o", str(out),
+                      "--home", str(home)]}
+    for name, wt in (("plain", "1"), ("plain no word times", "0")):
+        runs[name] = [sys.executable, "-c", script, str(folder), str(path), str(threads), ZH_PROMPT, wt]
+    res = {}
+    for name, cmd in runs.items():
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=str(Path(__file__).resolve().parents[1]))
+        res[name] = round(time.perf_counter() - t0, 2)
+        if done.returncode != 0:
+            raise RuntimeError(f"{name} failed: {done.stderr[-500:]}")
+    return res
+
+
+def bench_interviews(sys_: Systems, rows: list[Row], quick: bool, seeds: list[int], workdir: Path,
+                     processes: bool = True) -> dict:
+    from asr.stream import StreamOptions
+
+    minutes = 2.0 if quick else 5.0
+    extra = [r for r in rows if r.file in DIGIT_SENTENCES]
+    out: dict[str, Any] = {"minutes": minutes, "interviews": []}
+    for seed in seeds:
+        audio, utts = assemble_interview(rows, minutes, seed, extra=extra)
+        duration = audio.shape[1] / SR
+        log(f"interviews: seed {seed}, {duration:.0f} s, {len(utts)} utterances "
+            f"({sum(len(digit_runs(u.reference)) for u in utts)} runs of digits read one by one)")
+        res: dict[str, Any] = {"seed": seed, "duration_s": round(duration, 1), "utterances": len(utts)}
+        paths: dict[str, list] = {}
+        tr, secs, info = sys_.xunlu(audio, "zh", SPEAKERS, with_info=True)
+        again, secs2 = sys_.xunlu(audio, "zh", SPEAKERS)
+        paths["offline"] = list(tr.segments)
+        res["offline"] = {"s": round(min(secs, secs2), 2), "coverage": info.coverage.as_dict(),
+                          "runs_match": transcript_json(tr) == transcript_json(again)}
+        log(f"interviews: offline {secs:.1f} s and {secs2:.1f} s; batched")
+        bt, bsecs, binfo = sys_.xunlu(audio, "zh", SPEAKERS, batch_size=8, with_info=True)
+        paths["batched"] = list(bt.segments)
+        res["batched"] = {"s": round(bsecs, 2), "coverage": binfo.coverage.as_dict()}
+        log("interviews: live (fed as fast as taken)")
+        t0 = time.perf_counter()
+        finals, stats = feed_live(sys_.tr, audio, StreamOptions(language="zh", channels=2, speakers=SPEAKERS,
+                                                                partials=False))
+        paths["live"] = finals
+        res["live"] = {"s": round(time.perf_counter() - t0, 2),
+                       "coverage": {k: stats[k] for k in ("regions", "retried", "with_words", "unintelligible")}}
+        mono = audio.mean(axis=0).astype(np.float32)
+        for name, wt in (("plain", True), ("plain no word times", False)):
+            log(f"interviews: {name} on the mono mix")
+            segs, psecs = sys_.plain(mono, "zh", word_timestamps=wt)
+            paths[name] = [_Seg(x) for x in segs]
+            res[name] = {"s": round(psecs, 2)}
+        all_ref = "".join(u.reference for u in sorted(utts, key=lambda u: u.place))
+        for name, segs in paths.items():
+            mono_path = name.startswith("plain")
+            e, n = cer(all_ref, "".join(x.text for x in segs)) if mono_path else channel_cer(utts, segs)
+            res[name]["cer_pct"] = pct(e, n)
+            res[name]["utterances"] = text_coverage(utts, segs, any_channel=mono_path)
+            res[name]["digits_intact"] = "%d/%d" % digits_intact(utts, segs, any_channel=mono_path)
+        if processes:
+            path = workdir / f"interview-{seed}.wav"
+            write_wav(path, audio)
+            log("interviews: whole processes (model load included)")
+            res["process_s"] = process_times(model_home(None), path, workdir / f"interview-{seed}.json")
+        out["interviews"].append(res)
+
+    names = ("offline", "batched", "live", "plain", "plain no word times")
+    print(f"\n== 6. Interviews ({minutes:.0f} min, two channels, crosstalk -18 dB, noise -60 dBFS, each with the "
+          "two sentences that read years digit by digit; plain: the mono mix) ==")
+    print(f"{'seed':>6}{'path':>22}{'CER %':>8}{'wall s':>8}{'utt: text':>11}{'marked':>8}{'nothing':>9}"
+          f"{'digits':>8}  coverage (regions/with words/unintelligible/retried)")
+    for r in out["interviews"]:
+        for name in names:
+            x = r[name]
+            u = x["utterances"]
+            cov = x.get("coverage")
+            c = f"{cov['regions']}/{cov['with_words']}/{cov['unintelligible']}/{cov['retried']}" if cov else ""
+            print(f"{r['seed'] if name == 'offline' else '':>6}{name:>22}{x['cer_pct']:>8.2f}{x['s']:>8.1f}"
+                  f"{u['with_text']:>11}{u['marked']:>8}{u['nothing']:>9}{x['digits_intact']:>8}  {c}")
+        print(f"{'':>6}offline: two runs {'identical' if r['offline']['runs_match'] else 'DIFFER'}; "
+              f"offline - live {r['offline']['cer_pct'] - r['live']['cer_pct']:+.2f} pts, offline - plain "
+              f"{r['offline']['cer_pct'] - r['plain']['cer_pct']:+.2f} pts, - plain no word times "
+              f"{r['offline']['cer_pct'] - r['plain no word times']['cer_pct']:+.2f} pts")
+        if "process_s" in r:
+            p = r["process_s"]
+            print(f"{'':>6}whole process: xunlu transcribe {p['xunlu']:.1f} s, plain {p['plain']:.1f} s "
+                  f"({p['xunlu'] / p['plain']:.2f}x), plain no word times {p['plain no word times']:.1f} s "
+                  f"({p['xunlu'] / p['plain no word times']:.2f}x)")
+    return out
+
+
 # -- main -----------------------------------------------------------------------------------------------
-SECTIONS = ("cer", "onset", "batch")
+SECTIONS = ("cer", "onset", "batch", "sets", "interviews")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -525,6 +815,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                     help="beam of the batched run (default: xunlu's, 3 with --batch-size)")
     ap.add_argument("--dump", type=Path, default=None,
                     help="write per-file references, hypotheses and errors of section cer as JSON lines")
+    ap.add_argument("--interview-seeds", default="1234,99,7",
+                    help="section interviews: one interview per seed (default 1234,99,7)")
+    ap.add_argument("--no-processes", action="store_true",
+                    help="section interviews: skip the whole-process timings (model load included)")
     args = ap.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     aliases = {"rtf": "cer", "wer": "cer", "interview": "onset", "batched": "batch"}
@@ -560,6 +854,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         with tempfile.TemporaryDirectory(prefix="xunlu-bench-") as tmp:
             report["batch"] = bench_batch(sys_, rows, args.quick, args.seed, Path(tmp), max(1, args.repeat),
                                           args.batch_beam)
+    if "sets" in only:
+        report["sets"] = bench_sets(sys_, rows, args.quick)
+    if "interviews" in only:
+        seeds = [int(x) for x in args.interview_seeds.split(",") if x.strip()]
+        with tempfile.TemporaryDirectory(prefix="xunlu-bench-") as tmp:
+            report["interviews"] = bench_interviews(sys_, rows, args.quick, seeds, Path(tmp),
+                                                    processes=not args.no_processes)
     report["wall_s"] = round(time.perf_counter() - started, 1)
     print(f"\nwall time {report['wall_s']:.0f} s")
     print(json.dumps(report, ensure_ascii=False))

@@ -121,3 +121,42 @@ def percentile(values: Sequence[float], p: float) -> Optional[float]:
 def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     """Seconds that [a0, a1] and [b0, b1] share."""
     return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+# -- spoken digit strings -----------------------------------------------------------------------------------
+# The shared clips hold two sentences with digits read one by one (years: 二零一五, 二零一六); each interview
+# gets both. (espeak-ng's Mandarin voice and digits cut out of these sentences and spliced into phone numbers
+# were tried: Whisper base reads neither, whatever decodes it.)
+DIGIT_SENTENCES = ("aishell/BAC009S0150W0276.wav", "aishell/BAC009S0150W0331.wav")
+_CN_DIGITS = "零〇一二三四五六七八九幺"
+
+
+def digit_runs(reference: str, min_len: int = 3) -> list[str]:
+    """The runs of digits read one by one in a reference (characters), as Arabic digits: "最早于二零一五年" ->
+    ["2015"]. A number said as a number (三十二, 一点二万) is not a run: 十百千万点 break it."""
+    table = str.maketrans(_CN_DIGITS, "00123456789" + "1")
+    runs, run = [], ""
+    for ch in reference + " ":
+        if ch in _CN_DIGITS:
+            run += ch
+            continue
+        if len(run) >= min_len:
+            runs.append(run.translate(table))
+        run = ""
+    return runs
+
+
+# -- live transcription fed as fast as taken -----------------------------------------------------------------
+def feed_live(transcriber, audio: np.ndarray, options, chunk_s: float = 0.1) -> tuple[list, dict]:
+    """(final segments, stats) of asr.stream.LiveTranscriber over `audio` (channels, n), fed in `chunk_s`
+    chunks as fast as they are taken: the finals of a real-time run (bench/live.py --cer-only), in less time."""
+    from asr.stream import LiveTranscriber
+
+    finals: list = []
+    lt = LiveTranscriber(transcriber, options, lambda p: None, finals.append)
+    frames = audio.T.copy()
+    step = int(round(chunk_s * SR))
+    for k in range(0, frames.shape[0], step):
+        lt.feed(frames[k:k + step])
+    lt.finish()
+    return finals, lt.stats

@@ -13,7 +13,9 @@ every ~6 s), one Word per character spread evenly over the segment (punctuation 
 Sessions last 30-90 minutes until N hours; speakers take turns officer/suspect, with "officer2" in some
 sessions and an "interpreter" after the suspect in others; dates spread over 2 years (+08:00 wall clock); one
 case per ~5 sessions; rooms 讯问室1..8. A few made-up names (蔺晓翀, 欧阳靖雯, 司马翎) and numbers in both forms
-(尾号6983 / 尾号六九八三, 117万 / 一百一十七万) are planted at known segments, so that recall can be checked.
+(尾号6983 / 尾号六九八三, 117万 / 一百一十七万), a phone number written in groups (电话是8864 2285, found as 2285,
+88642285 and 尾号2285) and a sound-alike (受信, found as 授信 and shouxin) are planted at known segments, so that
+recall can be checked.
 Session i is generated from (seed, i) alone, so the Whoosh build and the FTS5 build see identical text.
 
 Measured, in one run:
@@ -25,7 +27,9 @@ Measured, in one run:
   search  after the builds the process is pinned to one core (sched_setaffinity {0}). Query kinds: one-word
           (2-character words from the sentences, 10 frequent / 10 middle / 10 rare), two-word ("A B", AND),
           phrase (quoted 4-6 character substrings), filtered (one word + --case, --speaker or a date range),
-          planted (the names and numbers, with a recall check), and, for information, one-char queries.
+          planted (the names and numbers, with a recall check), and, for information, one-char queries and
+          pinyin (ten of the one-word queries typed in pinyin: found by sound; FTS5 finds nothing there).
+          A one-word query whose exact hits do not fill the 20 is also searched by sound (index.sounds).
           xunlu: wall time of SearchIndex.search(q, SearchOptions(limit=20, ...)) in a WARM process: the
           index is opened once (its searcher is kept per process, as a server or the API keeps it) and
           each search scores, ranks, and computes hit times and snippets of the 20 hits. A fresh process
@@ -91,6 +95,8 @@ PLANTS = [
     ("尾号六九八三", 4, "车牌尾号六九八三，{c}"),
     ("117万", 3, "{c}，一共欠了117万"),
     ("一百一十七万", 3, "{c}，一共欠了一百一十七万"),
+    ("电话8864 2285", 4, "{c}，电话是8864 2285，{c}"),   # a number written in groups
+    ("受信", 4, "{c}，他说受信额度用完了"),              # 授信 as Whisper writes it
 ]
 # planted queries: (query, labels of the plants it must find)
 PLANTED_QUERIES = [
@@ -102,6 +108,11 @@ PLANTED_QUERIES = [
     ("117万", ["117万", "一百一十七万"]),
     ("一百一十七万", ["117万", "一百一十七万"]),
     ('"尾号6983"', ["尾号6983", "尾号六九八三"]),
+    ("88642285", ["电话8864 2285"]),
+    ("2285", ["电话8864 2285"]),
+    ("尾号2285", ["电话8864 2285"]),
+    ("授信", ["受信"]),           # found by sound (FTS5 cannot)
+    ("shouxin", ["受信"]),
 ]
 
 
@@ -427,10 +438,14 @@ def make_queries(corpus: Corpus, seed: int) -> list[Query]:
     chars = sorted({ch for s in sents for ch in s}, key=lambda c: (-blob.count(c), c))
     pick = rng.sample(chars[:len(chars) // 4], 5) + rng.sample(chars[len(chars) // 4:], 5)
     out += [Query("one-char", c, (c,)) for c in pick]
+    # the first ten one-word queries typed in pinyin (xunlu only: FTS5 has nothing to match them with)
+    from pypinyin import lazy_pinyin
+
+    out += [Query("pinyin", "".join(lazy_pinyin(w)), ("".join(lazy_pinyin(w)),)) for w in one[:10]]
     return out
 
 
-KINDS = ["one-word", "two-word", "phrase", "filtered", "planted", "one-char"]
+KINDS = ["one-word", "two-word", "phrase", "filtered", "planted", "one-char", "pinyin"]
 
 
 class Xunlu:
@@ -622,30 +637,45 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--procs", type=int, default=2, help="rebuild processes (the target is for 2)")
     ap.add_argument("--no-unigram", action="store_true", help="skip the extra FTS5 unicode61 table")
     ap.add_argument("--keep", type=Path, default=None, help="build in DIR and keep it (default: a temp dir)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --keep: reuse the builds found in DIR (same --hours and --seed), measure queries only")
     args = ap.parse_args(argv)
+    if args.reuse and args.keep is None:
+        ap.error("--reuse needs --keep DIR")
     hours = 20.0 if args.quick else args.hours
     require_speech(ap)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the work dir is removed
     work = args.keep or Path(tempfile.mkdtemp(prefix="xunlu-searchbench-"))
     work.mkdir(parents=True, exist_ok=True)
-    home, dbpath = work / "home", work / "fts5.db"
-    shutil.rmtree(home, ignore_errors=True)
-    if dbpath.exists():
-        dbpath.unlink()
+    home, dbpath, saved = work / "home", work / "fts5.db", work / "builds.json"
+    previous = json.loads(saved.read_text()) if args.reuse and saved.exists() else None
+    if previous and (previous["hours"], previous["seed"]) != (hours, args.seed):
+        ap.error(f"{work} holds a build of {previous['hours']} h, seed {previous['seed']}")
+    if previous is None:
+        shutil.rmtree(home, ignore_errors=True)
+        if dbpath.exists():
+            dbpath.unlink()
     started = time.perf_counter()
     try:
         corpus = Corpus(hours, args.seed, sentences())
         log(f"{hours:g} h: {corpus.sessions} sessions, {len(corpus.sents)} sentences, work dir {work}, "
             f"cpu cores {os.cpu_count()}, affinity {sorted(os.sched_getaffinity(0))}")
-
-        log("building the xunlu index (SearchIndex.rebuild)")
-        xb = build_xunlu(corpus, home, args.procs)
-        log(f"xunlu: {xb['documents']} segments in {xb['seconds']:.1f} s ({xb['docs_per_s']:.0f} docs/s), "
-            f"{xb['size_mb']} MB")
-        log("building SQLite FTS5")
-        fb = build_fts(corpus, dbpath, not args.no_unigram)
-        log(f"fts5 trigram: {fb['trigram']['seconds']:.1f} s, {fb['trigram']['size_mb']} MB")
+        if previous is None:
+            log("building the xunlu index (SearchIndex.rebuild)")
+            xb = build_xunlu(corpus, home, args.procs)
+            log(f"xunlu: {xb['documents']} segments in {xb['seconds']:.1f} s ({xb['docs_per_s']:.0f} docs/s), "
+                f"{xb['size_mb']} MB")
+            log("building SQLite FTS5")
+            fb = build_fts(corpus, dbpath, not args.no_unigram)
+            log(f"fts5 trigram: {fb['trigram']['seconds']:.1f} s, {fb['trigram']['size_mb']} MB")
+            saved.write_text(json.dumps({"hours": hours, "seed": args.seed, "xunlu": xb, "fts": fb,
+                                         "planted_at": {k: sorted(v) for k, v in corpus.planted_at.items()}},
+                                        ensure_ascii=False))
+        else:
+            xb, fb = previous["xunlu"], previous["fts"]
+            corpus.planted_at = {k: {tuple(x) for x in v} for k, v in previous["planted_at"].items()}
+            log(f"reusing the builds in {work} (made earlier: the build figures below are theirs)")
         real_h = print_build(corpus, hours, args.seed, args.procs, xb, fb)
         proj = 1000.0 / real_h
 

@@ -7,7 +7,7 @@ import os
 
 import typer
 
-from cli import demo, record, search, serve, sessions, supervision, transcribe, users
+from cli import anchor, demo, record, search, serve, sessions, supervision, transcribe, users
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="讯录 xunlu: interrogation-room recording and searchable transcripts.")
@@ -23,6 +23,7 @@ app.command("session")(sessions.session_cmd)
 app.add_typer(sessions.transcript_app, name="transcript")
 app.command("export")(sessions.export_cmd)
 app.command("verify")(sessions.verify_cmd)
+app.command("anchor")(anchor.anchor_cmd)
 app.command("record")(record.record_cmd)
 app.command("devices")(record.devices_cmd)
 app.command("recover")(record.recover_cmd)

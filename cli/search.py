@@ -1,6 +1,7 @@
 """Search commands of the `xunlu` CLI: search and reindex."""
 from __future__ import annotations
 
+import html
 import json
 from typing import Optional
 
@@ -22,9 +23,16 @@ def search_cmd(
     until: Optional[str] = typer.Option(None, "--until", help="Sessions on or before this day (YYYY-MM-DD)."),
     limit: int = typer.Option(20, "--limit", "-n", help="At most this many hits."),
     sort: str = typer.Option("score", "--sort", help="score (best first) or time (by session and time)."),
+    exact: bool = typer.Option(False, "--exact", help="Only as written: no sound-alikes (受信 for 授信)."),
+    loose: Optional[str] = typer.Option(
+        None, "--loose", metavar="TIERS",
+        help="Also accept sounds often confused, comma-separated: zh (zh/z ch/c sh/s), ng (-ng/-n), ln (l/n), "
+             "fh (f/h). Finds more, and more that is wrong."),
     home: Optional[str] = HomeOpt,
 ) -> None:
-    """Find every moment a word was said, across all recordings."""
+    """Find every moment a word was said, across all recordings: as written first, then where the same
+    syllables were said but written with other characters (marked 同音; --exact: not those). A query can be
+    typed in pinyin too (shouxin, shou xin)."""
     from index.manager import IndexProblem
     from index.query import QueryError
     from service.search import SearchRequest, check, search
@@ -32,7 +40,8 @@ def search_cmd(
     with handled():
         if sort not in ("score", "time"):
             fail(f"--sort must be score or time, not {sort!r}")
-        req = SearchRequest(query, case, speaker, since, until, limit, sort)
+        tiers = tuple(t.strip() for t in (loose or "").split(",") if t.strip())
+        req = SearchRequest(query, case, speaker, since, until, limit, sort, exact, tiers)
         try:  # bad queries fail before anything is opened
             check(req, "--since", "--until")
         except QueryError as exc:
@@ -54,7 +63,9 @@ def search_cmd(
             return
         for hit in hits:
             who = hit.speaker or f"ch{hit.channel}"
-            text = hit.snippet.replace("<mark>", "【").replace("</mark>", "】")
+            text = html.unescape(hit.snippet.replace("<mark>", "【").replace("</mark>", "】"))
+            if hit.match == "sound":
+                text = f"[同音 {hit.written}] {text}" if hit.written else f"[同音] {text}"
             typer.echo(f"{hit.session}  {timestamp(hit.start)}  {who:<8} {text}")
             media = _media_path(archive, hit.session)
             if media:

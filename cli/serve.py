@@ -70,6 +70,7 @@ def serve_cmd(
         summary = _daily_summary(home_dir(home))
         try:
             uvicorn.run(application, host=host, port=port, log_level="warning", ws_max_size=1 << 16,
+                        proxy_headers=False,  # the app trusts only [auth] trusted_proxies
                         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
                         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None)
         finally:  # the server runs without lifespan events: stop the thread here

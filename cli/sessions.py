@@ -10,7 +10,7 @@ import typer
 from archive.store import Archive, open_archive, system_actor
 from asr.types import FORMATS
 from cli.common import HomeOpt, check_output, fail, handled, split_names, write_output
-from core.config import home_dir, load_config
+from core.config import home_dir, load_config, read
 
 transcript_app = typer.Typer(no_args_is_help=True, help="Read, compare and correct transcript versions.")
 
@@ -56,7 +56,7 @@ def import_cmd(
         cfg = load_config(home_dir(home))
         req = ImportRequest(input=input, case_id=case, room=room, officers=split_names(officers), suspect=suspect,
                             speakers=split_names(speakers), started_at=started_at, unit=unit, check_in=check_in)
-        check_input(req)  # before the archive is opened
+        check_input(req, read(home_dir(home)).limits)  # before the archive is opened
         archive = archive_for(home)
         with SegmentProgress(label=input.name) as progress:
             session = import_recording(
@@ -195,17 +195,39 @@ def export_cmd(
 
 
 def verify_cmd(sessions: Optional[list[str]] = typer.Argument(None, help="Sessions to check (default: all)."),
+               anchor: Optional[list[str]] = typer.Option(
+                   None, "--anchor", help="A line printed by `xunlu anchor` (or a file of them): prove the chain "
+                                          "still holds that entry and nothing was cut after it. Repeatable."),
                home: Optional[str] = HomeOpt) -> None:
-    """Re-hash every media and transcript file and walk the audit chain; exit 1 and name what changed."""
+    """Check the catalog, the files and the audit chain against each other; exit 1 and name what changed."""
+    from archive.audit import parse_anchors
+    from archive.types import ArchiveError
     from archive.verify import verify
 
     with handled():
+        anchors = []
+        for given in anchor or []:
+            try:
+                text = Path(given).expanduser().read_text(encoding="utf-8", errors="replace")
+            except OSError:  # not a file: the line itself
+                text = given
+            found = parse_anchors(text)
+            if not found:
+                fail(f"--anchor {given[:60]!r}: no anchor in it (a line `xunlu-anchor seq=... sig=...` printed by "
+                     "xunlu anchor, or a file holding such lines)")
+            anchors.extend(found)
         archive = archive_for(home)
-        report = verify(archive, sessions or None)
+        report = verify(archive, sessions or None, anchors)
+        for note in report.notes:
+            typer.echo(f"xunlu: note: {note}", err=True)
         for problem in report.problems:
             typer.echo(problem)
         typer.echo(report.summary())
-        archive.audit(system_actor(), "verify", ",".join(sessions or ["*"]),
-                      {"ok": report.ok, "problems": len(report.problems)})
+        try:
+            archive.audit(system_actor(), "verify", ",".join(sessions or ["*"]),
+                          {"ok": report.ok, "problems": len(report.problems),
+                           **({"anchors": [a.seq for a in anchors]} if anchors else {})})
+        except ArchiveError as exc:  # no usable audit key: the check stands, its entry cannot be written
+            typer.echo(f"xunlu: warning: this check is not in the audit chain: {exc}", err=True)
         if not report.ok:
             raise typer.Exit(1)

@@ -8,6 +8,7 @@ import typer
 
 from cli.common import HomeOpt, check_output, format_from_suffix, handled, is_session_id, split_names, write_output
 from core.config import home_dir, load_config
+from core.errors import OptionError
 
 
 def transcribe(
@@ -24,6 +25,9 @@ def transcribe(
                                             help="Beam width (default 5; 3 with --batch-size)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or auto."),
     compute_type: Optional[str] = typer.Option(None, "--compute-type", help="int8, float16, ... (auto: int8 on CPU)."),
+    reproduce: Optional[int] = typer.Option(None, "--reproduce", min=1, metavar="N",
+                                            help="SESSION only: run version N again with the settings it "
+                                                 "recorded; exit 0 when the text matches, 1 with the differences."),
     home: Optional[str] = HomeOpt,
 ) -> None:
     """Transcribe a recording to a timestamped transcript (JSON, SRT, WebVTT or text)."""
@@ -35,22 +39,71 @@ def transcribe(
         cfg = load_config(home_dir(home))
         chosen = fmt or format_from_suffix(output) or "json"
         check_output(chosen, output)
-        if is_session_id(str(input)) and not input.exists():
+        session = is_session_id(str(input)) and not input.exists()
+        if reproduce is not None:
+            if not session:
+                raise OptionError("--reproduce N needs a session id: it runs a saved transcript version again")
+            raise typer.Exit(_reproduce(str(input), reproduce, home_dir(home)))
+        if session:
             from cli.sessions import retranscribe
 
             transcript = retranscribe(str(input), home_dir(home), model or cfg.model, language or cfg.language,
                                       batch_size, beam_size, device or cfg.device,
                                       compute_type or cfg.compute_type)
+            warn_unintelligible(transcript)
             write_output(render_any(transcript, chosen), output)
             return
         job = Job(input=str(input), language=language or cfg.language, model=model or cfg.model,
                   speakers=split_names(speakers), fmt=chosen, batch_size=batch_size, beam_size=beam_size,
                   device=device or cfg.device, compute_type=compute_type or cfg.compute_type,
                   home=home_dir(home))
+        infos = []
         with SegmentProgress(label=Path(input).name) as progress:
-            transcript = run_job(job, on_start=progress.start, on_segment=progress.advance)
+            def started(info) -> None:
+                infos.append(info)
+                progress.start(info)
+
+            transcript = run_job(job, on_start=started, on_segment=progress.advance)
+        warn_unintelligible(transcript, infos[0].coverage.regions if infos else None)
         write_output(render_any(transcript, chosen, question_speakers=job.speakers[:1] or ("officer",)),
                      output)
+
+
+def warn_unintelligible(transcript, regions: Optional[int] = None) -> None:
+    """One line on stderr when speech regions could not be read (segments marked [听不清])."""
+    from core.transcript import timestamp
+
+    marked = [s for s in transcript.segments if s.to_dict().get("unintelligible")]
+    if not marked:
+        return
+    where = ", ".join(f"{s.speaker or 'ch' + str(s.channel)} {timestamp(s.start)[:8]}" for s in marked[:10])
+    more = f" and {len(marked) - 10} more" if len(marked) > 10 else ""
+    of = f" of {regions}" if regions else ""
+    typer.echo(f"xunlu: warning: {len(marked)}{of} speech region(s) could not be read and are marked "
+               f"[听不清]: {where}{more}", err=True)
+
+
+def _reproduce(sid: str, version: int, home: Path) -> int:
+    """`--reproduce N`: 0 when the text matches, 1 when it does not (the differences on stdout)."""
+    from archive.store import system_actor
+    from asr.pipeline import load_transcriber
+    from cli.progress import SegmentProgress
+    from cli.sessions import archive_for
+    from service.transcribe import reproduce
+
+    with SegmentProgress(label=sid) as progress:
+        result = reproduce(archive_for(str(home)), sid, version,
+                           lambda name, device, ctype: load_transcriber(name, home, device, ctype),
+                           system_actor(), progress)
+    for line in result.changed:
+        typer.echo(f"xunlu: warning: not as recorded: {line}", err=True)
+    if result.text_matches:
+        how = "the transcript is identical" if result.identical else \
+            "the text matches; times or word details differ:\n" + result.diff
+        typer.echo(f"{sid} v{version} reproduced: {how}")
+        return 0
+    typer.echo(f"{sid} v{version} NOT reproduced: the text differs\n{result.diff}", nl=False)
+    return 1
 
 
 def models_cmd(home: Optional[str] = HomeOpt) -> None:

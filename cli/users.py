@@ -1,4 +1,7 @@
-"""`xunlu users`: add, list, disable, enable, unlock, passwd, role. Also the first-run admin of `xunlu serve`."""
+"""`xunlu users`: add, list, disable, enable, unlock, passwd, role, confirm. Also the first-run admin of `xunlu serve`.
+
+The CLI runs on the server as the site's root: what it does takes effect directly. The web app's admins only ask
+for roles; a second person confirms (`xunlu users confirm`, or another admin or a supervisor on the web)."""
 from __future__ import annotations
 
 import json
@@ -86,7 +89,7 @@ def add_cmd(name: str = typer.Argument(..., help="Login name: letters, digits, C
 @users_app.command("list")
 def list_cmd(as_json: bool = typer.Option(False, "--json", help="One JSON object per user, per line."),
              home: Optional[str] = HomeOpt) -> None:
-    """List users, their roles and whether they are disabled or locked."""
+    """List users, their roles and whether they are disabled, waiting after failed logins, or pending."""
     import time
 
     users = _run(_service(home).store.list)
@@ -98,7 +101,8 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="One JSON object
             typer.echo(json.dumps(user.to_json(), ensure_ascii=False))
             continue
         state = "disabled" if user.disabled else (
-            "locked" if user.locked_until and user.locked_until > time.time() else "active")
+            f"pending {user.pending_role} (asked by {', '.join(user.pending_by)})" if user.pending_role else
+            "delayed (failed logins)" if user.locked_until and user.locked_until > time.time() else "active")
         typer.echo(f"{user.username}\t{user.role}\t{user.display_name or '-'}\t{state}\t"
                    f"last login {user.last_login or 'never'}")
 
@@ -119,7 +123,7 @@ def enable_cmd(name: str, home: Optional[str] = HomeOpt) -> None:
 
 @users_app.command("unlock")
 def unlock_cmd(name: str, home: Optional[str] = HomeOpt) -> None:
-    """Lift the lockout that repeated failed logins put on a user."""
+    """Forget a user's failed logins from every address: no address has to wait before trying again."""
     user = _run(_service(home).unlock, name, actor=_actor())
     typer.echo(f"已解锁 unlocked {user.username}", err=True)
 
@@ -140,9 +144,20 @@ def passwd_cmd(name: str,
 @users_app.command("role")
 def role_cmd(name: str, role: str = typer.Argument(..., help="officer, supervisor or admin."),
              home: Optional[str] = HomeOpt) -> None:
-    """Change a user's role; their logins end."""
+    """Change a user's role at once (and end any pending request); their logins end."""
     user = _run(_service(home).set_role, name, role, actor=_actor())
     typer.echo(f"{user.username} is now {user.role}", err=True)
+
+
+@users_app.command("confirm")
+def confirm_cmd(name: str,
+                role: Optional[str] = typer.Option(None, "--role", help="The role you expect the request to be "
+                                                                         "(refused when it is another)."),
+                home: Optional[str] = HomeOpt) -> None:
+    """Confirm the role a web admin asked for (a new account, a role change, a password they set): until then
+    the account has no rights. Audited."""
+    user = _run(_service(home).confirm, name, None, role, actor=_actor())
+    typer.echo(f"已确认 confirmed: {user.username} is now {user.role}", err=True)
 
 
 def first_run_admin(home: Path, ask: Optional[bool] = None) -> Optional[str]:

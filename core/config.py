@@ -3,6 +3,7 @@
     language = "zh"                  # [asr] keys may also sit at the top level (older files)
     [asr]     language, model, device, compute_type
     [auth]    login lifetimes, lockout, Argon2 cost, secure_cookies (checked by accounts.config)
+    [limits]  max_import_hours = 24, max_decoded_gb = 4 (what one import may decode to)
     [rooms."讯问室1"]  audio = "pulse", video = "/dev/video0", speakers = ["officer", "suspect"]
 
 `read(home)` parses the file once and gives each section typed: `Config` for ASR, `Room` for each room, the
@@ -56,9 +57,22 @@ class Room:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """[limits]: what an import may decode to, checked from the file's header before any decoding (a small
+    compressed file can hold hours of audio)."""
+
+    max_import_hours: float = 24.0
+    max_decoded_gb: float = 4.0       # channels x hours of 16 kHz float32 audio (17 h mono, 8.7 h stereo)
+
+    def decoded_bytes(self, seconds: float, channels: int) -> int:
+        return int(seconds * 16000 * 4 * max(1, channels))
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path
     asr: Config = field(default_factory=Config)
+    limits: Limits = field(default_factory=Limits)
     rooms: dict[str, Room] = field(default_factory=dict)
     auth: dict[str, Any] = field(default_factory=dict)
 
@@ -82,7 +96,7 @@ def read(home: Path) -> Settings:
     auth = data.get("auth", {})
     if not isinstance(auth, dict):
         raise ConfigError(f"{path}: [auth] must be a table")
-    return Settings(path, _asr(path, data), _rooms(data.get("rooms", {})), auth)
+    return Settings(path, _asr(path, data), _limits(path, data.get("limits", {})), _rooms(data.get("rooms", {})), auth)
 
 
 def load_config(home: Path) -> Config:
@@ -98,6 +112,18 @@ def _asr(path: Path, data: dict[str, Any]) -> Config:
         if not isinstance(value, str):
             raise ConfigError(f"{path}: '{key}' must be a string, got {value!r}")
     return Config(**values)
+
+
+def _limits(path: Path, table: Any) -> Limits:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [limits] must be a table")
+    known = {f.name for f in fields(Limits)}
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(f"{path}: unknown setting limits.{key} (known: {', '.join(sorted(known))})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{path}: limits.{key} must be a positive number, got {value!r}")
+    return Limits(**{k: float(v) for k, v in table.items()})
 
 
 def _rooms(table: Any) -> dict[str, Room]:

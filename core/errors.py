@@ -18,6 +18,12 @@ class InputError(XunluError):
     http_status = 415
 
 
+class TooLargeError(InputError):
+    """The input is larger than this server accepts (a file that decodes to too many hours of audio)."""
+
+    http_status = 413
+
+
 class OptionError(XunluError):
     """An option has a value that cannot be used (unknown language, bad speakers list, ...)."""
 

@@ -3,7 +3,8 @@
 A unit is one CJK character, one run of digits, or one run of Latin letters. Before cutting into units the
 text is made Simplified, NFKC-folded, lower-cased, and Chinese numerals become digits (一百一十七 -> 117,
 六九八三 -> 6983, 八月十一日 -> 8月11日, 一百一十七万 -> 117万), so either form of a number finds the other. Punctuation and spaces
-are dropped: ASR punctuation must not stop a phrase from matching.
+are dropped: ASR punctuation must not stop a phrase from matching. Digits apart only by white space are one
+run: a number read out in groups ("8864 2285", "3 7 3 8 8 6 9 9") is one number.
 
 Recall does not depend on a word segmenter: every pair of neighbouring units is indexed (bigrams), so any
 string of two or more units, a name jieba has never seen included, is found as a phrase of its bigrams.
@@ -81,10 +82,22 @@ def units(text: str) -> list[Unit]:
     i = 0
     while i < len(chars):
         ch, start, end = chars[i]
-        if ch.isdigit() and ch.isascii() or ("a" <= ch <= "z"):
-            kind = str.isdigit if ch.isdigit() else (lambda c: "a" <= c <= "z" or c == "'")
+        if ch.isdigit() and ch.isascii():
+            # a number read out digit by digit comes in groups ("8864 2285", "3 7 3 8"): one run
+            j, last, run = i, i, []
+            while j < len(chars):
+                c = chars[j][0]
+                if c.isascii() and c.isdigit():
+                    run.append(c)
+                    last = j
+                elif not (c.isspace() and j + 1 < len(chars) and _spaced_digit(chars, j + 1)):
+                    break
+                j += 1
+            out.append(Unit("".join(run), start, chars[last][2]))
+            i = last + 1
+        elif "a" <= ch <= "z":
             j = i
-            while j < len(chars) and kind(chars[j][0]) and (chars[j][0].isascii()):
+            while j < len(chars) and ("a" <= chars[j][0] <= "z" or chars[j][0] == "'"):
                 j += 1
             out.append(Unit("".join(c for c, _, _ in chars[i:j]), start, chars[j - 1][2]))
             i = j
@@ -94,6 +107,13 @@ def units(text: str) -> list[Unit]:
         else:
             i += 1
     return out
+
+
+def _spaced_digit(chars: list[tuple[str, int, int]], j: int) -> bool:
+    """True when chars[j:] is more white space, then a digit."""
+    while j < len(chars) and chars[j][0].isspace():
+        j += 1
+    return j < len(chars) and chars[j][0].isascii() and chars[j][0].isdigit()
 
 
 def unit_texts(text: str) -> list[str]:

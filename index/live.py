@@ -1,6 +1,10 @@
 """Live indexing: final segments of a session being recorded become searchable within about a second,
 written by a background thread so that capture and ASR never wait for the index. The thread first loads the
-analyzers and opens the index (`ready`), while the session starts and before its first segment."""
+analyzers and opens the index (`ready`), while the session starts and before its first segment.
+
+Each final gets every field a rebuild gives it (words, pinyin sounds, parts of numbers). A number read out
+over two finals of the same speaker is joined as it arrives: the earlier final is indexed again, with the
+number whole (index.numbers)."""
 from __future__ import annotations
 
 import logging
@@ -27,6 +31,7 @@ class LiveIndexer:
         self.queue: "queue.Queue[Optional[Segment]]" = queue.Queue(maxsize=max_pending)
         self.dropped = 0
         self.indexed = 0
+        self._recent: dict[str, Segment] = {}  # each speaker's last final indexed (a number may go on)
         self.ready = threading.Event()  # set once the analyzers are loaded and the index is open
         self._thread = threading.Thread(target=self._run, name=f"live-index-{meta.id}", daemon=True)
         self._thread.start()
@@ -76,7 +81,9 @@ class LiveIndexer:
                     break
                 batch.append(item)
             try:
-                self.index.add_segments(self.meta, batch)
+                self.index.add_segments(self.meta, batch, context=list(self._recent.values()))
                 self.indexed += len(batch)
+                for seg in sorted(batch, key=lambda s: s.start):
+                    self._recent[seg.speaker or f"ch{seg.channel}"] = seg
             except Exception:  # never take the recording down with the index
                 log.exception("live indexing of %s failed for %d segment(s)", self.meta.id, len(batch))

@@ -34,8 +34,10 @@ from index.fastfilter import Filter
 from index.fastscore import FastScorer
 from index.postings import Unsupported
 from index.query import QueryError, parse, parse_day
-from index.search_index import INDEX_FORMAT, Hit, SessionMeta, documents, schema, terms_of, to_hit, to_whoosh
+from index.search_index import FORMAT_CHANGES, INDEX_FORMAT, Hit, SessionMeta, documents, schema, terms_of, to_hit
+from index.sounds import check_tiers
 from index.whoosh_fixes import missing_columns_remembered, open_searcher, workers_die_with_parent
+from index.whoosh_query import by_sound, to_whoosh
 
 log = logging.getLogger("xunlu.index")
 
@@ -99,6 +101,8 @@ class SearchOptions:
     since: Optional[str] = None
     until: Optional[str] = None
     sort: str = "score"          # or "time": by session date, session and time
+    exact: bool = False          # only as written: no sound-alikes
+    loose: tuple[str, ...] = ()  # looser sound tiers (index.sounds.TIERS), off unless named
 
 
 class SearchIndex:
@@ -124,8 +128,9 @@ class SearchIndex:
         except OSError:
             stamp = "xunlu-index 1"  # the first format had no stamp
         if stamp != INDEX_FORMAT:
+            new = f": this version adds {FORMAT_CHANGES[stamp]}" if stamp in FORMAT_CHANGES else ""
             raise IndexProblem(f"the search index was built by another version of xunlu ({stamp!r}, this "
-                               f"version reads {INDEX_FORMAT!r})")
+                               f"version reads {INDEX_FORMAT!r}{new})")
         return folder
 
     def open(self, check: bool = True) -> wi.Index:
@@ -255,9 +260,11 @@ class SearchIndex:
             for doc in docs:
                 w.add_document(**doc)
 
-    def add_segments(self, meta: SessionMeta, segments: Iterable[Segment]) -> None:
-        """Append segments of a session being recorded (live); a segment indexed before is replaced."""
-        docs = list(documents(meta, segments))
+    def add_segments(self, meta: SessionMeta, segments: Iterable[Segment], context: Iterable[Segment] = ()) -> None:
+        """Append segments of a session being recorded (live); a segment indexed before is replaced.
+        `context`: the session's last segments indexed before, so that a number going on from one of them
+        into `segments` is indexed joined (that segment is indexed again)."""
+        docs = list(documents(meta, segments, tuple(context)))
         with self._writer() as (w, folder):
             self._delete(w, folder, "id", [doc["id"] for doc in docs])
             for doc in docs:
@@ -294,6 +301,9 @@ class SearchIndex:
 
     # -- searching ------------------------------------------------------------------------------------
     def search(self, text: str, options: SearchOptions = SearchOptions()) -> list[Hit]:
+        """The best `options.limit` hits: documents where the query matches as written first, then (unless
+        `options.exact`) those where it matches only by sound (index.sounds), each part ranked by score. A
+        moment found twice (a number joined over two segments and also found in the second) is given once."""
         node = parse(text)
         since = parse_day(options.since, "--since")
         until = parse_day(options.until, "--until", end_of_day=True)
@@ -301,6 +311,10 @@ class SearchIndex:
             raise QueryError(f"--since {options.since} is after --until {options.until}")
         if options.limit < 1:
             raise QueryError("--limit must be at least 1")
+        try:
+            loose = check_tiers(options.loose)
+        except ValueError as exc:
+            raise QueryError(str(exc)) from exc
         filters = []
         if options.case_id:
             filters.append(wq.Term("case", options.case_id))
@@ -308,7 +322,9 @@ class SearchIndex:
             filters.append(wq.Term("speaker", options.speaker))
         if since or until:
             filters.append(wq.DateRange("date", since, until))
-        q = to_whoosh(node)
+        written = to_whoosh(node)
+        # the documents found only by sound: the terms' sounds (an AND's terms either way), less `written`'s
+        said = to_whoosh(node, loose, sound_only=True) if not options.exact and by_sound(node) else None
         terms = terms_of(node)
         started = time.perf_counter()
         fq = wq.And(filters) if filters else None
@@ -317,19 +333,35 @@ class SearchIndex:
         shared = _shared(self.root)
         with self.searcher() as s:
             try:
-                try:
-                    fast = shared.fast_scorer(s)
-                    top = fast.top(q, options.limit, keep=keep)
-                except Unsupported as why:
-                    log.debug("search %r left to Whoosh: %s", text, why)
-                    top = [(r.docnum, r.score) for r in s.search(q, limit=options.limit, filter=fq)]
+                top = [(d, sc, "exact") for d, sc in self._top(s, shared, written, options.limit, keep, fq, text)]
+                if said is not None and len(top) < options.limit:
+                    seen = {d for d, _, _ in top}
+                    more = self._top(s, shared, said, options.limit + len(top), keep, fq, text)
+                    top += [(d, sc, "sound") for d, sc in more if d not in seen][:options.limit - len(top)]
                 # stored fields, hit times and snippets only for the returned page
-                page = [(s.stored_fields(docnum), score) for docnum, score in top]
+                page = [(s.stored_fields(docnum), score, match) for docnum, score, match in top]
             except _READ_ERRORS as exc:
                 _shared(self.root).drop()
                 raise IndexProblem(f"the search index cannot be read ({type(exc).__name__}: {exc})") from exc
-        hits = [to_hit(stored, score, terms) for stored, score in page]
+        hits, moments = [], set()
+        for stored, score, match in page:
+            hit = to_hit(stored, score, terms, match, loose)
+            if (hit.session, hit.start, hit.end) not in moments:
+                moments.add((hit.session, hit.start, hit.end))
+                hits.append(hit)
         log.debug("search %r: %d hits in %.1f ms", text, len(hits), (time.perf_counter() - started) * 1000)
         if options.sort == "time":
             hits.sort(key=lambda h: (h.date or "", h.session, h.start))
         return hits
+
+    @staticmethod
+    def _top(s, shared: _Shared, q: Optional[wq.Query], limit: int, keep: Filter, fq, text: str
+             ) -> list[tuple[int, float]]:
+        """The best `limit` (docnum, score) of `q`: numpy scoring (index.fastscore), else Whoosh's own."""
+        if q is None:
+            return []
+        try:
+            return shared.fast_scorer(s).top(q, limit, keep=keep)
+        except Unsupported as why:
+            log.debug("search %r left to Whoosh: %s", text, why)
+            return [(r.docnum, r.score) for r in s.search(q, limit=limit, filter=fq)]

@@ -6,6 +6,11 @@
     枪 OR 刀               either
     NOT 刀, -刀            without
     (枪 OR 刀) AND 仓库     grouping
+    shouxin, shou xin      pinyin (toneless): found where those syllables were said (index.sounds)
+    4729 7011              digits apart by spaces: one number
+
+A term of two or more Chinese characters carries its syllables too (`Term.pinyin`), so that the index can
+also find it where it was said but written with other characters; words under NOT never do.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from typing import Optional, Union
 
 from core.errors import XunluError
 from index.analysis import unit_texts
+from index.sounds import is_syllable, query_readings
 
 
 class QueryError(XunluError, ValueError):
@@ -23,8 +29,9 @@ class QueryError(XunluError, ValueError):
 
 @dataclass(frozen=True)
 class Term:
-    units: tuple[str, ...]
+    units: tuple[str, ...]   # () for pinyin typed as separate syllables: found by sound only
     raw: str
+    pinyin: tuple[tuple[str, ...], ...] = ()   # the syllable sequences it sounds like (two or more each)
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,23 @@ def _lex(text: str) -> list[tuple[str, str]]:
             word = text[i:j]
             out.append(("op", word) if word in OPERATORS else ("word", word))
             i = j
+    return _joined(out)
+
+
+def _joined(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Words that belong together: digits apart by spaces are one number ("4729 7011"); pinyin syllables
+    typed one by one ("shou xin") are one spoken word, besides each of them."""
+    out: list[tuple[str, str]] = []
+    for kind, text in tokens:
+        prev = out[-1] if out else None
+        if kind == "word" and prev and prev[0] == "word" and text.isascii() and text.isdigit() \
+                and prev[1].isascii() and prev[1].isdigit():
+            out[-1] = ("word", prev[1] + text)
+        elif kind == "word" and is_syllable(text) and prev and (
+                prev[0] == "syllables" or (prev[0] == "word" and is_syllable(prev[1]))):
+            out[-1] = ("syllables", f"{prev[1]} {text}")
+        else:
+            out.append((kind, text))
     return out
 
 
@@ -115,7 +139,7 @@ class _Parser:
             if tok == ("op", "AND"):
                 self.take()
                 parts.append(self.not_expr())
-            elif tok is not None and (tok[0] in ("word", "phrase", "(") or tok == ("op", "NOT")):
+            elif tok is not None and (tok[0] in ("word", "phrase", "syllables", "(") or tok == ("op", "NOT")):
                 parts.append(self.not_expr())
             else:
                 break
@@ -146,8 +170,11 @@ class _Parser:
             raise QueryError("unbalanced parentheses: ')' without '('")
         if kind == "op":
             raise QueryError(f"{text} needs a word on each side")
+        if kind == "syllables":  # each syllable as the word it is, or all of them as one spoken word
+            words = [Term(tuple(unit_texts(w)), w) for w in text.split()]
+            return Or((And(tuple(words)), Term((), text, query_readings(text))))
         found = tuple(unit_texts(text))
-        return Term(found, text) if found else None
+        return Term(found, text, query_readings(text)) if found else None
 
 
 def parse(text: str) -> Node:

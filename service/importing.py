@@ -21,7 +21,9 @@ from archive.transcripts import add_version
 from archive.types import ArchiveError, Duplicate, MediaFile, Session
 from asr import audio as audio_io
 from asr.types import TranscriptionInfo
-from core.errors import InputError, OptionError
+from core.config import Limits
+from core.errors import InputError, OptionError, TooLargeError
+from core.media import av_options
 from core.transcript import Segment, Transcript
 from supervise.session_info import parse_when, set_fields
 
@@ -76,7 +78,7 @@ def _has_samples(path: str) -> bool:
     import av
 
     try:
-        with av.open(path, mode="r", metadata_errors="ignore") as container:
+        with av.open(path, mode="r", metadata_errors="ignore", options=av_options()) as container:
             for frame in container.decode(audio=0):
                 if frame.samples:
                     return True
@@ -85,8 +87,18 @@ def _has_samples(path: str) -> bool:
     return False
 
 
-def check_input(req: ImportRequest) -> audio_io.AudioInfo:
+def check_input(req: ImportRequest, limits: Limits = Limits()) -> audio_io.AudioInfo:
+    """Everything that can be wrong with the request, from the file's header and the options, before any
+    decoding: not a recording (playlists and the like are not opened at all), truncated, empty, longer or
+    larger once decoded than `limits`, a speaker list that does not fit its channels."""
     info = audio_io.probe(str(req.input))  # missing, directory, empty, not media, no audio -> InputError
+    if info.duration > limits.max_import_hours * 3600:
+        raise TooLargeError(f"{Path(req.input).name} lasts {info.duration / 3600:.1f} hours; this server imports "
+                            f"at most {limits.max_import_hours:g} hours ([limits] max_import_hours)")
+    decoded = limits.decoded_bytes(info.duration, info.channels)
+    if decoded > limits.max_decoded_gb * 1024 ** 3:
+        raise TooLargeError(f"{Path(req.input).name} decodes to {decoded / 1024 ** 3:.1f} GB of audio; this server "
+                            f"decodes at most {limits.max_decoded_gb:g} GB ([limits] max_decoded_gb)")
     cut = media_io.truncation(Path(req.input))
     if cut:
         raise InputError(f"{req.input} is truncated ({cut}); import the complete file")
@@ -179,11 +191,12 @@ def import_recording(home: Path, archive: Archive, req: ImportRequest, transcrib
     import: `warn` says so, and `xunlu reindex` (or the next search) catches up."""
     from asr.engine import check_language, collect
     from asr.types import TranscribeOptions
-    from core.config import load_config
+    from core.config import read
     from service.indexing import index_session
 
-    lang = check_language(language or load_config(home).language)
-    check_input(req)  # not media, truncated, wrong speaker count: refused before the model is loaded
+    settings = read(home)
+    lang = check_language(language or settings.asr.language)
+    check_input(req, settings.limits)  # not media, too long, wrong speaker count: refused before the model loads
     model = transcriber()
 
     def transcribe(path: Path, names: Sequence[str]) -> Transcript:

@@ -78,7 +78,8 @@ def media_duration(path: Path) -> float:
 
 def transcribe_tail(transcriber: Any, path: Path, start: float, options: TranscribeOptions,
                     first_id: int) -> list[Segment]:
-    """Offline ASR of the recording from `start` seconds on, in session time."""
+    """Offline ASR of the recording from `start` seconds on, in session time: every speech region there with
+    its words or as an "[听不清]" segment (asr/regions.py)."""
     from asr import audio as audio_io
 
     _info, samples = audio_io.load(str(path))
@@ -87,11 +88,15 @@ def transcribe_tail(transcriber: Any, path: Path, start: float, options: Transcr
         return []
     if options.speakers and len(options.speakers) != tail.shape[0]:
         options = options.with_(speakers=())
-    segments, _ = transcriber.transcribe_array(tail, options)
+    segments, info = transcriber.transcribe_array(tail, options)
     out = []
-    for i, seg in enumerate(segments):
+    for i, seg in enumerate(segments):   # an "[听不清]" segment stays one (its class carries the key)
         words = tuple(replace(w, start=w.start + start, end=w.end + start) for w in seg.words)
         out.append(replace(seg, id=first_id + i, start=seg.start + start, end=seg.end + start, words=words))
+    coverage = getattr(info, "coverage", None)
+    if coverage is not None and coverage.unintelligible:
+        log.warning("%d of %d speech regions after %.1f s could not be read: marked [听不清]",
+                    coverage.unintelligible, coverage.regions, start)
     return out
 
 

@@ -13,8 +13,9 @@ from accounts import policy
 from accounts.types import User
 from archive.store import Archive
 from index.manager import SearchIndex, SearchOptions
-from index.query import parse, parse_day
+from index.query import QueryError, parse, parse_day
 from index.search_index import Hit
+from index.sounds import check_tiers
 from service.indexing import ensure_index
 
 log = logging.getLogger("xunlu.search")
@@ -30,6 +31,8 @@ class SearchRequest:
     until: Optional[str] = None
     limit: int = 20
     sort: str = "score"          # score (best first) or time (by session and time)
+    exact: bool = False          # as written only: no sound-alikes
+    loose: tuple[str, ...] = ()  # looser sound tiers (index.sounds.TIERS: zh, ng, ln, fh), off unless named
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,12 @@ def check(req: SearchRequest, since_label: str = "since", until_label: str = "un
     parse(req.query)
     parse_day(req.since, since_label)
     parse_day(req.until, until_label)
+    try:
+        check_tiers(req.loose)
+    except ValueError as exc:
+        raise QueryError(str(exc)) from exc
+    if req.exact and req.loose:
+        raise QueryError("exact matching and looser sound tiers exclude each other")
 
 
 def search(home: Path, archive: Archive, req: SearchRequest, actor: str, user: Optional[User] = None,
@@ -58,7 +67,8 @@ def search(home: Path, archive: Archive, req: SearchRequest, actor: str, user: O
     wanted = req.limit
     while True:
         found = index.search(req.query, SearchOptions(wanted, req.case or None, req.speaker or None,
-                                                      req.since or None, req.until or None, req.sort))
+                                                      req.since or None, req.until or None, req.sort,
+                                                      req.exact, tuple(req.loose)))
         hits = found if mine is None else [h for h in found if h.session in mine]
         if mine is None or len(hits) >= req.limit or len(found) < wanted or wanted >= MAX_SCAN:
             break
@@ -67,5 +77,7 @@ def search(home: Path, archive: Archive, req: SearchRequest, actor: str, user: O
     took = (time.perf_counter() - started) * 1000
     archive.audit(actor, "search", "*", {"query": req.query, "case": req.case, "speaker": req.speaker,
                                          "since": req.since, "until": req.until, "hits": len(hits),
+                                         **({"exact": True} if req.exact else {}),
+                                         **({"loose": list(req.loose)} if req.loose else {}),
                                          **(audit or {})})
     return SearchResult(tuple(hits), round(took, 1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +26,30 @@ def tidy_home(home: Path) -> None:
             log.warning("session %s was interrupted before it was finished; marked failed", sid)
     for name in drop_stale_uploads(home):
         log.warning("removed %s: an upload interrupted when the server stopped", name)
+    for path in drop_dead_temp_files(home):
+        log.warning("removed %s: a write interrupted when its process stopped", path)
+
+
+def drop_dead_temp_files(home: Path) -> list[Path]:
+    """Temp files in session folders whose writing process is gone (a killed import's half-made copy)."""
+    dropped = []
+    with contextlib.closing(open_archive(home)) as archive:
+        for session in archive.list():
+            for path, pid in archive.paths(session.id).temp_files():
+                if not _alive(pid):
+                    path.unlink(missing_ok=True)
+                    dropped.append(path)
+    return dropped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def recover_in_background(home: Path, transcriber: Callable[[], Any], actor: str = "system:serve") -> None:

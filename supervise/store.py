@@ -168,8 +168,7 @@ class WarningStore:
         if not (actor or "").strip():
             raise ArchiveError("closing a warning needs the name of who closes it")
         when = stamp()
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.archive.ledger.transaction():  # the closing and its audit entry: both or neither
             row = self.conn.execute("SELECT * FROM warnings WHERE id = ?", (wid,)).fetchone()
             if row is None:
                 raise NotFound(f"no warning {wid}")
@@ -178,14 +177,10 @@ class WarningStore:
                                    f"{row['close_reason']}")
             self.conn.execute("UPDATE warnings SET state = 'closed', closed_at = ?, closed_by = ?, close_reason = ?"
                               " WHERE id = ?", (when, actor, reason, wid))
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        warning = self.get(wid)
-        self.archive.audit(actor, "warning.close", f"{warning.session}/warning/{wid}",
-                           {"rule": warning.rule, "level": warning.level, "reason": reason,
-                            "warning": warning.reason, "was": row["state"]})
+            warning = self.get(wid)
+            self.archive.audit(actor, "warning.close", f"{warning.session}/warning/{wid}",
+                               {"rule": warning.rule, "level": warning.level, "reason": reason,
+                                "warning": warning.reason, "was": row["state"]})
         log.info("warning %d (%s %s) closed by %s", wid, warning.session, warning.rule, actor)
         return warning
 

@@ -34,6 +34,7 @@ READ = frozenset(OFFICERS | {SUP})           # policy.can_search / can_list_sess
 AUDIT = frozenset({SUP})                     # policy.can_read_audit / can_see_warnings
 VERIFY = frozenset({SUP, ADM})
 ADMIN_ONLY = frozenset({ADM})                # policy.can_admin
+SECOND_PERSON = frozenset({SUP, ADM})        # policy.can_see_grants / can_confirm_grant (separation of duties)
 
 # "METHOD path" (as in the OpenAPI document; WS for WebSocket routes) -> who may call it
 ACCESS: dict[str, frozenset] = {
@@ -44,6 +45,7 @@ ACCESS: dict[str, frozenset] = {
     "GET /api/sessions/{sid}/markers": VIEW,
     "POST /api/sessions/{sid}/markers": VIEW,
     "GET /api/rooms": READ,
+    "GET /api/devices": RECORD,
     "GET /api/sessions/{sid}/transcript": VIEW,
     "PATCH /api/sessions/{sid}/transcript": EDIT,
     "GET /api/sessions/{sid}/transcript/versions": VIEW,
@@ -66,6 +68,8 @@ ACCESS: dict[str, frozenset] = {
     "GET /api/sessions/{session_id}/warnings": VIEW,
     "POST /api/sessions/{session_id}/sign": EDIT,
     "POST /api/sessions/{session_id}/supervision": EDIT,
+    "GET /api/sessions/{session_id}/supervision/pending": VIEW,
+    "POST /api/sessions/{session_id}/supervision/confirm": AUDIT,
     "POST /api/auth/login": PUBLIC,
     "POST /api/auth/logout": ANY_USER,
     "GET /api/auth/me": ANY_USER,
@@ -82,6 +86,8 @@ ACCESS: dict[str, frozenset] = {
     "POST /api/users/{username}/role": ADMIN_ONLY,
     "GET /api/users/{username}/tokens": ADMIN_ONLY,
     "POST /api/users/{username}/revoke": ADMIN_ONLY,
+    "GET /api/grants": SECOND_PERSON,
+    "POST /api/grants/{username}/confirm": SECOND_PERSON,
 }
 
 # officer-own and officer-other are the same officer, 张三: on their session and on 李四's

@@ -167,11 +167,12 @@ def test_search_hits_and_filters(world):
 def test_one_key_start_live_markers_stop(world):
     c, live = world["client"], world["live"]
     r = c.post("/api/sessions", json={"room": "讯问室3", "case_id": "C-003", "officers": "张三, 李四",
-                                      "suspect": "赵六", "audio": "lavfi:sine", "video": "lavfi:testsrc2"})
+                                      "suspect": "赵六", "audio": "test", "video": "test"})
     assert r.status_code == 201, r.text
     sid = r.json()["id"]
     assert r.json()["status"] == "recording" and r.json()["live"] is True
     assert live.requests[-1].officers == ("张三", "李四") and live.requests[-1].room == "讯问室3"
+    assert live.requests[-1].audio.startswith("lavfi:sine") and live.requests[-1].video.startswith("lavfi:testsrc2")
     with c.websocket_connect(f"/api/sessions/{sid}/live") as ws:
         first = ws.receive_json()
         assert first["type"] == "snapshot"
@@ -203,6 +204,7 @@ def test_a_camera_delay_comes_from_the_request_or_the_servers_default(tmp_path):
     """`xunlu serve --video-delay` is the room's default for a camera apart from the microphone; a request
     may set its own; a recording from one source gets none."""
     home = fast_auth(tmp_path / "home")
+    (home / "config.toml").write_text('[rooms."讯问室1"]\naudio = "hw:1"\nvideo = "rtsp://cam/1"\n', encoding="utf-8")
     live = FakeLive(home, speed=8.0)
     app = create_app(home, transcriber=object(), live=live, defaults={"video_delay": 0.12})
     with TestClient(app) as c:
@@ -245,7 +247,7 @@ def test_websocket_of_archived_and_unknown_sessions(world):
 
 def test_websocket_many_viewers_and_malformed_messages(world):
     c, live = world["client"], world["live"]
-    sid = c.post("/api/sessions", json={"audio": "file.wav"}).json()["id"]
+    sid = c.post("/api/sessions", json={"audio": "test"}).json()["id"]
     try:
         with c.websocket_connect(f"/api/sessions/{sid}/live") as a, \
                 c.websocket_connect(f"/api/sessions/{sid}/live") as b:
@@ -305,16 +307,14 @@ def test_import_upload_and_bad_uploads(world, tmp_path):
 
 
 def test_start_with_a_bad_source_is_a_clear_400(tmp_path):
-    """The real live backend (api/live.py) refuses a source that does not exist before creating anything."""
-    app = create_app(fast_auth(tmp_path / "home"), transcriber=object())
+    """The real live backend (service/live.py) refuses a source that cannot be used before creating anything."""
+    wav = SPEECH / "aishell" / "BAC009S0150W0122.wav"
+    app = create_app(fast_auth(tmp_path / "home"), transcriber=object(), defaults={"audio": str(wav)})
     with TestClient(app) as c:
         c.headers.update(login_as(c, app, "zhangsan", OFFICER, "张三"))
-        r = c.post("/api/sessions", json={"audio": str(tmp_path / "missing.wav"), "case_id": "X"})
-        assert r.status_code == 400 and "missing.wav" in r.json()["detail"]
-        r = c.post("/api/sessions", json={"audio": str(tmp_path / "missing.wav"), "language": "auto"})
+        r = c.post("/api/sessions", json={"language": "auto"})
         assert r.status_code == 400 and r.json()["detail"]
-        wav = SPEECH / "aishell" / "BAC009S0150W0122.wav"
-        r = c.post("/api/sessions", json={"audio": str(wav), "video_delay": 0.1})   # no camera to move
+        r = c.post("/api/sessions", json={"video_delay": 0.1})   # the server's file: no camera to move
         assert r.status_code == 400 and "separate sources" in r.json()["detail"]
         assert c.get("/api/sessions").json() == []
         with pytest.raises(WebSocketDisconnect) as closed:

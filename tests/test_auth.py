@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -136,44 +137,68 @@ def test_revocation_is_seen_by_another_process_store(tmp_path, service):
 
 
 # -- lockout and rate limits ------------------------------------------------------------------------------
-def test_lockout_after_repeated_failures_then_it_expires(service):
+def test_failures_make_that_address_wait_longer_and_longer_then_it_expires(tmp_path):
+    service = AuthService(tmp_path, replace(FAST, address_failures=1000))   # only the name's backoff here
     service.add_user("alice", OFFICER, PASSWORD)
     t0 = time.time()
-    for i in range(FAST.max_failures):
+    for i in range(FAST.max_failures):                      # the first tries from an address are free
         with pytest.raises(LoginRefused) as info:
-            service.login("alice", "wrong-password-1", f"10.0.0.{i}", now=t0 + i)
-        assert info.value.retry_after is None
-    with pytest.raises(LoginRefused) as info:              # the right password no longer works
-        service.login("alice", PASSWORD, "10.0.1.1", now=t0 + 10)
-    assert info.value.retry_after and info.value.retry_after > FAST.lockout - 60
+            service.login("alice", "wrong-password-1", "10.0.0.1", now=t0 + i)
+        assert info.value.retry_after is None and "wrong user name or password" in str(info.value)
+    with pytest.raises(LoginRefused) as info:              # then even the right password waits, from there
+        service.login("alice", PASSWORD, "10.0.0.1", now=t0 + FAST.max_failures)
+    assert info.value.retry_after and info.value.retry_after <= FAST.backoff
+    waits = []
+    t = t0 + 10
+    for _ in range(12):                                     # each failure doubles the wait, up to `lockout`
+        with pytest.raises(LoginRefused):
+            service.login("alice", "wrong-password-1", "10.0.0.1", now=t)
+        with pytest.raises(LoginRefused) as info:
+            service.login("alice", PASSWORD, "10.0.0.1", now=t + 0.5)
+        waits.append(info.value.retry_after)
+        t += info.value.retry_after + 1
+    assert waits == sorted(waits) and waits[1] >= 2 * waits[0] - 1 and max(waits) == FAST.lockout
     assert service.store.get("alice").locked_until > t0
-    secret, *_ = service.login("alice", PASSWORD, "10.0.1.1", now=t0 + FAST.lockout + 20)
+    secret, *_ = service.login("alice", PASSWORD, "10.0.0.1", now=t + FAST.lockout + 1)
     assert service.authenticate(secret)
+    assert service.store.get("alice").failed_logins == 0
     got = [(a, t, d.get("reason")) for _, a, t, d in actions(service.home, "users/alice")]
     assert ("auth.login_failed", "users/alice", "wrong password") in got
-    assert ("auth.locked", "users/alice", None) in got
-    assert ("auth.login_failed", "users/alice", "locked") in got
+    assert ("auth.backoff", "users/alice", None) in got
+    assert any(a == "auth.login_failed" and "wait" in r for a, _, r in got)
     assert got[-1][0] == "auth.login"
+    service.close()
 
 
-def test_unknown_names_lock_like_real_ones(service):
+def test_failures_from_other_addresses_never_keep_the_right_password_out(service):
+    service.add_user("root", ADMIN, PASSWORD)
     t0 = time.time()
-    for i in range(FAST.max_failures):
-        with pytest.raises(LoginRefused) as info:
-            service.login("ghost", "wrong-password-1", f"10.0.0.{i}", now=t0 + i)
-        assert "wrong user name or password" in str(info.value)
-    with pytest.raises(LoginRefused) as info:
-        service.login("ghost", "wrong-password-1", "10.0.9.9", now=t0 + 6)
-    assert info.value.retry_after and "locked" in str(info.value)
+    for i in range(200):   # an attacker from many addresses, as fast as they are let
+        with pytest.raises(LoginRefused):
+            service.login("root", "wrong-password-1", f"10.6.{i // 250}.{i % 250}", now=t0 + i / 10)
+    assert service.login("root", PASSWORD, "10.0.0.2", now=t0 + 21)[0]   # a new address, not waiting
 
 
-def test_admin_unlock_lifts_a_lockout(service):
+def test_unknown_names_wait_like_real_ones(service):
     service.add_user("alice", OFFICER, PASSWORD)
-    for _ in range(FAST.max_failures):
+    t0 = time.time()
+    for name in ("ghost", "alice"):
+        for i in range(FAST.max_failures):
+            with pytest.raises(LoginRefused) as info:
+                service.login(name, "wrong-password-1", "10.0.0.9", now=t0 + i)
+            assert "wrong user name or password" in str(info.value)
+        with pytest.raises(LoginRefused) as info:
+            service.login(name, "wrong-password-1", "10.0.0.9", now=t0 + FAST.max_failures)
+        assert info.value.retry_after and "try again" in str(info.value)
+
+
+def test_admin_unlock_lifts_a_wait(service):
+    service.add_user("alice", OFFICER, PASSWORD)
+    for _ in range(FAST.max_failures + 3):
         with pytest.raises(LoginRefused):
             service.login("alice", "wrong-password-1", "10.0.0.1")
     service.unlock("alice", actor="web:root")
-    assert service.login("alice", PASSWORD, "10.0.0.2")[0]
+    assert service.login("alice", PASSWORD, "10.0.0.1")[0]
 
 
 def test_one_address_trying_many_names_is_slowed_down(tmp_path):

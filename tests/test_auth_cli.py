@@ -135,3 +135,28 @@ def test_first_run_on_a_terminal_asks_for_the_password(home, monkeypatch, capsys
     err = capsys.readouterr().err
     assert "too short" in err and "a-fine-password-1" not in err
     assert can_login(home, "admin", "a-fine-password-1")
+
+
+def test_the_cli_confirms_what_a_web_admin_asked_for(home):
+    """The CLI on the server is the site's root: it adds users directly, and confirms a web admin's request."""
+    svc = AuthService(home, FAST)
+    svc.add_user("root", "admin", "first-secret-123")
+    svc.add_user("mole", "supervisor", "other-secret-123", actor="web:root", pending=True)   # as POST /api/users
+    svc.close()
+    listed = ok(run_cli("users", "list", home=home)).stdout
+    assert "pending supervisor (asked by web:root)" in listed
+    wrong = run_cli("users", "confirm", "mole", "--role", "officer", home=home)
+    assert wrong.returncode == 2 and "not 'officer'" in wrong.stderr
+    ok(run_cli("users", "confirm", "mole", "--role", "supervisor", home=home))
+    users = {u["username"]: u for u in map(json.loads, ok(run_cli("users", "list", "--json", home=home))
+                                           .stdout.splitlines())}
+    assert users["mole"]["role"] == "supervisor" and users["mole"]["pending_role"] is None
+    nothing = run_cli("users", "confirm", "mole", home=home)
+    assert nothing.returncode == 2 and "nothing waits" in nothing.stderr
+    from archive.store import Archive
+
+    archive = Archive(home)
+    confirmed = [e for e in archive.audit_entries() if e.action == "user.confirm"]
+    archive.close()
+    assert len(confirmed) == 1 and confirmed[0].actor.startswith("system:")
+    assert confirmed[0].details["requested_by"] == ["web:root"]

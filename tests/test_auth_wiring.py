@@ -124,8 +124,10 @@ def test_supervisors_filter_the_audit_trail(world):
     assert mine and all(e["actor"].endswith("fazhi") for e in mine)
     assert any(e["action"] == "auth.login" for e in mine)
     today = mine[-1]["at"][:10]
-    assert client.get("/api/audit", params={"actor": "fazhi", "since": today, "until": today},
-                      headers=headers).json() == mine
+    again = client.get("/api/audit", params={"actor": "fazhi", "since": today, "until": today},
+                       headers=headers).json()
+    assert [e for e in again if e["action"] != "audit.read"] == [e for e in mine if e["action"] != "audit.read"]
+    assert len([e for e in again if e["action"] == "audit.read"]) > len([e for e in mine if e["action"] == "audit.read"])
     assert client.get("/api/audit", params={"since": "2000-01-01", "until": "2000-01-02"}, headers=headers).json() == []
     bad = client.get("/api/audit", params={"since": "yesterday"}, headers=headers)
     assert bad.status_code == 400 and "not a date" in bad.json()["detail"]

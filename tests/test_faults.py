@@ -56,6 +56,25 @@ def archive_of(home: Path):
     return contextlib.closing(open_archive(home))
 
 
+def children_writing(home: Path) -> list[str]:
+    """Command lines of the processes (ffmpeg...) still working on files under `home`."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if str(home) in cmd and "ffmpeg" in cmd:
+            found.append(cmd)
+    return found
+
+
+def configure_room(home: Path, name: str, source: Path) -> None:
+    """A room whose microphone is `source` (played as live): a web request records only configured sources."""
+    with open(home / "config.toml", "a", encoding="utf-8") as f:
+        f.write(f'\n[rooms."{name}"]\naudio = "{source}"\n')
+
+
 def verify_ok(home: Path) -> None:
     r = xunlu("verify", home=home, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -83,7 +102,8 @@ def test_kill9_during_recording_keeps_every_segment_and_transcribes_it(server, t
     source = speech_file(tmp_path / "interview.wav", [p for p, _ in used])
     srv = server()
     officer = srv.client()
-    r = officer.post("/api/sessions", json={"audio": str(source), "case_id": "F-1"})
+    configure_room(srv.home, "F", source)
+    r = officer.post("/api/sessions", json={"room": "F", "case_id": "F-1"})
     assert r.status_code == 201, r.text
     sid = r.json()["id"]
     folder = srv.home / "sessions" / sid
@@ -161,12 +181,15 @@ def test_kill9_during_import_leaves_it_failed_never_stuck(server, tmp_path, clip
     assert officer.get(status_url).json()["state"] == "importing", "the import ended before the kill"
     srv.kill9()
     assert list((srv.home / "uploads").glob(".up-*")), "the upload's folder should still be there"
+    # the browser-playable copy's ffmpeg dies with the server: nothing keeps writing into the archive
+    wait_for(lambda: not children_writing(srv.home), 5, "the import's ffmpeg to end with its server")
 
     srv = server(srv.home)
     assert not list((srv.home / "uploads").glob(".up-*")), "the dead server's upload was not removed"
     officer = srv.client()
     session = officer.get(f"/api/sessions/{sid}").json()
     assert session["status"] == "failed" and "interrupted" in (session["error"] or ""), session
+    assert not [p for p in folder.rglob("*") if ".tmp-" in p.name], "a killed import's temp file was left"
     with archive_of(srv.home) as archive:
         assert any(e.action == "session.failed" for e in archive.audit_entries(sid))
     verify_ok(srv.home)
@@ -336,7 +359,8 @@ def test_disk_full_while_recording_raises_an_alarm_and_keeps_what_was_written(se
     source = speech_file(tmp_path / "interview.wav", [p for p, _ in clips[:4]])
     srv = server(make_home(tmp_path / "home", model_dir))
     officer = srv.client()
-    r = officer.post("/api/sessions", json={"audio": str(source), "case_id": "F-5"})
+    configure_room(srv.home, "F", source)
+    r = officer.post("/api/sessions", json={"room": "F", "case_id": "F-5"})
     assert r.status_code == 201, r.text
     sid = r.json()["id"]
     assert (srv.home / "sessions" / sid / "live") == small_disk, "the session id was not the one expected"

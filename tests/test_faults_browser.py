@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers.faults import small_disk  # noqa: F401  (a fixture)
 from test_web_browser import CHROMIUM
-from test_web_live import BeepLive, browser, new_page, serve  # noqa: F401  (browser is a fixture)
+from test_web_live import BeepLive, browser, new_page, room, serve  # noqa: F401  (browser is a fixture)
 
 pytestmark = [pytest.mark.timeout(180),
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")]
@@ -19,13 +19,13 @@ def test_console_shows_the_disk_full_alarm(browser, tmp_path, small_disk):  # no
 
     source = tmp_path / "beeps.mp4"
     beep_flash_file(source, seconds=40.0, size="160x120")
+    room(tmp_path / "home", "讯问室7", audio=source)
     server = serve(tmp_path / "home", BeepLive(), object())
     context, page = new_page(browser, server.url)
     try:
         page.goto(server.url + "/console.html")
         page.fill("#case", "F-6")
-        page.click("#advanced summary")
-        page.fill("#audio", str(source))
+        page.fill("#room", "讯问室7")
         page.click("#start")
         page.wait_for_selector("#recording:not([hidden])")
         alarm = page.wait_for_selector(".pl-alarm:not([hidden])", timeout=60000)

@@ -38,7 +38,7 @@ def live_server(tmp_path_factory):
     running = start_in_thread(home, ServeOptions(port=0), transcriber=object(), live=live)
     add_users(running.server.config.app, ("zhangsan", OFFICER, "张三"))
     client = http_client(running.url, "zhangsan")
-    r = client.post("/api/sessions", json={"audio": "interview.wav", "case_id": "WS-1"})
+    r = client.post("/api/sessions", json={"audio": "test", "case_id": "WS-1"})
     assert r.status_code == 201, r.text
     sid = r.json()["id"]
     try:

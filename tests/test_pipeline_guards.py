@@ -27,7 +27,8 @@ class ScriptedModel:
 def fw_segment(text, start, step):
     words = [SimpleNamespace(start=start + i * step, end=start + (i + 1) * step, word=ch, probability=0.8)
              for i, ch in enumerate(text)]
-    return SimpleNamespace(start=words[0].start, end=words[-1].end, text=text, words=words)
+    return SimpleNamespace(start=words[0].start, end=words[-1].end, text=text, words=words, avg_logprob=-0.3,
+                           compression_ratio=1.2)
 
 
 def three_seconds_of_speech():
@@ -97,7 +98,7 @@ def test_segments_are_split_where_the_speaker_paused():
     # the model returns one segment running over both utterances (joined-speech times)
     first, second = fw_segment("就是根据经济体", 0.6, 0.3), fw_segment("就是根据经济体", 4.6, 0.3)
     joined = SimpleNamespace(start=first.start, end=second.end, text=first.text + second.text,
-                             words=first.words + second.words)
+                             words=first.words + second.words, avg_logprob=-0.3, compression_ratio=1.2)
     model = ScriptedModel([joined])
     t = transcribe(model, audio)
     assert len(t.segments) == 2

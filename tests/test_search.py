@@ -116,8 +116,8 @@ def test_results_can_be_ordered_by_session_and_time(index):
 
 def test_json_hit_has_the_contract_fields(index):
     hit = index.search("蔺晓翀")[0].to_json()
-    assert set(hit) == {"session", "start", "end", "speaker", "text", "snippet", "score"}
-    assert hit["speaker"] == "suspect"
+    assert set(hit) == {"session", "start", "end", "speaker", "text", "snippet", "score", "match"}
+    assert hit["speaker"] == "suspect" and hit["match"] == "exact"
 
 
 @pytest.mark.parametrize("query,message", [("", "empty"), ("   ", "empty"), ("，。！", "nothing to search for"),

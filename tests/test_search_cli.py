@@ -136,3 +136,33 @@ def test_an_index_of_an_older_format_is_rebuilt(tmp_path):
     assert "another version" in result.stderr and "rebuilding" in result.stderr
     assert len(result.stdout.splitlines()) == 4
     assert SearchIndex(home).current_dir() != folder and SearchIndex(home).exists()
+
+
+def test_sound_alikes_from_the_command_line_and_exact(tmp_path):
+    home = tmp_path / "home"
+    archive, ids = fill(home, 1, 2, marker="，他说受信额度用完了")
+    rebuild(home, archive)
+    lines = [json.loads(x) for x in xunlu("search", "授信", "--json", home=home).stdout.splitlines()]
+    assert [(h["session"], h["match"]) for h in lines] == [(ids[0], "sound")]
+    assert lines[0]["start"] == pytest.approx((len(SENTENCES[0]) + 3) * 0.25)  # 受, after "，他说"
+    assert set(lines[0]) == {"session", "start", "end", "speaker", "text", "snippet", "score", "match"}
+    table = xunlu("search", "shouxin", home=home)
+    assert table.returncode == 0 and "同音 受信" in table.stdout
+    exact = xunlu("search", "授信", "--exact", "--json", home=home)
+    assert exact.returncode == 0 and exact.stdout == ""
+    bad = xunlu("search", "授信", "--loose", "tone", home=home)
+    assert bad.returncode == 2 and "unknown sound tier" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_an_index_of_format_3_is_rebuilt_with_a_clear_message(tmp_path):
+    home = tmp_path / "home"
+    archive, ids = fill(home, 1, 6)
+    rebuild(home, archive)
+    folder = SearchIndex(home).current_dir()
+    (folder / "FORMAT").write_text("xunlu-index 3\n")  # as xunlu left it before sound-alike search
+    result = xunlu("search", "仓库", "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    assert "'xunlu-index 3'" in result.stderr and "sound-alike" in result.stderr and "rebuilding" in result.stderr
+    assert SearchIndex(home).current_dir() != folder
+    done = xunlu("reindex", home=home)
+    assert done.returncode == 0 and "indexed 6 segment(s) of 1 session(s)" in done.stdout

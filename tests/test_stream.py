@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -223,6 +224,7 @@ class _NoModel:
     (StreamOptions(beam_size=0), "beam_size"),
     (StreamOptions(end_pad_heard_s=0.5), "end_pad_heard_s"),
     (StreamOptions(end_pad_heard_s=-0.1), "end_pad_heard_s"),
+    (StreamOptions(digits_pause_s=0.3), "digits_pause_s"),
 ])
 def test_bad_options_are_refused(options, message):
     with pytest.raises(OptionError, match=message):
@@ -270,6 +272,61 @@ def test_a_short_decode_gets_the_wide_beam_and_a_long_one_the_narrow():
     for seconds in (3.0, 10.0, 10.5, 17.0):                # context and utterance together
         decoder._run(spy, np.zeros(int(seconds * RATE), dtype=np.float32), [], 0.0)
     assert spy.beams == [5, 5, 2, 2]
+
+
+class _Mute:
+    """A model that reads nothing from any audio."""
+    def __init__(self):
+        self.model = self
+        self.prompts = []
+
+    def transcribe(self, audio, **kw):
+        self.prompts.append(kw.get("initial_prompt"))
+        return iter(()), None
+
+
+def test_an_utterance_nothing_can_be_read_from_is_marked_unintelligible():
+    mute = _Mute()
+    lt, rec = live(SimpleNamespace(model=mute), StreamOptions(partials=False))
+    clip = read_wav(SPEECH / "aishell/BAC009S0150W0005.wav")[0]      # 调高温度, 1.95 s
+    audio = np.concatenate([np.zeros(RATE // 2, dtype=np.float32), clip, np.zeros(RATE, dtype=np.float32)])
+    for k in range(0, audio.shape[0], 1600):
+        lt.feed(audio[k:k + 1600])
+    lt.finish()
+    assert [s.text for s in rec.finals] == ["[听不清]"]
+    seg = rec.finals[0]
+    assert seg.to_dict()["unintelligible"] is True and seg.words == () and 0.5 <= seg.start < seg.end <= 2.5
+    assert {k: lt.stats[k] for k in ("regions", "retried", "with_words", "unintelligible")} == \
+        {"regions": 1, "retried": 1, "with_words": 0, "unintelligible": 1}
+
+
+class _Digits:
+    """A model that writes "号码是一三八" for the first group of a number and "一二三四" for more audio."""
+    def __init__(self):
+        self.model = self
+
+    def transcribe(self, audio, **kw):
+        seconds = len(audio) / RATE
+        text = "号码是一三八" if seconds < 3.0 else "号码是一三八一二三四"
+        words = [SimpleNamespace(start=0.45 + 0.25 * i, end=0.7 + 0.25 * i, word=ch, probability=0.9)
+                 for i, ch in enumerate(text)]
+        return iter([SimpleNamespace(start=0.45, end=words[-1].end, text=text, words=words, avg_logprob=-0.2,
+                                     compression_ratio=1.1)]), None
+
+
+def test_a_number_read_out_in_groups_is_held_open_for_its_next_group():
+    clip = read_wav(SPEECH / "aishell/BAC009S0150W0005.wav")[0]
+    # with the clip's own silences, about 0.9 s without speech: more than end_silence_s, less than digits_pause_s
+    pause = np.zeros(int(0.2 * RATE), dtype=np.float32)
+    audio = np.concatenate([np.zeros(RATE // 2, dtype=np.float32), clip, pause, clip,
+                            np.zeros(2 * RATE, dtype=np.float32)])
+    for hold, wanted in ((1.5, ["号码是1381234"]), (0.5, ["号码是一三八", "号码是一三八"])):
+        lt, rec = live(SimpleNamespace(model=_Digits()), StreamOptions(partials=False, digits_pause_s=hold,
+                                                                   context_s=0.0))
+        for k in range(0, audio.shape[0], 1600):
+            lt.feed(audio[k:k + 1600])
+        lt.finish()
+        assert [s.text for s in rec.finals] == wanted, hold
 
 
 # -- a doubted quick decode -----------------------------------------------------------------------------

@@ -143,7 +143,8 @@ def test_cli_json_contract_and_output_file(home, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     data = json.loads(out.read_text(encoding="utf-8"))
-    assert set(data) == {"session", "language", "model", "duration", "version", "segments"}
+    # the contract's keys, and the optional record of what reproduces the transcript
+    assert set(data) == {"session", "language", "model", "duration", "version", "segments", "reproduce"}
     assert data["version"] == 1 and data["language"] == "en" and data["model"] == "whisper-base-int8"
     assert data["duration"] == pytest.approx(5.0, abs=0.05)
     assert [s["id"] for s in data["segments"]] == list(range(len(data["segments"])))

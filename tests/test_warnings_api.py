@@ -125,19 +125,48 @@ def test_live_session_warnings(world):
 
 
 def test_sign_and_fields(world):
-    c, zhang = world["c"], world["t"]["zhang"]
+    c, zhang, sup = world["c"], world["t"]["zhang"], world["t"]["super"]
     sid = world["clean"]
     assert c.post(f"/api/sessions/{sid}/sign", headers=world["t"]["other"], json={}).status_code == 403
     r = c.post(f"/api/sessions/{sid}/supervision", headers=zhang, json={"check_in_at": "not a time"})
     assert r.status_code == 400 and "not a date" in r.json()["detail"]
     r = c.post(f"/api/sessions/{sid}/supervision", headers=zhang, json={"night_reason": "案情紧急"})
+    assert r.status_code == 202 and r.json()["pending"] == {"night_reason": "案情紧急"}   # a supervisor confirms it
+    r = c.post(f"/api/sessions/{sid}/supervision/confirm", headers=sup, json={"accept": True, "reason": "核实属实"})
     assert r.status_code == 200 and r.json()["night_reason"] == "案情紧急"
     r = c.post(f"/api/sessions/{sid}/sign", headers=zhang, json={"signer": "王五", "at": "2026-11-20T11:00:00+08:00"})
+    assert r.status_code == 202 and r.json()["pending"]["signed_at"].startswith("2026-11-20T11:00")
+    r = c.post(f"/api/sessions/{sid}/supervision/confirm", headers=sup, json={"accept": True, "reason": "见原件"})
     assert r.status_code == 200 and r.json()["signed_at"].startswith("2026-11-20T11:00")
     assert c.post(f"/api/sessions/{sid}/sign", headers=zhang, json={}).status_code == 400
     rules = {w["rule"] for w in c.get(f"/api/sessions/{sid}/warnings", headers=zhang).json()["warnings"]
              if w["state"] == "open"}
     assert "unsigned_record" not in rules
+
+
+def test_an_officer_cannot_clear_a_warning_with_a_time_alone(world):
+    """The attack: an officer backdates the signature to before the questioning, or moves the check-in time
+    so that the detention looks shorter. Impossible times are refused; possible ones wait for a supervisor,
+    and the warning stays until one confirms; a refusal leaves the session as it was."""
+    c, zhang, sup = world["c"], world["t"]["zhang"], world["t"]["super"]
+    sid = world["bad"]   # started 2026-11-21T09:00
+    r = c.post(f"/api/sessions/{sid}/sign", headers=zhang, json={"at": "2026-11-21T08:00:00+08:00"})
+    assert r.status_code == 400 and "before the questioning ended" in r.json()["detail"]
+    r = c.post(f"/api/sessions/{sid}/supervision", headers=zhang, json={"check_in_at": "2026-11-21T10:00:00+08:00"})
+    assert r.status_code == 400 and "after the questioning started" in r.json()["detail"]
+    r = c.post(f"/api/sessions/{sid}/supervision", headers=zhang, json={"check_in_at": "2026-11-21T08:30:00+08:00"})
+    assert r.status_code == 202
+    before = "2026-11-21T08:00:00+08:00"
+    assert c.get(f"/api/sessions/{sid}", headers=zhang).json()["check_in_at"] == before   # not applied
+    pending = c.get(f"/api/sessions/{sid}/supervision/pending", headers=sup).json()
+    assert pending["pending"] == {"check_in_at": "2026-11-21T08:30:00+08:00"} and pending["proposed_by"] == "web:zhang"
+    assert c.post(f"/api/sessions/{sid}/supervision/confirm", headers=zhang,
+                  json={"accept": True, "reason": "自己确认"}).status_code == 403   # an officer confirms nothing
+    r = c.post(f"/api/sessions/{sid}/supervision/confirm", headers=sup, json={"accept": False, "reason": "与登记不符"})
+    assert r.status_code == 200 and r.json()["check_in_at"] == before
+    assert c.get(f"/api/sessions/{sid}/supervision/pending", headers=sup).json()["pending"] == {}
+    actions = [e["action"] for e in c.get(f"/api/sessions/{sid}/audit", headers=sup).json()]
+    assert "session.propose" in actions and "session.reject" in actions
 
 
 def test_page_is_served(world):

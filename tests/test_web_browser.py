@@ -127,6 +127,7 @@ def test_console_start_live_marker_stop_correct(page, site):
     page.wait_for_selector(".is-editable > .player")
     assert page.locator(".pl-vlabel").inner_text().startswith("v1")
     assert page.locator(".badge.live").is_hidden()
+    page.wait_for_selector(".pl-tabs .tab[data-tab='audit'][hidden]", state="attached")  # officers: no audit tab
     # correct line 1: a new version; v1 stays
     line = page.locator(".pl-lines .line[data-id='1']")
     line.locator(".txt").dblclick()
@@ -134,12 +135,20 @@ def test_console_start_live_marker_stop_correct(page, site):
     was_paused = video_state(page)["paused"]
     page.press(".edit-input", "Control+Space")  # play/pause without leaving the text being corrected
     page.wait_for_function(f"() => document.querySelector('video.pl-video').paused === {str(not was_paused).lower()}")
+    page.fill(".edit-input", "这句不要")
+    page.press(".edit-input", "Escape")   # Esc cancels the correction: nothing saved, the line as it was
+    page.wait_for_selector(".edit-input", state="detached")
+    assert page.locator(".pl-lines .line[data-id='1'] .txt").inner_text() == INTERVIEW[1].text
+    line.locator(".txt").dblclick()
     page.fill(".edit-input", "我叫王晓明")
+    page.fill(".pl-reason", "姓名听错")
     page.press(".edit-input", "Enter")
     page.wait_for_selector(".pl-vlabel:has-text('v2')")
+    assert page.locator(".pl-reason").input_value() == ""   # the next correction gives its own reason
     assert page.locator(".pl-lines .line[data-id='1'] .txt").inner_text() == "我叫王晓明"
     versions = site["officer"].get(f"/api/sessions/{sid}/transcript/versions").json()
     assert [(v["version"], v["kind"]) for v in versions] == [(1, "asr"), (2, "edit")]
+    assert versions[1]["reason"] == "姓名听错"
     assert site["officer"].get(f"/api/sessions/{sid}/transcript?version=1").json()["segments"][1]["text"] == \
         INTERVIEW[1].text
     # the versions tab shows both, and what changed
@@ -336,6 +345,34 @@ def test_import_a_recording_from_the_console(page, site, tmp_path):
     page.set_input_files("#import-file", str(notes))
     page.click("#import-go")
     page.wait_for_selector(".toast.error:has-text('notes.mp4')")  # the server's reason, shown to the officer
+
+
+def test_each_role_lands_on_its_own_home(browser, site):
+    """A supervisor sent to the officer console (a link, an old bookmark) lands on search instead; the site's
+    root sends each role to its home; no page asks the server for a favicon it does not have."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    page = context.new_page()
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    try:
+        page.goto(f"{site['url']}/login.html?next=console.html")
+        page.fill("#username", SUPERVISOR)
+        page.fill("#password", PASSWORD)
+        page.click("#login-go")
+        page.wait_for_url("**/search.html")
+        page.goto(f"{site['url']}/")
+        page.wait_for_url("**/search.html")
+        context.clear_cookies()
+        page.goto(f"{site['url']}/login.html?next=search.html")
+        page.fill("#username", OFFICER)
+        page.fill("#password", PASSWORD)
+        page.click("#login-go")
+        page.wait_for_url("**/search.html")   # a page an officer works in: kept
+        page.goto(f"{site['url']}/")
+        page.wait_for_url("**/console.html")
+        assert not [u for u in missing if "favicon" in u], missing
+    finally:
+        context.close()
 
 
 def test_login_page_and_back_to_the_page_asked_for(browser, site):

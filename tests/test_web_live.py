@@ -46,6 +46,14 @@ def serve(home: Path, live, transcriber):
     return server
 
 
+def room(home: Path, name: str, **devices) -> None:
+    """A room in <home>/config.toml with its sources: a web request may record only from configured ones."""
+    home.mkdir(parents=True, exist_ok=True)
+    lines = [f'[rooms."{name}"]'] + [f'{k} = "{v}"' for k, v in devices.items()]
+    with open(home / "config.toml", "a", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def new_page(browser, url: str):
     """A page of the officer 张三, logged in."""
     context = browser.new_context(viewport={"width": 1366, "height": 768})
@@ -61,14 +69,13 @@ def test_console_records_a_file_as_live_through_the_real_pipeline(browser, tmp_p
 
     source = tmp_path / "beeps.mp4"
     truth = beep_flash_file(source, seconds=9.0)
+    room(tmp_path / "home", "讯问室5", audio=source)   # the room's source, as an administrator configures it
     server = serve(tmp_path / "home", BeepLive(), object())
     context, page = new_page(browser, server.url)
     try:
         page.goto(server.url + "/console.html")
         page.fill("#case", "L-1")
         page.fill("#room", "讯问室5")
-        page.click("#advanced summary")
-        page.fill("#audio", str(source))
         page.click("#start")
         page.wait_for_selector("#recording:not([hidden])")
         sid = page.locator("#rec-sid").inner_text()
@@ -106,13 +113,12 @@ def test_console_live_mandarin_with_the_real_model(browser, tmp_path, transcribe
     source = tmp_path / "clip.wav"  # the clip, then 3 s of silence so that the utterance is final
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(CLIP), "-af", "apad=pad_dur=3",
                     str(source)], check=True)
+    room(tmp_path / "home", "讯问室6", audio=source, video="lavfi:testsrc2=size=320x180:rate=10")
     server = serve(tmp_path / "home", None, transcriber)
     context, page = new_page(browser, server.url)
     try:
         page.goto(server.url + "/console.html")
-        page.click("#advanced summary")
-        page.fill("#audio", str(source))
-        page.fill("#video-src", "lavfi:testsrc2=size=320x180:rate=10")
+        page.fill("#room", "讯问室6")
         page.click("#start")
         page.wait_for_selector("#recording:not([hidden])")
         line = page.wait_for_selector(".pl-lines .line:not(.partial):has-text('经济')", timeout=60000)

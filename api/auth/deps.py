@@ -1,7 +1,8 @@
 """FastAPI dependencies: who is calling (`current_user`), may they (`require_role`, `session_access`), and
 the audit helpers routes call. Browsers log in with an HttpOnly, SameSite=Strict cookie and must send the
 X-CSRF-Token header (the value of the xunlu_csrf cookie) on every unsafe request; scripts send
-`Authorization: Bearer <token>` and need no CSRF token (no browser attaches it on its own)."""
+`Authorization: Bearer <token>` and need no CSRF token (no browser attaches it on its own). The caller's address
+(audit, failed-login waits) is the peer's, or a configured reverse proxy's X-Forwarded-For (`client_address`)."""
 from __future__ import annotations
 
 import hmac
@@ -14,6 +15,8 @@ from fastapi import Depends, HTTPException, WebSocketException
 from starlette.requests import HTTPConnection
 
 from accounts import policy
+from accounts.addresses import client_address as forwarded_client
+from accounts.addresses import is_trusted
 from accounts.service import AuthService
 from accounts.store import digest
 from accounts.types import Token, User
@@ -41,8 +44,33 @@ def get_auth(conn: HTTPConnection) -> AuthService:
     return auth
 
 
-def client_address(conn: HTTPConnection) -> Optional[str]:
+def _peer(conn: HTTPConnection) -> Optional[str]:
     return conn.client.host if conn.client else None
+
+
+def _from_proxy(conn: HTTPConnection) -> bool:
+    proxies = get_auth(conn).proxies
+    return bool(proxies) and is_trusted(_peer(conn), proxies)
+
+
+def client_address(conn: HTTPConnection) -> Optional[str]:
+    """Who is calling: the peer, or, when the peer is one of `[auth] trusted_proxies`, the client its
+    X-Forwarded-For names. From anyone else the header is ignored (anyone can write it)."""
+    peer = _peer(conn)
+    if not _from_proxy(conn):
+        return peer
+    values = [v.decode("latin-1") for k, v in conn.scope.get("headers", ()) if k == b"x-forwarded-for"]
+    return forwarded_client(peer, values, get_auth(conn).proxies) or peer
+
+
+def client_scheme(conn: HTTPConnection) -> str:
+    """http or https as the client used it: a trusted proxy's X-Forwarded-Proto, else the connection's."""
+    scheme = conn.url.scheme
+    if _from_proxy(conn):
+        proto = conn.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        if proto in ("http", "https"):
+            return proto
+    return {"ws": "http", "wss": "https"}.get(scheme, scheme)
 
 
 def _fail(conn: HTTPConnection, status: int, detail: str, headers: Optional[dict] = None):

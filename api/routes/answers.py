@@ -299,6 +299,14 @@ class Signed(Answer):
     signed_at: Optional[str]
 
 
+class Pending(Answer):
+    session: str
+    pending: dict[str, Any] = Field(description="officer-entered values waiting for a supervisor: check_in_at, "
+                                                "night_reason, signed_at (and signer)")
+    proposed_by: Optional[str] = None
+    proposed_at: Optional[str] = None
+
+
 class SupervisionFields(Answer):
     id: str
     unit: Optional[str]

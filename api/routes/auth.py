@@ -3,6 +3,11 @@
 Scripts: POST /api/auth/login {"username", "password"} -> {"token": ...}; then `Authorization: Bearer <token>`.
 Browsers: the same with "cookie": true -> an HttpOnly, SameSite=Strict session cookie plus the xunlu_csrf
 cookie, whose value goes into the X-CSRF-Token header of every POST/PUT/PATCH/DELETE.
+
+Separation of duties: what an admin does here to give an account rights (add it, change its role, set its
+password) leaves the account PENDING, with no rights at all, until a second person confirms it
+(POST /api/grants/{username}/confirm: another admin or a supervisor, none of those who asked). The CLI on the
+server (`xunlu users ...`) is the site's root and acts directly.
 """
 from __future__ import annotations
 
@@ -13,8 +18,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from accounts import policy
-from accounts.types import ADMIN, AuthError, LoginRefused, UnknownUser, User
-from api.auth.deps import COOKIE, CSRF_COOKIE, Login, client_address, current_login, get_auth, require_role
+from accounts.types import ADMIN, AuthError, LoginRefused, NotAllowed, UnknownUser, User
+from api.auth.deps import (
+    COOKIE,
+    CSRF_COOKIE,
+    Login,
+    client_address,
+    client_scheme,
+    current_login,
+    deny,
+    get_auth,
+    require,
+    require_role,
+)
 from api.routes.answers import (
     BearerLogin,
     CookieLogin,
@@ -33,6 +49,8 @@ router = APIRouter()
 auth_router = APIRouter(prefix="/api/auth", tags=["auth"])
 ADMIN_ONLY = require_role(ADMIN)
 users_router = APIRouter(prefix="/api/users", tags=["users"], dependencies=[Depends(ADMIN_ONLY)])
+SECOND_PERSON = require(policy.can_see_grants, "see or confirm role grants")
+grants_router = APIRouter(prefix="/api/grants", tags=["users"], dependencies=[Depends(SECOND_PERSON)])
 
 
 class LoginBody(BaseModel):
@@ -61,6 +79,11 @@ class RoleChange(BaseModel):
     role: str
 
 
+class Confirmation(BaseModel):
+    role: str = Field(..., description="the role you confirm, as the pending request shows it (refused if it "
+                                       "changed since)")
+
+
 def json_only(request: Request) -> None:
     """A cross-site HTML form cannot send application/json, so login cannot be forged from another site."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -76,7 +99,7 @@ def permissions(user: User) -> dict[str, bool]:
 
 def _secure(request: Request) -> bool:
     forced = get_auth(request).settings.secure_cookies
-    return forced if forced is not None else request.url.scheme == "https"
+    return forced if forced is not None else client_scheme(request) == "https"
 
 
 def _refused(exc: LoginRefused) -> JSONResponse:
@@ -163,6 +186,8 @@ def _by(admin: User, request: Request) -> dict:
 def _user_call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
+    except NotAllowed as exc:
+        raise HTTPException(403, str(exc)) from exc
     except UnknownUser as exc:
         raise HTTPException(404, str(exc)) from exc
     except AuthError as exc:
@@ -174,11 +199,11 @@ def list_users(request: Request):
     return [u.to_json() for u in get_auth(request).store.list()]
 
 
-@users_router.post("", status_code=201, summary="Add a user (a password is generated when none is given)",
-                   response_model=NewPassword)
+@users_router.post("", status_code=201, summary="Add a user (a password is generated when none is given); the "
+                   "account has no rights until a second person confirms its role", response_model=NewPassword)
 def add_user(body: NewUser, request: Request, admin: User = Depends(ADMIN_ONLY)):
     user, generated = _user_call(get_auth(request).add_user, body.username, body.role, body.password,
-                                 body.display_name, **_by(admin, request))
+                                 body.display_name, pending=True, **_by(admin, request))
     return {"user": user.to_json(), "password": generated}
 
 
@@ -203,18 +228,21 @@ def unlock_user(username: str, request: Request, admin: User = Depends(ADMIN_ONL
     return _user_call(get_auth(request).unlock, username, **_by(admin, request)).to_json()
 
 
-@users_router.post("/{username}/password", summary="Set a new password (generated when none is given)",
-                   response_model=NewPassword)
+@users_router.post("/{username}/password", summary="Set a new password (generated when none is given); another "
+                   "user's role then waits for a second person's confirmation", response_model=NewPassword)
 def reset_password(username: str, body: PasswordReset, request: Request,
                    admin: User = Depends(ADMIN_ONLY)):
-    user, generated = _user_call(get_auth(request).set_password, username, body.password, **_by(admin, request))
+    own = username.casefold() == admin.username.casefold()
+    user, generated = _user_call(get_auth(request).set_password, username, body.password, pending=not own,
+                                 **_by(admin, request))
     return {"user": user.to_json(), "password": generated}
 
 
-@users_router.post("/{username}/role", summary="Change a user's role (their logins end)",
-                   response_model=UserRecord)
+@users_router.post("/{username}/role", summary="Ask for a role change (their logins end; the account has no "
+                   "rights until a second person confirms it)", response_model=UserRecord)
 def change_role(username: str, body: RoleChange, request: Request, admin: User = Depends(ADMIN_ONLY)):
-    return _user_call(get_auth(request).set_role, username, body.role, **_by(admin, request)).to_json()
+    return _user_call(get_auth(request).set_role, username, body.role, pending=True,
+                      **_by(admin, request)).to_json()
 
 
 @users_router.get("/{username}/tokens", summary="A user's live logins", response_model=list[TokenRecord])
@@ -225,13 +253,32 @@ def user_tokens(username: str, request: Request):
 
 @users_router.post("/{username}/revoke", summary="End every login of a user at once", response_model=Revoked)
 def revoke_user(username: str, request: Request, admin: User = Depends(ADMIN_ONLY)):
+    return {"revoked": _user_call(get_auth(request).revoke_all, username, **_by(admin, request))}
+
+
+@grants_router.get("", summary="Accounts whose role waits for a second person's confirmation (admins and "
+                   "supervisors)", response_model=list[UserRecord])
+def pending_grants(request: Request):
+    return [u.to_json() for u in get_auth(request).store.pending()]
+
+
+@grants_router.post("/{username}/confirm", summary="Confirm a pending role: another admin or a supervisor, not "
+                    "one who asked for it", response_model=UserRecord,
+                    responses={403: ERROR("You asked for this grant, or it is your own account"),
+                               404: ERROR("No such user"),
+                               409: ERROR("Nothing waits for confirmation, or the request is not that role")})
+def confirm_grant(username: str, body: Confirmation, request: Request, user: User = Depends(SECOND_PERSON)):
     auth = get_auth(request)
-    user = _user_call(auth.store.require, username)
-    count = auth.store.revoke_all(user.username)
-    auth.audit(admin.actor, "auth.revoke", f"users/{user.username}",
-               {"address": client_address(request), "logins": count})
-    return {"revoked": count}
+    try:
+        return auth.confirm(username, user, body.role, address=client_address(request)).to_json()
+    except NotAllowed as exc:
+        deny(request, user, str(exc), f"users/{username}")
+    except UnknownUser as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except AuthError as exc:
+        raise HTTPException(409, str(exc)) from exc
 
 
 router.include_router(auth_router)
 router.include_router(users_router)
+router.include_router(grants_router)

@@ -32,6 +32,7 @@ from api.routes.errors import ApiError
 from api.routes.openapi_errors import ERROR
 from archive.fsutil import remove_tree
 from archive.store import open_archive
+from core.config import read
 from core.errors import XunluError
 from service.importing import ImportRequest, check_input, import_recording, safe_name
 from service.jobs import Job, JobRegistry
@@ -103,8 +104,6 @@ async def import_upload(request: Request,
                         speakers: Optional[str] = Query(None, max_length=1000, description="channel names"),
                         started_at: Optional[str] = Query(None, max_length=40),
                         unit: Optional[str] = Query(None, max_length=200, description="单位 of the officers"),
-                        check_in: Optional[str] = Query(None, max_length=40,
-                                                        description="when the person arrived in the centre"),
                         language: Optional[str] = Query(None, max_length=10),
                         background: bool = Query(False, description="202 at once with a job to poll"),
                         who: str = Depends(actor),
@@ -125,10 +124,10 @@ async def import_upload(request: Request,
         path = await receive_to(request, folder, safe_name(Path(filename).name), app.state.max_upload)
         req = ImportRequest(input=path, case_id=case or None, room=room or None, officers=policy.with_officer(user, _names(officers)),
                             suspect=suspect or None, speakers=_names(speakers), started_at=started_at,
-                            unit=unit, check_in=check_in or None)
+                            unit=unit)
         try:
             if background:
-                await run_in_threadpool(check_input, req)  # not media: refused now, not in the job
+                await run_in_threadpool(check_input, req, read(app.state.home).limits)  # not media: refused now, not in the job
                 job = _start_job(app, req, language, who, folder, Path(filename).name)
                 handed_over = True
                 return JSONResponse(job.public() | {"status_url": f"/api/import/jobs/{job.job}"}, status_code=202)

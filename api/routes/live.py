@@ -5,7 +5,8 @@ so viewers cost no thread each. A viewer first gets {"type": "snapshot", "segmen
 "status": {...}}, then the events as api/live.py emits them ("partial", "final", "status", "stopped"); finals
 can repeat one already in the snapshot (same segment id): clients keep one per id. A viewer may send
 {"type": "ping"} (answered {"type": "pong"}) or {"type": "snapshot"}; anything else is answered
-{"type": "error", "status": 400, "detail": "..."} and the connection stays open.
+{"type": "error", "status": 400, "detail": "..."} and the connection stays open. The view follows its login: when
+the login ends or loses the right to view the session, the socket is closed with 1008 (api/auth/watch.py).
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from typing import Any, Optional
 
 from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 
-from api.auth.deps import session_access
+from api.auth.deps import audit_event, session_access
+from api.auth.watch import end_view, watch_login
 from archive.store import open_archive
 from archive.types import ArchiveError
 
@@ -148,8 +150,28 @@ async def _pump(ws: WebSocket, inbox: asyncio.Queue) -> None:
 
 
 @router.websocket("/api/sessions/{sid}/live")
-async def live_socket(ws: WebSocket, sid: str, _=Depends(session_access("view"))) -> None:
+async def live_socket(ws: WebSocket, sid: str, session=Depends(session_access("view"))) -> None:
     await ws.accept()
+    # a viewing of the session, live or finished, is a read of evidence: one audit entry per connection
+    await asyncio.to_thread(audit_event, ws, ws.state.user, "session.live.view", sid,
+                            {"recording": session.status == "recording"})
+    view = asyncio.create_task(_view(ws, sid))
+    guard = asyncio.create_task(watch_login(ws, session))
+    try:
+        done, _ = await asyncio.wait({view, guard}, return_when=asyncio.FIRST_COMPLETED)
+        if guard in done and not view.done():  # the login ended or lost the right: stop sending at once
+            view.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await view
+            await end_view(ws, sid, guard.result())
+            return
+        view.result()
+    finally:
+        guard.cancel()
+        view.cancel()
+
+
+async def _view(ws: WebSocket, sid: str) -> None:
     app = ws.app
     live = app.state.live.get_live(sid)
     try:
@@ -171,22 +193,22 @@ async def live_socket(ws: WebSocket, sid: str, _=Depends(session_access("view"))
         fan = _fanout(app, sid, live)
         inbox: asyncio.Queue = asyncio.Queue(maxsize=VIEWER_BACKLOG)
         fan.viewers.add(inbox)
+        tasks: set[asyncio.Task] = set()
         try:
             await _send(ws, {"type": "snapshot", **(await asyncio.to_thread(live.snapshot))})
             if fan.finished:
                 await _send(ws, {"type": "stopped", "session": sid})
                 await ws.close(code=1000)
                 return
-            pump = asyncio.create_task(_pump(ws, inbox))
-            receiver = asyncio.create_task(_receive_loop(ws, live))
-            done, pending = await asyncio.wait({pump, receiver}, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
+            tasks = {asyncio.create_task(_pump(ws, inbox)), asyncio.create_task(_receive_loop(ws, live))}
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 exc = task.exception()
                 if exc is not None and not isinstance(exc, WebSocketDisconnect):
                     raise exc
         finally:
+            for task in tasks:  # also when this view is cancelled (its login ended)
+                task.cancel()
             fan.viewers.discard(inbox)
             if fan.finished and not fan.viewers and app.state.fanouts.get(sid) is fan:
                 del app.state.fanouts[sid]

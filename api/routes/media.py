@@ -2,7 +2,6 @@
 and the live HLS playlist and segments while a session is being recorded."""
 from __future__ import annotations
 
-import mimetypes
 import os
 import re
 import secrets
@@ -54,7 +53,9 @@ def inside(path: Path, folder: Path) -> bool:
 
 
 def content_type(path: Path) -> str:
-    return TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    """An audio or video type by the file's suffix, else octet-stream: never a type a browser renders as a
+    document (an original named evidence.html is still bytes to download)."""
+    return TYPES.get(path.suffix.lower(), "application/octet-stream")
 
 
 def _read(path: Path, start: int, length: int) -> Iterator[bytes]:
@@ -93,6 +94,8 @@ def ranged_file(request: Request, path: Path, etag: str) -> Response:
     ctype = content_type(path)
     headers = {"Accept-Ranges": "bytes", "ETag": etag, "Last-Modified": last_modified,
                "Cache-Control": "private, no-cache"}
+    if ctype == "application/octet-stream":
+        headers["Content-Disposition"] = "attachment"
     ranges = ranges_for(request.headers.get("range"), request.headers.get("if-range"), size, etag, last_modified)
     head = request.method == "HEAD"
     if ranges is None:

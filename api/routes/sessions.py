@@ -18,6 +18,7 @@ from api.routes.openapi_errors import ERROR
 from archive.layout import SessionPaths
 from archive.store import Archive, open_archive
 from archive.types import STATUSES, Session
+from service.sources import choose
 
 log = logging.getLogger("xunlu.web.sessions")
 router = APIRouter(prefix="/api", tags=["sessions"])
@@ -29,8 +30,10 @@ class StartBody(BaseModel):
     officers: Union[list[str], str] = Field(default_factory=list, description="Officers (讯问人)")
     suspect: Optional[str] = Field(None, max_length=200, description="Person questioned (被讯问人)")
     speakers: Union[list[str], str] = Field(default_factory=list, description="Names of the audio channels")
-    audio: Optional[str] = Field(None, max_length=1000, description="Microphone, file or URL (default: server's)")
-    video: Optional[str] = Field(None, max_length=1000, description="Camera, file or URL (default: server's)")
+    audio: Optional[str] = Field(None, max_length=1000, description="A microphone from GET /api/devices, or "
+                                 "'test' (default: the room's, else the server's)")
+    video: Optional[str] = Field(None, max_length=1000, description="A camera from GET /api/devices, or 'test' "
+                                 "(default: the room's, else the server's)")
     language: Optional[str] = Field(None, max_length=10)
     duration: Optional[float] = Field(None, gt=0, le=7 * 24 * 3600)
     clock: bool = False
@@ -73,7 +76,10 @@ def list_sessions(request: Request, case: Optional[str] = None, status: Optional
         raise ApiError(400, f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
     sessions = policy.visible(user, archive.list(case_id=case, status=status))
     sessions.sort(key=lambda s: (s.started_at or s.created_at, s.id), reverse=True)
-    return [session_json(request, s) for s in sessions[:limit]]
+    shown = sessions[:limit]
+    archive.audit(user.actor, "session.list", "*", {"case": case, "status": status, "sessions": len(shown),
+                                                    "address": client_address(request)})
+    return [session_json(request, s) for s in shown]
 
 
 @router.get("/sessions/{sid}", summary="One session: record, files, versions, live state",
@@ -101,16 +107,15 @@ def start_session(body: StartBody, request: Request, who: str = Depends(actor),
                   user: User = Depends(require(policy.can_record, "start a recording"))):
     app = request.app
     defaults = app.state.defaults
-    audio = body.audio or defaults.get("audio")
-    video = body.video or defaults.get("video")
+    audio, video, room_speakers = choose(app.state.home, defaults, body.room, body.audio, body.video)
     if not audio and not video:
-        raise ApiError(400, "no source to record: choose a microphone or camera (or start the server with "
-                            "--audio/--video)")
+        raise ApiError(400, "no source to record: choose a room with devices, a microphone or camera from "
+                            "GET /api/devices, or the test signal")
     backend = app.state.live
     request_type = backend.request_type()
     req = request_type(audio=audio, video=video, duration=body.duration, case_id=body.case_id, room=body.room,
                        officers=policy.with_officer(user, _names(body.officers)),
-                       suspect=body.suspect, speakers=_names(body.speakers),
+                       suspect=body.suspect, speakers=_names(body.speakers) or _names(room_speakers or ""),
                        language=body.language or defaults.get("language", "zh"), clock=body.clock,
                        realtime=body.realtime, video_delay=_video_delay(body, audio, video, defaults))
     transcriber = transcriber_of(app)
@@ -163,8 +168,11 @@ def marker_json(entry) -> dict[str, Any]:
 
 @router.get("/sessions/{sid}/markers", summary="The session's markers, in time order",
             response_model=list[Marker])
-def list_markers(sid: str, archive: Archive = Depends(get_archive), _: Session = Depends(session_access("view"))):
-    return [marker_json(e) for e in archive.markers(sid)]
+def list_markers(sid: str, request: Request, archive: Archive = Depends(get_archive), who: str = Depends(actor),
+                 _: Session = Depends(session_access("view"))):
+    found = archive.markers(sid)
+    archive.audit(who, "marker.list", sid, {"markers": len(found), "address": client_address(request)})
+    return [marker_json(e) for e in found]
 
 
 def room_devices(home) -> dict[str, dict[str, str]]:

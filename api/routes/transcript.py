@@ -36,15 +36,20 @@ def get_transcript(sid: str, request: Request, version: Optional[int] = Query(No
 
 @router.get("/versions", summary="Every version with author, time, kind and reason",
             response_model=list[TranscriptVersion])
-def versions(sid: str, archive: Archive = Depends(get_archive), _=Depends(VIEW)):
-    return [asdict(t) for t in archive.get(sid).transcripts]
+def versions(sid: str, request: Request, archive: Archive = Depends(get_archive), who: str = Depends(actor),
+             _=Depends(VIEW)):
+    found = archive.get(sid).transcripts
+    archive.audit(who, "transcript.versions", sid, {"versions": len(found), "address": client_address(request)})
+    return [asdict(t) for t in found]
 
 
 @router.get("/diff", summary="What changed between two versions (unified diff, one line per segment)",
             response_model=Diff)
-def diff(sid: str, a: int = Query(..., ge=1), b: int = Query(..., ge=1), archive: Archive = Depends(get_archive),
-         _=Depends(VIEW)):
-    return {"session": sid, "a": a, "b": b, "diff": transcripts.diff(archive, sid, a, b)}
+def diff(sid: str, request: Request, a: int = Query(..., ge=1), b: int = Query(..., ge=1),
+         archive: Archive = Depends(get_archive), who: str = Depends(actor), _=Depends(VIEW)):
+    text = transcripts.diff(archive, sid, a, b)
+    archive.audit(who, "transcript.diff", sid, {"a": a, "b": b, "address": client_address(request)})
+    return {"session": sid, "a": a, "b": b, "diff": text}
 
 
 @router.patch("", status_code=201, summary="Correct segments' text; saved as a new version, old ones kept",

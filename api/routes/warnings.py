@@ -8,12 +8,15 @@ from typing import Any, Optional, Union
 
 from fastapi import APIRouter, Depends, Request
 from fastapi import Path as FastPath
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from accounts import policy
+from accounts.types import User
 from api.auth.deps import require, session_access
 from api.routes.answers import (
     LiveSessionWarnings,
+    Pending,
     Signed,
     StoredSessionWarnings,
     StoredWarning,
@@ -25,6 +28,7 @@ from api.routes.deps import get_archive
 from api.routes.errors import ApiError
 from api.routes.openapi_errors import ERROR
 from archive.store import Archive
+from service import supervision
 from service.warnings import Refresher
 
 log = logging.getLogger("xunlu.web.warnings")
@@ -39,6 +43,11 @@ class CloseBody(BaseModel):
 class SignBody(BaseModel):
     signer: Optional[str] = None
     at: Optional[str] = None
+
+
+class ConfirmBody(BaseModel):
+    accept: bool
+    reason: str = Field(..., min_length=1, max_length=500)
 
 
 class FieldsBody(BaseModel):
@@ -172,22 +181,45 @@ def _actor(request: Request) -> str:
     return getattr(user, "actor", None) or "web"
 
 
-@router.post("/sessions/{session_id}/sign", response_model=Signed)
+@router.post("/sessions/{session_id}/sign", response_model=Signed,
+             responses={202: {"model": Pending, "description": "An earlier signing time: a supervisor confirms it"}})
 def sign_record(session_id: str, body: SignBody, request: Request, archive: Archive = Depends(get_archive),
                 session=Depends(session_access("stop"))):
-    """Confirm the 笔录 was signed (officers who took part)."""
-    from supervise.session_info import sign
+    """Confirm the 笔录 was signed (officers who took part): now, or an earlier time a supervisor confirms."""
+    done = supervision.sign(archive, session_id, request.state.user, body.at, body.signer)
+    if done.pending:
+        return JSONResponse(_pending(session_id, done.pending), status_code=202)
+    return {"session": session_id, "signed_at": done.session.signed_at}
 
-    record = sign(archive, session_id, _actor(request), body.at, body.signer)
-    return {"session": session_id, "signed_at": record.signed_at}
 
-
-@router.post("/sessions/{session_id}/supervision", response_model=SupervisionFields)
+@router.post("/sessions/{session_id}/supervision", response_model=SupervisionFields,
+             responses={202: {"model": Pending,
+                              "description": "An officer's check-in time or night reason: a supervisor confirms it"}})
 def set_supervision_fields(session_id: str, body: FieldsBody, request: Request,
                            archive: Archive = Depends(get_archive), session=Depends(session_access("stop"))):
     """Set the unit, the person's check-in time, or the reason for questioning at night (officers who took
-    part)."""
-    from supervise.session_info import set_fields
+    part; the times and the reason wait for a supervisor's confirmation)."""
+    done = supervision.set_fields(archive, session_id, request.state.user, body.unit, body.check_in_at,
+                                  body.night_reason)
+    if done.pending:
+        return JSONResponse(_pending(session_id, done.pending), status_code=202)
+    return {k: getattr(done.session, k) for k in ("id", "unit", "check_in_at", "night_reason", "signed_at")}
 
-    record = set_fields(archive, session_id, _actor(request), body.unit, body.check_in_at, body.night_reason)
-    return {k: getattr(record, k) for k in ("id", "unit", "check_in_at", "night_reason", "signed_at")}
+
+@router.get("/sessions/{session_id}/supervision/pending", response_model=Pending)
+def pending_fields(session_id: str, archive: Archive = Depends(get_archive), session=Depends(session_access("view"))):
+    """What officers entered that waits for a supervisor's confirmation."""
+    return _pending(session_id, supervision.pending(archive, session_id))
+
+
+@router.post("/sessions/{session_id}/supervision/confirm", response_model=SupervisionFields)
+def confirm_fields(session_id: str, body: ConfirmBody, request: Request, archive: Archive = Depends(get_archive),
+                   user: User = Depends(require(policy.can_see_warnings, "confirm officer-entered times"))):
+    """A supervisor accepts (applies) or refuses what an officer entered, with a reason."""
+    done = supervision.confirm(archive, session_id, user, body.accept, body.reason)
+    return {k: getattr(done.session, k) for k in ("id", "unit", "check_in_at", "night_reason", "signed_at")}
+
+
+def _pending(session_id: str, found: dict) -> dict:
+    return {"session": session_id, "pending": {k: v for k, v in found.items() if not k.startswith("_")},
+            "proposed_by": found.get("_by"), "proposed_at": found.get("_at")}

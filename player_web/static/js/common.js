@@ -77,7 +77,10 @@ export function localTime(iso) {
   return isNaN(d) ? iso : d.toLocaleString(document.documentElement.lang);
 }
 
-// A search snippet: the text escaped, only the index's <mark> tags kept.
+// A search snippet: HTML from the API whose text is escaped and whose only tags are the index's <mark>s.
+// It becomes text nodes and <mark> elements; nothing in it is ever parsed as markup.
+const ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": "\"", "&#x27;": "'" };
+const unescape = (s) => s.replace(/&(amp|lt|gt|quot|#x27);/g, (e) => ENTITIES[e]);
 export function markedSnippet(snippet) {
   const frag = document.createDocumentFragment();
   const parts = String(snippet).split(/(<mark>|<\/mark>)/);
@@ -85,7 +88,7 @@ export function markedSnippet(snippet) {
   for (const p of parts) {
     if (p === "<mark>") { inMark = true; continue; }
     if (p === "</mark>") { inMark = false; continue; }
-    if (p) frag.append(inMark ? el("mark", { text: p }) : document.createTextNode(p));
+    if (p) frag.append(inMark ? el("mark", { text: unescape(p) }) : document.createTextNode(unescape(p)));
   }
   return frag;
 }
@@ -121,6 +124,20 @@ export function header(active) {
   document.body.prepend(bar);
   applyText();
   showUser(who);
+}
+
+// The logged-in user and their permissions, asked once per page.
+let me = null;
+export function currentUser() {
+  me = me || fetch("/api/auth/me", { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  return me;
+}
+
+// Elements marked data-perm="audit" (a permission of /api/auth/me) are shown only to users who have it.
+export function applyPerms(root = document) {
+  return currentUser().then((u) => root.querySelectorAll("[data-perm]").forEach((node) => {
+    node.hidden = !(u && u.permissions && u.permissions[node.dataset.perm]);
+  }));
 }
 
 // Who is logged in (when the server has logins), with a way out.

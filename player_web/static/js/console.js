@@ -35,6 +35,12 @@ async function loadChoices() {
     if (r.defaults.language) $("language").value = r.defaults.language;
     devices = r.devices || {};
   } catch (err) { showError(err); }
+  try {  // what a recording may be started from: the server refuses anything else
+    const d = await api("/api/devices");
+    const options = (list) => list.map((s) => el("option", { value: s.id, label: `${s.label} (${s.id})` }));
+    $("audio-sources").replaceChildren(...options(d.audio));
+    $("video-sources").replaceChildren(...options(d.video));
+  } catch (err) { /* a user who may not record gets no sources to choose from */ }
 }
 
 async function loadRecent() {

@@ -1,10 +1,9 @@
 // The login page: user name and password -> a session cookie (HttpOnly) plus the xunlu_csrf cookie that
 // pages send back in X-CSRF-Token; then on to ?next= (a page of this site only), else the user's home page.
 import { applyText, t, toggleLang } from "./i18n.js";
+import { landing } from "./roles.js";
 
 const $ = (id) => document.getElementById(id);
-const HOME = { officer: "console.html", supervisor: "search.html", admin: "/docs" };
-
 // Only a path on this site: "/x" or "x.html?..."; never "//host", "https://...", "javascript:".
 export function safeNext(value) {
   if (!value) return null;
@@ -40,7 +39,7 @@ async function submit(e) {
       return;
     }
     const next = safeNext(new URLSearchParams(location.search).get("next"));
-    location.replace(next || HOME[body.user && body.user.role] || "console.html");
+    location.replace(landing(body.user && body.user.role, next));
   } catch (err) {
     fail(`${t("err")}: ${err.message || err}`);
   } finally {

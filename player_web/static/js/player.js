@@ -1,7 +1,7 @@
 // The player: video beside the transcript. Archive mode plays the recording (HTTP Range) with the transcript
 // following playback, corrections saved as new versions; live mode plays the HLS stream and the transcript
 // arriving over the WebSocket (partials greyed). Markers, versions, audit trail and exports underneath.
-import { api, clock, el, localTime, loginAgain, showError, speakerName, toast } from "./common.js";
+import { api, applyPerms, clock, el, localTime, loginAgain, showError, speakerName, toast } from "./common.js";
 import { applyText, t } from "./i18n.js";
 import { addMarker, showTab } from "./player_tabs.js";
 import { liveWarnings } from "./warnings-live.js";
@@ -46,7 +46,9 @@ export class Player {
     this.tabBody = el("div", { class: "pl-tab-body" });
     this.tabs = el("div", { class: "pl-tabs", role: "tablist" },
       ...["markers", "versions", "audit"].map((name) => el("button", {
-        class: "tab", role: "tab", "data-tab": name, "data-i18n": `pl.${name}`, onclick: () => this.showTab(name) })));
+        class: "tab", role: "tab", "data-tab": name, "data-i18n": `pl.${name}`, "data-perm": name === "audit" ? "audit" : null,
+        onclick: () => this.showTab(name) })));
+    applyPerms(this.tabs);   // the audit trail is the supervisors': officers get no tab that answers 403
     this.list = el("ol", { class: "pl-lines", tabindex: "0", "aria-live": "polite" });
     this.follow = el("input", { type: "checkbox", checked: true, class: "pl-follow" });
     this.reason = el("input", { class: "pl-reason", maxlength: 200, "data-i18n-title": "pl.reason" });
@@ -72,7 +74,7 @@ export class Player {
       if (this.pendingSeek !== null) { this.video.currentTime = this.pendingSeek; this.pendingSeek = null; }
     });
     applyText(this.root);
-    this.reason.value = t("pl.reason.default");
+    this.reason.placeholder = t("pl.reason.default");   // each correction states its own reason
   }
 
   refreshLabels() {
@@ -288,6 +290,7 @@ export class Player {
         method: "PATCH", json: { changes: { [id]: text }, reason: this.reason.value || t("pl.reason.default"),
           base_version: this.version } });
       this.editingId = null;
+      this.reason.value = "";   // the next correction's reason is its own, not this one's
       this.session.latest_version = v.version;
       toast(t("pl.saved", { v: v.version }));
       await this.loadTranscript(null);
@@ -298,7 +301,10 @@ export class Player {
   onKey(e) {
     if (this.root.hidden || !this.sid) return;
     const typing = TYPING.has(e.target.tagName) || e.target.isContentEditable;
-    if (e.key === "Escape" || (e.ctrlKey && e.code === "Space")) {
+    if (e.key === "Escape" && this.editingId != null) {
+      e.preventDefault();
+      this.cancelEdit();   // Esc leaves the line being corrected as it was
+    } else if (e.key === "Escape" || (e.ctrlKey && e.code === "Space")) {
       e.preventDefault();
       this.togglePlay();
     } else if (e.key === "F1") {

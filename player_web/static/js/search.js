@@ -1,5 +1,7 @@
 // Supervisor search and player: search every session (filters: case, speaker, date); a result opens the
 // player one second before the matched word, highlighted in the transcript; live sessions can be watched.
+// A hit found by sound (same syllables, other characters) carries a small 同音 mark with the text as the ASR
+// wrote it; "exact only" leaves such hits out.
 import { api, clock, el, header, localTime, markedSnippet, showError, speakerName } from "./common.js";
 import { t } from "./i18n.js";
 import { Player } from "./player.js";
@@ -10,10 +12,22 @@ const player = new Player($("player"), { editable: false });
 const PRE_ROLL = 1.0;  // seconds before the matched word
 let autoplay = null;  // the pending "play once loaded" of the last hit opened
 
+// "exact only" (no sound-alikes), next to the search button
+$("go").before(el("label", { class: "exact", "data-i18n-title": "search.exact.title", title: t("search.exact.title") },
+  el("input", { id: "exact", name: "exact", type: "checkbox" }), " ", el("span", { "data-i18n": "search.exact", text: t("search.exact") })));
+
 function params() {
   const p = new URLSearchParams();
   for (const id of ["q", "case", "speaker", "since", "until"]) if ($(id).value.trim()) p.set(id, $(id).value.trim());
+  if ($("exact").checked) p.set("exact", "true");
   return p;
+}
+
+function soundMark(h) {
+  if (h.match !== "sound") return null;
+  const written = h.written || "";
+  return el("span", { class: "badge sound", title: t("search.sound.title", { w: written }),
+    text: written ? `${t("search.sound")} ${written}` : t("search.sound") });
 }
 
 async function search(e) {
@@ -30,6 +44,7 @@ async function search(e) {
       onclick: () => openHit(h), onkeydown: (ev) => { if (ev.key === "Enter") openHit(h); } },
       el("div", { class: "hit-head" }, el("span", { class: "time", text: clock(h.start) }),
         el("span", { class: `spk ch${h.channel}`, text: speakerName(h.speaker, h.channel) }),
+        soundMark(h),
         el("span", { class: "muted", text: [h.session, h.case, h.date ? localTime(h.date).split(" ")[0] : null].filter(Boolean).join(" · ") })),
       el("div", { class: "snippet" }, markedSnippet(h.snippet))))
       : [el("li", { class: "muted", text: t("search.none") })]));
@@ -84,6 +99,7 @@ $("search-form").addEventListener("submit", search);
 document.addEventListener("xunlu:lang", () => { loadSessions(); if ($("q").value) search(); });
 const initial = new URLSearchParams(location.search);
 for (const id of ["q", "case", "speaker", "since", "until"]) if (initial.get(id)) $(id).value = initial.get(id);
+$("exact").checked = initial.get("exact") === "true";
 loadSessions();
 if (initial.get("q")) search();
 if (initial.get("sid")) {  // a link to a moment (a warning's, a shared one): ?sid=...&t=SECONDS

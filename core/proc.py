@@ -1,0 +1,21 @@
+"""Child processes that never outlive the process that started them."""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import signal
+import sys
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """`preexec_fn` for subprocess: on Linux the child gets SIGKILL when its parent dies (even by kill -9),
+    so a killed import leaves no ffmpeg behind writing into the archive. A no-op elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl: the child may outlive a killed parent
+        pass

@@ -1,0 +1,184 @@
+"""Offline decoding region by region: nothing sampled, every region the VAD heard accounted for (its words or
+one segment marked unintelligible), the same JSON twice, and what reproduces it recorded in it."""
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from helpers.cli import xunlu
+from helpers.speech import RATE, SPEECH, manifest, read_wav
+
+from asr.engine import Transcriber, collect
+from asr.scoring import cer
+from asr.types import TranscribeOptions
+
+CLIP = "aishell/BAC009S0150W0122.wav"      # 7.2 s, speech to about 6.7 s
+
+
+class ScriptedModel:
+    """Answers each decode with `answer(audio_seconds, call_number)`: a list of segments (times relative to
+    the audio it is handed, like faster-whisper)."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.calls = []
+
+    def transcribe(self, audio, **kwargs):
+        self.calls.append((len(audio) / RATE, kwargs))
+        return iter(self.answer(len(audio) / RATE, len(self.calls))), SimpleNamespace()
+
+    def detect_language(self, audio):
+        return "zh", 0.99
+
+
+def fw_segment(text, start, step):
+    words = [SimpleNamespace(start=start + i * step, end=start + (i + 1) * step, word=ch, probability=0.8)
+             for i, ch in enumerate(text)]
+    return SimpleNamespace(start=words[0].start, end=words[-1].end, text=text, words=words, avg_logprob=-0.3,
+                           compression_ratio=1.2)
+
+
+def speech(seconds=3.0):
+    return read_wav(SPEECH / CLIP)[0][: int(seconds * RATE)]
+
+
+def run(model, audio, **options):
+    segments, info = Transcriber(model, "scripted").transcribe_array(audio, TranscribeOptions(language="zh",
+                                                                                              **options))
+    return collect(segments, info), info
+
+
+def test_a_region_nothing_can_be_read_from_is_one_segment_marked_unintelligible():
+    model = ScriptedModel(lambda seconds, n: [])
+    audio = np.concatenate([np.zeros(RATE, dtype=np.float32), speech()])
+    t, info = run(model, audio)
+    assert [s.text for s in t.segments] == ["[听不清]"]
+    seg = t.to_dict()["segments"][0]
+    assert seg["unintelligible"] is True and seg["words"] == []
+    from asr.vad import speech_regions
+
+    heard = speech_regions(audio)[0]   # the speech's own start and end, not the padding around it
+    assert (seg["start"], seg["end"]) == (round(heard.onset_s, 2), round(heard.spans[-1][1] / RATE, 2))
+    assert 1.0 < seg["start"] < 2.0 and seg["end"] > 3.0
+    assert info.coverage.as_dict() == {"regions": 1, "decoded": 1, "retried": 1, "with_words": 0,
+                                       "unintelligible": 1}
+    # the retry: the region alone, on the 30 s window, after the zh prompt
+    assert len(model.calls) >= 2 and model.calls[-1][1]["initial_prompt"].startswith("以下是普通话的句子")
+
+
+def test_every_region_ends_with_words_or_a_marker_and_only_the_marker_has_the_key():
+    clip = speech()
+    audio = np.concatenate([clip, np.zeros(4 * RATE, dtype=np.float32), clip])
+    # the model reads the first region (its first decode) and nothing after it
+    model = ScriptedModel(lambda seconds, n: [fw_segment("就是根据经济体", 0.5, 0.3)] if n == 1 else [])
+    t, info = run(model, audio)
+    texts = [s.text for s in t.segments]
+    assert texts == ["就是根据经济体", "[听不清]"]
+    assert t.segments[1].start >= 7.0
+    cov = info.coverage
+    assert cov.regions == 2 and cov.with_words + cov.unintelligible == cov.regions and cov.unintelligible == 1
+    data = t.to_dict()
+    assert "unintelligible" not in data["segments"][0]
+    assert set(data["segments"][0]) == {"id", "start", "end", "speaker", "channel", "text", "words"}
+
+
+def test_the_cli_warns_when_speech_was_marked_unintelligible(capsys):
+    from cli.transcribe import warn_unintelligible
+
+    model = ScriptedModel(lambda seconds, n: [])
+    t, info = run(model, np.concatenate([np.zeros(RATE, dtype=np.float32), speech()]))
+    warn_unintelligible(t, info.coverage.regions)
+    err = capsys.readouterr().err
+    assert err.startswith("xunlu: warning: 1 of 1 speech region(s)") and "[听不清]" in err and "00:00:01" in err
+    warn_unintelligible(run(ScriptedModel(lambda s, n: [fw_segment("就是根据经济体", 0.5, 0.3)]), speech())[0])
+    assert capsys.readouterr().err == ""
+
+
+def test_no_decode_samples_and_the_second_region_hears_the_first():
+    clip = speech()
+    audio = np.concatenate([clip, np.zeros(4 * RATE, dtype=np.float32), clip])
+    model = ScriptedModel(lambda seconds, n: [fw_segment("就是根据经济体", 0.5, 0.3)])
+    run(model, audio)
+    assert model.calls and all(kw.get("temperature") == 0.0 for _, kw in model.calls)
+    assert all(kw["condition_on_previous_text"] is False for _, kw in model.calls)
+    # the second region is decoded after the end of the first (its audio first: a longer decode)
+    assert model.calls[1][0] > model.calls[0][0] + 1.0
+
+
+def test_speech_after_the_last_word_is_decoded_on_from_there():
+    # one region of two sentences 1 s apart; the first decode stops after the first sentence
+    clip = speech()
+    audio = np.concatenate([clip, np.zeros(RATE, dtype=np.float32), clip])
+    # (the second decode is handed the region's first part again before the rest: its words come last)
+    answers = {1: lambda s: [fw_segment("就是根据经济体", 0.5, 0.3)], 2: lambda s: [fw_segment("自身情况", s - 2.5, 0.3)]}
+    model = ScriptedModel(lambda seconds, n: answers[n](seconds) if n in answers else [])
+    t, info = run(model, audio)
+    assert [s.text for s in t.segments] == ["就是根据经济体", "自身情况"]
+    assert t.segments[1].start >= 3.0
+    assert info.coverage.retried == 1 and info.coverage.unintelligible == 0
+
+
+@pytest.mark.model
+def test_the_same_audio_gives_the_same_json_and_says_what_reproduces_it(transcriber):
+    from models.store import BASE_SHA256
+
+    path = SPEECH / CLIP
+    runs = []
+    for _ in range(2):
+        segments, info = transcriber.transcribe(str(path), TranscribeOptions(language="zh"))
+        runs.append(json.dumps(collect(segments, info).to_dict(), ensure_ascii=False))
+    assert runs[0] == runs[1]
+    data = json.loads(runs[0])
+    rec = data["reproduce"]
+    assert rec["model"]["name"] == "base" and rec["model"]["sha256"] == BASE_SHA256
+    assert rec["device"] == "cpu" and rec["compute_type"] == "int8" and rec["cpu_threads"] >= 1
+    assert rec["faster_whisper"] and rec["ctranslate2"] and rec["xunlu"]
+    assert rec["options"]["beam_size"] == 5 and rec["options"]["initial_prompt"] == "以下是普通话的句子。"
+    assert rec["decoding"]["temperature"] == 0.0 and rec["vad"]["threshold"] == 0.5
+    assert cer(manifest()[CLIP]["reference"], "".join(s["text"] for s in data["segments"]))[0] <= 3
+
+
+@pytest.mark.model
+def test_nothing_is_written_after_the_speech_of_short_commands(transcriber):
+    from asr.vad import speech_regions
+
+    for clip in ("aishell/BAC009S0150W0005.wav", "aishell/BAC009S0150W0043.wav", "aishell/BAC009S0150W0017.wav"):
+        audio = read_wav(SPEECH / clip)[0]
+        end = speech_regions(audio)[-1].spans[-1][1] / RATE
+        segments, info = transcriber.transcribe(str(SPEECH / clip), TranscribeOptions(language="zh"))
+        t = collect(segments, info)
+        assert t.segments, clip
+        assert all(w.start <= end + 0.2 for s in t.segments for w in s.words), (clip, end, t.segments)
+
+
+@pytest.fixture
+def fresh(tmp_path, home, transcriber):
+    h = tmp_path / "home"
+    (h / "models").mkdir(parents=True)
+    (h / "models" / "whisper-base").symlink_to(home / "models" / "whisper-base")
+    return h
+
+
+@pytest.mark.model
+def test_a_version_is_reproduced_from_what_it_records(fresh, transcriber):
+    from archive.store import Archive
+    from service.transcribe import reproduce
+
+    imported = xunlu("import", str(SPEECH / CLIP), home=fresh)
+    assert imported.returncode == 0, imported.stderr
+    sid = imported.stdout.strip()
+    again = xunlu("transcribe", sid, "--reproduce", "1", home=fresh)
+    assert again.returncode == 0, again.stderr
+    assert "reproduced" in again.stdout and "identical" in again.stdout
+    assert xunlu("transcribe", str(SPEECH / CLIP), "--reproduce", "1", home=fresh).returncode == 2
+    assert xunlu("transcribe", sid, "--reproduce", "7", home=fresh).returncode == 2
+    # another model's text: the differences, line by line
+    other = Transcriber(ScriptedModel(lambda seconds, n: [fw_segment("完全不同的话", 0.5, 0.3)]), "scripted",
+                        transcriber.provenance)
+    archive = Archive(fresh)
+    result = reproduce(archive, sid, 1, lambda name, device, ctype: other, "tester")
+    assert not result.text_matches and not result.identical
+    lines = result.diff.splitlines()
+    assert any(x.startswith("+") and x.endswith("完全不同的话") for x in lines)
+    assert any(x.startswith("-") and "上涨或者下跌" in x for x in lines)
+    assert any(e.action == "transcript.reproduced" for e in archive.audit_entries(sid + "/v1"))
