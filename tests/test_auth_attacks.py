@@ -302,19 +302,6 @@ def test_brute_force_rates(tmp_path, n_addresses, seconds, at_most):
     svc.close()
 
 
-def _uvicorn_rewrites_the_client() -> bool:
-    """uvicorn itself believes X-Forwarded-For from 127.0.0.1 (its proxy_headers, on by default), before the app
-    sees the request; api/server.py (and cli/serve.py) must turn that off and leave the choice to
-    `[auth] trusted_proxies`."""
-    import inspect
-
-    from api import server
-
-    return "proxy_headers=False" not in inspect.getsource(server)
-
-
-@pytest.mark.xfail(_uvicorn_rewrites_the_client(), strict=True,
-                   reason="api/server.py does not yet pass proxy_headers=False to uvicorn.Config")
 def test_a_spoofed_x_forwarded_for_is_ignored_by_the_real_server(tmp_path):
     """The same through uvicorn as `xunlu serve` runs it: a client on this machine cannot pick its address."""
     import httpx
