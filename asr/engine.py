@@ -153,7 +153,8 @@ class Transcriber:
             for seg in self._convert(fw_seg, ts_map, ch, opts):
                 kept = guards.guard(seg, duration, prompt)
                 if kept is not None and kept.text:
-                    found[_region_of(kept.start, starts)].append(kept)
+                    for k, part in _by_region(kept, starts):
+                        found[k].append(part)
         for region, segments in zip(ch.regions, found):
             yield from decoder.region(ch, region, duration, decoded=sorted(segments, key=lambda s: s.start))
 
@@ -250,6 +251,24 @@ def side_by_side(model: Any, channels: list[Channel], opts: TranscribeOptions, d
         stop.set()
         for t in threads:
             t.join()
+
+
+def _by_region(seg: Segment, starts: list[float]) -> list[tuple[int, Segment]]:
+    """A segment cut where its words cross from one region into the next (a batched clip holds several
+    regions, and Whisper does not always pause between them), each part with its region's index."""
+    if not seg.words:
+        return [(_region_of(seg.start, starts), seg)]
+    parts: list[tuple[int, list[Word]]] = []
+    for w in seg.words:
+        k = _region_of((w.start + w.end) / 2, starts)
+        if parts and parts[-1][0] == k:
+            parts[-1][1].append(w)
+        else:
+            parts.append((k, [w]))
+    if len(parts) == 1:
+        return [(parts[0][0], seg)]
+    return [(k, replace(seg, start=ws[0].start, end=ws[-1].end, text=guards.words_text(ws), words=tuple(ws)))
+            for k, ws in parts]
 
 
 def _region_of(t: float, starts: list[float]) -> int:

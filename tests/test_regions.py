@@ -182,3 +182,13 @@ def test_a_version_is_reproduced_from_what_it_records(fresh, transcriber):
     assert any(x.startswith("+") and x.endswith("完全不同的话") for x in lines)
     assert any(x.startswith("-") and "上涨或者下跌" in x for x in lines)
     assert any(e.action == "transcript.reproduced" for e in archive.audit_entries(sid + "/v1"))
+
+
+def test_a_batched_segment_running_over_two_regions_is_cut_between_them():
+    from asr.engine import _by_region
+    from core.transcript import Segment, Word
+
+    words = (Word(1.0, 1.3, "就是", 0.9), Word(1.3, 1.6, "根据", 0.9), Word(5.1, 5.4, "经济", 0.9))
+    seg = Segment(0, 1.0, 5.4, "就是根据经济", words)
+    parts = _by_region(seg, [0.6, 4.8])            # regions start at 0.6 s and 4.8 s
+    assert [(k, s.text, s.start, s.end) for k, s in parts] == [(0, "就是根据", 1.0, 1.6), (1, "经济", 5.1, 5.4)]
