@@ -301,7 +301,8 @@ def build_xunlu(corpus: Corpus, home: Path, procs: int) -> dict[str, Any]:
     size = du(home / "index")
     with index.open().searcher() as s:
         docs, nseg = s.doc_count(), len(s.reader().leaf_readers())
-    return {"seconds": round(secs, 2), "generation_s": round(corpus.generation_s, 2),
+    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return {"max_rss_mb": round(rss / 1024), "seconds": round(secs, 2), "generation_s": round(corpus.generation_s, 2),
             "commit_s": round(t0 + secs - fed[0], 2),
             "seconds_without_generation": round(secs - corpus.generation_s, 2), "documents": count,
             "doc_count": docs, "whoosh_segments": nseg, "docs_per_s": round(count / secs, 1),
@@ -613,8 +614,9 @@ def print_build(corpus: Corpus, hours: float, seed: int, procs: int, xb: dict[st
         print(f"{'FTS5 unigram* (1)':<18}{u['seconds']:>10.1f}{'-':>9}{xb['documents'] / u['seconds']:>10.0f}"
               f"{u['size_mb']:>10.1f}{u['size_mb'] * proj:>11.0f}")
     print(f"xunlu used {xb['cpu_s']:.0f} CPU seconds (parent and workers; {xb['cpu_s'] / max(1e-9, xb['seconds']):.2f} "
-          f"cores busy on average); load average (1/5/15 min) {xb['load_before']} before, {xb['load_after']} "
-          f"after: a wall time well above CPU s / {procs} means the cores were shared with other work")
+          f"cores busy on average; largest process {xb.get('max_rss_mb', '?')} MB resident); load average "
+          f"(1/5/15 min) {xb['load_before']} before, {xb['load_after']} after: a wall time well above CPU s / {procs} "
+          f"means the cores were shared with other work")
     print(f"(seconds include generating the synthetic sessions in the parent process: the (gen s) column; "
           f"xunlu: {xb['commit_s']:.1f} s of it in writer.commit() after the last session was handed over; "
           f"{xb['whoosh_segments']} Whoosh segment(s))")

@@ -22,6 +22,7 @@ from whoosh import query as wq
 
 from index.fastfilter import Filter, passing
 from index.postings import Unsupported, field_lengths, numpy_module, read_postings
+from index.whoosh_query import SoundPair, SoundPhrase
 
 log = logging.getLogger("xunlu.index")
 
@@ -93,12 +94,48 @@ class FastScorer:
             return Scored(np.zeros(0, dtype=np.int64), np.zeros(0))
         return Scored(np.concatenate(docs), np.concatenate(scores))
 
-    def phrase(self, q: wq.Phrase) -> Scored:
+    def word_pair(self, q: SoundPair) -> Scored:
+        """A pair of syllables said as a word: the term's documents and scores, and a check owed (`pending`)
+        that one of its positions in the document is odd (index.sounds.sound_tokens)."""
+        np = numpy_module()
+        field = self._field(q.fieldname)
+        if not field.format or not field.format.supports("positions"):
+            raise Unsupported("a word pair on a field without positions")
+        btext = field.to_bytes(q.text)
+        docs, scores, checks = [], [], []
+        if self.searcher.doc_frequency(q.fieldname, btext):
+            idf, avgfl = self._stats(q.fieldname, btext)
+            for leaf, offset in self.leaves:
+                reader = leaf.reader()
+                if (q.fieldname, btext) not in reader:
+                    continue
+                ids, tf, values = read_postings(reader, q.fieldname, btext, values=True)
+                if not len(ids):
+                    continue
+                docs.append(ids + offset)
+                scores.append(self._bm25(idf, avgfl, tf, field_lengths(reader, q.fieldname)[ids]) * q.boost)
+                checks.append((offset, ids, values))
+        if not docs:
+            return Scored(np.zeros(0, dtype=np.int64), np.zeros(0))
+        fmt = field.format
+
+        def said_as_a_word(global_docs):
+            ok = np.zeros(len(global_docs), dtype=bool)
+            for offset, ids, values in checks:
+                for k in np.nonzero(np.isin(global_docs, ids + offset))[0]:
+                    value = values[int(np.searchsorted(ids, global_docs[k] - offset))]
+                    ok[k] = any(p & 1 for p in fmt.decode_positions(value))
+            return ok
+
+        return Scored(np.concatenate(docs), np.concatenate(scores), (said_as_a_word,))
+
+    def phrase(self, q, halved: bool = False) -> Scored:
         """Whoosh's Phrase (SpanNear2, slop 1, in order): every word at consecutive positions; the score is
         the sum of the words' scores. Candidates are the intersection of the words' documents, scored at
-        once; their positions are checked later (`pending`), for as few candidates as the caller needs."""
+        once; their positions are checked later (`pending`), for as few candidates as the caller needs.
+        `halved`: positions follow each other once halved (a SoundPhrase: index.sounds.sound_tokens)."""
         np = numpy_module()
-        if q.slop != 1 or q.boost != 1.0:
+        if getattr(q, "slop", 1) != 1 or q.boost != 1.0:
             raise Unsupported("phrase with slop or boost")
         field = self._field(q.fieldname)
         if not field.format or not field.format.supports("positions"):
@@ -115,9 +152,10 @@ class FastScorer:
                 reader = leaf.reader()
                 if any((q.fieldname, w) not in reader for w in unique):
                     continue
-                lists = {w: read_postings(reader, q.fieldname, w, values=True) for w in unique}
-                cands = None
-                for w in sorted(unique, key=lambda w: len(lists[w][0])):
+                # the rarest word first; of the others only the blocks that may hold a candidate
+                lists, cands = {}, None
+                for w in sorted(unique, key=lambda w: reader.doc_frequency(q.fieldname, w)):
+                    lists[w] = read_postings(reader, q.fieldname, w, values=True, within=cands)
                     cands = lists[w][0] if cands is None else np.intersect1d(cands, lists[w][0],
                                                                              assume_unique=True)
                     if not len(cands):
@@ -146,7 +184,8 @@ class FastScorer:
                     seqs = []
                     for w in words:
                         ids = lists[w][0]
-                        seqs.append(fmt.decode_positions(lists[w][2][int(np.searchsorted(ids, local))]))
+                        found = fmt.decode_positions(lists[w][2][int(np.searchsorted(ids, local))])
+                        seqs.append([p >> 1 for p in found] if halved else found)
                     later = [set(p) for p in seqs[1:]]
                     ok[k] = any(all(p + i in later[i - 1] for i in range(1, len(words))) for p in seqs[0])
             return ok
@@ -154,8 +193,15 @@ class FastScorer:
         return Scored(np.concatenate(docs), np.concatenate(scores), (positions_follow,))
 
     # -- combinations --------------------------------------------------------------------------------
-    def evaluate(self, q: wq.Query) -> Scored:
+    def evaluate(self, q: wq.Query, lazy_or: bool = False) -> Scored:
+        """`lazy_or`: an Or's parts keep their pending checks (a document passes if it passes one part's);
+        its score then counts the candidates of every part, checked or not. Whoosh's Or would settle them
+        first: not used where the ranking must be Whoosh's own (the sound-alike tier only)."""
         np = numpy_module()
+        if isinstance(q, SoundPair):
+            return self.word_pair(q)
+        if isinstance(q, SoundPhrase):
+            return self.phrase(q, halved=True)
         if isinstance(q, wq.Term):
             return self.term(q.fieldname, q.text, q.boost)
         if isinstance(q, wq.Phrase):
@@ -163,14 +209,14 @@ class FastScorer:
         # A required part's pending checks can wait (they only remove documents); an optional or excluded
         # part's must be settled first, since they decide a score or an exclusion.
         if isinstance(q, wq.AndMaybe):
-            a, b = self.evaluate(q.a), self.evaluate(q.b).resolved()
+            a, b = self.evaluate(q.a, lazy_or), self.evaluate(q.b, lazy_or).resolved()
             return _plus(a, b, np)
         if isinstance(q, wq.AndNot):
-            a, b = self.evaluate(q.a), self.evaluate(q.b).resolved()
+            a, b = self.evaluate(q.a, lazy_or), self.evaluate(q.b, lazy_or).resolved()
             keep = ~np.isin(a.docnums, b.docnums)
             return Scored(a.docnums[keep], a.scores[keep], a.pending)
         if isinstance(q, (wq.And, wq.Or)) and q.boost == 1.0 and type(q) in (wq.And, wq.Or):
-            parts = [self.evaluate(c) for c in q.subqueries]
+            parts = [self.evaluate(c, lazy_or) for c in q.subqueries]
             if not parts:
                 raise Unsupported("empty compound")
             if isinstance(q, wq.And):
@@ -179,6 +225,8 @@ class FastScorer:
                     common = np.intersect1d(out.docnums, p.docnums)
                     out = Scored(common, _at(out, common, np) + _at(p, common, np), out.pending + p.pending)
                 return out
+            if lazy_or and any(p.pending for p in parts):
+                return _lazy_union(parts, np)
             parts = [p.resolved() for p in parts]
             docs = np.unique(np.concatenate([p.docnums for p in parts]))
             total = np.zeros(len(docs))
@@ -187,11 +235,12 @@ class FastScorer:
             return Scored(docs, total)
         raise Unsupported(type(q).__name__)
 
-    def top(self, q: wq.Query, limit: int, allowed=None, keep: Optional[Filter] = None) -> list[tuple[int, float]]:
+    def top(self, q: wq.Query, limit: int, allowed=None, keep: Optional[Filter] = None,
+            lazy_or: bool = False) -> list[tuple[int, float]]:
         """The best `limit` (docnum, score), best first, ties by docnum; only docnums in `allowed` when
-        given (a sorted numpy array), and only those passing `keep`."""
+        given (a sorted numpy array), and only those passing `keep`. `lazy_or`: see evaluate()."""
         np = numpy_module()
-        found = self.evaluate(q)
+        found = self.evaluate(q, lazy_or)
         docs, scores = found.docnums, found.scores
         if allowed is not None:
             mask = np.isin(docs, allowed, assume_unique=False)
@@ -222,6 +271,31 @@ class FastScorer:
             docs, scores = docs[pick], scores[pick]
         order = np.lexsort((docs, -scores))[:limit]
         return [(int(docs[i]), float(scores[i])) for i in order]
+
+def _lazy_union(parts: list, np) -> Scored:
+    """The documents of any part, scores added; a document only in parts with checks still owed passes when
+    it passes one of them (checked later, for as few documents as the caller needs)."""
+    docs = np.unique(np.concatenate([p.docnums for p in parts]))
+    total = np.zeros(len(docs))
+    for p in parts:
+        total[np.searchsorted(docs, p.docnums)] += p.scores
+    settled = [p.docnums for p in parts if not p.pending]
+    sure = np.unique(np.concatenate(settled)) if settled else np.zeros(0, dtype=np.int64)
+    owed = [p for p in parts if p.pending]
+
+    def passes(global_docs):
+        ok = np.isin(global_docs, sure)
+        for p in owed:
+            todo = np.nonzero(~ok & np.isin(global_docs, p.docnums))[0]
+            if len(todo):
+                good = np.ones(len(todo), dtype=bool)
+                for check in p.pending:
+                    good &= check(global_docs[todo])
+                ok[todo[good]] = True
+        return ok
+
+    return Scored(docs, total, (passes,))
+
 
 def _at(s: Scored, docs, np):
     """Scores of `s` at `docs` (all present in s.docnums)."""

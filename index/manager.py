@@ -40,6 +40,10 @@ from index.whoosh_fixes import missing_columns_remembered, open_searcher, worker
 from index.whoosh_query import by_sound, to_whoosh
 
 log = logging.getLogger("xunlu.index")
+# Memory each rebuild writer gathers postings in before it writes a sorted run to disk (Whoosh's limitmb; all
+# runs are merged at the end). Sound-alike and number fields nearly doubled the postings of a segment: at
+# 128 MB a 15-hour rebuild took 19 s of CPU instead of 12 s, most of it writing and merging runs.
+REBUILD_POOL_MB = 512
 
 
 class IndexProblem(XunluError):
@@ -283,7 +287,8 @@ class SearchIndex:
             missing_columns_remembered()
             if procs > 1:
                 workers_die_with_parent()
-            writer = ix.writer(procs=procs, multisegment=True, limitmb=128) if procs > 1 else ix.writer()
+            writer = (ix.writer(procs=procs, multisegment=True, limitmb=REBUILD_POOL_MB) if procs > 1
+                      else ix.writer(limitmb=REBUILD_POOL_MB))
             count = 0
             try:
                 for meta, segments in sessions:
@@ -336,7 +341,7 @@ class SearchIndex:
                 top = [(d, sc, "exact") for d, sc in self._top(s, shared, written, options.limit, keep, fq, text)]
                 if said is not None and len(top) < options.limit:
                     seen = {d for d, _, _ in top}
-                    more = self._top(s, shared, said, options.limit + len(top), keep, fq, text)
+                    more = self._top(s, shared, said, options.limit + len(top), keep, fq, text, lazy_or=True)
                     top += [(d, sc, "sound") for d, sc in more if d not in seen][:options.limit - len(top)]
                 # stored fields, hit times and snippets only for the returned page
                 page = [(s.stored_fields(docnum), score, match) for docnum, score, match in top]
@@ -355,13 +360,13 @@ class SearchIndex:
         return hits
 
     @staticmethod
-    def _top(s, shared: _Shared, q: Optional[wq.Query], limit: int, keep: Filter, fq, text: str
-             ) -> list[tuple[int, float]]:
+    def _top(s, shared: _Shared, q: Optional[wq.Query], limit: int, keep: Filter, fq, text: str,
+             lazy_or: bool = False) -> list[tuple[int, float]]:
         """The best `limit` (docnum, score) of `q`: numpy scoring (index.fastscore), else Whoosh's own."""
         if q is None:
             return []
         try:
-            return shared.fast_scorer(s).top(q, limit, keep=keep)
+            return shared.fast_scorer(s).top(q, limit, keep=keep, lazy_or=lazy_or)
         except Unsupported as why:
             log.debug("search %r left to Whoosh: %s", text, why)
             return [(r.docnum, r.score) for r in s.search(q, limit=limit, filter=fq)]

@@ -98,8 +98,11 @@ def read_column(reader, fieldname: str):
     cache[fieldname] = out
     return out
 
-def read_postings(reader, fieldname: str, text, values: bool = False):
-    """(segment docnums, weights[, raw values]) of one term in one segment, deleted documents dropped."""
+def read_postings(reader, fieldname: str, text, values: bool = False, within=None):
+    """(segment docnums, weights[, raw values]) of one term in one segment, deleted documents dropped.
+    `within` (sorted segment docnums): only the blocks of postings that may hold one of them are decoded
+    (a block's header names its last docnum), so that a phrase's later words cost what its rarest word
+    allows; documents outside `within` may still come back."""
     np = numpy_module()
     from whoosh.matching.wrappers import FilterMatcher
 
@@ -111,7 +114,16 @@ def read_postings(reader, fieldname: str, text, values: bool = False):
     if values and not (bulk and matcher.format.fixed_value_size() is None):
         raise Unsupported("values of this posting format")
     if bulk:
+        last = -1
         while matcher.is_active():
+            if within is not None:
+                top = getattr(matcher, "_maxid", None)
+                if top is not None:
+                    k = int(np.searchsorted(within, last, side="right"))
+                    last = top
+                    if k >= len(within) or within[k] > top:  # no wanted document in this block
+                        matcher._next_block()
+                        continue
             matcher._read_data()
             data = matcher._data
             n = matcher._blocklength

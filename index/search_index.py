@@ -3,10 +3,9 @@
 Each document is one segment. `bigrams` (pairs of neighbouring units, with positions) gives recall for any
 string of two or more units; `units` answers one-unit queries (117, 王); `words` (jieba for Chinese, the
 standard analyzer otherwise) adds word-level ranking; `sounds` (pairs of neighbouring toneless pinyin
-syllables, with positions: index.sounds) finds what was said when it was written with other characters, and
-`soundwords` (the pairs that are a word) a word of two syllables;
-`digits` (every part of three digits or more of a number read out digit by digit: index.numbers) finds a
-number by a part of it. A number that goes on in the next segment of the same speaker is indexed joined, in
+syllables, with positions; an odd position marks a pair said as a word: index.sounds) finds what was said
+when it was written with other characters; `digits` (every part of three digits or more of a number read out
+digit by digit: index.numbers) finds a number by a part of it. A number that goes on in the next segment of the same speaker is indexed joined, in
 the segment where it starts (index.numbers.joined_numbers). Word times are stored (packed: the words' text and
 start/end in ms) so that a hit's time is the time of the matched word, not of its segment. case, speaker and
 date are also per-document columns, which filters read for the candidate documents only
@@ -114,15 +113,9 @@ def _syllables_of(value: str) -> tuple:
     return tuple(sounds.doc_syllables(value, _found(value), _words_of(value)))
 
 
-class SoundPairTokenizer(_ListTokenizer):
-    """Two syllables that are one word, or two words of one character (index.sounds.word_pairs)."""
-
-    def tokens_of(self, value: str) -> list[str]:
-        return sounds.word_pairs(_syllables_of(value))
-
-
 class SoundTokenizer(Tokenizer):
-    """Pairs of neighbouring toneless pinyin syllables, positioned so that a phrase never spans a break."""
+    """Pairs of neighbouring toneless pinyin syllables, positioned so that a phrase never spans a break; an
+    odd position marks a pair said as a word (index.sounds.sound_tokens)."""
 
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, mode="", **kwargs):
@@ -170,8 +163,7 @@ def schema() -> fields.Schema:
         units=fields.TEXT(analyzer=UnitTokenizer(), phrase=False),
         # ranking only (a word jieba found scores higher): no positions needed
         words=fields.TEXT(analyzer=WordTokenizer(), phrase=False),
-        sounds=fields.TEXT(analyzer=SoundTokenizer(), phrase=True),      # phrases of three syllables or more
-        soundwords=fields.TEXT(analyzer=SoundPairTokenizer(), phrase=False),  # two syllables
+        sounds=fields.TEXT(analyzer=SoundTokenizer(), phrase=True),
         digits=fields.TEXT(analyzer=DigitTokenizer(), phrase=False),
         english=fields.TEXT(analyzer=StandardAnalyzer(), phrase=False),
     )
@@ -232,8 +224,7 @@ def documents(meta: SessionMeta, segments: Iterable[Segment],
                "room": meta.room or "", "officers": ",".join(meta.officers), "speaker": seg.speaker or "",
                "channel": seg.channel, "start": float(seg.start), "end": float(seg.end), "version": meta.version,
                "text": seg.text, "wordtimes": pack_times(source, times),
-               "bigrams": source, "units": source, "words": source, "sounds": source, "soundwords": source,
-               "digits": source,
+               "bigrams": source, "units": source, "words": source, "sounds": source, "digits": source,
                "english": source if (meta.language or "").startswith("en") else ""}
         if when is not None:
             doc["date"] = when

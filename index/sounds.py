@@ -13,7 +13,7 @@ confuse: `zh` (zh/z, ch/c, sh/s), `ng` (-ng/-n), `ln` (l/n), `fh` (f/h, fu/hu, f
 query's syllables into every variant that is a real syllable: nothing more is indexed for them. One syllable
 is never searched by sound (every 的 would be a 得), and a syllable is never dropped or replaced by a
 different one (on a two-syllable word that finds hundreds of unrelated places). Two syllables are matched
-only where they start or end a word (`word_pairs`): in the middle of 驾驶汽车 sits 驶汽, shi qi, but nobody said
+only where they start or end a word (`word_pair`): in the middle of 驾驶汽车 sits 驶汽, shi qi, but nobody said
 十七 there.
 """
 from __future__ import annotations
@@ -158,8 +158,10 @@ def _word_of_characters(word: str) -> Optional[tuple[str, ...]]:
 
 
 def sound_tokens(syllables: Sequence[Optional[Syllable]]) -> list[tuple[str, int]]:
-    """Pairs of neighbouring syllables with positions; a gap in the positions where the syllables break, so
-    that a phrase never spans what stands between them."""
+    """Pairs of neighbouring syllables with positions. The n-th pair is at position 2n, or 2n + 1 when the
+    two syllables are said as a word (word_pair): a phrase compares positions // 2, a two-syllable query
+    wants an odd position, and the index holds one posting per pair for both. A gap in the positions where
+    the syllables break, so that a phrase never spans what stands between them."""
     out: list[tuple[str, int]] = []
     pos, prev = 0, None
     for s in syllables:
@@ -169,24 +171,20 @@ def sound_tokens(syllables: Sequence[Optional[Syllable]]) -> list[tuple[str, int
             prev = None
             continue
         if prev is not None:
-            out.append((f"{prev}{SEP}{s[0]}", pos))
+            out.append((f"{prev[0]}{SEP}{s[0]}", 2 * pos + word_pair(prev, s)))
             pos += 1
-        prev = s[0]
+        prev = s
     return out
 
 
-def word_pairs(syllables: Sequence[Optional[Syllable]]) -> list[str]:
+def word_pair(a: Optional[Syllable], b: Optional[Syllable]) -> bool:
     """Two neighbouring syllables that start a word or end one (a word of two characters, two words of one,
     a word and the start of the next), or a word of the dictionary inside a longer word (授信 in 授信额度):
-    what a query of two syllables matches by sound. Two syllables from the middle of two words, the end of
+    where a query of two syllables matches by sound. Two syllables from the middle of two words, the end of
     驾驶 and the start of 汽车, sound like many a word: nobody said 十七 there. (A misheard word is rarely a
     word of jieba's dictionary: jieba cuts it short, 沉督 and 受信 stay words of their own. Measured on
     bench/kws.py: requiring both ends found 2.3 points less, one end is enough to drop most of those false
     hits.)"""
-    return [f"{a[0]}{SEP}{b[0]}" for a, b in zip(syllables, syllables[1:]) if _pair(a, b)]
-
-
-def _pair(a: Optional[Syllable], b: Optional[Syllable]) -> bool:
     if a is None or b is None:
         return False
     if a[3] or b[4]:
@@ -345,7 +343,7 @@ def check_tiers(tiers: Iterable[str]) -> tuple[str, ...]:
 def find_sounds(text: str, found: Sequence[Unit], readings: Sequence[tuple[str, ...]],
                 words: Optional[Sequence[str]] = None) -> list[tuple[int, int]]:
     """Source spans of `text` where one of `readings` was said. With `words` (jieba's, as indexed), first as
-    the index matched: the characters read by their words, two syllables only as a word (word_pairs);
+    the index matched: the characters read by their words, two syllables only as a word (word_pair);
     where that finds nothing, each character may be read any of its ways."""
     if words is not None:
         syllables = doc_syllables(text, found, words)
@@ -355,7 +353,7 @@ def find_sounds(text: str, found: Sequence[Unit], readings: Sequence[tuple[str, 
             for i in range(len(syllables) - n + 1):
                 window = syllables[i:i + n]
                 if all(s is not None and s[0] == r for s, r in zip(window, reading)) and \
-                        (n != 2 or _pair(window[0], window[1])):
+                        (n != 2 or word_pair(window[0], window[1])):
                     spans.append((window[0][1], window[-1][2]))
         if spans:
             return sorted(set(spans))

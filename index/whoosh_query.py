@@ -70,11 +70,26 @@ def _written(term: Term) -> Optional[wq.Query]:
 def _said(term: Term, loose: Sequence[str]) -> Optional[wq.Query]:
     alternatives = []
     for reading in sounds.loosen(term.pinyin, loose):
-        grams = sounds.grams(reading)  # two syllables: said as a word (index.sounds.word_pairs)
-        alternatives.append(wq.Phrase("sounds", grams) if len(grams) > 1 else wq.Term("soundwords", grams[0]))
+        grams = sounds.grams(reading)
+        alternatives.append(SoundPhrase("sounds", grams) if len(grams) > 1 else SoundPair("sounds", grams[0]))
     if not alternatives:
         return None
     return alternatives[0] if len(alternatives) == 1 else wq.Or(alternatives)
+
+
+class SoundPair(wq.Term):
+    """Two syllables said as a word: the pair at an odd position of `sounds` (index.sounds.sound_tokens).
+    index.fastscore checks the position; Whoosh's own searcher, should a query be left to it, takes any."""
+
+
+class SoundPhrase(wq.And):
+    """Three syllables or more in a row: the pairs at positions that follow each other once halved
+    (index.sounds.sound_tokens). index.fastscore checks the positions; Whoosh's own searcher, should a query
+    be left to it, only asks for all the pairs."""
+
+    def __init__(self, fieldname: str, words: Sequence[str]):
+        super().__init__([wq.Term(fieldname, w) for w in words])
+        self.fieldname, self.words = fieldname, list(words)
 
 
 def by_sound(node: Node) -> bool:
