@@ -9,14 +9,12 @@ Two officers (甲 owns a session, 乙 does not), a supervisor and an admin.
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -27,27 +25,6 @@ from bench.common import ROOT, make_log
 
 log = make_log("attack")
 PASSWORD = "correct-horse-77"
-
-
-class Target:
-    """A loopback HTTP server that counts the requests it gets (to see an SSRF land)."""
-
-    def __init__(self):
-        self.hits = 0
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                outer.hits += 1
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/x"
 
 
 def ffmpeg(*args: str) -> None:
@@ -112,12 +89,13 @@ def main() -> int:
         media = tmp_path / "media"
         media.mkdir()
         server, sid, live_sid, held = setup(tmp_path / "home", media)
+        from helpers.web import CountingServer
         home = server.home
         try:
             jia, yi, sup = login(server.url, "jia"), login(server.url, "yi"), login(server.url, "fazhi")
             original = next((home / "sessions" / sid / "original").iterdir())
             sessions_before = {s["id"] for s in sup.get("/api/sessions").json()}
-            target = Target()
+            target = CountingServer("/x")
             created = tmp_path / "created.txt"
 
             def source(body: dict) -> Callable[[], tuple[bool, str]]:

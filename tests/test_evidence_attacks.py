@@ -6,15 +6,14 @@ of evidence that left no trace. In-process with the real live backend and import
 attack is refused before one would be)."""
 from __future__ import annotations
 
-import http.server
 import json
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from helpers.auth import fast_auth, login_as
+from helpers.web import CountingServer
 from test_web_fakes import INTERVIEW, ScriptedTranscriber, make_video, script, seed_session
 
 from accounts.types import OFFICER, SUPERVISOR
@@ -41,30 +40,6 @@ def world(tmp_path_factory):
 
 def sessions(world) -> set[str]:
     return {s["id"] for s in world["c"].get("/api/sessions", headers=world["sup"]).json()}
-
-
-class CountingServer:
-    """A loopback HTTP server that counts the requests it gets (the SSRF target)."""
-
-    def __init__(self):
-        self.hits = 0
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                outer.hits += 1
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/secret"
-
-    def close(self):
-        self.httpd.shutdown()
 
 
 def test_a_live_source_is_never_a_server_path_url_or_filter(world, tmp_path):
