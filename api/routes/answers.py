@@ -125,10 +125,12 @@ class SearchHit(Answer):
     text: str
     snippet: str
     score: float
+    match: str = Field(description="exact (found as written) or sound (a sound-alike: see written)")
     segment: int
     channel: int
     case: Optional[str]
     date: Optional[str]
+    written: Optional[str] = Field(None, description="the matched words as transcribed, for a sound-alike hit")
 
 
 class SearchAnswer(Answer):
