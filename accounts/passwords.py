@@ -49,12 +49,14 @@ def generate_password(length: int = 16) -> str:
 def check_password(password: str, username: str) -> None:
     """The password rule; raises AuthError with the reason."""
     if not isinstance(password, str) or len(password) < MIN_LENGTH:
-        raise AuthError(f"密码太短 password too short: at least {MIN_LENGTH} characters")
+        raise AuthError(f"密码太短 password too short: at least {MIN_LENGTH} characters", code="password_too_short",
+                        params={"min": MIN_LENGTH})
     if len(password) > MAX_LENGTH:
-        raise AuthError(f"密码太长 password too long: at most {MAX_LENGTH} characters")
+        raise AuthError(f"密码太长 password too long: at most {MAX_LENGTH} characters", code="password_too_long",
+                        params={"max": MAX_LENGTH})
     if password.strip() != password:
-        raise AuthError("密码不能以空格开头或结尾 password must not start or end with spaces")
+        raise AuthError("密码不能以空格开头或结尾 password must not start or end with spaces", code="password_spaces")
     if password.lower() == username.lower() or username.lower() in password.lower():
-        raise AuthError("密码不能包含用户名 password must not contain the user name")
+        raise AuthError("密码不能包含用户名 password must not contain the user name", code="password_has_name")
     if len(set(password)) < 4:
-        raise AuthError("密码太简单 password too simple: use at least 4 different characters")
+        raise AuthError("密码太简单 password too simple: use at least 4 different characters", code="password_too_simple")

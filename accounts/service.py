@@ -133,10 +133,10 @@ class AuthService:
                     self.store.set_wait(user.username, now + delay)
                 self.audit("anonymous", "auth.backoff", f"users/{name}",
                            {"address": address, "failures": failures, "wait": round(delay, 1)})
-            raise LoginRefused(WRONG)
+            raise LoginRefused(WRONG, code="login_wrong")
         if user.disabled:
             self.audit("anonymous", "auth.login_failed", f"users/{name}", {"address": address, "reason": "disabled"})
-            raise LoginRefused("账户已停用 this account is disabled")
+            raise LoginRefused("账户已停用 this account is disabled", code="account_disabled")
         self.store.record_success(user.username, where, now)
         if self.hasher.needs_rehash(stored):
             self.store.rehash(user.username, self.hasher.hash(password))
@@ -180,7 +180,7 @@ class AuthService:
 
         token = self.store.token(token_id)
         if token is None or (token.username.casefold() != actor.username.casefold() and not can_admin(actor)):
-            raise AuthError(f"没有这个登录 no such login: {token_id}")
+            raise AuthError(f"没有这个登录 no such login: {token_id}", code="unknown_login")
         self.store.revoke(token.id)
         self.audit(actor.actor, "auth.revoke", f"users/{token.username}", {"address": address, "login": token.id})
         self._changed(token.username)
@@ -252,7 +252,8 @@ class AuthService:
         target = self.store.require(username)
         if confirmer is not None and not can_confirm_grant(confirmer, target):
             if target.pending_role is None:
-                raise AuthError(f"没有待确认的授权 nothing waits for confirmation for {target.username}")
+                raise AuthError(f"没有待确认的授权 nothing waits for confirmation for {target.username}",
+                                code="nothing_pending")
             raise NotAllowed(f"{confirmer.username} may not confirm this: a second person must (an admin or a "
                              f"supervisor who did not ask for it, other than {target.username})")
         who = confirmer.actor if confirmer is not None else (actor or "system")

@@ -83,9 +83,9 @@ def clean_name(name: str, what: str = "用户名 user name") -> str:
     name = unicodedata.normalize("NFKC", name or "").strip()
     if not USERNAME.match(name):
         raise AuthError(f"{what} {name!r} 不可用: 1-32 letters, digits, Chinese characters, '.', '-' or '_', "
-                        "starting with a letter or digit")
+                        "starting with a letter or digit", code="bad_name", params={"name": name})
     if name.lower() in RESERVED:
-        raise AuthError(f"{what} {name!r} is reserved")
+        raise AuthError(f"{what} {name!r} is reserved", code="name_reserved", params={"name": name})
     return name
 
 
@@ -188,13 +188,14 @@ class UserStore:
         username = clean_name(username)
         display = clean_name(display_name, "姓名 display name") if display_name else None
         if role not in ROLES:
-            raise AuthError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+            raise AuthError(f"unknown role {role!r}: use one of {', '.join(ROLES)}", code="unknown_role")
         with self._tx() as conn:
             for name in {username, display} - {None}:
                 clash = conn.execute("SELECT username FROM users WHERE username = ? OR display_name = ?",
                                      (name, name)).fetchone()
                 if clash:
-                    raise AuthError(f"名称已被使用 the name {name!r} is already used by user {clash['username']}")
+                    raise AuthError(f"名称已被使用 the name {name!r} is already used by user {clash['username']}",
+                                    code="name_taken", params={"name": name})
             conn.execute("INSERT INTO users (username, display_name, role, password_hash, created_at) "
                          "VALUES (?, ?, ?, ?, ?)", (username, display, role, password_hash, _now_iso()))
             if pending_by:
@@ -214,7 +215,7 @@ class UserStore:
         user = self.require(username)
         with self._tx() as conn:
             if disabled and self._acting_admin(user) and self._enabled_admins(conn) <= 1:
-                raise AuthError("不能停用最后一个管理员 cannot disable the last enabled admin")
+                raise AuthError("不能停用最后一个管理员 cannot disable the last enabled admin", code="last_admin")
             conn.execute("UPDATE users SET disabled = ? WHERE username = ?", (int(disabled), user.username))
             if disabled:
                 self._revoke_all(conn, user.username)
@@ -225,12 +226,12 @@ class UserStore:
         (`pending_by`, the web). Either way the user's logins end."""
         user = self.require(username)
         if role not in ROLES:
-            raise AuthError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+            raise AuthError(f"unknown role {role!r}: use one of {', '.join(ROLES)}", code="unknown_role")
         with self._tx() as conn:
             if self._acting_admin(user) and (role != ADMIN or pending_by) and self._enabled_admins(conn) <= 1:
                 raise AuthError("不能撤销最后一个管理员 cannot take the role from the last enabled admin"
                                 + (" (a web role change waits for a confirmation: use xunlu users role on the "
-                                   "server)" if pending_by else ""))
+                                   "server)" if pending_by else ""), code="last_admin")
             if pending_by:
                 self._pend(conn, user.username, role, pending_by)
             else:
@@ -247,7 +248,7 @@ class UserStore:
         with self._tx() as conn:
             if pending_by and self._acting_admin(user) and self._enabled_admins(conn) <= 1:
                 raise AuthError("不能重置最后一个管理员的密码 cannot reset the last enabled admin's password over the "
-                                "web: use xunlu users passwd on the server")
+                                "web: use xunlu users passwd on the server", code="last_admin_password")
             conn.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL "
                          "WHERE username = ?", (password_hash, user.username))
             conn.execute("UPDATE login_attempts SET failures = 0, last_failure = NULL WHERE name = ?",
@@ -286,9 +287,11 @@ class UserStore:
                                (user.username,)).fetchone()
             wanted = row["pending_role"]
             if wanted is None:
-                raise AuthError(f"没有待确认的授权 nothing waits for confirmation for {user.username}")
+                raise AuthError(f"没有待确认的授权 nothing waits for confirmation for {user.username}",
+                                code="nothing_pending")
             if role is not None and role != wanted:
-                raise AuthError(f"the request for {user.username} is now {wanted!r}, not {role!r}: look again")
+                raise AuthError(f"the request for {user.username} is now {wanted!r}, not {role!r}: look again",
+                                code="grant_changed")
             conn.execute("UPDATE users SET role = ?, pending_role = NULL, pending_by = NULL, pending_since = NULL "
                          "WHERE username = ?", (wanted, user.username))
         return self.require(username), wanted, tuple(json.loads(row["pending_by"] or "[]"))

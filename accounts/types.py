@@ -20,21 +20,30 @@ ROLE_NAMES = {OFFICER: "办案民警 officer", SUPERVISOR: "法制监督员 supe
 class AuthError(XunluError):
     """A user-management request that cannot be done (unknown user, bad name, weak password, ...)."""
 
+    code = "account_error"
+
 
 class UnknownUser(AuthError):
     """No such user."""
 
+    code = "unknown_user"
+
 
 class NotAllowed(AuthError):
     """The caller may not do this (e.g. confirm a role grant they asked for themselves)."""
+
+    code = "not_allowed"
 
 
 class LoginRefused(AuthError):
     """Wrong name or password, a disabled user, or an address that must wait after failed logins (`retry_after`
     seconds)."""
 
-    def __init__(self, message: str, retry_after: Optional[int] = None):
-        super().__init__(message)
+    code = "login_refused"
+
+    def __init__(self, message: str, retry_after: Optional[int] = None, code: Optional[str] = None):
+        super().__init__(message, code=code or ("login_wait" if retry_after else None),
+                         params={"seconds": retry_after} if retry_after else None)
         self.retry_after = retry_after
 
 

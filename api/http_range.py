@@ -37,10 +37,13 @@ class ByteRange:
 class RangeError(XunluError, ValueError):
     """A Range header that cannot be served."""
 
+    code = "bad_range"
+
 
 class RangeNotSatisfiable(RangeError):
     """416: invalid bytes ranges, or none of them overlaps the representation."""
 
+    code = "range_not_satisfiable"
     http_status = 416
 
     def __init__(self, message: str, size: int):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -98,11 +99,30 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX audit_action ON audit(action)
     """,
+    # the 讯问笔录's header: 记录人, the person's identity; the vocabulary the recognition was given (JSON list)
+    """
+    ALTER TABLE sessions ADD COLUMN recorder TEXT;
+    ALTER TABLE sessions ADD COLUMN suspect_gender TEXT;
+    ALTER TABLE sessions ADD COLUMN suspect_birth TEXT;
+    ALTER TABLE sessions ADD COLUMN suspect_id TEXT;
+    ALTER TABLE sessions ADD COLUMN suspect_address TEXT;
+    ALTER TABLE sessions ADD COLUMN vocabulary TEXT
+    """,
 )
+_ADD_COLUMN = re.compile(r"^\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)", re.IGNORECASE)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _has_column(conn: sqlite3.Connection, statement: str) -> bool:
+    """Whether `statement` adds a column that is already there (a schema version set back by hand, as
+    tests of older archives do): adding it again would fail."""
+    match = _ADD_COLUMN.match(statement)
+    if not match:
+        return False
+    return match.group(2) in {row[1] for row in conn.execute(f"PRAGMA table_info({match.group(1)})")}
 
 
 def migrate(conn: sqlite3.Connection) -> None:
@@ -117,7 +137,7 @@ def migrate(conn: sqlite3.Connection) -> None:
                 conn.execute("ROLLBACK")
                 continue
             for statement in MIGRATIONS[number].split(";"):
-                if statement.strip():
+                if statement.strip() and not _has_column(conn, statement):
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number + 1}")
             conn.execute("COMMIT")

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Optional
 from archive.types import Session
 
 RECORD = "record"                       # the details key of a binding
-LIST_COLUMNS = ("officers", "speakers")  # JSON lists in the catalog, lists in the chain
+LIST_COLUMNS = ("officers", "speakers", "vocabulary")  # JSON lists in the catalog, lists in the chain
 WARNING_BOUND = ("key", "session_id", "rule", "state", "closed_at", "closed_by", "close_reason")
 SESSION_FIELDS = tuple(f.name for f in fields(Session) if f.name not in ("id", "media", "transcripts"))
 MEDIA_FIELDS = ("role", "path", "sha256", "size")

@@ -21,6 +21,8 @@ from archive.types import ArchiveError, AuditEntry, MediaFile, NotFound, Session
 
 log = logging.getLogger("xunlu.archive")
 WARNING_TARGET = re.compile(r"^[^/]+/warning/(\d+)$")
+# the 讯问笔录's header fields a session may be given after it was made (update_session)
+RECORD_FIELDS = ("recorder", "suspect_gender", "suspect_birth", "suspect_id", "suspect_address")
 
 
 def system_actor() -> str:
@@ -117,13 +119,17 @@ class Archive:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 self.conn.execute(
                     "INSERT INTO sessions (id, status, created_at, started_at, duration, case_id, room, officers,"
-                    " suspect, speakers, source_name, language, unit, check_in_at, night_reason)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " suspect, speakers, source_name, language, unit, check_in_at, night_reason, recorder,"
+                    " suspect_gender, suspect_birth, suspect_id, suspect_address, vocabulary)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (sid, status, created, fields.get("started_at"), fields.get("duration"), fields.get("case_id"),
                      fields.get("room"), json.dumps(list(fields.get("officers", ())), ensure_ascii=False),
                      fields.get("suspect"), json.dumps(list(fields.get("speakers", ())), ensure_ascii=False),
                      fields.get("source_name"), fields.get("language"), fields.get("unit"),
-                     fields.get("check_in_at"), fields.get("night_reason")))
+                     fields.get("check_in_at"), fields.get("night_reason"), fields.get("recorder"),
+                     fields.get("suspect_gender"), fields.get("suspect_birth"), fields.get("suspect_id"),
+                     fields.get("suspect_address"),
+                     json.dumps(list(fields.get("vocabulary", ())), ensure_ascii=False)))
                 self.ledger.append(actor, "session.create", sid,
                                    {k: (list(v) if isinstance(v, tuple) else v) for k, v in fields.items()
                                     if v not in (None, (), [])}, records.bind_session(self.conn, sid))
@@ -140,7 +146,7 @@ class Archive:
         """Change session fields; the new values go into the audit chain (`session.set`) in the same
         transaction."""
         allowed = {"status", "started_at", "duration", "error", "language", "unit", "check_in_at", "signed_at",
-                   "night_reason"}
+                   "night_reason", *RECORD_FIELDS}
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"cannot update {sorted(bad)}")
@@ -183,7 +189,10 @@ class Archive:
                        speakers=tuple(json.loads(row["speakers"])), language=row["language"],
                        source_name=row["source_name"], error=row["error"], media=media, transcripts=versions,
                        unit=row["unit"], check_in_at=row["check_in_at"], signed_at=row["signed_at"],
-                       night_reason=row["night_reason"])
+                       night_reason=row["night_reason"], recorder=row["recorder"],
+                       suspect_gender=row["suspect_gender"], suspect_birth=row["suspect_birth"],
+                       suspect_id=row["suspect_id"], suspect_address=row["suspect_address"],
+                       vocabulary=tuple(json.loads(row["vocabulary"] or "[]")))
 
     def list(self, case_id: Optional[str] = None, status: Optional[str] = None) -> list[Session]:
         query, args = "SELECT id FROM sessions WHERE 1=1", []

@@ -89,7 +89,7 @@ def edit(archive: Archive, sid: str, changes: Mapping[int, str], author: str, re
     unknown = sorted(set(changes) - ids)
     if unknown:
         raise ArchiveError(f"no segment {unknown[0]} in {sid} v{latest.version} (segments 0-{max(ids, default=0)})")
-    segments = tuple(replace(s, text=changes[s.id].strip(), words=()) if s.id in changes and
+    segments = tuple(replace(s, text=changes[s.id].strip(), words=(), unintelligible=False) if s.id in changes and
                      changes[s.id].strip() != s.text else s for s in latest.segments)
     if segments == latest.segments:
         raise ArchiveError("nothing changed: the new text is the same as the current one")

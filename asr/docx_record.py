@@ -1,4 +1,7 @@
-"""The 讯问笔录 (interrogation record) as a Word document, to print and have signed on every page.
+"""The 讯问笔录 (interrogation record): its content (`record_content`: the header lines of a real 讯问笔录, the
+rights notice as it was read, the 问/答 turns, the closing statement and signature lines), and that content as
+a Word document to print and have signed on every page. The print view (player_web/static/record.html, and
+the PDF printed from it) shows the same `record_content`.
 
 Body paragraphs are "问：…" / "答：…", each ending with its recording time in small grey text so a reader can
 find the moment in the video. Every page's footer carries the signature/date line and "第 X 页 共 Y 页"
@@ -24,6 +27,15 @@ log = logging.getLogger("xunlu.asr.docx")
 
 
 @dataclass(frozen=True)
+class RightsRead:
+    """The rights notice (权利义务告知) as the recording has it: where it was read and its words; `start` None
+    when no notice was found in the transcript."""
+
+    start: Optional[float]          # seconds from the first audio sample
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class RecordHeader:
     case_id: Optional[str]
     place: Optional[str]            # 讯问地点 (the room)
@@ -34,6 +46,13 @@ class RecordHeader:
     session_id: Optional[str]       # 录音录像编号
     recorder: Optional[str] = None  # 记录人
     title: str = "讯问笔录"
+    number: Optional[int] = None    # 第N次 讯问 of this person in this case
+    unit: Optional[str] = None      # 工作单位 of the officers
+    gender: Optional[str] = None    # 被讯问人 性别
+    birth: Optional[str] = None     # 出生日期, YYYY-MM-DD
+    id_number: Optional[str] = None  # 身份证件种类及号码
+    address: Optional[str] = None   # 现住址
+    rights: Optional[RightsRead] = None  # None: not looked for
 
 
 @dataclass(frozen=True)
@@ -79,6 +98,78 @@ def time_range(started_at: Optional[str], ended_at: Optional[str]) -> str:
     if not (started_at or ended_at):
         return MISSING
     return f"{format_time(started_at)} 至 {format_time(ended_at)}"
+
+
+def format_day(day: Optional[str]) -> str:
+    """"1990-01-31" -> "1990年01月31日"."""
+    try:
+        d = datetime.fromisoformat((day or "").strip())
+    except ValueError:
+        return clean(day)
+    return f"{d.year}年{d.month:02d}月{d.day:02d}日"
+
+
+def age_at(birth: Optional[str], when: Optional[str]) -> Optional[int]:
+    """Full years from `birth` (YYYY-MM-DD) to the day of `when` (ISO 8601), when both are dates."""
+    try:
+        born, then = datetime.fromisoformat((birth or "").strip()), datetime.fromisoformat((when or "").strip())
+    except ValueError:
+        return None
+    years = then.year - born.year - ((then.month, then.day) < (born.month, born.day))
+    return years if years >= 0 else None
+
+
+def title_of(header: RecordHeader) -> str:
+    title = clean(header.title) or "讯问笔录"
+    return f"{title}（第{header.number}次）" if header.number else title
+
+
+def header_lines(header: RecordHeader) -> list[tuple[str, str]]:
+    """The header block as printed, (name, value) in order. The fields every record has say （未填写） when
+    missing; 记录人, 工作单位 and the identity beyond the name appear when known."""
+    lines = [("案件编号", _value(header.case_id)), ("讯问时间", time_range(header.started_at, header.ended_at)),
+             ("讯问地点", _value(header.place)),
+             ("讯问人", "、".join(n for n in map(clean, header.officers) if n) or MISSING)]
+    if clean(header.unit):
+        lines.append(("工作单位", clean(header.unit)))
+    if clean(header.recorder):
+        lines.append(("记录人", clean(header.recorder)))
+    person = _value(header.person)
+    identity = []
+    if clean(header.gender):
+        identity.append(f"性别：{clean(header.gender)}")
+    if clean(header.birth):
+        age = age_at(header.birth, header.started_at)
+        identity.append(f"出生日期：{format_day(header.birth)}" + (f"（{age}岁）" if age is not None else ""))
+    lines.append(("被讯问人", "　".join([person, *identity])))
+    if clean(header.id_number):
+        lines.append(("身份证件种类及号码", clean(header.id_number)))
+    if clean(header.address):
+        lines.append(("现住址", clean(header.address)))
+    lines.append(("录音录像编号", _value(header.session_id)))
+    return lines
+
+
+def rights_line(header: RecordHeader) -> Optional[str]:
+    """How the rights notice was read, from the recording; None when it was not looked for."""
+    r = header.rights
+    if r is None:
+        return None
+    if r.start is None:
+        return "权利义务告知：录音录像中未识别到宣读权利义务告知，请核对录像。"
+    said = clean(r.text)
+    return f"权利义务告知：已于录音录像{clock(r.start)}宣读" + (f"：“{said}”" if said else "。")
+
+
+def record_content(transcript: Transcript, header: RecordHeader,
+                   question_speakers: tuple[str, ...] = ("officer",)) -> dict[str, Any]:
+    """What the 笔录 says, for any renderer (the print view): plain JSON."""
+    return {"title": title_of(header), "number": header.number,
+            "fields": [{"name": n, "value": v} for n, v in header_lines(header)],
+            "rights": rights_line(header),
+            "turns": [{"label": t.label, "text": t.text, "start": t.start, "clock": clock(t.start)}
+                      for t in turns(transcript, tuple(question_speakers))],
+            "closing": CLOSING, "signatures": [PERSON_SIGN, OFFICER_SIGN], "footer": PERSON_SIGN}
 
 
 def clock(seconds: float) -> str:
@@ -161,7 +252,7 @@ def _setup(doc: Any, header: RecordHeader) -> None:
     sec.top_margin, sec.bottom_margin = Mm(25), Mm(30)
     sec.left_margin, sec.right_margin = Mm(28), Mm(25)  # wider left for binding
     sec.header_distance, sec.footer_distance = Mm(12), Mm(10)
-    doc.core_properties.title = clean(header.title)
+    doc.core_properties.title = title_of(header)
     doc.core_properties.author = "xunlu"
     doc.core_properties.comments = f"录音录像编号 {_value(header.session_id)}"
 
@@ -193,18 +284,15 @@ def _body(doc: Any, header: RecordHeader, items: list[_Turn]) -> None:
 
     title = doc.add_paragraph()
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    run = title.add_run(clean(header.title) or "讯问笔录")
+    run = title.add_run(title_of(header))
     run.bold, run.font.size, run.font.name = True, Pt(22), TITLE_FONT  # 二号
     _east_asian(run._r, TITLE_FONT)
 
-    fields = [("案件编号", _value(header.case_id)), ("讯问地点", _value(header.place)),
-              ("讯问时间", time_range(header.started_at, header.ended_at)),
-              ("讯问人", "、".join(n for n in map(clean, header.officers) if n) or MISSING)]
-    if header.recorder is not None and clean(header.recorder):
-        fields.append(("记录人", clean(header.recorder)))
-    fields += [("被讯问人", _value(header.person)), ("录音录像编号", _value(header.session_id))]
-    for name, value in fields:
+    for name, value in header_lines(header):
         doc.add_paragraph(f"{name}：{value}")
+    rights = rights_line(header)
+    if rights:
+        doc.add_paragraph(rights)
 
     for turn in items:
         p = doc.add_paragraph()

@@ -1,13 +1,13 @@
-"""Transcribe a recording: decode, gate crosstalk, VAD, Whisper with word times region by region, guards,
-Simplified text.
+"""Transcribe a recording: decode, gate crosstalk, VAD, Whisper with word times, guards, Simplified text.
 
 `Transcriber.transcribe(path, options)` returns a lazy iterator of segments in time order and an info
 object; everything that can be wrong with the input is checked before the first segment is produced. Each
-channel's speech regions are decoded one after another (asr/regions.py), at temperature 0: the same audio,
-model, options and versions give the same transcript, byte for byte. `--batch-size N` decodes short clips N
-at a time (asr/batched.py); a region that comes out of it without text is decoded again alone. Either way
-every region the VAD heard ends with words or as a segment marked unintelligible, counted in the info's
-`coverage`; the info's `reproduce` says what reproduces the transcript (asr/reproduce.py).
+channel's speech regions are joined end to end and decoded long-form at temperature 0, words aligned per
+window (asr/longform.py): the same audio, model, options and versions give the same transcript, byte for
+byte. `--batch-size N` decodes short clips N at a time instead (asr/batched.py). Either way a region that
+came out without text is decoded again alone, and every region the VAD heard ends with words or as a segment
+marked unintelligible (asr/regions.py), counted in the info's `coverage`; the info's `reproduce` says what
+reproduces the transcript (asr/reproduce.py).
 """
 from __future__ import annotations
 
@@ -21,10 +21,12 @@ import numpy as np
 from asr import audio as audio_io
 from asr import guards
 from asr.batched import transcribe_batched
+from asr.channels import split_channels
 from asr.digits import tidy_text, tidy_words
+from asr.longform import transcribe_longform
 from asr.regions import Channel, RegionDecoder
 from asr.types import Coverage, ReproducibleTranscript, TranscribeOptions, TranscriptionInfo
-from asr.vad import SAMPLE_RATE, channels_are_copies, crosstalk_gate, speech_regions
+from asr.vad import SAMPLE_RATE, Region
 from asr.words import ZH_PROMPT, heard_as_speech, snap_to_onsets, split_at_pauses, word_chunks
 from core.errors import OptionError
 from core.textnorm import to_simplified
@@ -58,20 +60,25 @@ class Transcriber:
 
     # -- public -------------------------------------------------------------------------------------
     def transcribe(self, path: str, options: TranscribeOptions) -> tuple[Iterator[Segment], TranscriptionInfo]:
+        """The file is decoded into a temporary file (asr/audio.py), gated there and read region by region."""
         language = check_language(options.language)
         info, samples = audio_io.load(path)
-        return self.transcribe_array(samples, options.with_(language=language))
+        return self._transcribe(samples, options.with_(language=language), owned=True)
 
     def transcribe_array(self, samples: np.ndarray,
                          options: TranscribeOptions) -> tuple[Iterator[Segment], TranscriptionInfo]:
-        """`samples`: float32 at 16 kHz, shape (channels, n) or (n,)."""
+        """`samples`: float32 at 16 kHz, shape (channels, n) or (n,), in memory or a memmap; never written to."""
+        return self._transcribe(samples, options, owned=False)
+
+    def _transcribe(self, samples: np.ndarray, options: TranscribeOptions,
+                    owned: bool) -> tuple[Iterator[Segment], TranscriptionInfo]:
         language = check_language(options.language)
         options = options.with_(language=language)
         if samples.ndim == 1:
             samples = samples[None, :]
         n_channels, n = samples.shape
         duration = n / SAMPLE_RATE
-        channels = self._split_channels(samples, options)
+        channels = self._split_channels(samples, options, in_place=owned)
         speech = sum((r.end - r.start) for ch in channels for r in ch.regions) / SAMPLE_RATE
         lang_prob = 1.0
         if language is None:
@@ -90,31 +97,22 @@ class Transcriber:
         return record(self.model_label, self.provenance, opts)
 
     # -- channels and VAD ------------------------------------------------------------------------------
-    def _split_channels(self, samples: np.ndarray, options: TranscribeOptions) -> list[Channel]:
-        n_channels = samples.shape[0]
-        speakers = list(options.speakers)
-        if speakers and len(speakers) != n_channels:
-            raise OptionError(f"--speakers names {len(speakers)} speaker(s) but the recording has "
-                              f"{n_channels} audio channel(s)")
-        if n_channels == 1 or (not speakers and channels_are_copies(samples)):
-            mono = samples.mean(axis=0).astype(np.float32) if n_channels > 1 else samples[0]
-            names: list[Optional[str]] = [speakers[0] if speakers else None]
-            tracks = [mono]
-        else:
-            tracks = list(crosstalk_gate(samples))
-            names = list(speakers) if speakers else [None] * n_channels
-        out = []
-        for index, (track, name) in enumerate(zip(tracks, names)):
-            regions = speech_regions(track, options.vad_threshold, options.min_silence_ms,
-                                     options.speech_pad_ms)
-            out.append(Channel(index, name, track, tuple(regions)))
-        return out
+    def _split_channels(self, samples: np.ndarray, options: TranscribeOptions,
+                        in_place: bool = False) -> list[Channel]:
+        """Copies folded, crosstalk gated, VAD regions: a chunk at a time (asr/channels.py)."""
+        return split_channels(samples, options, in_place)
 
     def _detect_language(self, channels: list[Channel]) -> tuple[str, float]:
         best = max(channels, key=lambda ch: sum(r.end - r.start for r in ch.regions))
         if not best.regions:
             return "en", 0.0
-        speech = np.concatenate([best.samples[r.start:r.end] for r in best.regions])[: 30 * SAMPLE_RATE]
+        first, heard = [], 0   # the first 30 s of speech, not all of it
+        for r in best.regions:
+            first.append(best.samples[r.start:r.end])
+            heard += r.end - r.start
+            if heard >= 30 * SAMPLE_RATE:
+                break
+        speech = np.concatenate(first)[: 30 * SAMPLE_RATE]
         language, prob, _ = self.model.detect_language(speech)
         return language, float(prob)
 
@@ -122,47 +120,54 @@ class Transcriber:
     def _segments(self, channels: list[Channel], opts: TranscribeOptions, duration: float,
                   coverage: Coverage) -> Iterator[Segment]:
         heard = [ch for ch in channels if ch.regions]
-        if opts.batch_size > 0:
-            decoder = RegionDecoder(self.model, opts, coverage)
-            streams = [self._batched(decoder, ch, opts, duration) for ch in heard]
-        elif len(heard) > 1 and _idle_workers(self.model) >= 2:
-            yield from _numbered(side_by_side(self.model, heard, opts, duration, coverage))
+        if len(heard) > 1 and opts.batch_size == 0 and _idle_workers(self.model) >= 2:
+            yield from _numbered(side_by_side(self, heard, opts, duration, coverage))
             return
-        else:
-            decoder = RegionDecoder(self.model, opts, coverage)
-            streams = [decoder.channel(ch, duration) for ch in heard]
+        streams = [self.channel(ch, opts, duration, coverage) for ch in heard]
         yield from _numbered(heapq.merge(*streams, key=_order))
 
-    def _batched(self, decoder: RegionDecoder, ch: Channel, opts: TranscribeOptions,
-                 duration: float) -> Iterator[Segment]:
-        """The batched mode: clips of the channel's joined speech decoded N at a time; then, region by
-        region, what they gave, and the region decoded again alone where they gave nothing."""
+    def channel(self, ch: Channel, opts: TranscribeOptions, duration: float,
+                coverage: Coverage) -> Iterator[Segment]:
+        """One channel's segments in time order: its regions joined end to end and decoded long-form
+        (asr/longform.py), or in short clips N at a time (`--batch-size N`, asr/batched.py), GROUP_S of
+        speech at a time (so that a long recording's speech is never all in memory at once); then, region by
+        region, what that gave, and the region decoded again alone where it gave nothing or stopped before
+        the speech did (asr/regions.py)."""
+        decoder = RegionDecoder(self.model, opts, coverage)
+        for group in speech_groups(ch.regions, GROUP_S):
+            yield from self._group(decoder, ch, group, opts, duration)
+
+    def _group(self, decoder: RegionDecoder, ch: Channel, regions: tuple[Region, ...], opts: TranscribeOptions,
+               duration: float) -> Iterator[Segment]:
         from faster_whisper.vad import SpeechTimestampsMap
 
-        chunks = [{"start": r.start, "end": r.end} for r in ch.regions]
-        speech = np.concatenate([ch.samples[r.start:r.end] for r in ch.regions]).astype(np.float32)
+        chunks = [{"start": r.start, "end": r.end} for r in regions]
+        speech = np.concatenate([ch.samples[r.start:r.end] for r in regions], dtype=np.float32)
         ts_map = SpeechTimestampsMap(chunks, SAMPLE_RATE)
-        prompt = opts.initial_prompt
-        if prompt is None and opts.language == "zh":
-            prompt = ZH_PROMPT
-        raw = transcribe_batched(self.model, speech, ch.regions, opts.batch_size, opts.language, opts.beam,
-                                 prompt)
-        found: list[list[Segment]] = [[] for _ in ch.regions]
-        starts = [r.start / SAMPLE_RATE for r in ch.regions]
+        prompt = decoder.decoder.prompt
+        if opts.batch_size > 0:
+            raw = transcribe_batched(self.model, speech, regions, opts.batch_size, opts.language, opts.beam,
+                                     prompt)
+        else:
+            raw = transcribe_longform(self.model, speech, opts.language, opts.beam, prompt)
+        del speech
+        found: list[list[Segment]] = [[] for _ in regions]
+        starts = [r.start / SAMPLE_RATE for r in regions]
         for fw_seg in raw:
-            for seg in self._convert(fw_seg, ts_map, ch, opts):
-                kept = guards.guard(seg, duration, prompt)
+            for seg in self._convert(fw_seg, ts_map, ch, regions, opts):
+                kept = guards.guard(seg, duration, prompt, opts.hotwords)
                 if kept is not None and kept.text:
                     for k, part in _by_region(kept, starts):
                         found[k].append(part)
-        for region, segments in zip(ch.regions, found):
+        for region, segments in zip(regions, found):
             yield from decoder.region(ch, region, duration, decoded=sorted(segments, key=lambda s: s.start))
 
-    def _convert(self, fw_seg: Any, ts_map: Any, ch: Channel, opts: TranscribeOptions) -> list[Segment]:
+    def _convert(self, fw_seg: Any, ts_map: Any, ch: Channel, regions: tuple[Region, ...],
+                 opts: TranscribeOptions) -> list[Segment]:
         """A faster-whisper segment of the joined speech on the session clock, split at the pauses."""
         zh = (opts.language or "").startswith("zh")
         fw_words = list(fw_seg.words or ())
-        chunk = word_chunks(fw_words, ts_map, ch.regions)
+        chunk = word_chunks(fw_words, ts_map, regions)
         words: list[Word] = []
         for w, index in zip(fw_words, chunk):
             start = ts_map.get_original_time(w.start, index)
@@ -171,10 +176,10 @@ class Transcriber:
             words.append(Word(start, max(start, end), text, float(w.probability)))
         if zh:
             words = tidy_words(words)
-        words = snap_to_onsets(words, ch.regions)
+        words = snap_to_onsets(words, regions)
         out = []
-        for group in split_at_pauses(words, ch.regions):
-            if not group or not heard_as_speech(group, ch.regions):
+        for group in split_at_pauses(words, regions):
+            if not group or not heard_as_speech(group, regions):
                 continue
             text = guards.words_text(group)
             out.append(Segment(id=0, start=group[0].start, end=group[-1].end, text=text,
@@ -185,6 +190,25 @@ class Transcriber:
             end = ts_map.get_original_time(fw_seg.end, is_end=True)
             out.append(Segment(0, start, end, text, (), ch.speaker, ch.index))
         return out
+
+
+GROUP_S = 600.0    # speech decoded in one piece: a group of regions ends at the first region end past it
+
+
+def speech_groups(regions: Iterable[Region], limit_s: float) -> list[tuple[Region, ...]]:
+    """The regions in runs of about `limit_s` of speech each (a run ends with the region that reaches it)."""
+    groups: list[tuple[Region, ...]] = []
+    run: list[Region] = []
+    size = 0
+    for region in regions:
+        run.append(region)
+        size += region.end - region.start
+        if size >= limit_s * SAMPLE_RATE:
+            groups.append(tuple(run))
+            run, size = [], 0
+    if run:
+        groups.append(tuple(run))
+    return groups
 
 
 def _order(seg: Segment) -> tuple[float, int]:
@@ -204,7 +228,7 @@ def _idle_workers(model: Any) -> int:
     return int(getattr(ct2, "num_workers", 1) or 1)
 
 
-def side_by_side(model: Any, channels: list[Channel], opts: TranscribeOptions, duration: float,
+def side_by_side(transcriber: Transcriber, channels: list[Channel], opts: TranscribeOptions, duration: float,
                  coverage: Coverage) -> Iterator[Segment]:
     """The channels decoded at the same time, one thread each (the model's workers share one copy of the
     weights; Whisper's decoder keeps one core busy), their segments merged in time order. A channel's text
@@ -220,7 +244,7 @@ def side_by_side(model: Any, channels: list[Channel], opts: TranscribeOptions, d
     def work(ch: Channel, out: queue.Queue) -> None:
         mine = Coverage()
         try:
-            for seg in RegionDecoder(model, opts, mine).channel(ch, duration):
+            for seg in transcriber.channel(ch, opts, duration, mine):
                 out.put(seg)
                 if stop.is_set():
                     return

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import replace
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
+from asr.vocabulary import is_list_echo
 from core.textnorm import to_simplified
 from core.transcript import Segment, Word
 
@@ -137,17 +138,25 @@ def clamp(segment: Segment, duration: float) -> Optional[Segment]:
     return replace(segment, start=start, end=end, text=text, words=tuple(words))
 
 
-def is_prompt_echo(text: str, prompt: Optional[str]) -> bool:
+def is_prompt_echo(text: str, prompt: Optional[str], vocabulary: Sequence[str] = ()) -> bool:
     """True when a segment only says the prompt Whisper was given again, or a part of it ("以下是普通话的句子。"
-    from a decode it could not read): at least 4 characters of it, and nothing else."""
+    from a decode it could not read): at least 4 characters of it, and nothing else. One word of the case
+    vocabulary (asr/vocabulary.py, listed in the prompt) is speech; two of them and nothing else are the
+    list said back."""
     said = squash(text)
+    if vocabulary:
+        if said in {squash(w) for w in vocabulary}:
+            return False
+        if is_list_echo(said, (squash(w) for w in vocabulary)):
+            return True
     return bool(prompt) and len(said) >= 4 and said in squash(prompt or "")
 
 
-def guard(segment: Segment, duration: float, prompt: Optional[str] = None) -> Optional[Segment]:
+def guard(segment: Segment, duration: float, prompt: Optional[str] = None,
+          vocabulary: Sequence[str] = ()) -> Optional[Segment]:
     """Apply every guard to one segment; None when nothing of it should be kept. `prompt`: what the decode
-    was prompted with."""
-    if is_hallucination(segment.text) or is_prompt_echo(segment.text, prompt):
+    was prompted with; `vocabulary`: the case words listed in it."""
+    if is_hallucination(segment.text) or is_prompt_echo(segment.text, prompt, vocabulary):
         return None
     if segment.words:
         words = collapse_repeats(segment.words)

@@ -25,6 +25,7 @@ class Job:
     beam_size: Optional[int] = None
     device: str = "auto"
     compute_type: str = "auto"
+    hotwords: Sequence[str] = ()                  # the vocabulary (asr/vocabulary.py)
     options: Optional[TranscribeOptions] = None   # all of them at once (a re-run of a `reproduce` record)
 
 
@@ -79,7 +80,8 @@ def run_job(job: Job, on_start: Optional[Callable[[TranscriptionInfo], None]] = 
     check(job)
     transcriber = transcriber or load_transcriber(job.model, job.home, job.device, job.compute_type)
     options = job.options or TranscribeOptions(language=job.language, speakers=tuple(job.speakers),
-                                               beam_size=job.beam_size, batch_size=job.batch_size)
+                                               beam_size=job.beam_size, batch_size=job.batch_size,
+                                               hotwords=tuple(job.hotwords))
     segments, info = transcriber.transcribe(job.input, options)
     if on_start is not None:
         on_start(info)

@@ -1,29 +1,20 @@
-"""Offline decoding region by region: a channel's VAD speech regions decoded one at a time, each after the end
-of the one before, the way live decoding takes utterances (asr/stream_decode.py), so that nothing is written
-after the speech and no region is skipped.
+"""What becomes of each speech region the VAD heard on a channel, after the channel's decode (asr/longform.py,
+or the batched mode's clips, asr/batched.py): every region ends with words or as one segment marked
+unintelligible, so that no speech is silently lost.
 
-faster-whisper's long-form decoding of a channel's joined speech seeks, after the last word of a window, to
-that word's end and decodes what is left (the padding, silence) as a new window; Whisper writes something
-there, its compression-ratio and log-probability checks fail, and the temperature fallback samples at 0.2 to
-1.0 (best of 5): seconds per window, text that differs from run to run, phantom words at the end, and
-speech it never returned to (faster-whisper issues 702 and 1085). Here each region is decoded with its own
-clip boundaries: the encoder sees the region (after up to `context_s` of the channel's previous region,
-whose text is Whisper's decoder prefix, as live does) in a window cut to it, at temperature 0 only, with a
-token budget; a later window is decoded only when speech is left in it (tail_check). Whisper's own doubt
-(log-probability under -1, compression ratio over 2.4, nothing from speech) is answered at temperature 0
-on a wider window.
-
-Coverage: every region ends with words or as one segment marked unintelligible. A region whose decode after
-its context stops more than a second before its speech does is decoded alone; one that still gives no text
-is decoded again alone on the 30 s window with the channel's earlier text as the prompt; speech left after a
-region's last word is decoded on from there; a region with no text after all that becomes
-`UnintelligibleSegment` "[听不清]" over its speech.
+A region that the channel's decode gave no text is decoded again alone, with its own clip boundaries (the
+encoder sees the region in a window cut to it, at temperature 0 only, with a token budget, as live decodes an
+utterance: asr/stream_decode.py); one that still gives no text is decoded once more alone on the 30 s window
+with the zh prompt. A region whose text stops more than UNCOVERED_S before its speech does (Whisper closed the
+window before a sentence after a pause) is decoded on from its last word, after the region's own words up to
+there as the decoder's prefix. A region with no text after all that becomes `UnintelligibleSegment`
+"[听不清]" over its speech. The counts go to `Coverage`.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -35,8 +26,7 @@ from core.transcript import Segment, Word
 
 log = logging.getLogger("xunlu.asr.regions")
 
-MAX_WINDOW_S = 28.0      # context and region together stay inside Whisper's 30 s window
-MIN_CONTEXT_S = 3.0      # a shorter context did harm live (bench/README.md)
+MAX_WINDOW_S = 28.0      # the words before a region's rest and the rest together stay inside the 30 s window
 UNCOVERED_S = 1.0        # text ending this long before the speech does has lost some of it
 TAIL_SPEECH_S = 0.6      # speech after the last word that is decoded on
 CLOSING = "。.，,！!？?；;：:、…"   # a prefix ending a sentence makes Whisper start it again
@@ -48,13 +38,6 @@ class Channel:
     speaker: Optional[str]
     samples: np.ndarray            # 16 kHz, gated, session clock
     regions: tuple[Region, ...]
-
-
-@dataclass(frozen=True)
-class _Heard:                       # a decoded region, for the next one's context
-    start: int
-    end: int
-    words: tuple[Word, ...]
 
 
 def context_start(words: list[Word], start: int, end: int, limit_s: float) -> Optional[tuple[int, str]]:
@@ -87,44 +70,19 @@ def marker(region: Region, channel: int, speaker: Optional[str], duration: float
 
 
 class RegionDecoder:
-    """Decodes the regions of one channel after another; counts what became of them in `coverage`."""
+    """Accounts for the regions of one channel; counts what became of them in `coverage`."""
 
     def __init__(self, model: Any, options: TranscribeOptions, coverage: Coverage):
         self.options = options
         self.coverage = coverage
         self.decoder = UtteranceDecoder(model, options.language, beam_size=options.beam,
-                                        initial_prompt=options.initial_prompt)
-
-    def channel(self, ch: Channel, duration: float) -> Iterator[Segment]:
-        """The channel's segments in time order, region after region."""
-        before: Optional[_Heard] = None
-        for region in ch.regions:
-            segments = self.region(ch, region, duration, self._context(ch, before, region))
-            yield from segments
-            words = tuple(w for s in segments for w in s.words)
-            before = _Heard(region.start, region.end, words) if words else None
-
-    def _context(self, ch: Channel, before: Optional[_Heard], region: Region) -> Optional[Context]:
-        """The end of the channel's previous region, when its text can go before this one inside the window;
-        None when there is none or the region leaves too little room for one."""
-        if before is None or self.options.context_s <= 0:
-            return None
-        room = min(self.options.context_s, MAX_WINDOW_S - (region.end - region.start) / SAMPLE_RATE)
-        if room < MIN_CONTEXT_S:
-            return None
-        found = context_start(list(before.words), before.start, before.end, room)
-        if found is None:
-            return None
-        at, text = found
-        audio = ch.samples[at:before.end]
-        if before.end < region.start:   # the silence between them is not heard again
-            audio = audio.copy()
-        return Context(np.ascontiguousarray(audio, dtype=np.float32), text)
+                                        initial_prompt=options.initial_prompt, hotwords=options.hotwords)
 
     def region(self, ch: Channel, region: Region, duration: float, context: Optional[Context] = None,
                decoded: Optional[list[Segment]] = None) -> list[Segment]:
-        """One region's segments: its words, or one UnintelligibleSegment. `decoded`: what another decode
-        (the batched mode's) gave for the region, decoded alone when that holds no text."""
+        """One region's segments: its words, or one UnintelligibleSegment. `decoded`: what the channel's decode
+        gave for the region, decoded alone when that holds no text (None: decode the region now, after
+        `context` when given)."""
         cov = self.coverage
         cov.regions += 1
         cov.decoded += 1
@@ -136,12 +94,6 @@ class RegionDecoder:
                 segments = self._decode(ch, region, duration, None)
         else:
             segments = self._decode(ch, region, duration, context)
-            if context is not None and not covers(segments, region.spans):
-                alone = self._decode(ch, region, duration, None)
-                log.debug("ch%d %.2f s: after %r, %r stops short; alone: %r", ch.index, region.start_s,
-                          context.text, [s.text for s in segments], [s.text for s in alone])
-                if has_text(alone) and (not has_text(segments) or covers(alone, region.spans)):
-                    segments = alone
         if not has_text(segments):
             retried = True
             segments = self._decode(ch, region, duration, None, retry=context.text if context else "")

@@ -5,7 +5,10 @@ The same audio, model (model.bin by its SHA-256), compute type, device, CPU thre
 options give the same transcript byte for byte: decoding is at temperature 0 only (asr/regions.py), and the
 VAD and the crosstalk gate are deterministic. The record holds every option of TranscribeOptions as it was
 used (`options`: enough to run it again), the fixed decoding and VAD settings that shape the text
-(`decoding`, `vad`), and the vocabulary (none yet).
+(`decoding`, `vad`), and the vocabulary. A live transcript's record (`live_record`) holds the live decoder's
+options instead (`live`): `xunlu transcribe SESSION --reproduce 1` feeds the original's audio through the
+live decoder again, in the chunks live took it; where live decided by the clock (an early decode used or not)
+the text may differ, and the comparison says where.
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ def effective_options(options: TranscribeOptions) -> dict[str, Any]:
     """TranscribeOptions as used: the beam and the prompt resolved, speakers a list."""
     d = {name: getattr(options, name) for name in OPTION_FIELDS}
     d["speakers"] = list(options.speakers)
+    d["hotwords"] = list(options.hotwords)
     d["beam_size"] = options.beam
     if d["initial_prompt"] is None and options.language == "zh":
         d["initial_prompt"] = words.ZH_PROMPT
@@ -61,29 +65,59 @@ def record(label: str, provenance: Optional[dict[str, Any]], options: Transcribe
         "options": effective_options(options),
         "decoding": {
             "method": "batched clips, then regions without text alone" if options.batch_size > 0
-            else "region by region after the channel's previous region",
-            "temperature": 0.0, "word_timestamps": True, "condition_on_previous_text": False,
+            else "long-form over the channel's joined speech, words aligned per window; regions without text alone",
+            "temperature": 0.0, "word_timestamps": "aligned after each window's decode", "condition_on_previous_text": False,
             "tokens_per_s": stream_decode.TOKENS_PER_S, "min_window_frames": windows.MIN_FRAMES,
             "window_margin_frames": windows.MARGIN_FRAMES, "doubt_window_frames": stream_decode.DOUBT_MIN_FRAMES,
             "doubt_logprob_min": stream_decode.LOGPROB_MIN, "doubt_compression_max": stream_decode.COMPRESSION_MAX,
             "tail_speech_s": stream_decode.TAIL_SPEECH_S, "max_window_s": regions.MAX_WINDOW_S,
-            "min_context_s": regions.MIN_CONTEXT_S, "uncovered_s": regions.UNCOVERED_S,
+            "uncovered_s": regions.UNCOVERED_S,
             "split_pause_s": words.SPLIT_PAUSE_S,
         },
         "vad": {"model": "silero (faster-whisper)", "threshold": options.vad_threshold,
                 "min_silence_ms": options.min_silence_ms, "speech_pad_ms": options.speech_pad_ms,
                 "fine_silence_ms": vad.FINE_SILENCE_MS, "max_speech_s": 30.0,
                 "crosstalk_margin_db": 3.0, "crosstalk_min_similarity": 0.5},
-        "vocabulary": None,
+        "vocabulary": list(options.hotwords),
     }
+
+
+def live_record(label: str, provenance: Optional[dict[str, Any]], options: Any) -> dict[str, Any]:
+    """The `reproduce` record of a live transcript made with these `asr.stream.StreamOptions`."""
+    live = dataclasses.asdict(options)
+    live["speakers"] = list(options.speakers)
+    live["hotwords"] = list(options.hotwords)
+    base = record(label, provenance, TranscribeOptions(language=options.language,
+                                                       speakers=tuple(options.speakers),
+                                                       beam_size=options.beam_size,
+                                                       initial_prompt=options.initial_prompt,
+                                                       hotwords=tuple(options.hotwords)))
+    base["decoding"] = {"method": "live: utterance by utterance as the audio arrived (asr/stream.py)",
+                        "temperature": 0.0, "condition_on_previous_text": False}
+    base["live"] = live
+    return base
+
+
+def stream_options_of(rec: dict[str, Any]) -> Any:
+    """The StreamOptions a live record was made with, partials off (they do not change the finals)."""
+    from asr.stream import StreamOptions
+
+    given = dict(rec.get("live") or {})
+    known = {f.name for f in dataclasses.fields(StreamOptions)}
+    kwargs = {k: v for k, v in given.items() if k in known}
+    for key in ("speakers", "hotwords"):
+        kwargs[key] = tuple(kwargs.get(key) or ())
+    kwargs["partials"] = False
+    return StreamOptions(**kwargs)
 
 
 def options_of(rec: dict[str, Any]) -> TranscribeOptions:
     """The TranscribeOptions a record was made with (unknown keys of a later format are ignored)."""
     given = rec.get("options") or {}
     kwargs = {k: v for k, v in given.items() if k in OPTION_FIELDS}
-    if "speakers" in kwargs:
-        kwargs["speakers"] = tuple(kwargs["speakers"] or ())
+    for key in ("speakers", "hotwords"):
+        if key in kwargs:
+            kwargs[key] = tuple(kwargs[key] or ())
     return TranscribeOptions(**kwargs)
 
 

@@ -24,7 +24,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -49,6 +49,7 @@ class StreamOptions:
     short_beam_size: int = 5               # ... of at most short_audio_s of audio, context included
     short_audio_s: float = 10.0            # (short decodes are cheap; the slow ones keep beam_size)
     initial_prompt: Optional[str] = None   # None: the Simplified-Chinese prompt when language is zh
+    hotwords: tuple[str, ...] = ()         # the case vocabulary, listed after the prompt (asr/vocabulary.py)
     vad_threshold: float = 0.5
     end_silence_s: float = 0.5             # silence that ends an utterance
     speech_pad_s: float = 0.4              # audio decoded before the onset
@@ -163,7 +164,8 @@ class LiveTranscriber:
         self._on_final = on_final
         self._decoder, self._spare = (
             UtteranceDecoder(transcriber.model, language, options.beam_size, options.initial_prompt,
-                             options.short_window, (options.short_beam_size, options.short_audio_s))
+                             options.short_window, (options.short_beam_size, options.short_audio_s),
+                             hotwords=options.hotwords)
             for _ in range(2))   # the spare decodes aside (its own model clones: a decode sets one's attributes)
         self._model = transcriber.model
         self._aside: Optional[ThreadPoolExecutor] = None
@@ -592,3 +594,21 @@ class LiveTranscriber:
             if utt is not None:
                 keep = min(keep, utt.start)
         self._gated.forget(max(0, keep))
+
+
+def replay(transcriber: Any, audio: np.ndarray, options: StreamOptions, chunk_s: float = 0.1) -> list[Segment]:
+    """The finals of a LiveTranscriber fed `audio` ((channels, n) float32 at 16 kHz) in `chunk_s` chunks as
+    fast as it takes them: what a live run over the same audio writes (`--reproduce` of a live transcript),
+    in time order and numbered."""
+    finals: list[Segment] = []
+    live = LiveTranscriber(transcriber, options, lambda p: None, finals.append)
+    frames = np.ascontiguousarray(audio.T)
+    step = max(1, int(round(chunk_s * SAMPLE_RATE)))
+    try:
+        for k in range(0, frames.shape[0], step):
+            live.feed(frames[k:k + step])
+        live.finish()
+    finally:
+        live.close()
+    ordered = sorted(finals, key=lambda s: (s.start, s.channel))
+    return [replace(s, id=i) for i, s in enumerate(ordered)]

@@ -14,11 +14,11 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from asr import guards
+from asr import guards, vocabulary
 from asr.digits import tidy_text, tidy_words
 from asr.vad import SAMPLE_RATE, Region
 from asr.windows import FRAMES_PER_S, MARGIN_FRAMES, MAX_FRAMES, MIN_FRAMES, content_frames, trim_window, with_encoder
@@ -128,7 +128,7 @@ class UtteranceDecoder:
 
     def __init__(self, model: Any, language: Optional[str], beam_size: int = 5,
                  initial_prompt: Optional[str] = None, short_window: bool = True,
-                 short_beam: tuple[int, float] = (0, 0.0)):
+                 short_beam: tuple[int, float] = (0, 0.0), hotwords: Sequence[str] = ()):
         self.model = short_window_model(model) if short_window else None
         self.wide_model = short_window_model(model, DOUBT_MIN_FRAMES)
         self.full_model = short_window_model(model, MAX_FRAMES)
@@ -138,7 +138,8 @@ class UtteranceDecoder:
         prompt = initial_prompt
         if prompt is None and language == "zh":
             prompt = ZH_PROMPT
-        self.prompt = prompt or None
+        self.hotwords = tuple(hotwords)    # the case vocabulary, listed after the prompt (asr/vocabulary.py)
+        self.prompt = vocabulary.prompt(prompt or None, self.hotwords) or None
         self.zh = (language or "").startswith("zh")
         self.doubted = 0       # quick decodes in doubt, decoded again on a wider window
 
@@ -201,7 +202,7 @@ class UtteranceDecoder:
             for seg in segments:
                 if out and _unheard_tail(seg):
                     continue
-                kept = guards.guard(seg, duration, prompt)
+                kept = guards.guard(seg, duration, prompt, self.hotwords)
                 if kept is not None and kept.text:
                     out.append(kept)
         return out

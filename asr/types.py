@@ -23,12 +23,13 @@ class TranscribeOptions:
     beam_size: Optional[int] = None          # None: 5 sequential, 3 batched (asr/batched.py)
     batch_size: int = 0                     # 0 = sequential; N = faster-whisper's batched pipeline
     initial_prompt: Optional[str] = None    # None = a Simplified-Chinese prompt when language is zh
+    hotwords: tuple[str, ...] = ()          # the case vocabulary, listed after the prompt (asr/vocabulary.py)
     vad_threshold: float = 0.5
     min_silence_ms: int = 2000
     speech_pad_ms: int = 400
-    context_s: float = 10.0                 # a region is decoded after this much of its channel's last one (0: alone)
+    context_s: float = 10.0                 # a region's rest is decoded after at most this much of its own words
 
-    # Decoding is at temperature 0 only, region by region (asr/regions.py); no option samples. Word times
+    # Decoding is at temperature 0 only (asr/longform.py, asr/regions.py); no option samples. Word times
     # are always snapped to the VAD's onsets and every guard applied (asr/guards.py).
 
     @property
@@ -89,10 +90,10 @@ UNINTELLIGIBLE = "[听不清]"
 @dataclass(frozen=True)
 class UnintelligibleSegment(Segment):
     """A speech region the VAD heard and Whisper could not read, even decoded again alone: its text is
-    "[听不清]", its times the region's, no words; its JSON has `"unintelligible": true` (that segment only)."""
+    "[听不清]", its times the region's, no words; its JSON has `"unintelligible": true` (that segment only;
+    read back by `Segment.from_dict` as a Segment with `unintelligible` set)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "unintelligible": True}
+    unintelligible: bool = True
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,23 @@
 Each microphone of an interview room also hears the other person, more quietly. Before VAD, every channel
 is gated: a stretch where another channel is clearly louder and carries the same signal is muted on this
 one, so a sentence is only transcribed from the microphone it was spoken into, and never twice.
+
+Both go through a channel a piece at a time and give the same numbers as on the whole of it at once: a
+recording decoded to a temporary file (asr/buffer.py) is read from there, never copied whole into memory.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
+from asr.buffer import chunks, release
+from asr.silero import speech_timestamps
+
 SAMPLE_RATE = 16000
 FRAME = 320  # 20 ms
+CHUNK = 60 * SAMPLE_RATE   # samples a pass over whole channels reads at a time
 
 
 @dataclass(frozen=True)
@@ -48,20 +56,30 @@ FINE_SILENCE_MS = 300
 
 def speech_regions(audio: np.ndarray, threshold: float = 0.5, min_silence_ms: int = 2000,
                    pad_ms: int = 400, max_speech_s: float = 30.0) -> list[Region]:
-    """Silero VAD over one channel.
+    """Silero VAD over one channel (an array, or a row of a file-backed one: read a chunk at a time).
 
     Speech is found at a fine grain (pauses of 300 ms), then spans closer than `min_silence_ms` are merged
     into regions of at most `max_speech_s`, padded like faster-whisper pads its VAD chunks. The fine spans
     are kept so that word times can be checked against where speech really starts after each pause.
     """
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
+    from faster_whisper.vad import VadOptions
 
-    if audio.size == 0 or float(np.max(np.abs(audio))) < 1e-4:
+    if audio.size == 0 or peak(audio) < 1e-4:
         return []
     opts = VadOptions(threshold=threshold, min_silence_duration_ms=min(FINE_SILENCE_MS, min_silence_ms),
                       speech_pad_ms=0, max_speech_duration_s=max_speech_s)
-    raw = [(r["start"], r["end"]) for r in get_speech_timestamps(audio, opts)]
+    raw = [(r["start"], r["end"]) for r in speech_timestamps(audio, opts)]
     return pad_regions(merge_spans(raw, min_silence_ms, max_speech_s), audio.shape[0], pad_ms)
+
+
+def peak(audio: np.ndarray) -> float:
+    """The largest absolute sample of one channel."""
+    top = 0.0
+    for a, b in chunks(audio.shape[0], CHUNK):
+        piece = audio[a:b]
+        top = max(top, float(np.max(np.abs(piece))))
+        release(piece)
+    return top
 
 
 def merge_spans(raw: list[tuple[int, int]], min_silence_ms: int,
@@ -128,58 +146,114 @@ def _block_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.max(np.abs(lags), axis=1) / norm
 
 
-def crosstalk_gate(audio: np.ndarray, margin_db: float = 3.0, min_similarity: float = 0.5) -> np.ndarray:
+GATE_CHUNK = 100 * BLOCK   # 10 s: the gate's float64 and FFT work on a piece stays near 15 MB
+
+
+def crosstalk_gate(audio: np.ndarray, margin_db: float = 3.0, min_similarity: float = 0.5,
+                   out: Optional[np.ndarray] = None) -> np.ndarray:
     """Mute, on each channel, the blocks where it only hears another channel's speaker.
 
     Crosstalk is the louder channel's signal arriving, attenuated and a little late, at the quieter
     microphone: a block is taken from channel c when another channel is louder by `margin_db` and the two
     signals are correlated there. Two people speaking at once are uncorrelated, so both are kept; a
-    recording with the same signal on every channel keeps it on the first channel only. Returns a new array.
+    recording with the same signal on every channel keeps it on the first channel only.
+
+    Returns the gated audio in `out` (a new array when None; `audio` itself may be given), written GATE_CHUNK
+    samples at a time: a block's decision needs only that block, so no step holds more than a piece of
+    a long recording (a file-backed one stays on disk). Fewer than two channels, or less than a block:
+    `audio` itself.
     """
     channels, n = audio.shape
     if channels < 2 or n < BLOCK:
         return audio
-    db = _block_db(audio)
-    gains = np.ones_like(db)
-    for c in range(channels):
-        for d in range(channels):
-            if d == c:
-                continue
-            louder = db[d] > db[c] + margin_db
-            if d < c:  # equal copies belong to the lower channel
-                louder |= np.abs(db[d] - db[c]) <= margin_db
-            candidates = louder & (db[d] > -60.0)
-            if not candidates.any():
-                continue
-            similar = _block_similarity(audio[c], audio[d]) >= min_similarity
-            gains[c, candidates & similar] = 0.0
-    # close one-block holes and soften the edges (no clicks), then stretch to samples
+    gains = _gains(audio, margin_db, min_similarity)
+    if out is None:
+        out = np.empty((channels, n), dtype=np.float32)
+    for a, b in chunks(n, GATE_CHUNK):
+        piece = audio[:, a:b]
+        out[:, a:b] = piece * _ramped(gains, a, b)
+        release(piece)
+        release(out[:, a:b])
+    return out
+
+
+def _gains(audio: np.ndarray, margin_db: float, min_similarity: float) -> np.ndarray:
+    """0 or 1 per channel and 100 ms block: whether the block is kept (one-block holes closed)."""
+    channels, n = audio.shape
+    blocks = n // BLOCK
+    gains = np.ones((channels, blocks))
+    for a, b in chunks(blocks * BLOCK, GATE_CHUNK):
+        piece = audio[:, a:b]
+        x = np.ascontiguousarray(piece)
+        release(piece)
+        db = _block_db(x)
+        g = gains[:, a // BLOCK:b // BLOCK]
+        for c in range(channels):
+            for d in range(channels):
+                if d == c:
+                    continue
+                louder = db[d] > db[c] + margin_db
+                if d < c:  # equal copies belong to the lower channel
+                    louder |= np.abs(db[d] - db[c]) <= margin_db
+                candidates = louder & (db[d] > -60.0)
+                if not candidates.any():
+                    continue
+                similar = _block_similarity(x[c], x[d]) >= min_similarity
+                g[c, candidates & similar] = 0.0
     for c in range(channels):
         g = gains[c]
         holes = (g[1:-1] > 0) & (g[:-2] == 0) & (g[2:] == 0)
         g[1:-1][holes] = 0.0
-    per_sample = np.repeat(gains, BLOCK, axis=1)
-    ramp = np.ones(FRAME) / FRAME
+    return gains
+
+
+def _ramped(gains: np.ndarray, a: int, b: int) -> np.ndarray:
+    """The per-sample gain of samples a..b, shape (channels, b - a): each block's gain softened over a 20 ms
+    ramp at its edges (no clicks); after the last whole block, the last value. The same numbers as the gain
+    of every sample at once: each is the same 320-sample dot product of the same values."""
+    length = gains.shape[1] * BLOCK
     left, right = FRAME // 2, FRAME - 1 - FRAME // 2
-    per_sample = np.stack([np.convolve(np.pad(g, (left, right), mode="edge"), ramp, mode="valid")
-                           for g in per_sample])
-    tail = n - per_sample.shape[1]
-    if tail > 0:
-        per_sample = np.concatenate([per_sample, np.repeat(per_sample[:, -1:], tail, axis=1)], axis=1)
-    return (audio * per_sample).astype(np.float32)
+    ramp = np.ones(FRAME) / FRAME
+
+    def smooth(lo: int, hi: int) -> np.ndarray:   # lo < hi <= length
+        at = np.clip(np.arange(lo - left, hi + right), 0, length - 1) // BLOCK
+        return np.stack([np.convolve(row, ramp, mode="valid") for row in gains[:, at]])
+
+    parts = []
+    if a < length:
+        parts.append(smooth(a, min(b, length)))
+    if b > length:
+        parts.append(np.repeat(smooth(length - 1, length), b - max(a, length), axis=1))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
 
 def channels_are_copies(audio: np.ndarray, tolerance: float = 0.98) -> bool:
-    """True when every channel carries the same signal (a mono recording stored as stereo)."""
-    if audio.shape[0] < 2:
+    """True when every channel carries the same signal (a mono recording stored as stereo).
+
+    The correlation is summed CHUNK samples at a time: float32 dot products of each piece, as np.linalg.norm
+    and np.dot give them on a whole channel (a recording of one piece or less gets the very same figure;
+    a longer one a sum of pieces, which rounds less)."""
+    channels, n = audio.shape
+    if channels < 2:
         return True
-    ref = audio[0]
-    for other in audio[1:]:
-        denom = float(np.linalg.norm(ref) * np.linalg.norm(other))
+    for other in range(1, channels):
+        rr = oo = ro = 0.0
+        heard = False
+        for a, b in chunks(n, CHUNK):
+            pieces = audio[0, a:b], audio[other, a:b]
+            x, y = (np.ascontiguousarray(p) for p in pieces)
+            rr += float(np.dot(x, x))
+            oo += float(np.dot(y, y))
+            ro += float(np.dot(x, y))
+            heard = heard or bool(np.any(x)) or bool(np.any(y))
+            for p in pieces:
+                release(p)
+            del x, y   # before the next piece is copied
+        denom = float(np.sqrt(np.float32(rr)) * np.sqrt(np.float32(oo)))
         if denom == 0.0:
-            if np.any(ref) or np.any(other):
+            if heard:
                 return False
             continue
-        if float(np.dot(ref, other)) / denom < tolerance:
+        if ro / denom < tolerance:
             return False
     return True

@@ -12,6 +12,8 @@ Sections (all measured in the same run, with one loaded model):
   sets   per set (short clips under 5.5 s of all three zh speakers, S0150 sentences of 5.5 s or more, and the
          clips of 2-8 s of both): xunlu twice (byte-identical JSON?) beside plain faster-whisper with and
          without word timestamps, wall time, the slowest file, characters written after the last speech, CER.
+  vocabulary  names from the references recognised without and with a case vocabulary, and names listed
+         but not said written anyway (bench/vocabulary.py).
   interviews  one 5-minute two-channel interview per seed, each with the two sentences that read years digit
          by digit: offline (twice), batched, live (fed as fast as taken) and plain faster-whisper on the mono
          mix with and without word times: CER, utterances with text / only a [听不清] marker / nothing, digit
@@ -808,7 +810,7 @@ def bench_interviews(sys_: Systems, rows: list[Row], quick: bool, seeds: list[in
 
 
 # -- main -----------------------------------------------------------------------------------------------
-SECTIONS = ("cer", "onset", "batch", "sets", "interviews")
+SECTIONS = ("cer", "onset", "batch", "sets", "interviews", "vocabulary")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -868,6 +870,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         with tempfile.TemporaryDirectory(prefix="xunlu-bench-") as tmp:
             report["interviews"] = bench_interviews(sys_, rows, args.quick, seeds, Path(tmp),
                                                     processes=not args.no_processes)
+    if "vocabulary" in only:
+        from bench.vocabulary import bench_vocabulary
+
+        report["vocabulary"] = bench_vocabulary(sys_, rows, args.quick, args.seed)
     report["wall_s"] = round(time.perf_counter() - started, 1)
     print(f"\nwall time {report['wall_s']:.0f} s")
     print(json.dumps(report, ensure_ascii=False))

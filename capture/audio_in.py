@@ -4,6 +4,10 @@ audio source recorded beside a separate video source.
 A pump never blocks its producer: PortAudio's callback only appends to a bounded queue (two minutes), and
 the recorder's writer thread drains it. Frames are counted, and so are driver overflows (frames the sound
 card lost before we saw them) and frames dropped because the queue was full: both should stay 0.
+
+The pump's sample count is the recording's clock, so a source that drops must not stop it: a network audio
+source is read again with backoff (capture/reconnect.py), and the time it was away is filled with silence
+when it is back, so that the sound after the gap stays where the wall clock (and the picture) put it.
 """
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ import queue
 import subprocess
 import threading
 import time
-from typing import Optional
+from itertools import chain
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -35,6 +40,8 @@ class AudioPump:
         self.dropped = 0
         self.t0: Optional[float] = None
         self.error: Optional[str] = None
+        self.gaps: list = []                 # capture.reconnect.Gap of each drop of the source
+        self.padded = 0                      # frames of silence put in for the time the source was away
         self.first = threading.Event()
         self._queue: "queue.Queue[Optional[np.ndarray]]" = queue.Queue(maxsize=max(8, int(QUEUE_SECONDS * rate
                                                                                          / block)))
@@ -53,6 +60,23 @@ class AudioPump:
         except queue.Full:
             self.dropped += len(chunk)
             log.error("the recorder is %.0f s behind; %d audio frames dropped", QUEUE_SECONDS, len(chunk))
+
+    def _pad_to_clock(self, incoming: int) -> None:
+        """Silence for the time the source was away: so many frames that the `incoming` ones start where
+        the wall clock says (a reader's first burst holds audio from just before it arrived)."""
+        if self.t0 is None:
+            return
+        missing = int(round((time.time() - self.t0) * self.rate)) - (self.frames + self.dropped) - incoming
+        while missing > 0:
+            n = min(missing, self.block)
+            silence = np.zeros((n, self.channels), dtype=np.float32)
+            try:
+                self._queue.put(silence, timeout=1.0)
+                self.frames += n
+            except queue.Full:
+                self.dropped += n
+            self.padded += n
+            missing -= n
 
     def _end(self) -> None:
         self.first.set()
@@ -172,10 +196,13 @@ class DecoderPump(AudioPump):
     """ffmpeg decodes an audio source (file at real speed, URL, ffmpeg device) to raw float32 on a pipe."""
 
     def __init__(self, source: MediaInput, channels: int, rate: int = 48000, block: int = 2048,
-                 duration: Optional[float] = None):
+                 duration: Optional[float] = None, on_gap: Optional[Callable] = None):
         super().__init__(rate, channels, block)
         self.source = source
         self.duration = duration
+        self.on_gap = on_gap
+        self._feed = None
+        self._resumed = False
         self._proc: Optional[subprocess.Popen] = None
         self._thread: Optional[threading.Thread] = None
         self._stopping = threading.Event()
@@ -185,6 +212,9 @@ class DecoderPump(AudioPump):
         self._thread.start()
 
     def _run(self) -> None:
+        if self.source.kind == "url":
+            self._run_network()
+            return
         args = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", *self.source.input_args()]
         if self.duration:
             args += ["-t", f"{self.duration:.3f}"]
@@ -216,10 +246,54 @@ class DecoderPump(AudioPump):
         finally:
             self._end()
 
+    def _run_network(self) -> None:
+        """A network source through a reader that reconnects it; the time it was away becomes silence."""
+        from capture.reconnect import Feed, FeedOptions
+
+        output = ("-map", "0:a:0", "-ac", str(self.channels), "-ar", str(self.rate), "-f", "f32le",
+                  "-flush_packets", "1", "pipe:1")
+        feed = Feed(self.source, FeedOptions(output=output, what="audio source"), self._heard)
+        self._feed = feed
+        frame_bytes = 4 * self.channels
+        leftover = b""
+        try:
+            if self._stopping.is_set():
+                return
+            first = feed.open()
+            for data in chain([first], feed.chunks()):
+                if self._resumed:          # the first data after a gap
+                    self._resumed = False
+                    leftover = b""
+                    self._pad_to_clock(len(data) // frame_bytes)
+                data = leftover + data
+                usable = len(data) - len(data) % frame_bytes
+                leftover = data[usable:]
+                if usable:
+                    self._push(np.frombuffer(data[:usable], dtype=np.float32).reshape(-1, self.channels))
+        except SourceError as exc:
+            self.error = str(exc)
+            log.error("%s", self.error)
+        except OSError as exc:
+            self.error = f"cannot start ffmpeg: {exc}"
+        finally:
+            feed.close()
+            self._end()
+
+    def _heard(self, gap) -> None:
+        if gap.back_at is None:
+            self.gaps.append(gap)
+        else:
+            self.gaps[-1] = gap
+            self._resumed = True
+        if self.on_gap is not None:
+            self.on_gap(gap)
+
     def stop(self) -> None:
         from capture.procs import interrupt
 
         self._stopping.set()
+        if self._feed is not None:
+            self._feed.close()
         if self._proc is not None:
             interrupt(self._proc, timeout=5)
         if self._thread is not None:

@@ -12,21 +12,32 @@ Two shapes, chosen by the capture plan:
 
 Python never sits between ffmpeg and its outputs: the tap is a file ffmpeg flushes packet by packet, and
 ASR falling behind cannot slow the recording down.
+
+A network source (a camera URL) is not opened by the recorder's ffmpeg: a reader (capture/reconnect.py)
+copies its streams into a pipe the recorder reads, and is restarted with backoff when the camera drops. The
+recorder goes on meanwhile: in the pumped shape the sound never stops and the picture holds its last frame;
+in the shared shape each new reader's timestamps continue from the time since the first began, so the
+gap is filled with silence and the last frame, and picture and sound stay in step on either side of it.
+`on_gap(role, gap)` hears when a source drops and when it is back: role "camera" (picture and sound from one
+network source), "video" (a separate camera) or "audio" (a separate sound source or microphone).
 """
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from capture.audio_in import AudioPump, DecoderPump, MicPump
 from capture.procs import interrupt, popen
-from capture.sources import CapturePlan, MicInput, SourceError
+from capture.reconnect import Feed, FeedOptions, Gap, relay
+from capture.sources import CapturePlan, MediaInput, MicInput, SourceError
+from core.urls import redact
 
 log = logging.getLogger("xunlu.capture.recorder")
 TAP_RATE = 16000
@@ -49,6 +60,30 @@ class RecorderOptions:
     mic_rate: int = 48000               # rate for a decoded separate audio source
     video_delay: float = 0.0            # seconds a separate camera's picture lags the microphone: frames
                                         # are moved this much earlier (a calibration, see README)
+    stall_s: float = 3.0                # a network source that sends nothing this long has dropped
+
+
+# (role, gap): role "camera", "video" or "audio"; called when a source drops (gap.back_at None) and when back
+GapCallback = Callable[[str, Gap], None]
+# the reader's output: the camera's streams as they are, in MPEG-TS (made to be joined and cut anywhere)
+RELAY_OUTPUT = ("-c", "copy", "-muxdelay", "0", "-muxpreload", "0", "-flush_packets", "1", "-f", "mpegts", "pipe:1")
+RELAY_FALLBACK = ("-c:v", "copy", "-c:a", "aac", "-b:a", "192k", "-muxdelay", "0", "-muxpreload", "0",
+                  "-flush_packets", "1", "-f", "mpegts", "pipe:1")
+
+
+def relayed_input(fd: int) -> list[str]:
+    """The recorder's input options for a relayed network source (see capture/reconnect.py). The relay starts
+    at a key frame with the codecs' parameters in line: a short probe finds them (the default 5 s of stream
+    would hold the recording back by as much)."""
+    return ["-thread_queue_size", "1024", "-analyzeduration", "500000", "-f", "mpegts", "-i", f"pipe:{fd}"]
+
+
+def network_feed(source: MediaInput, maps: tuple[str, ...], shift_timestamps: bool, stall_s: float,
+                 on_gap: Callable[[Gap], None]) -> Feed:
+    """A restartable reader of a network camera's streams `maps`, copied as they are into MPEG-TS."""
+    mapped = tuple(x for m in maps for x in ("-map", m))
+    return Feed(source, FeedOptions(output=mapped + RELAY_OUTPUT, fallback=mapped + RELAY_FALLBACK,
+                                    shift_timestamps=shift_timestamps, stall_s=stall_s), on_gap)
 
 
 FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf",
@@ -79,8 +114,10 @@ def video_filter(opts: RecorderOptions, clock_epoch: float, t0: Optional[float],
 
 
 def recorder_args(plan: CapturePlan, opts: RecorderOptions, clock_epoch: float,
-                  pump_rate: Optional[int] = None, t0: Optional[float] = None) -> list[str]:
-    """The ffmpeg command line (pure; `pump_rate`/`t0` for the pumped shape)."""
+                  pump_rate: Optional[int] = None, t0: Optional[float] = None,
+                  relay_fd: Optional[int] = None) -> list[str]:
+    """The ffmpeg command line (pure; `pump_rate`/`t0` for the pumped shape; `relay_fd`: the network
+    source is read from that pipe, written by a reader that reconnects it)."""
     live = opts.live_dir
     channels = plan.channels
     layout = "mono" if channels == 1 else "stereo"
@@ -88,7 +125,9 @@ def recorder_args(plan: CapturePlan, opts: RecorderOptions, clock_epoch: float,
     video_map: Optional[str] = None
     live_video = plan.video is not None and plan.video.kind not in ("file", "lavfi")
     if pump_rate is None:
-        args += plan.audio.input_args()
+        # a relayed source's timestamps run on across a reconnection: kept as they are (-copyts), the jump
+        # is filled with silence by aresample and the last picture, never closed up
+        args += ["-copyts", *relayed_input(relay_fd)] if relay_fd is not None else plan.audio.input_args()
         audio_chain = f"[0:a:0]aresample=async=1:first_pts=0,aformat=channel_layouts={layout},"
         if plan.has_video:
             video_map = "0:v:0?" if plan.audio.kind == "url" else "0:v:0"
@@ -99,7 +138,7 @@ def recorder_args(plan: CapturePlan, opts: RecorderOptions, clock_epoch: float,
         if plan.video is not None:
             if live_video:
                 args += ["-use_wallclock_as_timestamps", "1"]
-            args += plan.video.input_args()
+            args += relayed_input(relay_fd) if relay_fd is not None else plan.video.input_args()
             if live_video:
                 args += ["-copyts"]
             video_map = "1:v:0"
@@ -126,9 +165,11 @@ def recorder_args(plan: CapturePlan, opts: RecorderOptions, clock_epoch: float,
 class Recorder:
     """Runs the capture in its own thread; `stop()` asks it to finish, `done` is set when it has."""
 
-    def __init__(self, plan: CapturePlan, opts: RecorderOptions):
+    def __init__(self, plan: CapturePlan, opts: RecorderOptions, on_gap: Optional[GapCallback] = None):
         self.plan = plan
         self.opts = opts
+        self.on_gap = on_gap
+        self.feeds: list[tuple[str, Feed]] = []    # (role, reader) of each network source
         self.tap_path = opts.live_dir / TAP_NAME
         self.pump: Optional[AudioPump] = None
         self.t0: Optional[float] = None          # wall clock of the first audio sample
@@ -140,6 +181,7 @@ class Recorder:
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self.frames_written = 0
         self.disk_full = False                   # ffmpeg stopped because the disk is full
+        self.ended_at: Optional[float] = None    # wall clock when the recording ended
 
     # -- control ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -164,13 +206,33 @@ class Recorder:
     def captured_seconds(self) -> float:
         return self.tap_frames / TAP_RATE
 
+    @property
+    def gaps(self) -> list[tuple[str, Gap]]:
+        """(role, gap) of every drop of a network source so far, in order."""
+        found = [(role, g) for role, feed in self.feeds for g in feed.gaps]
+        pump = self.pump
+        found += [("audio", g) for g in getattr(pump, "gaps", ())]
+        return sorted(found, key=lambda rg: rg[1].lost_at)
+
+    def recording_time(self, wall: float) -> float:
+        """Seconds in the recording of a wall-clock time (the audio clock; 0 before it started)."""
+        return max(0.0, wall - self.t0) if self.t0 is not None else 0.0
+
+    def _gap(self, role: str) -> Callable[[Gap], None]:
+        def heard(gap: Gap) -> None:
+            if self.on_gap is not None:
+                self.on_gap(role, gap)
+        return heard
+
     def stats(self) -> dict:
         pump = self.pump
         return {"tap_frames": self.tap_frames,
                 "frames": pump.frames if pump else None, "rate": pump.rate if pump else None,
                 "overflows": pump.overflows if pump else 0, "dropped": pump.dropped if pump else 0,
                 "queued_seconds": round(pump.queued_seconds, 3) if pump else 0.0,
-                "frames_written": self.frames_written if pump else None}
+                "frames_written": self.frames_written if pump else None,
+                "source_gaps": len(self.gaps),
+                "rtsp_transport": next((f.transport for _role, f in self.feeds if f.transport), None)}
 
     # -- the thread ---------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -186,9 +248,12 @@ class Recorder:
             log.exception("recorder failed")
             self.error = f"recorder failed: {exc}"
         finally:
+            for _role, feed in self.feeds:
+                feed.close()
             log_file.close()
             if self.error is None and self._proc is not None and self._proc.returncode not in (0, 255, -2):
                 self.error = self._ffmpeg_error()
+            self.ended_at = time.time()
             self.started.set()
             self.done.set()
 
@@ -206,27 +271,43 @@ class Recorder:
             return (f"磁盘已满 disk full: the recording stopped at {self.captured_seconds:.1f} s "
                     f"({free if free is not None else '?'} bytes free in {self.opts.live_dir}); "
                     "what was recorded before is kept")
-        return f"ffmpeg stopped (exit {self._proc.returncode}): {(lines or ['no message'])[-1]}"
+        return redact(f"ffmpeg stopped (exit {self._proc.returncode}): {(lines or ['no message'])[-1]}")
 
     def _run_shared(self, log_file) -> None:
+        feed, first = None, b""
+        if self.plan.audio.kind == "url":   # a network camera or encoder: read through a reconnecting relay
+            role = "camera" if self.plan.has_video else "audio"   # a camera carries picture and sound
+            feed = network_feed(self.plan.audio, ("0:v:0?", "0:a:0?"), True, self.opts.stall_s, self._gap(role))
+            self.feeds.append((role, feed))
+            first = feed.open()
         launched = time.time()
-        self._proc = popen(recorder_args(self.plan, self.opts, launched), stdin=subprocess.DEVNULL,
+        self._proc = popen(recorder_args(self.plan, self.opts, launched, relay_fd=0 if feed else None),
+                           stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=log_file)
+        if feed is not None:
+            relay(feed, first, self._proc.stdin)
         self.started.set()
         while self._proc.poll() is None:
             if self.t0 is None and self.tap_frames > 0:
                 self.t0 = time.time() - self.captured_seconds
-            if self._stop.wait(0.1):
+            if self._stop.wait(0.1) or self._lost_past_duration(feed):
                 interrupt(self._proc)
         if self.t0 is None and self.tap_frames > 0:
             self.t0 = launched
+
+    def _lost_past_duration(self, feed: Optional[Feed]) -> bool:
+        """A camera that carries the sound and is still away when the duration is up: the audio clock has
+        stopped with it, so the wall clock ends the recording."""
+        opts = self.opts
+        return bool(feed is not None and opts.duration and feed.lost and self.t0 is not None
+                    and time.time() - self.t0 > opts.duration)
 
     def _run_pumped(self, log_file) -> None:
         plan = self.plan
         if isinstance(plan.audio, MicInput):
             self.pump = MicPump(plan.audio)
         else:
-            self.pump = DecoderPump(plan.audio, plan.channels, self.opts.mic_rate)
+            self.pump = DecoderPump(plan.audio, plan.channels, self.opts.mic_rate, on_gap=self._gap("audio"))
         pump = self.pump
         pump.start()
         deadline = time.monotonic() + FIRST_AUDIO_S
@@ -239,13 +320,32 @@ class Recorder:
                 raise SourceError(f"no audio came from {plan.audio.describe()} in {FIRST_AUDIO_S:.0f} s")
         if pump.t0 is None:
             raise SourceError(pump.error or f"no audio came from {plan.audio.describe()}")
+        feed, first, relay_fd = None, b"", None
+        if plan.video is not None and plan.video.kind == "url":   # a network camera: through a relay
+            feed = network_feed(plan.video, ("0:v:0",), False, self.opts.stall_s, self._gap("video"))
+            self.feeds.append(("video", feed))
+            try:
+                first = feed.open()
+            except SourceError:
+                pump.stop()
+                raise
         if plan.video is not None:  # let a first burst of audio arrive: it moves t0 back (see AudioPump)
             self._stop.wait(SETTLE_S)
         self.t0 = pump.t0
         limit = int(self.opts.duration * pump.rate) if self.opts.duration else None
+        write_end = None
+        if feed is not None:
+            relay_fd, write_end = os.pipe()
         # the pump's sample count ends the recording, not ffmpeg's clock
-        args = recorder_args(plan, replace(self.opts, duration=None), self.t0, pump.rate, self.t0)
-        self._proc = popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log_file)
+        args = recorder_args(plan, replace(self.opts, duration=None), self.t0, pump.rate, self.t0, relay_fd)
+        try:
+            self._proc = popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log_file,
+                               pass_fds=(relay_fd,) if relay_fd is not None else ())
+        finally:
+            if relay_fd is not None:
+                os.close(relay_fd)
+        if feed is not None:
+            relay(feed, first, os.fdopen(write_end, "wb", buffering=0))
         self.started.set()
         stopping = False
         try:

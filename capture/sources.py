@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from core.errors import OptionError
+from core.urls import redact
 
 URL_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "tcp", "rtp", "srt", "http", "https")
 NET_TIMEOUT_S = 10.0
@@ -30,6 +31,8 @@ DEVICE_FORMATS = ("v4l2", "avfoundation", "dshow", "alsa", "pulse", "gdigrab", "
 class SourceError(OptionError):
     """A source that cannot be used: no such device or file, nothing to record, channel mismatch."""
 
+    code = "bad_source"
+
 
 @dataclass(frozen=True)
 class MediaInput:
@@ -38,21 +41,29 @@ class MediaInput:
     kind: str                 # "file", "url", or an ffmpeg input format (v4l2, lavfi, alsa, ...)
     target: str
     realtime: bool = True     # for files: read at native speed (-re)
+    transport: Optional[str] = None   # RTSP: auto (None), tcp, udp, udp_multicast (capture/rtsp.py)
 
     @property
     def live(self) -> bool:
         return self.kind != "file"
 
-    def input_args(self) -> list[str]:
+    @property
+    def rtsp(self) -> bool:
+        return self.kind == "url" and self.target.split(":", 1)[0].lower() in ("rtsp", "rtsps")
+
+    def input_args(self, transport: Optional[str] = None) -> list[str]:
+        """ffmpeg's input options; `transport` (RTSP) overrides the setting (auto: the first to try)."""
         args: list[str] = []
         if self.kind == "file":
             return (["-re"] if self.realtime else []) + ["-i", self.target]
-        if self.kind == "url":  # a silent camera ends the recording after NET_TIMEOUT_S, never hangs it
+        if self.kind == "url":  # a silent camera stops its reader after NET_TIMEOUT_S, never hangs it
+            from capture.rtsp import order
+
             scheme = self.target.split(":", 1)[0].lower()
             timeout = str(int(NET_TIMEOUT_S * 1_000_000))
             target = self.target
             if scheme in ("rtsp", "rtsps"):
-                args += ["-rtsp_transport", "tcp", "-timeout", timeout]
+                args += ["-rtsp_transport", transport or order(self.transport)[0], "-timeout", timeout]
             elif scheme == "udp":  # MPEG-TS says which streams it carries: a short probe starts sooner
                 args += ["-fflags", "+genpts+discardcorrupt", "-analyzeduration", "1500000"]
                 if "timeout=" not in target:
@@ -65,7 +76,8 @@ class MediaInput:
         return ["-thread_queue_size", "1024", "-f", self.kind, "-i", self.target]
 
     def describe(self) -> str:
-        return self.target if self.kind in ("file", "url") else f"{self.kind}:{self.target}"
+        """For people, logs and the audit trail: a URL's password masked (core/urls.py)."""
+        return redact(self.target) if self.kind in ("file", "url") else f"{self.kind}:{self.target}"
 
 
 @dataclass(frozen=True)
@@ -165,10 +177,26 @@ def _probe_file(path: str) -> tuple[int, bool]:
 
 
 def plan(audio: Optional[str], video: Optional[str], speakers: tuple[str, ...] = (),
-         realtime: bool = True) -> CapturePlan:
-    """Resolve the sources (microphones are looked up through PyAudio). Raises SourceError."""
+         realtime: bool = True, rtsp_transport: Optional[str] = None) -> CapturePlan:
+    """Resolve the sources (microphones are looked up through PyAudio); `rtsp_transport` applies to the
+    RTSP cameras among them. Raises SourceError."""
+    from capture.rtsp import check_transport
+
+    transport = check_transport(rtsp_transport)
+    found = _plan(audio, video, speakers, realtime)
+    if transport is None:
+        return found
+
+    def with_transport(source):
+        return replace(source, transport=transport) if isinstance(source, MediaInput) and source.rtsp else source
+
+    return replace(found, audio=with_transport(found.audio), video=with_transport(found.video))
+
+
+def _plan(audio: Optional[str], video: Optional[str], speakers: tuple[str, ...], realtime: bool) -> CapturePlan:
     if len(speakers) > 2:
-        raise SourceError(f"--speakers names {len(speakers)} speakers; a recording has 1 or 2 channels")
+        raise SourceError(f"--speakers names {len(speakers)} speakers; a recording has 1 or 2 channels",
+                          code="speakers_mismatch")
     v = video_input(video.strip(), realtime) if video and video.strip() else None
     a: "MediaInput | MicInput | None" = None
     if audio and audio.strip():
@@ -192,8 +220,8 @@ def plan(audio: Optional[str], video: Optional[str], speakers: tuple[str, ...] =
         channels, file_video = _probe_file(a.target)
         channels = min(channels, 2)
     if speakers and channels and len(speakers) != channels:
-        raise SourceError(f"--speakers names {len(speakers)} speaker(s) but {a.target} has {channels} audio "
-                          "channel(s)")
+        raise SourceError(f"--speakers names {len(speakers)} speaker(s) but {a.describe()} has {channels} audio "
+                          "channel(s)", code="speakers_mismatch")
     channels = len(speakers) or channels or 1
     if v is None and a.kind in ("url", "file"):
         shared = a.kind == "url" or file_video   # a camera URL may carry video; files say whether they do

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from asr import vocabulary
 from cli.common import HomeOpt, fail, handled, split_names
 from core.config import home_dir, load_config
 
@@ -34,6 +35,7 @@ class _Screen:
         self.tty = sys.stderr.isatty()
         self.live = None
         self.warned_lag = 0.0
+        self.alarm = ""
 
     def __enter__(self) -> "_Screen":
         if self.tty:
@@ -59,6 +61,8 @@ class _Screen:
         lines += [Text(line) for line in self.finals[-18:]]
         if not final:
             lines += [Text(f"… {p}", style="dim italic") for p in self.partials.values()]
+        if self.alarm:
+            lines.append(Text(self.alarm, style="bold yellow"))
         st = self.status
         if st:
             lag = f"  ASR {st.get('lag', 0):.0f} s behind" if st.get("lag", 0) >= 3 else ""
@@ -76,6 +80,10 @@ class _Screen:
         elif kind == "partial":
             who = e.get("speaker") or f"ch{e.get('channel', 0)}"
             self.partials[str(e.get("channel", 0))] = f"{who}: {e['text']}"
+        elif kind == "alarm":   # a camera lost or back, the recorder stopped: said at once
+            self.alarm = f"! {_clock(float(e.get('at') or 0))} {e.get('message', '')}"
+            if not self.tty:
+                typer.echo(f"xunlu: {self.alarm}", err=True)
         elif kind == "status":
             self.status = e
             lag = float(e.get("lag", 0))
@@ -107,6 +115,13 @@ def record_cmd(
                                       help="How much a separate camera's picture lags the microphone; the "
                                            "video is moved that much earlier (e.g. 0.08)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Speech model (default base)."),
+    rtsp_transport: Optional[str] = typer.Option(None, "--rtsp-transport", metavar="auto|tcp|udp|udp_multicast",
+                                                 help="How to ask an RTSP camera for its stream: auto (default: "
+                                                      "TCP, then UDP), tcp, udp or udp_multicast. Default: the "
+                                                      "room's rtsp_transport."),
+    hotwords: Optional[str] = typer.Option(None, "--hotwords",
+                                           help="Names and places to expect, comma-separated (with the suspect, "
+                                                "officers, room, case and <home>/vocabulary.txt)."),
     home: Optional[str] = HomeOpt,
 ) -> None:
     """Record a session live: audio and video into the archive, the transcript on screen as people speak."""
@@ -126,12 +141,14 @@ def record_cmd(
             raise OptionError("--duration must be more than 0 seconds")
         req = RecordRequest(audio=audio, video=video, duration=duration, case_id=case, room=room,
                             officers=split_names(officers), suspect=suspect, speakers=split_names(speakers), language=lang,
-                            clock=clock, realtime=not fast, video_delay=video_delay)
+                            clock=clock, realtime=not fast, video_delay=video_delay,
+                            vocabulary=vocabulary.parse(hotwords), rtsp_transport=rtsp_transport)
         from capture.sources import plan
-        from service.live import check_video_delay
+        from service.live import check_video_delay, room_transport
 
         # bad sources fail before the model loads
-        check_video_delay(req.video_delay, plan(req.audio, req.video, req.speakers, req.realtime))
+        check_video_delay(req.video_delay, plan(req.audio, req.video, req.speakers, req.realtime,
+                                                room_transport(home_dir(home), req)))
         archive = archive_for(home)
         transcriber = load_transcriber(model or cfg.model, home_dir(home), cfg.device, cfg.compute_type)
         actor = system_actor()

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from archive.store import Archive, open_archive, system_actor
+from asr import vocabulary
 from asr.types import FORMATS
 from cli.common import HomeOpt, check_output, fail, handled, split_names, write_output
 from core.config import home_dir, load_config, read
@@ -42,6 +43,9 @@ def import_cmd(
     started_at: Optional[str] = typer.Option(None, "--started-at", help="Wall-clock start, ISO 8601 with zone."),
     unit: Optional[str] = typer.Option(None, "--unit", help="Unit (单位) the officers belong to."),
     check_in: Optional[str] = typer.Option(None, "--check-in", help="When the person arrived in the centre, ISO 8601."),
+    hotwords: Optional[str] = typer.Option(None, "--hotwords",
+                                           help="Names and places to expect, comma-separated (with the suspect, "
+                                                "officers, room, case and <home>/vocabulary.txt)."),
     language: Optional[str] = typer.Option(None, "--language", "-l"),
     model: Optional[str] = typer.Option(None, "--model", "-m"),
     as_json: bool = typer.Option(False, "--json", help="Print the session record as JSON."),
@@ -55,7 +59,8 @@ def import_cmd(
     with handled("interrupted; the session is marked failed"):
         cfg = load_config(home_dir(home))
         req = ImportRequest(input=input, case_id=case, room=room, officers=split_names(officers), suspect=suspect,
-                            speakers=split_names(speakers), started_at=started_at, unit=unit, check_in=check_in)
+                            speakers=split_names(speakers), started_at=started_at, unit=unit, check_in=check_in,
+                            vocabulary=vocabulary.parse(hotwords))
         check_input(req, read(home_dir(home)).limits)  # before the archive is opened
         archive = archive_for(home)
         with SegmentProgress(label=input.name) as progress:
@@ -68,7 +73,7 @@ def import_cmd(
 
 
 def retranscribe(sid: str, home: Path, model: str, language: Optional[str], batch_size: int,
-                 beam_size: Optional[int], device: str, compute_type: str):
+                 beam_size: Optional[int], device: str, compute_type: str, hotwords: tuple[str, ...] = ()):
     """`xunlu transcribe SESSION`: run ASR again on the original and add it as a new version."""
     from asr.pipeline import load_transcriber
     from asr.types import TranscribeOptions
@@ -78,7 +83,8 @@ def retranscribe(sid: str, home: Path, model: str, language: Optional[str], batc
     archive = archive_for(str(home))
     with SegmentProgress(label=sid) as progress:
         transcript, version = run(home, archive, sid, lambda: load_transcriber(model, home, device, compute_type),
-                                  TranscribeOptions(language=language, batch_size=batch_size, beam_size=beam_size),
+                                  TranscribeOptions(language=language, batch_size=batch_size, beam_size=beam_size,
+                                                    hotwords=hotwords),
                                   system_actor(), f"re-transcribed with {model}", progress,
                                   warn=_warn)
     typer.echo(f"{sid}: added transcript v{version.version} ({transcript.model})", err=True)

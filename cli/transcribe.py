@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 
+from asr import vocabulary
 from cli.common import HomeOpt, check_output, format_from_suffix, handled, is_session_id, split_names, write_output
 from core.config import home_dir, load_config
 from core.errors import OptionError
@@ -25,6 +26,10 @@ def transcribe(
                                             help="Beam width (default 5; 3 with --batch-size)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or auto."),
     compute_type: Optional[str] = typer.Option(None, "--compute-type", help="int8, float16, ... (auto: int8 on CPU)."),
+    hotwords: Optional[str] = typer.Option(None, "--hotwords",
+                                           help="Names and places to expect, comma-separated (with "
+                                                "<home>/vocabulary.txt; a SESSION adds its suspect, officers, "
+                                                "room and case)."),
     reproduce: Optional[int] = typer.Option(None, "--reproduce", min=1, metavar="N",
                                             help="SESSION only: run version N again with the settings it "
                                                  "recorded; exit 0 when the text matches, 1 with the differences."),
@@ -49,14 +54,15 @@ def transcribe(
 
             transcript = retranscribe(str(input), home_dir(home), model or cfg.model, language or cfg.language,
                                       batch_size, beam_size, device or cfg.device,
-                                      compute_type or cfg.compute_type)
+                                      compute_type or cfg.compute_type, vocabulary.parse(hotwords))
             warn_unintelligible(transcript)
             write_output(render_any(transcript, chosen), output)
             return
         job = Job(input=str(input), language=language or cfg.language, model=model or cfg.model,
                   speakers=split_names(speakers), fmt=chosen, batch_size=batch_size, beam_size=beam_size,
                   device=device or cfg.device, compute_type=compute_type or cfg.compute_type,
-                  home=home_dir(home))
+                  home=home_dir(home),
+                  hotwords=vocabulary.tidy([*vocabulary.parse(hotwords), *vocabulary.read_glossary(home_dir(home))]))
         infos = []
         with SegmentProgress(label=Path(input).name) as progress:
             def started(info) -> None:

@@ -33,17 +33,22 @@ class Segment:
     words: tuple[Word, ...] = ()
     speaker: Optional[str] = None
     channel: int = 0
+    unintelligible: bool = False   # speech was heard here and nothing could be read ("[听不清]")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "start": round(self.start, 2), "end": round(self.end, 2),
-                "speaker": self.speaker, "channel": self.channel, "text": self.text,
-                "words": [w.to_dict() for w in self.words]}
+        d = {"id": self.id, "start": round(self.start, 2), "end": round(self.end, 2),
+             "speaker": self.speaker, "channel": self.channel, "text": self.text,
+             "words": [w.to_dict() for w in self.words]}
+        if self.unintelligible:     # the key is on the marker segments only
+            d["unintelligible"] = True
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Segment":
         return cls(id=int(d["id"]), start=float(d["start"]), end=float(d["end"]), text=str(d["text"]),
                    words=tuple(Word.from_dict(w) for w in d.get("words", ())),
-                   speaker=d.get("speaker"), channel=int(d.get("channel", 0)))
+                   speaker=d.get("speaker"), channel=int(d.get("channel", 0)),
+                   unintelligible=d.get("unintelligible") is True)
 
 
 @dataclass(frozen=True)

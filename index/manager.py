@@ -50,6 +50,7 @@ class IndexProblem(XunluError):
     """The index is missing, cannot be read or was built in another format; it must be rebuilt from the
     archive."""
 
+    code = "index_unavailable"
     http_status = 503
 
 
@@ -313,7 +314,7 @@ class SearchIndex:
         since = parse_day(options.since, "--since")
         until = parse_day(options.until, "--until", end_of_day=True)
         if since and until and since > until:
-            raise QueryError(f"--since {options.since} is after --until {options.until}")
+            raise QueryError(f"--since {options.since} is after --until {options.until}", code="since_after_until")
         if options.limit < 1:
             raise QueryError("--limit must be at least 1")
         try:

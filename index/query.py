@@ -26,6 +26,8 @@ from index.sounds import is_syllable, query_readings
 class QueryError(XunluError, ValueError):
     """The query cannot be searched; the message says why."""
 
+    code = "bad_query"
+
 
 @dataclass(frozen=True)
 class Term:
@@ -179,10 +181,11 @@ class _Parser:
 
 def parse(text: str) -> Node:
     if not text or not text.strip():
-        raise QueryError("the query is empty")
+        raise QueryError("the query is empty", code="query_empty")
     node = _Parser(_lex(text)).parse()
     if node is None:
-        raise QueryError(f"the query {text!r} has nothing to search for (only punctuation or spaces)")
+        raise QueryError(f"the query {text!r} has nothing to search for (only punctuation or spaces)",
+                         code="query_empty")
     if isinstance(node, Not):
         raise QueryError("a query cannot be only NOT: say what to look for too")
     return node
@@ -207,4 +210,4 @@ def parse_day(value: Optional[str], option: str, end_of_day: bool = False) -> Op
             return datetime(d.year, d.month, d.day, 23, 59, 59) if end_of_day else datetime(d.year, d.month, d.day)
         return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
     except ValueError as exc:
-        raise QueryError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from exc
+        raise QueryError(f"{option} {value!r} is not a date (use YYYY-MM-DD)", code="bad_date") from exc

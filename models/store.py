@@ -32,6 +32,7 @@ STAMP = ".xunlu-verified.json"
 class ModelError(XunluError):
     """A model cannot be found, assembled, downloaded or loaded."""
 
+    code = "model_unavailable"
     http_status = 503
 
 

@@ -1,35 +1,28 @@
-"""Exports of a session's transcript: subtitles, text, JSON, and the DOCX 讯问笔录 for signature."""
+"""Exports of a session's transcript: subtitles, text, JSON, the DOCX 讯问笔录 for signature, and the 笔录 as
+PDF (the print view printed by Chromium: service/record_pdf.py)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Optional, Union
 
 from archive.store import Archive
 from archive.transcripts import read_version
-from archive.types import Session
 from asr.formats import render_any
+from service.record import ended_at, header_of, questioners  # noqa: F401  (ended_at: for callers)
 
-
-def ended_at(session: Session) -> Optional[str]:
-    if not session.started_at or session.duration is None:
-        return None
-    start = datetime.fromisoformat(session.started_at)
-    return (start + timedelta(seconds=session.duration)).isoformat(timespec="seconds")
+RECORD_FORMATS = ("pdf",)  # beyond asr.types.FORMATS
 
 
 def export(archive: Archive, sid: str, fmt: str, version: Optional[int], actor: str,
            details: Optional[dict] = None) -> Union[str, bytes]:
     session = archive.get(sid)
     transcript = read_version(archive, sid, version)
-    header = None
-    if fmt == "docx":
-        from asr.docx_record import RecordHeader
+    if fmt == "pdf":
+        from service.record import content
+        from service.record_pdf import render_pdf
 
-        header = RecordHeader(case_id=session.case_id, place=session.room, started_at=session.started_at,
-                              ended_at=ended_at(session), officers=session.officers, person=session.suspect,
-                              session_id=sid)
-    questioners = tuple(s for s in session.speakers if s.lower() in ("officer", "police", "民警", "讯问人")) \
-        or (session.speakers[:1] if session.speakers else ("officer",))
-    data = render_any(transcript, fmt, header, questioners)
+        data: Union[str, bytes] = render_pdf(content(archive, session, transcript))
+    else:
+        header = header_of(archive, session, transcript) if fmt == "docx" else None
+        data = render_any(transcript, fmt, header, questioners(session))
     archive.audit(actor, "export", sid, {"format": fmt, "version": transcript.version, **(details or {})})
     return data

@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, fields, replace
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol, Sequence
 
@@ -22,7 +22,8 @@ from archive.types import ArchiveError, Duplicate, MediaFile, Session
 from asr import audio as audio_io
 from asr.types import TranscriptionInfo
 from core.config import Limits
-from core.errors import InputError, OptionError, TooLargeError
+from core.config import zone as centre_zone
+from core.errors import InputError, OptionError, TooLargeError, XunluError
 from core.media import av_options
 from core.transcript import Segment, Transcript
 from supervise.session_info import parse_when, set_fields
@@ -43,6 +44,17 @@ class ImportRequest:
     started_at: Optional[str] = None
     unit: Optional[str] = None        # 单位 of the officers
     check_in: Optional[str] = None    # when the person arrived in the centre, ISO 8601
+    recorder: Optional[str] = None    # 记录人
+    suspect_gender: Optional[str] = None   # 男, 女 or 未知 (male, female, unknown are taken too)
+    suspect_birth: Optional[str] = None    # YYYY-MM-DD
+    suspect_id: Optional[str] = None       # 身份证件种类及号码
+    suspect_address: Optional[str] = None  # 现住址
+    vocabulary: tuple[str, ...] = ()       # names and places the recognition should expect
+
+
+GENDERS = {"男": "男", "male": "男", "m": "男", "女": "女", "female": "女", "f": "女", "未知": "未知",
+           "unknown": "未知"}
+MAX_VOCABULARY, MAX_WORD = 200, 40
 
 
 class Progress(Protocol):
@@ -53,18 +65,113 @@ class Progress(Protocol):
     def advance(self, segment: Segment) -> None: ...
 
 
-def parse_started_at(value: Optional[str], fallback_file: Optional[Path] = None) -> str:
-    """ISO 8601; a value without a time zone is taken in the machine's zone. Default: the file's mtime."""
+def parse_started_at(value: Optional[str], fallback_file: Optional[Path] = None, zone: Optional[tzinfo] = None) -> str:
+    """ISO 8601; a value without a time zone is taken on the centre's clock (`zone`, core.config.zone; else
+    the machine's). Default: the file's mtime."""
     if value:
         try:
             when = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as exc:
             raise OptionError(f"--started-at {value!r} is not a date and time (use e.g. 2026-11-21T09:30:00+08:00)") from exc
         if when.tzinfo is None:
-            when = when.astimezone()
+            when = when.replace(tzinfo=zone) if zone is not None else when.astimezone()
         return when.isoformat(timespec="seconds")
     stamp = fallback_file.stat().st_mtime if fallback_file else datetime.now().timestamp()
-    return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")
+    return datetime.fromtimestamp(stamp, zone).astimezone(zone).isoformat(timespec="seconds")
+
+
+LABELS = {"room": "讯问地点", "suspect": "被讯问人", "recorder": "记录人", "suspect_id": "身份证件种类及号码",
+          "suspect_address": "现住址", "unit": "单位", "suspect_gender": "性别", "suspect_birth": "出生日期",
+          "started_at": "讯问时间", "check_in": "到案时间", "vocabulary": "词表"}
+
+
+def _bad(name: str, value: Any, detail: str) -> OptionError:
+    """A field that cannot be used, named for the operator (`--flag`) and for the page (code bad_field)."""
+    return OptionError(f"--{name.replace('_', '-')} {value!r}: {detail}", code="bad_field",
+                       params={"field": LABELS.get(name, name), "name": name, "value": str(value)[:100]})
+
+
+def gender_of(value: Optional[str]) -> Optional[str]:
+    """男, 女 or 未知 from what a form or the CLI gives; OptionError for anything else."""
+    if value is None or not value.strip():
+        return None
+    found = GENDERS.get(value.strip().lower())
+    if found is None:
+        raise _bad("suspect_gender", value, "use 男, 女 or 未知 (male, female, unknown)")
+    return found
+
+
+def birth_of(value: Optional[str]) -> Optional[str]:
+    """A date of birth as YYYY-MM-DD, not in the future; OptionError otherwise."""
+    if value is None or not value.strip():
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise _bad("suspect_birth", value, "not a date (use e.g. 1990-01-31)") from None
+    if day > date.today() or day.year < 1900:
+        raise _bad("suspect_birth", value, "cannot be a date of birth")
+    return day.isoformat()
+
+
+def check_fields(req: ImportRequest) -> ImportRequest:
+    """The request's metadata checked and normalised (gender as 男/女/未知, dates as ISO), before any file is
+    read: a value that cannot be used is an OptionError that names it (code bad_field)."""
+    for name in ("room", "suspect", "recorder", "suspect_id", "suspect_address", "unit"):
+        value = getattr(req, name)
+        if value is not None and not value.strip():
+            raise _bad(name, value, "must not be empty")
+    for name, what in (("started_at", "--started-at"), ("check_in", "--check-in")):
+        value = getattr(req, name)
+        try:
+            if value and name == "started_at":
+                parse_started_at(value)
+            elif value:
+                parse_when(value, what)
+        except XunluError:
+            raise _bad(name, value, "not a date and time (use e.g. 2026-11-21T09:30:00+08:00)") from None
+    words = tuple(dict.fromkeys(w.strip() for w in req.vocabulary if w and w.strip()))
+    most, longest, total = vocabulary_limits()
+    if len(words) > most:
+        raise _bad("vocabulary", f"{len(words)} words", f"at most {most} words are taken")
+    long = next((w for w in words if len(w) > longest), None)
+    if long is not None:
+        raise _bad("vocabulary", long[:20], f"a word is longer than {longest} characters")
+    if total is not None and len("、".join(words)) > total:
+        raise _bad("vocabulary", f"{len('、'.join(words))} characters", f"at most {total} characters in all")
+    return replace(req, suspect_gender=gender_of(req.suspect_gender), suspect_birth=birth_of(req.suspect_birth),
+                   vocabulary=words)
+
+
+def vocabulary_limits() -> tuple[int, int, Optional[int]]:
+    """(words, characters a word, characters in all) the recognition takes: asr.vocabulary's, where this
+    version has it (the words are told to Whisper in its prompt), else this module's own."""
+    try:
+        from asr import vocabulary
+    except ImportError:
+        return MAX_VOCABULARY, MAX_WORD, None
+    return (getattr(vocabulary, "MAX_WORDS", MAX_VOCABULARY), getattr(vocabulary, "MAX_WORD_CHARS", MAX_WORD),
+            getattr(vocabulary, "MAX_CHARS", None))
+
+
+def check_request(req: ImportRequest, language: Optional[str]) -> ImportRequest:
+    """`check_fields` and the language code: what a web upload checks before it takes the body."""
+    from asr.engine import check_language
+
+    check_language(language)
+    return check_fields(req)
+
+
+def with_vocabulary(options: Any, words: Sequence[str]) -> Any:
+    """The transcription options with the vocabulary as `hotwords`, where this version of the recognition takes
+    them (a field of asr.types.TranscribeOptions); else the options as they are (the words stay on the
+    session)."""
+    known = {f.name: f for f in fields(options)}
+    if not words or "hotwords" not in known:
+        return options
+    kind = str(known["hotwords"].type)
+    value: Any = tuple(words) if ("tuple" in kind or "Sequence" in kind) else " ".join(words)
+    return options.with_(hotwords=value)
 
 
 def safe_name(name: str) -> str:
@@ -107,10 +214,7 @@ def check_input(req: ImportRequest, limits: Limits = Limits()) -> audio_io.Audio
     if req.speakers and len(req.speakers) != info.channels:
         raise OptionError(f"--speakers names {len(req.speakers)} speaker(s) but {req.input} has "
                           f"{info.channels} audio channel(s)")
-    if req.unit is not None and not req.unit.strip():
-        raise OptionError("--unit must not be empty")
-    if req.check_in:
-        parse_when(req.check_in, "--check-in")
+    check_fields(req)
     return info
 
 
@@ -121,7 +225,8 @@ def import_file(archive: Archive, req: ImportRequest, transcribe: Transcribe, ac
     exists. The unit and check-in time of the request are set once it is complete."""
     src = Path(req.input)
     info = check_input(req)
-    started_at = parse_started_at(req.started_at, src)
+    req = check_fields(req)
+    started_at = parse_started_at(req.started_at, src, centre_zone(archive.home))
     say(f"hashing {src.name}")
     digest = sha256_file(src)
     holder = archive.holder_of(digest)
@@ -129,7 +234,9 @@ def import_file(archive: Archive, req: ImportRequest, transcribe: Transcribe, ac
         raise Duplicate(f"{src} is already in the archive as session {holder} (same SHA-256)", holder)
     with archive.new_session(actor, case_id=req.case_id, room=req.room, officers=req.officers,
                              suspect=req.suspect, speakers=req.speakers, started_at=started_at,
-                             source_name=src.name) as session:
+                             source_name=src.name, recorder=req.recorder, suspect_gender=req.suspect_gender,
+                             suspect_birth=req.suspect_birth, suspect_id=req.suspect_id,
+                             suspect_address=req.suspect_address, vocabulary=req.vocabulary) as session:
         sid = session.id
         on_session(sid)
         folder = archive.folder(sid)
@@ -173,12 +280,15 @@ def import_file(archive: Archive, req: ImportRequest, transcribe: Transcribe, ac
             if isinstance(exc, KeyboardInterrupt):
                 reason = "interrupted"
             _mark_failed(archive, sid, actor, reason)
+            if isinstance(exc, TooLargeError):   # past [limits] while decoding (its header lied): still a 413
+                raise TooLargeError(f"import failed, session {sid} marked failed: {reason}") from exc
             if isinstance(exc, (InputError, OptionError)):
                 raise ArchiveError(f"import failed, session {sid} marked failed: {reason}") from exc
             raise
     if req.unit or req.check_in:
         return set_fields(archive, sid, actor, unit=req.unit,
-                          check_in_at=parse_when(req.check_in, "--check-in") if req.check_in else None)
+                          check_in_at=parse_when(req.check_in, "--check-in", centre_zone(archive.home))
+                          if req.check_in else None)
     return archive.get(sid)
 
 
@@ -197,10 +307,16 @@ def import_recording(home: Path, archive: Archive, req: ImportRequest, transcrib
     settings = read(home)
     lang = check_language(language or settings.asr.language)
     check_input(req, settings.limits)  # not media, too long, wrong speaker count: refused before the model loads
+    checked = check_fields(req)
+    from service.vocabulary import for_session
+
+    words = for_session(home, checked.vocabulary, checked.suspect, checked.officers, checked.room, checked.case_id)
     model = transcriber()
 
     def transcribe(path: Path, names: Sequence[str]) -> Transcript:
-        segments, info = model.transcribe(str(path), TranscribeOptions(language=lang, speakers=tuple(names)))
+        options = with_vocabulary(TranscribeOptions(language=lang, speakers=tuple(names)), words)
+        with audio_io.limited(settings.limits):   # a header that lied is stopped while decoding
+            segments, info = model.transcribe(str(path), options)
         if progress is not None:
             progress.start(info)
         return collect(segments, info, progress.advance if progress is not None else None)

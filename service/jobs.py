@@ -10,7 +10,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
 
-from core.errors import status_of
+from core.errors import code_of, params_of, status_of
 
 log = logging.getLogger("xunlu.jobs")
 KEEP_JOBS = 200
@@ -23,10 +23,12 @@ class Job:
     session: Optional[str] = None     # known once the session exists
     status: Optional[int] = None      # the HTTP status a synchronous call would have answered
     detail: Optional[str] = None
+    code: Optional[str] = None        # the failure's stable code (core/errors.py), for the page's message
+    params: dict[str, Any] = field(default_factory=dict, repr=False)   # the words of its message
     owner: str = field(default="", repr=False)   # the actor who started it: only they may poll it
 
     def public(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k != "owner"}
+        return {k: v for k, v in asdict(self).items() if k not in ("owner", "params")}
 
 
 class JobRegistry:
@@ -61,6 +63,7 @@ class JobRegistry:
             except BaseException as exc:  # the job reports it; the session (if any) is marked failed
                 job.status = status_of(exc)
                 job.detail = describe(exc) or type(exc).__name__
+                job.code, job.params = code_of(exc), params_of(exc)
                 job.state = "failed"
                 if job.status == 500:
                     log.exception("job %s failed", job.job)

@@ -27,8 +27,12 @@ from service import live_finish as finish
 log = logging.getLogger("xunlu.live")
 LAG_WARN_S = 10.0
 FEED_S = 0.5
+DURATION_SLACK_S = 0.5   # a recording this close to its planned duration ended by it
+# why a recording ended, as the "stopped" event and the record.complete audit entry say ("ended")
+END_REASONS = ("stop", "duration", "source_ended", "recorder_stopped", "disk_full", "failed")
 
-# factory(language, channels, speakers, on_partial, on_final) -> object with feed(), finish(), processed
+# factory(language, channels, speakers, on_partial, on_final, hotwords=()) -> object with feed(), finish(),
+# processed
 StreamFactory = Callable[..., Any]
 
 
@@ -46,14 +50,18 @@ class RecordRequest:
     clock: bool = False
     realtime: bool = True                  # files are played at real speed ("file as live")
     video_delay: float = 0.0               # seconds a separate camera lags the microphone (calibration)
+    vocabulary: tuple[str, ...] = ()       # words the recognition should expect (`--hotwords`)
+    rtsp_transport: Optional[str] = None   # auto, tcp, udp, udp_multicast; None: the room's setting, else auto
 
 
 def default_stream(transcriber: Any) -> StreamFactory:
-    def make(language: str, channels: int, speakers: tuple[str, ...], on_partial, on_final):
+    def make(language: str, channels: int, speakers: tuple[str, ...], on_partial, on_final,
+             hotwords: tuple[str, ...] = ()):
         from asr.stream import LiveTranscriber, StreamOptions
 
         return LiveTranscriber(transcriber, StreamOptions(language=language, channels=channels,
-                                                          speakers=speakers), on_partial, on_final)
+                                                          speakers=speakers, hotwords=tuple(hotwords)),
+                               on_partial, on_final)
     return make
 
 
@@ -86,7 +94,8 @@ class LiveSession:
         self._stream_factory = stream
         self._lock_cm = lock_cm
         self.recorder = Recorder(plan, RecorderOptions(live_dir=self._paths.live, clock=req.clock,
-                                                       duration=req.duration, video_delay=req.video_delay))
+                                                       duration=req.duration, video_delay=req.video_delay),
+                                 on_gap=self._on_gap)
         self._subs: list[queue.Queue] = []
         self._state_lock = threading.Lock()
         self._finals: list[dict] = []
@@ -99,6 +108,8 @@ class LiveSession:
         self._stopping = False
         self._indexer = None
         self._alarm_event: Optional[dict] = None
+        self.end_reason: Optional[str] = None       # why the recording ended (END_REASONS), once it has
+        self._source_alarm: Optional[dict] = None    # a network source that is away now
 
     # -- public ---------------------------------------------------------------------------------------
     def subscribe(self) -> "queue.Queue[dict]":
@@ -106,7 +117,7 @@ class LiveSession:
         with self._state_lock:
             self._subs.append(q)
             if self._finished.is_set():
-                q.put_nowait({"type": "stopped", "session": self.session_id})
+                q.put_nowait(self._stopped_event())
         return q
 
     def unsubscribe(self, q: "queue.Queue[dict]") -> None:
@@ -119,6 +130,8 @@ class LiveSession:
             snap = {"segments": list(self._finals), "partials": dict(self._partials), "status": dict(self._status)}
             if self._alarm_event is not None:
                 snap["alarm"] = dict(self._alarm_event)
+            elif self._source_alarm is not None:
+                snap["alarm"] = dict(self._source_alarm)
             return snap
 
     def stop(self) -> Session:
@@ -142,6 +155,21 @@ class LiveSession:
         return self.recorder.captured_seconds
 
     # -- events ---------------------------------------------------------------------------------------
+    def _stopped_event(self) -> dict:
+        return {"type": "stopped", "session": self.session_id, "reason": self.end_reason or "stop"}
+
+    def _why_ended(self) -> str:
+        """Why the recording ended: asked to stop, its planned duration, the recorder's alarm, or its source
+        ended by itself (a file played to its end, a camera or stream that stopped sending)."""
+        rec = self.recorder
+        if self._stopping:
+            return "stop"
+        if rec.error:
+            return "disk_full" if getattr(rec, "disk_full", False) else "recorder_stopped"
+        if self.req.duration and rec.captured_seconds >= self.req.duration - DURATION_SLACK_S:
+            return "duration"
+        return "source_ended"
+
     def _publish(self, event: dict) -> None:
         with self._state_lock:
             subs = list(self._subs)
@@ -159,6 +187,16 @@ class LiveSession:
         with self._state_lock:
             self._partials[str(event["channel"])] = event
         self._publish(event)
+
+    def _live_record(self) -> Optional[dict]:
+        """The `reproduce` record of the live transcript: the model as loaded and the live decoder's options."""
+        from asr.reproduce import live_record
+        from asr.stream import StreamOptions
+
+        options = getattr(self, "_stream_options", None)
+        if not isinstance(options, StreamOptions):
+            return None
+        return live_record(self.model, getattr(self.transcriber, "provenance", None), options) | {"feed_s": FEED_S}
 
     def _on_final(self, segment: Any) -> None:
         finish.append_journal(self._journal, segment)
@@ -212,6 +250,44 @@ class LiveSession:
             arch.audit("system:recorder", "record.alarm", self.session_id,
                        {"code": code, "at": event["at"], "message": event["message"][:300]})
 
+    def _on_gap(self, role: str, gap: Any) -> None:
+        """A network camera or sound source dropped (gap.back_at None) or is back: viewers are told at once,
+        the log and the audit trail keep both ends; the gap itself (`record.gap`, seconds in the recording)
+        is what the recording-gap warning reads. The recording goes on either way."""
+        from service.source_gaps import back_event, gap_record, lost_event
+
+        rec = self.recorder
+        if gap.back_at is None:
+            event = lost_event(role, gap, rec.recording_time(gap.lost_at))
+            with self._state_lock:
+                self._source_alarm = event
+            log.warning("%s: %s", self.session_id, event["message"])
+            action, details = "record.source_lost", {k: event[k] for k in ("source", "role", "at", "reason")}
+        else:
+            details = gap_record(role, gap, rec.recording_time(gap.lost_at), rec.recording_time(gap.back_at))
+            event = back_event(details)
+            with self._state_lock:
+                self._source_alarm = None
+            log.warning("%s: %s", self.session_id, event["message"])
+            action = "record.gap"
+        self._publish(event)
+        with contextlib.suppress(Exception), contextlib.closing(Archive(self.home)) as arch:
+            arch.audit("system:recorder", action, self.session_id, details)
+
+    def _close_open_gaps(self, arch: Archive, end: float) -> int:
+        """A source still away when the recording ended: its gap runs to the end (by the wall clock: a camera
+        that carried the sound took the audio clock with it)."""
+        from service.source_gaps import gap_record
+
+        rec, still = self.recorder, 0
+        end = max(end, rec.recording_time(rec.ended_at or time.time()))
+        for role, gap in rec.gaps:
+            if gap.back_at is None:
+                still += 1
+                arch.audit("system:recorder", "record.gap", self.session_id,
+                           gap_record(role, gap, rec.recording_time(gap.lost_at), end))
+        return still
+
     def _work(self) -> None:
         try:
             self._transcribe_live()
@@ -222,8 +298,10 @@ class LiveSession:
         finally:
             with self._state_lock:
                 self._status = {**self._status, "recording": False}
+            if self.end_reason is None:
+                self.end_reason = "failed" if self.error else self._why_ended()
             self._finished.set()
-            self._publish({"type": "stopped", "session": self.session_id})
+            self._publish(self._stopped_event())
             with _registry_lock:
                 _registry.pop(self.session_id, None)
             with contextlib.suppress(Exception):
@@ -247,8 +325,13 @@ class LiveSession:
         self._indexer = LiveIndexer(self.home, meta_of(self._archive.get(self.session_id)))
         stream = None
         try:
+            from service.vocabulary import for_session
+
+            words = for_session(self.home, self.req.vocabulary, self.req.suspect, self.req.officers,
+                                self.req.room, self.req.case_id)
             stream = self._stream_factory(self.req.language, self.plan.channels, tuple(self.req.speakers),
-                                          self._on_partial, self._on_final)
+                                          self._on_partial, self._on_final, hotwords=words)
+            self._stream_options = getattr(stream, "options", None)
         except Exception as exc:  # no live transcript, but the recording goes on
             log.exception("%s: live transcription could not start; recording continues", self.session_id)
             self.asr_error = f"{type(exc).__name__}: {exc}"
@@ -295,6 +378,10 @@ class LiveSession:
         if rec.error:
             self._alarm()
             self.error = rec.error
+        self.end_reason = self._why_ended()
+        if self.end_reason == "source_ended":
+            log.warning("%s: the source ended by itself after %.1f s; the recording is closed with it",
+                        self.session_id, rec.captured_seconds)
 
     def _close(self) -> None:
         arch, sid = self._archive, self.session_id
@@ -315,9 +402,12 @@ class LiveSession:
             segments += finish.transcribe_tail(self.transcriber, self._paths.file(media.path), covered,
                                                TranscribeOptions(language=self.req.language,
                                                                  speakers=tuple(self.req.speakers)), len(segments))
-        finish.freeze(arch, sid, segments, self.req.language, self.model, duration, self.actor, reason="live")
+        finish.freeze(arch, sid, segments, self.req.language, self.model, duration, self.actor, reason="live",
+                      reproduce=self._live_record())
         arch.update_session(sid, status="complete", duration=duration)
+        self._close_open_gaps(arch, duration)
         details = {"duration": duration, "segments": len(segments), "max_lag": round(self.max_lag, 1),
+                   "ended": self.end_reason,
                    **{k: v for k, v in self.recorder.stats().items() if v is not None}}
         if self.error:
             details["recorder_error"] = self.error
@@ -346,10 +436,27 @@ def check_video_delay(delay: float, plan: Any) -> None:
     from core.errors import OptionError
 
     if not -MAX_VIDEO_DELAY <= delay <= MAX_VIDEO_DELAY:
-        raise OptionError(f"--video-delay must lie between -{MAX_VIDEO_DELAY:g} and {MAX_VIDEO_DELAY:g} s")
+        raise OptionError(f"--video-delay must lie between -{MAX_VIDEO_DELAY:g} and {MAX_VIDEO_DELAY:g} s",
+                          code="video_delay_range")
     if delay and (plan.shared or plan.video is None):
         raise OptionError("--video-delay applies when audio and video come from separate sources "
-                          "(a microphone and a camera); this recording has them in one source")
+                          "(a microphone and a camera); this recording has them in one source",
+                          code="video_delay_shared")
+
+
+def room_transport(home: Path, req: Any) -> Optional[str]:
+    """The RTSP transport to ask the cameras for: the request's, else the room's `rtsp_transport` when the
+    request records from that room's own camera or microphone, else None (auto)."""
+    given = getattr(req, "rtsp_transport", None)
+    if given or not req.room:
+        return given
+    from core.config import read
+
+    room = read(home).rooms.get(req.room)
+    if room is None or not room.rtsp_transport:
+        return None
+    return room.rtsp_transport if (req.video and req.video == room.video) or (req.audio and req.audio == room.audio) \
+        else None
 
 
 def start_live(home: Path, archive: Archive, req: RecordRequest, transcriber: Any, actor: str,
@@ -361,13 +468,13 @@ def start_live(home: Path, archive: Archive, req: RecordRequest, transcriber: An
     from core.errors import OptionError
 
     if req.duration is not None and req.duration <= 0:
-        raise OptionError("--duration must be more than 0 seconds")
+        raise OptionError("--duration must be more than 0 seconds", code="duration_not_positive")
     if len(set(req.speakers)) != len(req.speakers):
-        raise OptionError("--speakers has the same name twice")
+        raise OptionError("--speakers has the same name twice", code="speakers_repeated")
     language = check_language(req.language)
     if language is None:
-        raise OptionError("live transcription needs a language (zh, en, ...), not auto")
-    plan = sources.plan(req.audio, req.video, tuple(req.speakers), req.realtime)
+        raise OptionError("live transcription needs a language (zh, en, ...), not auto", code="live_needs_language")
+    plan = sources.plan(req.audio, req.video, tuple(req.speakers), req.realtime, room_transport(home, req))
     check_video_delay(req.video_delay, plan)
     factory = stream or default_stream(transcriber)
     cm = archive.new_session(actor, status="recording", case_id=req.case_id, room=req.room,

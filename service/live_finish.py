@@ -18,7 +18,7 @@ from archive.layout import LIVE_ORIGINAL, SessionPaths
 from archive.store import Archive
 from archive.types import ArchiveError, MediaFile
 from asr.types import TranscribeOptions
-from core.transcript import Segment, Transcript
+from core.transcript import Segment
 
 log = logging.getLogger("xunlu.live")
 TAIL_GAP_S = 0.2
@@ -101,13 +101,16 @@ def transcribe_tail(transcriber: Any, path: Path, start: float, options: Transcr
 
 
 def freeze(archive: Archive, sid: str, segments: list[Segment], language: str, model: str, duration: float,
-           actor: str, reason: str) -> None:
+           actor: str, reason: str, reproduce: Optional[dict] = None) -> None:
+    """The live transcript as version 1, with its `reproduce` record when there is one."""
     from archive.transcripts import add_version
+    from asr.types import ReproducibleTranscript
 
     ordered = sorted(segments, key=lambda s: (s.start, s.channel))
     ordered = [replace(s, id=i) for i, s in enumerate(ordered)]
-    add_version(archive, sid, Transcript(language=language, model=model, duration=duration,
-                                         segments=tuple(ordered)), "asr", actor, reason=reason)
+    add_version(archive, sid, ReproducibleTranscript(language=language, model=model, duration=duration,
+                                                     segments=tuple(ordered), reproduce=reproduce),
+                "asr", actor, reason=reason)
 
 
 def reindex(home: Path, archive: Archive, sid: str) -> None:

@@ -3,16 +3,20 @@ it names a room configured in `<home>/config.toml`, a device this machine has (`
 sources the operator gave `xunlu serve` (--audio/--video), or the built-in test signal. Anything else is
 refused with one message, whatever it names, so a refusal tells nothing about the server's files. The CLI on
 the recording machine is the operator's: `xunlu record` still takes a file, URL or device.
+
+A room's camera URL may carry its password: it is offered (and named by requests) in its masked form,
+rtsp://admin:***@10.0.0.7/..., and turned back into the real URL only here, on the server's side.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
 from core.config import read
 from core.errors import OptionError
+from core.urls import redact
 
 log = logging.getLogger("xunlu.sources")
 TEST = "test"                                       # the built-in test signal, in place of audio or video
@@ -22,6 +26,8 @@ TEST_VIDEO = "lavfi:testsrc2=size=1280x720:rate=25"
 
 class SourceRefused(OptionError):
     """A web request named a source that is not one of this server's configured sources."""
+
+    code = "source_refused"
 
 
 @dataclass(frozen=True)
@@ -38,10 +44,15 @@ class Sources:
 
     audio: tuple[Source, ...]
     video: tuple[Source, ...]
-    rooms: Mapping[str, Mapping[str, str]]
+    rooms: Mapping[str, Mapping[str, str]]          # as people may see them: passwords masked
+    secrets: Mapping[str, str] = field(default_factory=dict)   # masked id -> the real URL
 
     def ids(self, kind: str) -> set[str]:
         return {s.id for s in (self.audio if kind == "audio" else self.video)}
+
+    def real(self, value: str) -> str:
+        """The source a (possibly masked) id stands for."""
+        return self.secrets.get(value, value)
 
 
 def _devices() -> tuple[list[Any], list[Any]]:
@@ -64,7 +75,16 @@ def _devices() -> tuple[list[Any], list[Any]]:
 def available(home: Path, defaults: Mapping[str, Any],
               devices: Callable[[], tuple[list[Any], list[Any]]] = _devices) -> Sources:
     """Everything a web request may record from on this server."""
-    rooms = {name: room.devices() for name, room in read(home).rooms.items()}
+    secrets: dict[str, str] = {}
+
+    def shown(value: str) -> str:
+        masked = redact(value)
+        if masked != value:
+            secrets[masked] = value
+        return masked
+
+    rooms = {name: {k: shown(v) if k in ("audio", "video") else v for k, v in room.devices().items()}
+             for name, room in read(home).rooms.items()}
     audio: dict[str, Source] = {TEST: Source(TEST, "audio", "测试信号 test tone", "test")}
     video: dict[str, Source] = {TEST: Source(TEST, "video", "测试画面 test picture", "test")}
     for name, spec in rooms.items():
@@ -75,6 +95,7 @@ def available(home: Path, defaults: Mapping[str, Any],
     for kind, chosen in (("audio", audio), ("video", video)):
         value = defaults.get(kind)
         if isinstance(value, str) and value:
+            value = shown(value)
             chosen.setdefault(value, Source(value, kind, "服务器默认 server default", "server"))
     mics, cams = devices()
     for mic in mics:
@@ -82,7 +103,7 @@ def available(home: Path, defaults: Mapping[str, Any],
         audio.setdefault(mic.name, Source(mic.name, "audio", mic.name, "device"))
     for cam in cams:
         video.setdefault(cam.id, Source(cam.id, "video", cam.name, "device"))
-    return Sources(tuple(audio.values()), tuple(video.values()), rooms)
+    return Sources(tuple(audio.values()), tuple(video.values()), rooms, secrets)
 
 
 def refused(kind: str) -> SourceRefused:
@@ -109,11 +130,13 @@ def resolve(sources: Sources, defaults: Mapping[str, Any], room: Optional[str], 
             out.append(None)
             continue
         value = value.strip()
-        parts = value.split("+") if kind == "audio" and "+" in value else [value]
-        if any(p.strip() not in sources.ids(kind) for p in parts):
+        parts = [redact(p.strip()) for p in (value.split("+") if kind == "audio" and "+" in value else [value])]
+        if any(p not in sources.ids(kind) for p in parts):    # a URL is offered, and named, masked
             raise refused(kind)
         if value == TEST:
             value = TEST_AUDIO if kind == "audio" else TEST_VIDEO
+        else:
+            value = "+".join(sources.real(p) for p in parts)
         out.append(value)
     return out[0], out[1], speakers
 

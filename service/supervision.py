@@ -14,6 +14,7 @@ from typing import Any, Optional
 from accounts.types import SUPERVISOR, User
 from archive.store import Archive
 from archive.types import ArchiveError, Session
+from core.config import zone
 from supervise import session_info
 
 CONFIRMED = ("check_in_at", "night_reason", "signed_at")   # what an officer may only propose
@@ -22,6 +23,8 @@ NOW_TOLERANCE_S = 300        # "now" as an officer's clock and the server's may 
 
 class Refused(ArchiveError):
     """A time that cannot be true, or nothing to confirm."""
+
+    code = "supervision_refused"
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def set_fields(archive: Archive, sid: str, user: Optional[User], unit: Optional[
     are proposed."""
     session = archive.get(sid)
     if check_in_at is not None:
-        check_in_at = session_info.parse_when(check_in_at, "check-in time")
+        check_in_at = session_info.parse_when(check_in_at, "check-in time", zone(archive.home))
         _check_times(session, check_in_at, None)
     if night_reason is not None and not night_reason.strip():
         raise Refused("the night questioning reason must not be empty")
@@ -103,7 +106,7 @@ def sign(archive: Archive, sid: str, user: Optional[User], at: Optional[str] = N
          signer: Optional[str] = None) -> Outcome:
     """Confirm the 笔录 was signed: now, or at `at` (an officer's earlier time is a proposal)."""
     session = archive.get(sid)
-    when = session_info.parse_when(at, "signing time") if at else None
+    when = session_info.parse_when(at, "signing time", zone(archive.home)) if at else None
     _check_times(session, None, when)
     backdated = when is not None and _when(when) < _now() - timedelta(seconds=NOW_TOLERANCE_S)
     if user is None or user.role == SUPERVISOR or not backdated:

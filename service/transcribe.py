@@ -29,9 +29,13 @@ def retranscribe(home: Path, archive: Archive, sid: str, transcriber: Callable[[
     original = session.file("original")
     if original is None:
         raise ArchiveError(f"session {sid} has no original media to transcribe")
+    from service.vocabulary import for_session
+
+    words = for_session(home, (*options.hotwords, *getattr(session, "vocabulary", ())), session.suspect,
+                        session.officers, session.room, session.case_id)
     model = transcriber()
     path = archive.paths(sid).file(original.path)
-    segments, info = model.transcribe(str(path), options.with_(speakers=session.speakers))
+    segments, info = model.transcribe(str(path), options.with_(speakers=session.speakers, hotwords=words))
     if progress is not None:
         progress.start(info)
     transcript = collect(segments, info, progress.advance if progress is not None else None)
@@ -75,6 +79,24 @@ def recorded(archive: Archive, sid: str, version: int) -> dict[str, Any]:
         raise ArchiveError(f"transcript {sid} v{version} cannot be read ({exc}); run xunlu verify") from exc
 
 
+def _replay_live(model: Any, path: Path, rec: dict, then: dict) -> Any:
+    """A live transcript made again: the original's audio through the live decoder with the options it
+    recorded, fed in the chunks the recording fed it."""
+    from asr import audio as audio_io
+    from asr.reproduce import live_record, stream_options_of
+    from asr.stream import replay
+    from asr.types import ReproducibleTranscript
+
+    options = stream_options_of(rec)
+    _, samples = audio_io.load(str(path))
+    finals = replay(model, samples[:options.channels], options, chunk_s=float(rec.get("feed_s") or 0.5))
+    return ReproducibleTranscript(language=then.get("language") or options.language, model=then.get("model", ""),
+                                  duration=float(then.get("duration") or samples.shape[1] / 16000),
+                                  segments=tuple(finals),
+                                  reproduce=live_record(model.model_label, getattr(model, "provenance", None),
+                                                        options) | {"feed_s": rec.get("feed_s")})
+
+
 def reproduce(archive: Archive, sid: str, version: int, load: Callable[[str, str, str], Any], actor: str,
               progress: Optional[Progress] = None) -> Reproduction:
     """Transcribe the session's original again with the model, device, compute type and options that
@@ -85,18 +107,21 @@ def reproduce(archive: Archive, sid: str, version: int, load: Callable[[str, str
     then = recorded(archive, sid, version)
     rec = then.get("reproduce")
     if not isinstance(rec, dict) or not (rec.get("model") or {}).get("name"):
-        raise ArchiveError(f"transcript {sid} v{version} does not record how it was made (a correction, a live "
-                           "transcript or one made before xunlu kept that): nothing to reproduce")
+        raise ArchiveError(f"transcript {sid} v{version} does not record how it was made (a correction, "
+                           "or a transcript made before xunlu kept that): nothing to reproduce")
     session = archive.get(sid)
     original = session.file("original")
     if original is None:
         raise ArchiveError(f"session {sid} has no original media to transcribe")
     model = load(rec["model"]["name"], rec.get("device") or "auto", rec.get("compute_type") or "auto")
     path = archive.paths(sid).file(original.path)
-    segments, info = model.transcribe(str(path), options_of(rec))
-    if progress is not None:
-        progress.start(info)
-    transcript = collect(segments, info, progress.advance if progress is not None else None)
+    if rec.get("live"):
+        transcript = _replay_live(model, path, rec, then)
+    else:
+        segments, info = model.transcribe(str(path), options_of(rec))
+        if progress is not None:
+            progress.start(info)
+        transcript = collect(segments, info, progress.advance if progress is not None else None)
     now = replace(transcript, session=sid, version=version).to_dict()
     text_matches, identical, diff = compare(then, now, f"{sid} v{version}", f"{sid} v{version} again")
     changed = tuple(mismatches(rec, now.get("reproduce") or {}))

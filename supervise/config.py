@@ -104,7 +104,7 @@ def _check(section: str, key: str, value: Any) -> None:
 def apply(config: RuleConfig, text: str, where: str) -> RuleConfig:
     """`config` with the sections of the TOML `text` on top; errors name `where` and the line."""
     data = _parse(text, where)
-    sections = {f.name: f for f in fields(RuleConfig) if f.name != "source"}
+    sections = {f.name: f for f in fields(RuleConfig) if f.name not in ("source", "timezone")}
     changes: dict[str, Any] = {}
     for name, table in data.items():
         if name not in sections:
@@ -135,8 +135,13 @@ def defaults() -> RuleConfig:
 
 
 def load_rules(home: Optional[Path] = None, path: Optional[Path] = None) -> RuleConfig:
-    """Defaults, then `path` if given (it must exist), else `<home>/rules.toml` when there is one."""
+    """Defaults, then `path` if given (it must exist), else `<home>/rules.toml` when there is one; the
+    centre's time zone from `<home>/config.toml` ([centre] timezone, core.config)."""
     config = defaults()
+    if home is not None:
+        from core.config import read
+
+        config = replace(config, timezone=read(Path(home)).timezone)
     chosen = Path(path) if path is not None else (Path(home) / RULES_FILE if home is not None else None)
     if chosen is None or (path is None and not chosen.is_file()):
         return config

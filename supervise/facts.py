@@ -86,6 +86,28 @@ def playlist_gaps(live_dir: Path) -> tuple[MediaGap, ...]:
     return tuple(gaps)
 
 
+SOURCE_GAP = "record.gap"     # written by the live session when a network camera or sound source was away
+_ROLE = {"camera": "摄像头", "video": "摄像头", "audio": "音频源"}
+
+
+def source_gaps(archive: Archive) -> dict[str, list[MediaGap]]:
+    """Each session's `record.gap` entries of the audit chain as gaps, in seconds of the recording: a
+    network camera or sound source that dropped and was reconnected (or never came back)."""
+    found: dict[str, list[MediaGap]] = defaultdict(list)
+    for target, details in archive.conn.execute(
+            "SELECT target, details FROM audit WHERE action = ? ORDER BY seq", (SOURCE_GAP,)):
+        try:
+            d = json.loads(details)
+            start, end = float(d["from"]), float(d["to"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("%s: a record.gap entry without times", target)
+            continue
+        who = f"{_ROLE.get(d.get('role'), '信号源')} {d.get('source') or ''}".strip()
+        detail = f"{who} 中断 {end - start:.1f} 秒（至 {end:.1f} 秒）" + ("" if d.get("back", True) else "，直至录制结束未恢复")
+        found[target].append(MediaGap(start, "source_lost", detail))
+    return found
+
+
 # -- the cache -----------------------------------------------------------------------------------------
 class FactsCache:
     """Transcript digests (segments without words) keyed by session and version hash."""
@@ -207,6 +229,7 @@ def iter_facts(archive: Archive, sessions: Optional[Iterable[str]] = None,
     only = set(sessions) if sessions is not None else None
     rows, media, latest = _rows(archive, only)
     earlier = _earlier(rows)
+    lost = source_gaps(archive)
     own_cache = cache is None
     cache = cache if cache is not None else FactsCache(archive.home)
     try:
@@ -214,7 +237,8 @@ def iter_facts(archive: Archive, sessions: Optional[Iterable[str]] = None,
             sid = row["id"]
             if only is not None and sid not in only:
                 continue
-            yield _facts(archive, row, media.get(sid, []), latest.get(sid), earlier.get(sid, ()), cache)
+            yield _facts(archive, row, media.get(sid, []), latest.get(sid), earlier.get(sid, ()), cache,
+                         tuple(lost.get(sid, ())))
     finally:
         if own_cache:
             cache.close()
@@ -232,7 +256,7 @@ def session_facts(archive: Archive, sid: str) -> SessionFacts:
 
 
 def _facts(archive: Archive, row: sqlite3.Row, media_paths: list[str], latest: Optional[tuple],
-           earlier: tuple[Visit, ...], cache: FactsCache) -> SessionFacts:
+           earlier: tuple[Visit, ...], cache: FactsCache, lost: tuple[MediaGap, ...] = ()) -> SessionFacts:
     sid = row["id"]
     folder = archive.sessions_dir / sid
     missing = tuple(p for p in media_paths if not os.path.exists(folder / p))
@@ -252,7 +276,7 @@ def _facts(archive: Archive, row: sqlite3.Row, media_paths: list[str], latest: O
             transcript_duration, segments = _segments(digest)
             has_transcript = True
     paths = SessionPaths(folder)
-    gaps = playlist_gaps(paths.live) if paths.playlist.exists() else ()
+    gaps = (playlist_gaps(paths.live) if paths.playlist.exists() else ()) + lost
     return SessionFacts(
         id=sid, status=row["status"], start=parse_time(row["started_at"] or row["created_at"]),
         duration=row["duration"], case_id=row["case_id"], room=row["room"], unit=row["unit"],

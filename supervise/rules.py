@@ -269,15 +269,18 @@ def _clock_time(value: str) -> time:
 
 
 def night_questioning(f: SessionFacts, cfg: RuleConfig, now: datetime) -> list[Finding]:
+    """Night is read on the centre's clock (cfg.timezone), not on the offset the session was stored with:
+    a session stored as 00:32+00:00 by a machine set to UTC started at 08:32 in Beijing."""
     r = cfg.night_questioning
     if f.start is None or (f.night_reason or "").strip():
         return []
-    start, end = f.start, f.end
+    zone = cfg.zone()
+    start, end = f.start.astimezone(zone), f.end.astimezone(zone)
     ns, ne = _clock_time(r.night_start), _clock_time(r.night_end)
     day = start.date() - timedelta(days=1)
     while day <= end.date():
-        w_start = datetime.combine(day, ns, start.tzinfo)
-        w_end = datetime.combine(day + timedelta(days=1) if ne <= ns else day, ne, start.tzinfo)
+        w_start = datetime.combine(day, ns, zone)
+        w_end = datetime.combine(day + timedelta(days=1) if ne <= ns else day, ne, zone)
         lo, hi = max(start, w_start), min(end, w_end)
         if (hi - lo).total_seconds() >= max(r.min_minutes * 60.0, 1.0):
             reason = (f"夜间讯问（{r.night_start}-{r.night_end}）{_hours((hi - lo).total_seconds())}，"
@@ -296,7 +299,7 @@ def detention(f: SessionFacts, cfg: RuleConfig, now: datetime) -> list[Finding]:
     if held <= limit:
         return []
     crossed = f.check_in_at + timedelta(seconds=limit)
-    reason = (f"被讯问人 {f.check_in_at.strftime('%m-%d %H:%M')} 进入办案中心，至本次讯问结束已 {_hours(held)}，"
+    reason = (f"被讯问人 {f.check_in_at.astimezone(cfg.zone()).strftime('%m-%d %H:%M')} 进入办案中心，至本次讯问结束已 {_hours(held)}，"
               f"超过 {r.max_hours:g} 小时")
     return [Finding(f.id, "detention", r.level, reason, _offset(f, crossed))]
 
@@ -336,6 +339,7 @@ def unsigned_record(f: SessionFacts, cfg: RuleConfig, now: datetime) -> list[Fin
 _GAP_TEXT = {"discontinuity": "录像在此处停止后又重新开始（播放列表中断标记）",
              "missing": "录像分段文件缺失",
              "sequence": "录像分段编号不连续，有分段被删除或未写入",
+             "source_lost": "录制中信号源中断（期间无画面或无声音），已自动重连",
              "file": "录像文件缺失"}
 
 

@@ -65,8 +65,8 @@ def run_due(home: Path, now: Optional[datetime] = None, config: Optional[RuleCon
     from supervise.store import Filter, WarningStore
 
     home = Path(home)
-    now = now or datetime.now().astimezone()
     config = config or load_rules(home)
+    now = (now or datetime.now().astimezone()).astimezone(config.zone())   # the hour and day of the centre
     s = config.summary
     if now.hour < s.hour and not force:
         return None

@@ -16,6 +16,8 @@ LEVELS = ("red", "yellow")
 class RulesError(XunluError, ValueError):
     """The rules file cannot be used; the message names the file and line."""
 
+    code = "rules_error"
+
 
 # -- findings -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -52,10 +54,11 @@ class Seg(NamedTuple):
 
 @dataclass(frozen=True)
 class MediaGap:
-    """A place where the recording is not continuous (from the live HLS playlist)."""
+    """A place where the recording is not continuous (from the live HLS playlist, or a `record.gap` entry of
+    the audit chain: a network source that dropped)."""
 
     at: float                       # seconds in the recording
-    kind: str                       # "discontinuity", "missing", "sequence"
+    kind: str                       # "discontinuity", "missing", "sequence", "source_lost" (a camera away)
     detail: str = ""
 
 
@@ -236,3 +239,10 @@ class RuleConfig:
     media_without_transcript: MediaWithoutTranscript = field(default_factory=MediaWithoutTranscript)
     summary: Summary = field(default_factory=Summary)
     source: str = "<defaults>"
+    timezone: str = "Asia/Shanghai"   # the centre's clock (config.toml [centre], core.config): night, days
+
+    def zone(self):
+        """The centre's time zone as a tzinfo."""
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.timezone)

@@ -50,6 +50,9 @@ ACCESS: dict[str, frozenset] = {
     "PATCH /api/sessions/{sid}/transcript": EDIT,
     "GET /api/sessions/{sid}/transcript/versions": VIEW,
     "GET /api/sessions/{sid}/transcript/diff": VIEW,
+    "GET /api/sessions/{sid}/transcript/corrections": VIEW,
+    "GET /api/sessions/{sid}/record": VIEW,
+    "POST /api/sessions/{sid}/record-header": EDIT,
     "GET /api/sessions/{sid}/media": VIEW,
     "HEAD /api/sessions/{sid}/media": VIEW,
     "GET /api/sessions/{sid}/live/{name}": VIEW,
@@ -88,6 +91,15 @@ ACCESS: dict[str, frozenset] = {
     "POST /api/users/{username}/revoke": ADMIN_ONLY,
     "GET /api/grants": SECOND_PERSON,
     "POST /api/grants/{username}/confirm": SECOND_PERSON,
+    "GET /api/audit/actions": ANY_USER,
+    "GET /api/centre": ANY_USER,
+    "PUT /api/admin/centre": ADMIN_ONLY,
+    "GET /api/admin/rooms": ADMIN_ONLY,
+    "PUT /api/admin/rooms/{name}": ADMIN_ONLY,
+    "DELETE /api/admin/rooms/{name}": ADMIN_ONLY,
+    "GET /api/admin/verify": ADMIN_ONLY,
+    "POST /api/admin/verify": ADMIN_ONLY,
+    "GET /api/admin/audit": ADMIN_ONLY,
 }
 
 # officer-own and officer-other are the same officer, 张三: on their session and on 李四's

@@ -94,15 +94,19 @@ def test_the_cli_warns_when_speech_was_marked_unintelligible(capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_no_decode_samples_and_the_second_region_hears_the_first():
+def test_a_channel_is_decoded_as_its_joined_speech_at_temperature_0_and_a_region_left_without_text_alone():
     clip = speech()
     audio = np.concatenate([clip, np.zeros(4 * RATE, dtype=np.float32), clip])
+    # the long-form decode of the joined speech gives text for the first region only
     model = ScriptedModel(lambda seconds, n: [fw_segment("就是根据经济体", 0.5, 0.3)])
-    run(model, audio)
+    t, info = run(model, audio)
     assert model.calls and all(kw.get("temperature") == 0.0 for _, kw in model.calls)
     assert all(kw["condition_on_previous_text"] is False for _, kw in model.calls)
-    # the second region is decoded after the end of the first (its audio first: a longer decode)
-    assert model.calls[1][0] > model.calls[0][0] + 1.0
+    first = model.calls[0]
+    assert first[0] > 5.0 and first[1]["word_timestamps"] is False     # both regions, one decode
+    assert 2.5 < model.calls[1][0] < 4.0                                # then the second region alone
+    assert [s.text for s in t.segments] == ["就是根据经济体", "就是根据经济体"]
+    assert t.segments[1].start > 7.0 and info.coverage.retried == 1
 
 
 def test_speech_after_the_last_word_is_decoded_on_from_there():
@@ -192,3 +196,17 @@ def test_a_batched_segment_running_over_two_regions_is_cut_between_them():
     seg = Segment(0, 1.0, 5.4, "就是根据经济", words)
     parts = _by_region(seg, [0.6, 4.8])            # regions start at 0.6 s and 4.8 s
     assert [(k, s.text, s.start, s.end) for k, s in parts] == [(0, "就是根据", 1.0, 1.6), (1, "经济", 5.1, 5.4)]
+
+
+def test_a_long_channel_is_decoded_a_group_of_regions_at_a_time(monkeypatch):
+    import asr.engine as engine
+
+    clip = speech()
+    gap = np.zeros(4 * RATE, dtype=np.float32)
+    audio = np.concatenate([clip, gap, clip, gap, clip])          # three regions of about 3.4 s of speech
+    monkeypatch.setattr(engine, "GROUP_S", 5.0)                   # two regions reach it: then a new group
+    model = ScriptedModel(lambda seconds, n: [fw_segment("就是根据经济体", 0.5, 0.3)])
+    t, info = run(model, audio)
+    long_form = [seconds for seconds, kw in model.calls if kw["word_timestamps"] is False]
+    assert len(long_form) == 2 and long_form[0] > 6.0 and long_form[1] < 4.0
+    assert info.coverage.regions == 3 and info.coverage.unintelligible == 0

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import audit, auth, devices, exports, importing, live, media, search, sessions, transcript, warnings
+from api.routes import (
+    admin,
+    audit,
+    auth,
+    devices,
+    exports,
+    importing,
+    live,
+    media,
+    search,
+    sessions,
+    transcript,
+    warnings,
+)
 
 
 def routers() -> list[APIRouter]:
     return [sessions.router, devices.router, transcript.router, media.router, exports.router, search.router,
-            importing.router, audit.router, live.router, auth.router, warnings.router]
+            importing.router, audit.router, live.router, auth.router, warnings.router, admin.router]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -43,6 +43,7 @@ from api.routes.answers import (
     TokenRecord,
     UserRecord,
 )
+from api.routes.errors import Refusal, body, language
 from api.routes.openapi_errors import ERROR
 
 router = APIRouter()
@@ -88,7 +89,7 @@ def json_only(request: Request) -> None:
     """A cross-site HTML form cannot send application/json, so login cannot be forged from another site."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json":
-        raise HTTPException(415, "send the login as JSON (Content-Type: application/json)")
+        raise Refusal(415, "send the login as JSON (Content-Type: application/json)", "login_not_json")
 
 
 def permissions(user: User) -> dict[str, bool]:
@@ -102,10 +103,13 @@ def _secure(request: Request) -> bool:
     return forced if forced is not None else client_scheme(request) == "https"
 
 
-def _refused(exc: LoginRefused) -> JSONResponse:
+def _refused(exc: LoginRefused, request: Request) -> JSONResponse:
+    lang = language(request)
     if exc.retry_after:
-        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
-    return JSONResponse({"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return JSONResponse(body(429, str(exc), exc.code, lang, exc.params), status_code=429,
+                            headers={"Retry-After": str(exc.retry_after)})
+    return JSONResponse(body(401, str(exc), exc.code, lang, exc.params), status_code=401,
+                        headers={"WWW-Authenticate": "Bearer"})
 
 
 @auth_router.post("/login", summary="Log in: a bearer token for scripts, or a session cookie for browsers",
@@ -119,7 +123,7 @@ def login(body: LoginBody, request: Request, response: Response):
         secret, csrf, token, user = auth.login(body.username, body.password, client_address(request),
                                                "cookie" if body.cookie else "bearer")
     except LoginRefused as exc:
-        return _refused(exc)
+        return _refused(exc, request)
     answer = {"user": user.to_json(), "permissions": permissions(user), "login": token.id,
               "expires_at": token.expires_at}
     if not body.cookie:
@@ -159,7 +163,7 @@ def revoke_token(token_id: str, request: Request, login: Login = Depends(current
     try:
         token = get_auth(request).revoke(login.user, token_id, client_address(request))
     except AuthError as exc:
-        raise HTTPException(404, str(exc)) from exc
+        raise Refusal(404, str(exc), exc.code) from exc
     return token.to_json()
 
 
@@ -170,12 +174,12 @@ def change_password(body: PasswordChange, request: Request, login: Login = Depen
     if not auth.hasher.verify(auth.store.password_hash(login.user.username), body.old_password):
         auth.audit(login.user.actor, "auth.denied", f"users/{login.user.username}",
                    {"address": client_address(request), "reason": "wrong old password"})
-        raise HTTPException(403, "旧密码错误 the old password is wrong")
+        raise Refusal(403, "旧密码错误 the old password is wrong", "wrong_old_password")
     try:
         auth.set_password(login.user.username, body.new_password, actor=login.user.actor,
                           address=client_address(request))
     except AuthError as exc:
-        raise HTTPException(400, str(exc)) from exc
+        raise Refusal(400, str(exc), exc.code, params=exc.params) from exc
     return {"changed": True}
 
 
@@ -187,11 +191,11 @@ def _user_call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except NotAllowed as exc:
-        raise HTTPException(403, str(exc)) from exc
+        raise Refusal(403, str(exc), exc.code, params=exc.params) from exc
     except UnknownUser as exc:
-        raise HTTPException(404, str(exc)) from exc
+        raise Refusal(404, str(exc), exc.code, params=exc.params) from exc
     except AuthError as exc:
-        raise HTTPException(400, str(exc)) from exc
+        raise Refusal(400, str(exc), exc.code, params=exc.params) from exc
 
 
 @users_router.get("", summary="All users, with lockout state", response_model=list[UserRecord])
@@ -274,9 +278,9 @@ def confirm_grant(username: str, body: Confirmation, request: Request, user: Use
     except NotAllowed as exc:
         deny(request, user, str(exc), f"users/{username}")
     except UnknownUser as exc:
-        raise HTTPException(404, str(exc)) from exc
+        raise Refusal(404, str(exc), exc.code) from exc
     except AuthError as exc:
-        raise HTTPException(409, str(exc)) from exc
+        raise Refusal(409, str(exc), exc.code, params=exc.params) from exc
 
 
 router.include_router(auth_router)

@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import secrets
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -28,13 +30,14 @@ from accounts.types import User
 from api.auth.deps import deny, require
 from api.routes.answers import ImportJob, SessionRecord, StartedImport
 from api.routes.deps import actor, transcriber_of
-from api.routes.errors import ApiError
+from api.routes.errors import ApiError, language
 from api.routes.openapi_errors import ERROR
 from archive.fsutil import remove_tree
 from archive.store import open_archive
 from core.config import read
 from core.errors import XunluError
-from service.importing import ImportRequest, check_input, import_recording, safe_name
+from core.messages import message
+from service.importing import ImportRequest, check_input, check_request, import_recording, safe_name
 from service.jobs import Job, JobRegistry
 
 log = logging.getLogger("xunlu.web.import")
@@ -46,8 +49,18 @@ UPLOAD_BODY = {"requestBody": {"required": True, "description": "the recording's
                                                                                    "format": "binary"}}}}}
 
 
+FIELDS = frozenset({"filename", "case", "room", "officers", "suspect", "speakers", "started_at", "unit", "check_in",
+                    "recorder", "suspect_gender", "suspect_birth", "suspect_id", "suspect_address", "vocabulary",
+                    "language", "background"})
+
+
 def _names(value: Optional[str]) -> tuple[str, ...]:
-    return tuple(n.strip() for n in (value or "").split(",") if n.strip())
+    """A list as a form gives it: comma-separated (Chinese commas and 、 too) or one a line."""
+    return tuple(n.strip() for n in re.split(r"[,，、;；\n]", value or "") if n.strip())
+
+
+def _text(value: Optional[str]) -> Optional[str]:
+    return value.strip() if value and value.strip() else None
 
 
 async def receive_to(request: Request, folder: Path, filename: str, limit: int) -> Path:
@@ -77,11 +90,12 @@ async def receive_to(request: Request, folder: Path, filename: str, limit: int) 
                     raise ApiError(413, f"the upload is larger than this server's limit of {limit} bytes")
                 await anyio.to_thread.run_sync(f.write, chunk)
         except ClientDisconnect:
-            raise ApiError(400, f"upload truncated: the connection closed after {received} bytes") from None
+            raise ApiError(400, f"upload truncated: the connection closed after {received} bytes",
+                           "upload_truncated") from None
     if received == 0:
-        raise ApiError(400, "empty upload: send the recording as the request body")
+        raise ApiError(400, "empty upload: send the recording as the request body", "upload_empty")
     if expected is not None and received != expected:
-        raise ApiError(400, f"upload truncated: got {received} of {expected} bytes")
+        raise ApiError(400, f"upload truncated: got {received} of {expected} bytes", "upload_truncated")
     return target
 
 
@@ -97,23 +111,45 @@ async def receive_to(request: Request, folder: Path, filename: str, limit: int) 
                         507: ERROR("Not enough disk space for the upload")})
 async def import_upload(request: Request,
                         filename: str = Query(..., min_length=1, max_length=200, description="original name"),
-                        case: Optional[str] = Query(None, max_length=200),
-                        room: Optional[str] = Query(None, max_length=200),
-                        officers: Optional[str] = Query(None, max_length=1000, description="comma-separated"),
-                        suspect: Optional[str] = Query(None, max_length=200),
-                        speakers: Optional[str] = Query(None, max_length=1000, description="channel names"),
-                        started_at: Optional[str] = Query(None, max_length=40),
+                        case: Optional[str] = Query(None, max_length=200, description="案件编号"),
+                        room: Optional[str] = Query(None, max_length=200, description="讯问地点"),
+                        officers: Optional[str] = Query(None, max_length=1000, description="讯问人, comma-separated"),
+                        suspect: Optional[str] = Query(None, max_length=200, description="被讯问人"),
+                        speakers: Optional[str] = Query(None, max_length=1000,
+                                                        description="the speaker of each audio channel, in order"),
+                        started_at: Optional[str] = Query(None, max_length=40,
+                                                          description="when the interview began, ISO 8601"),
                         unit: Optional[str] = Query(None, max_length=200, description="单位 of the officers"),
+                        check_in: Optional[str] = Query(None, max_length=40,
+                                                        description="when the person arrived in the centre"),
+                        recorder: Optional[str] = Query(None, max_length=200, description="记录人"),
+                        suspect_gender: Optional[str] = Query(None, max_length=20, description="男, 女 or 未知"),
+                        suspect_birth: Optional[str] = Query(None, max_length=20, description="YYYY-MM-DD"),
+                        suspect_id: Optional[str] = Query(None, max_length=200, description="身份证件种类及号码"),
+                        suspect_address: Optional[str] = Query(None, max_length=500, description="现住址"),
+                        vocabulary: Optional[str] = Query(None, max_length=8000,
+                                                          description="names and places to expect, comma-separated"),
                         language: Optional[str] = Query(None, max_length=10),
                         background: bool = Query(False, description="202 at once with a job to poll"),
                         who: str = Depends(actor),
                         user: User = Depends(require(policy.can_import, "import recordings"))):
     from fastapi.responses import JSONResponse
 
+    unknown = sorted(set(request.query_params) - FIELDS)
+    if unknown:  # a misspelt field would be dropped without a word, and the 笔录 printed without it
+        raise ApiError(400, f"unknown field(s) {', '.join(map(repr, unknown))}: an import takes "
+                            f"{', '.join(sorted(FIELDS))}", "unknown_field", {"field": ", ".join(unknown)})
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/"):
         raise ApiError(415, "send the file itself as the body (Content-Type: application/octet-stream), "
                             "not a multipart form")
+    fields = ImportRequest(input=Path(filename), case_id=case or None, room=_text(room),
+                           officers=policy.with_officer(user, _names(officers)), suspect=_text(suspect),
+                           speakers=_names(speakers), started_at=_text(started_at), unit=_text(unit),
+                           check_in=_text(check_in), recorder=_text(recorder), suspect_gender=_text(suspect_gender),
+                           suspect_birth=_text(suspect_birth), suspect_id=_text(suspect_id),
+                           suspect_address=_text(suspect_address), vocabulary=_names(vocabulary))
+    fields = check_request(fields, language)  # a value that cannot be used: 400 before the upload is taken
     app = request.app
     uploads = app.state.home / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
@@ -122,9 +158,7 @@ async def import_upload(request: Request,
     handed_over = False
     try:
         path = await receive_to(request, folder, safe_name(Path(filename).name), app.state.max_upload)
-        req = ImportRequest(input=path, case_id=case or None, room=room or None, officers=policy.with_officer(user, _names(officers)),
-                            suspect=suspect or None, speakers=_names(speakers), started_at=started_at,
-                            unit=unit)
+        req = replace(fields, input=path)
         try:
             if background:
                 await run_in_threadpool(check_input, req, read(app.state.home).limits)  # not media: refused now, not in the job
@@ -134,6 +168,8 @@ async def import_upload(request: Request,
             session = await run_in_threadpool(_import, app, req, language, who)
         except XunluError as exc:  # name the upload, not the server's temp folder
             exc.args = (str(exc).replace(str(path), Path(filename).name),) + exc.args[1:]
+            if exc.code == "bad_input":  # the page says which file it could not read
+                exc.code, exc.params = "bad_upload", {**exc.params, "file": Path(filename).name}
             raise
     finally:
         if not handed_over:
@@ -158,10 +194,13 @@ def _start_job(app, req: ImportRequest, language: Optional[str], who: str, folde
 def import_job(job: str, request: Request, user: User = Depends(require(policy.can_import, "import recordings"))):
     found = request.app.state.jobs.get(job)
     if found is None:
-        raise ApiError(404, f"no import job {job!r} (jobs are kept until the server restarts)")
+        raise ApiError(404, f"no import job {job!r} (jobs are kept until the server restarts)", "unknown_job")
     if found.owner != user.actor:
         deny(request, user, f"import job {job} was started by someone else", f"import/{job}")
-    return found.public()
+    answer = found.public()
+    if found.code:  # a failure, in words for the page (api/routes/errors.py)
+        answer["message"] = message(found.code, language(request), **found.params)
+    return answer
 
 
 def _import(app, req: ImportRequest, language: Optional[str], who: str, on_session=lambda _sid: None):

@@ -134,7 +134,7 @@ def media(sid: str, request: Request, role: Optional[str] = Query(None, pattern=
     folder = archive.folder(sid)
     path = folder / chosen.path
     if not path.is_file():
-        raise ApiError(410, f"the media file of {sid} is missing from the archive; run xunlu verify")
+        raise ApiError(410, f"the media file of {sid} is missing from the archive; run xunlu verify", "media_missing")
     if not inside(path, folder):
         raise ApiError(403, f"the media file of {sid} points outside its session folder; run xunlu verify")
     audit_media(request, current_login(request), sid, chosen.role)

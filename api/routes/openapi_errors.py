@@ -1,6 +1,6 @@
 """An honest OpenAPI document: the error answers the API really gives, with the body they really have.
 
-Every error is JSON {"detail": "..."} (api/routes/errors.py), a 422 included, where FastAPI's default document
+Every error is JSON {"detail": "...", "code": "...", "message": "..."} (api/routes/errors.py), a 422 included, where FastAPI's default document
 promises its own list-of-objects shape. Every /api operation can answer 400 (a value that parses but makes no
 sense), 401 (not logged in), 403 (not allowed), 404 (no such session, user, job...) and 422 (does not parse);
 routes add their own (413, 415, 416...) with `responses=` in their decorator, described with `ERROR`.
@@ -20,7 +20,14 @@ ERROR_SCHEMA = {
     "title": "Error",
     "type": "object",
     "required": ["detail"],
-    "properties": {"detail": {"type": "string", "title": "Detail", "description": "what went wrong, in words"}},
+    "properties": {
+        "detail": {"type": "string", "title": "Detail", "description": "what went wrong, in the operator's words"},
+        "code": {"type": "string", "title": "Code", "description": "stable: no_source, not_found, login_wrong, ... "
+                                                                  "(core/messages.py)"},
+        "message": {"type": "string", "title": "Message",
+                    "description": "what went wrong, for the person at the page, in the language of "
+                                   "Accept-Language (zh, the default, or en)"},
+    },
     "additionalProperties": True,   # 409 adds "session": the id of the session that holds the file
 }
 COMMON = {

@@ -32,7 +32,7 @@ def search(request: Request, q: str = Query(..., max_length=500, description='wo
            archive: Archive = Depends(get_archive), who: str = Depends(actor),
            user: User = Depends(require(policy.can_search, "search"))):
     if sort not in ("score", "time"):
-        raise ApiError(400, f"sort must be score or time, not {sort!r}")
+        raise ApiError(400, f"sort must be score or time, not {sort!r}", "bad_sort")
     tiers = tuple(t.strip() for t in (loose or "").split(",") if t.strip())
     req = SearchRequest(q, case, speaker, since, until, limit, sort, exact, tiers)
     found = search_sessions(request.app.state.home, archive, req, who, user,

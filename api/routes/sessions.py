@@ -15,6 +15,7 @@ from api.routes.answers import Marker, Rooms, SessionRecord
 from api.routes.deps import actor, get_archive, transcriber_of
 from api.routes.errors import ApiError
 from api.routes.openapi_errors import ERROR
+from api.routes.record_answers import SessionDetail
 from archive.layout import SessionPaths
 from archive.store import Archive, open_archive
 from archive.types import STATUSES, Session
@@ -30,6 +31,8 @@ class StartBody(BaseModel):
     officers: Union[list[str], str] = Field(default_factory=list, description="Officers (讯问人)")
     suspect: Optional[str] = Field(None, max_length=200, description="Person questioned (被讯问人)")
     speakers: Union[list[str], str] = Field(default_factory=list, description="Names of the audio channels")
+    vocabulary: Union[list[str], str] = Field(default_factory=list, description="Names and places the recognition "
+                                              "should expect (热词), besides the suspect, officers, room and case")
     audio: Optional[str] = Field(None, max_length=1000, description="A microphone from GET /api/devices, or "
                                  "'test' (default: the room's, else the server's)")
     video: Optional[str] = Field(None, max_length=1000, description="A camera from GET /api/devices, or 'test' "
@@ -42,6 +45,16 @@ class StartBody(BaseModel):
                                          "lags the microphone (default: the server's --video-delay)")
 
 
+class HeaderBody(BaseModel):
+    """The 讯问笔录's header fields beyond the recording; a field left out stays as it is, "" clears it."""
+
+    recorder: Optional[str] = Field(None, max_length=200, description="记录人")
+    suspect_gender: Optional[str] = Field(None, max_length=20, description="男, 女 or 未知")
+    suspect_birth: Optional[str] = Field(None, max_length=20, description="出生日期, YYYY-MM-DD")
+    suspect_id: Optional[str] = Field(None, max_length=200, description="身份证件种类及号码")
+    suspect_address: Optional[str] = Field(None, max_length=500, description="现住址")
+
+
 class MarkerBody(BaseModel):
     at: Optional[float] = Field(None, ge=0, description="Seconds from the start (default: now, while live)")
     label: str = Field("", max_length=500)
@@ -52,7 +65,7 @@ def _names(value: Union[list[str], str]) -> tuple[str, ...]:
     names = tuple(n.strip() for n in items if n and n.strip())
     for n in names:
         if len(n) > 100:
-            raise ApiError(400, f"name too long: {n[:20]}...")
+            raise ApiError(400, f"name too long: {n[:20]}...", "name_too_long")
     return names
 
 
@@ -73,7 +86,7 @@ def list_sessions(request: Request, case: Optional[str] = None, status: Optional
                   limit: int = Query(200, ge=1, le=5000), archive: Archive = Depends(get_archive),
                   user: User = Depends(require(policy.can_list_sessions, "list sessions"))):
     if status is not None and status not in STATUSES:
-        raise ApiError(400, f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+        raise ApiError(400, f"unknown status {status!r}: use one of {', '.join(STATUSES)}", "unknown_status")
     sessions = policy.visible(user, archive.list(case_id=case, status=status))
     sessions.sort(key=lambda s: (s.started_at or s.created_at, s.id), reverse=True)
     shown = sessions[:limit]
@@ -82,12 +95,25 @@ def list_sessions(request: Request, case: Optional[str] = None, status: Optional
     return [session_json(request, s) for s in shown]
 
 
-@router.get("/sessions/{sid}", summary="One session: record, files, versions, live state",
-            response_model=SessionRecord)
+@router.get("/sessions/{sid}", summary="One session: record, files, versions, live state, the 笔录's signing",
+            response_model=SessionDetail)
 def get_session(sid: str, request: Request, archive: Archive = Depends(get_archive), who: str = Depends(actor),
                 session: Session = Depends(session_access("view"))):
+    from service.record import signature
+
     archive.audit(who, "session.view", sid, {"address": client_address(request)})
-    return session_json(request, session)
+    return {**session_json(request, session), "signature": signature(archive, sid).to_dict()}
+
+
+@router.post("/sessions/{sid}/record-header", summary="Complete the 讯问笔录's header: 记录人 and the person's "
+             "identity (officers who took part; not once it is signed)", response_model=SessionDetail,
+             responses={409: ERROR("The 笔录 was confirmed signed: its header cannot change")})
+def set_record_header(sid: str, body: HeaderBody, request: Request, archive: Archive = Depends(get_archive),
+                      who: str = Depends(actor), _: Session = Depends(session_access("stop"))):
+    from service.record import set_header, signature
+
+    session = set_header(archive, sid, who, body.model_dump())
+    return {**session_json(request, session), "signature": signature(archive, sid).to_dict()}
 
 
 def _video_delay(body: StartBody, audio: Optional[str], video: Optional[str], defaults: dict) -> float:
@@ -96,6 +122,18 @@ def _video_delay(body: StartBody, audio: Optional[str], video: Optional[str], de
     if body.video_delay is not None:
         return body.video_delay
     return float(defaults.get("video_delay", 0.0)) if audio and video and audio != video else 0.0
+
+
+def _vocabulary(given: Union[list[str], str]) -> tuple[str, ...]:
+    from asr import vocabulary
+
+    words = vocabulary.parse(given) if isinstance(given, str) else vocabulary.tidy(given)
+    if len(words) < len([w for w in (given if isinstance(given, list) else []) if w and w.strip()]):
+        raise ApiError(400, f"too many words in the vocabulary: at most {vocabulary.MAX_WORDS} words, "
+                            f"{vocabulary.MAX_CHARS} characters in all", "bad_field",
+                       {"field": "热词", "name": "vocabulary",
+                        "value": f"at most {vocabulary.MAX_WORDS} words / 最多{vocabulary.MAX_WORDS}个"})
+    return words
 
 
 @router.post("/sessions", status_code=201, summary="One-key start: audio, video and transcription together",
@@ -110,14 +148,15 @@ def start_session(body: StartBody, request: Request, who: str = Depends(actor),
     audio, video, room_speakers = choose(app.state.home, defaults, body.room, body.audio, body.video)
     if not audio and not video:
         raise ApiError(400, "no source to record: choose a room with devices, a microphone or camera from "
-                            "GET /api/devices, or the test signal")
+                            "GET /api/devices, or the test signal", "no_source")
     backend = app.state.live
     request_type = backend.request_type()
     req = request_type(audio=audio, video=video, duration=body.duration, case_id=body.case_id, room=body.room,
                        officers=policy.with_officer(user, _names(body.officers)),
                        suspect=body.suspect, speakers=_names(body.speakers) or _names(room_speakers or ""),
                        language=body.language or defaults.get("language", "zh"), clock=body.clock,
-                       realtime=body.realtime, video_delay=_video_delay(body, audio, video, defaults))
+                       realtime=body.realtime, video_delay=_video_delay(body, audio, video, defaults),
+                       vocabulary=_vocabulary(body.vocabulary))
     transcriber = transcriber_of(app)
     archive = open_archive(app.state.home)  # owned by the live session for as long as it runs
     try:
@@ -141,8 +180,8 @@ def stop_session(sid: str, request: Request, archive: Archive = Depends(get_arch
     if live is None:
         if session.status == "recording":
             raise ApiError(409, f"session {sid} is being recorded by another process (xunlu record): stop it "
-                                "there")
-        raise ApiError(409, f"session {sid} is not being recorded (status: {session.status})")
+                                "there", "recording_elsewhere")
+        raise ApiError(409, f"session {sid} is not being recorded (status: {session.status})", "not_recording")
     live.stop()
     archive.audit(who, "session.stop.request", sid)
     return session_json(request, archive.get(sid))
@@ -156,7 +195,8 @@ def add_marker(sid: str, body: MarkerBody, request: Request, archive: Archive = 
     if at is None:
         live = request.app.state.live.get_live(sid)
         if live is None:
-            raise ApiError(400, "give the time of the marker (at, in seconds): the session is not live")
+            raise ApiError(400, "give the time of the marker (at, in seconds): the session is not live",
+                           "marker_needs_time")
         at = float(live.snapshot().get("status", {}).get("elapsed") or 0.0)
     return marker_json(archive.add_marker(who, sid, at, body.label))
 

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from api.auth.deps import client_address, session_access
-from api.routes.answers import Diff, Transcript, TranscriptVersion
+from api.routes.answers import Transcript, TranscriptVersion
 from api.routes.deps import actor, get_archive
 from api.routes.openapi_errors import ERROR
+from api.routes.record_answers import Corrections, SideBySide
 from archive import transcripts
 from archive.store import Archive
 from service.corrections import correct
@@ -43,13 +44,28 @@ def versions(sid: str, request: Request, archive: Archive = Depends(get_archive)
     return [asdict(t) for t in found]
 
 
-@router.get("/diff", summary="What changed between two versions (unified diff, one line per segment)",
-            response_model=Diff)
+@router.get("/diff", summary="What changed between two versions: a unified diff (one line per segment) and "
+                             "the changed lines side by side", response_model=SideBySide)
 def diff(sid: str, request: Request, a: int = Query(..., ge=1), b: int = Query(..., ge=1),
          archive: Archive = Depends(get_archive), who: str = Depends(actor), _=Depends(VIEW)):
+    from service.versions import side_by_side
+
     text = transcripts.diff(archive, sid, a, b)
+    rows = side_by_side(transcripts.read_version(archive, sid, a), transcripts.read_version(archive, sid, b))
     archive.audit(who, "transcript.diff", sid, {"a": a, "b": b, "address": client_address(request)})
-    return {"session": sid, "a": a, "b": b, "diff": text}
+    return {"session": sid, "a": a, "b": b, "diff": text, "rows": rows}
+
+
+@router.get("/corrections", summary="The lines of a version (latest by default) that differ from what the "
+                                    "speech recognition wrote", response_model=Corrections)
+def corrections(sid: str, request: Request, version: Optional[int] = Query(None, ge=1),
+                archive: Archive = Depends(get_archive), who: str = Depends(actor), _=Depends(VIEW)):
+    from service.versions import corrected
+
+    found = corrected(archive, sid, version)
+    archive.audit(who, "transcript.corrections", sid, {"version": found["version"], "lines": len(found["lines"]),
+                                                       "address": client_address(request)})
+    return found
 
 
 @router.patch("", status_code=201, summary="Correct segments' text; saved as a new version, old ones kept",

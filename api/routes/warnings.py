@@ -63,7 +63,7 @@ def _rules(request: Request):
     try:
         return load_rules(request.app.state.home)
     except RulesError as exc:
-        raise ApiError(503, f"监督规则文件有误 the rules file is wrong: {exc}") from exc
+        raise ApiError(503, f"监督规则文件有误 the rules file is wrong: {exc}", "rules_error") from exc
 
 
 def _refresh(request: Request, archive: Archive, who: str, force: bool = False,
@@ -126,7 +126,7 @@ def close_warning(body: CloseBody, wid: int = FastPath(..., ge=1, le=2 ** 63 - 1
     from supervise.store import WarningStore
 
     if not body.reason.strip():
-        raise ApiError(400, "关闭预警需要填写理由 closing a warning needs a reason")
+        raise ApiError(400, "关闭预警需要填写理由 closing a warning needs a reason", "reason_required")
     return _stored(WarningStore(archive).close(wid, body.reason, user.actor))
 
 

@@ -88,7 +88,8 @@ class BeepStream:
 
 
 def beep_stream(**kwargs):
-    def make(language, channels, speakers, on_partial, on_final):
+    def make(language, channels, speakers, on_partial, on_final, hotwords=()):
+        make.hotwords = tuple(hotwords)
         make.instance = BeepStream(language, channels, speakers, on_partial, on_final, **kwargs)
         return make.instance
     return make

@@ -1,17 +1,41 @@
 // Shared helpers: the API, the header with navigation and the language toggle, formatting.
-import { applyText, t, toggleLang } from "./i18n.js";
+import { applyText, lang, t, toggleLang } from "./i18n.js";
 
-// Navigation. Optional pages (written by other parts of xunlu) appear only when the server has them.
+// Navigation: each page is shown to the roles that work in it (a permission of /api/auth/me).
 export const NAV = [
-  { href: "console.html", key: "nav.console" },
-  { href: "search.html", key: "nav.search" },
+  { href: "console.html", key: "nav.console", perm: "record" },
+  { href: "search.html", key: "nav.search", perm: "search" },
   { href: "warnings.html", key: "nav.warnings", perm: "warnings" },
-  { href: "/docs", key: "nav.docs" },
+  { href: "admin.html", key: "nav.admin", perm: "admin" },
+  { href: "/docs", key: "nav.docs", perm: "admin" },
 ];
 
+// An error answer of the API: {"detail", "code", "message"}. `message` is in the page's language (the request
+// says which in Accept-Language) and is what a page shows; `code` is stable; `detail` is the operator's text.
 export class ApiError extends Error {
-  constructor(status, detail) { super(detail); this.status = status; }
+  constructor(status, message, code = null, detail = null) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.detail = detail;
+  }
 }
+
+// What the server's error answer says, in the page's language (its own words when it has none).
+export function errorOf(status, body) {
+  if (body && typeof body === "object" && body.message) return new ApiError(status, body.message, body.code, body.detail);
+  const code = body && body.code;
+  return new ApiError(status, t(status === 401 ? "err.login" : "err.http", { status }), code || null,
+    (body && body.detail) || (typeof body === "string" ? body.slice(0, 200) : null));
+}
+
+// The language the server answers in (Accept-Language): the page's.
+export function acceptLanguage() { return lang() === "en" ? "en" : "zh-CN"; }
+
+// The centre's time zone (config.toml [centre]): every time on every page is shown on the centre's clock,
+// whatever the browser's own zone. Asked once, before the page's script runs.
+export const centre = await fetch("/api/centre", { credentials: "same-origin" })
+  .then((r) => (r.ok ? r.json() : null)).catch(() => null);
 
 function cookie(name) {
   const found = document.cookie.split("; ").find((c) => c.startsWith(`${name}=`));
@@ -19,7 +43,7 @@ function cookie(name) {
 }
 
 export async function api(path, options = {}) {
-  const init = { ...options, headers: { ...(options.headers || {}) } };
+  const init = { ...options, headers: { "Accept-Language": acceptLanguage(), ...(options.headers || {}) } };
   const method = (options.method || "GET").toUpperCase();
   const csrf = cookie("xunlu_csrf");  // set at login; every unsafe request carries it back
   if (csrf && !["GET", "HEAD", "OPTIONS"].includes(method)) init.headers["X-CSRF-Token"] = csrf;
@@ -28,11 +52,16 @@ export async function api(path, options = {}) {
     init.headers["Content-Type"] = "application/json";
     delete init.json;
   }
-  const res = await fetch(path, init);
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, t("err.network"), "network", String(err));
+  }
   const type = res.headers.get("content-type") || "";
-  const body = type.includes("json") ? await res.json() : await res.text();
+  const body = type.includes("json") ? await res.json().catch(() => null) : await res.text();
   if (res.status === 401) loginAgain();
-  if (!res.ok) throw new ApiError(res.status, (body && body.detail) || `${res.status} ${res.statusText}`);
+  if (!res.ok) throw errorOf(res.status, body);
   return body;
 }
 
@@ -71,10 +100,20 @@ export function speakerName(name, channel) {
   return label === key ? name : label;
 }
 
-export function localTime(iso) {
+// A time on the centre's clock, e.g. 2026/11/21 08:32:05 (a page set to English: 11/21/2026, 8:32:05 AM). A
+// time written without a zone (a search hit's day) is already the centre's wall-clock time: shown as it is.
+const NAIVE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/;
+export function localTime(iso, options = {}) {
   if (!iso) return "";
-  const d = new Date(iso);
-  return isNaN(d) ? iso : d.toLocaleString(document.documentElement.lang);
+  const naive = NAIVE.test(iso);
+  const d = new Date(naive ? `${iso.length === 10 ? `${iso}T00:00:00` : iso}Z` : iso);
+  if (isNaN(d)) return iso;
+  const zone = naive ? "UTC" : centre && centre.timezone;
+  try {
+    return d.toLocaleString(document.documentElement.lang, { ...(zone ? { timeZone: zone } : {}), ...options });
+  } catch {  // a zone this browser does not know: its own
+    return d.toLocaleString(document.documentElement.lang, options);
+  }
 }
 
 // A search snippet: HTML from the API whose text is escaped and whose only tags are the index's <mark>s.
@@ -116,7 +155,7 @@ export function header(active) {
   }
   const who = el("span", { class: "who", id: "who" });
   const bar = el("header", { class: "top" },
-    el("a", { class: "brand", href: "console.html" }, el("b", { text: "讯录" }), " xunlu"),
+    el("a", { class: "brand", href: "/" }, el("b", { text: "讯录" }), " xunlu"),
     nav,
     el("span", { class: "spacer" }),
     who,

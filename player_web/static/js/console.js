@@ -91,6 +91,7 @@ async function start(e) {
     officers: split($("officers").value), suspect: $("suspect").value.trim() || null,
     speakers: split($("speakers").value), audio: $("audio").value.trim() || null,
     video: $("video-src").value.trim() || null, language: $("language").value,
+    vocabulary: $("vocabulary").value.trim(),
   };
   try {
     const s = await api("/api/sessions", { method: "POST", json: body });

@@ -1,5 +1,5 @@
-// The site's root: each role goes to its own home page (officer: console; supervisor: search; admin: the
-// API documentation), someone not logged in to the login page.
+// The site's root: each role goes to its own home page (officer: console; supervisor: search; admin: users and
+// settings), someone not logged in to the login page.
 import { HOME } from "./roles.js";
 
 fetch("/api/auth/me", { credentials: "same-origin" })

@@ -1,6 +1,6 @@
 // The login page: user name and password -> a session cookie (HttpOnly) plus the xunlu_csrf cookie that
 // pages send back in X-CSRF-Token; then on to ?next= (a page of this site only), else the user's home page.
-import { applyText, t, toggleLang } from "./i18n.js";
+import { applyText, lang, t, toggleLang } from "./i18n.js";
 import { landing } from "./roles.js";
 
 const $ = (id) => document.getElementById(id);
@@ -27,21 +27,23 @@ async function submit(e) {
   $("login-go").disabled = true;
   try {
     const res = await fetch("/api/auth/login", {
-      method: "POST", headers: { "Content-Type": "application/json" }, credentials: "same-origin",
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept-Language": lang() === "en" ? "en" : "zh-CN" },
       body: JSON.stringify({ username, password, cookie: true }),
     });
     const body = await res.json().catch(() => ({}));
     if (!res.ok) {
-      const detail = typeof body.detail === "string" ? body.detail : `${res.status}`;
-      fail(res.status === 401 ? t("login.wrong") : `${t("err")}: ${detail}`);
+      // the server's words in the page's language (wrong password, disabled, wait N seconds), else ours
+      fail(typeof body.message === "string" ? body.message
+        : res.status === 401 ? t("login.wrong") : t("err.http", { status: res.status }));
       $("password").value = "";
       $("password").focus();
       return;
     }
     const next = safeNext(new URLSearchParams(location.search).get("next"));
     location.replace(landing(body.user && body.user.role, next));
-  } catch (err) {
-    fail(`${t("err")}: ${err.message || err}`);
+  } catch {
+    fail(t("err.network"));
   } finally {
     $("login-go").disabled = false;
   }

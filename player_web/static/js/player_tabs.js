@@ -1,5 +1,6 @@
-// The tabs under the player: markers ("bookmark this moment"), transcript versions with their diffs, and
-// the session's audit trail with an integrity check.
+// The tabs under the player: markers ("bookmark this moment"), transcript versions with their diffs (the
+// changed lines side by side, what was taken out and put in marked, and the unified diff), and the session's
+// audit trail with an integrity check.
 import { api, clock, el, localTime, showError, toast } from "./common.js";
 import { t } from "./i18n.js";
 
@@ -27,6 +28,7 @@ export async function showTab(p, name) {
           ` ${m.label || "★"} `, el("small", { text: m.actor })))) : el("p", { class: "muted", text: t("pl.noMarkers") }));
     } else if (name === "versions") {
       const versions = await api(`/api/sessions/${sid}/transcript/versions`);
+      const sideBox = el("div", { class: "diff-side-box", hidden: true });
       const diffBox = el("pre", { class: "diff", hidden: true });
       p.tabBody.replaceChildren(el("table", { class: "grid" },
         el("tr", {}, ...["pl.version", "pl.by", "pl.when", "pl.reason", ""].map((k) => el("th", { text: k ? t(k) : "" }))),
@@ -36,10 +38,12 @@ export async function showTab(p, name) {
           el("td", { text: v.author }), el("td", { text: localTime(v.created_at) }), el("td", { text: v.reason }),
           el("td", {}, v.parent ? el("button", { class: "small ghost", text: t("pl.diff"), onclick: async () => {
             const d = await api(`/api/sessions/${sid}/transcript/diff?a=${v.parent}&b=${v.version}`);
+            sideBox.hidden = false;
+            sideBox.replaceChildren(sideBySide(p, d));
             diffBox.hidden = false;
             diffBox.replaceChildren(...d.diff.split("\n").map((line) => el("div", {
               class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : null, text: line }))); } }) : "")))),
-      diffBox);
+      sideBox, diffBox);
     } else if (name === "audit") {
       const entries = await api(`/api/sessions/${sid}/audit`);
       const verify = el("button", { class: "small ghost", text: t("pl.verify"), onclick: async () => {
@@ -51,4 +55,20 @@ export async function showTab(p, name) {
           el("td", { text: a.action }), el("td", { class: "details", text: JSON.stringify(a.details) })))));
     }
   } catch (err) { showError(err); }
+}
+
+// the lines that differ between two versions, side by side: version a's text with what was taken out marked,
+// version b's with what was put in marked; a click on a line's time plays it
+function sideBySide(p, d) {
+  const side = (row, key) => {
+    if (row[key] === null) return [el("span", { class: "muted", text: "—" })];
+    return row.parts.filter((x) => x[key]).map((x) => (x.op === "equal" ? x[key]
+      : el(key === "a" ? "del" : "ins", { text: x[key] })));
+  };
+  return el("table", { class: "grid diff-side" },
+    el("tr", {}, el("th", { text: t("pl.time") }), el("th", { text: `v${d.a}` }), el("th", { text: `v${d.b}` })),
+    ...d.rows.map((row) => el("tr", { "data-id": row.id },
+      el("td", {}, el("a", { href: "#", class: "time", text: clock(row.start),
+        onclick: (e) => { e.preventDefault(); p.seek(row.start, true); } })),
+      el("td", { class: "a" }, ...side(row, "a")), el("td", { class: "b" }, ...side(row, "b")))));
 }

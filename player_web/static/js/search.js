@@ -11,6 +11,7 @@ const $ = (id) => document.getElementById(id);
 const player = new Player($("player"), { editable: false });
 const PRE_ROLL = 1.0;  // seconds before the matched word
 let autoplay = null;  // the pending "play once loaded" of the last hit opened
+let shown = [];       // the hits of the last search: the player marks those of the recording it opens
 
 // "exact only" (no sound-alikes), next to the search button
 $("go").before(el("label", { class: "exact", "data-i18n-title": "search.exact.title", title: t("search.exact.title") },
@@ -37,6 +38,7 @@ async function search(e) {
   history.replaceState(null, "", `?${p}`);
   try {
     const r = await api(`/api/search?${p}`);
+    shown = r.hits;
     $("results-box").hidden = false;
     $("count").textContent = t("search.count", { n: r.hits.length, ms: Math.round(r.took_ms) });
     $("results").replaceChildren(...(r.hits.length ? r.hits.map((h) => el("li", { class: "hit", tabindex: "0",
@@ -56,14 +58,16 @@ function openHit(h) {
   document.querySelector(`#results .hit[data-session="${h.session}"][data-start="${h.start}"]`)?.classList.add("active");
   $("placeholder").hidden = true;
   const at = Math.max(0, h.start - PRE_ROLL);
+  const hits = shown.filter((x) => x.session === h.session);
   autoplay?.abort();
   autoplay = null;
   if (player.sid === h.session && !player.live && player.segments.length) {  // same recording: just jump
     player.hit = h;
+    player.setHits(hits, h);
     player.showHit(h);
     player.seek(at, true);
   } else {
-    player.open(h.session, { at, hit: h });
+    player.open(h.session, { at, hit: h, hits });
     // a hit plays from its moment: once the media is known (the player seeks to `at` first), play
     autoplay = new AbortController();
     player.video.addEventListener("loadedmetadata", () => { autoplay = null; player.video.play().catch(() => {}); },

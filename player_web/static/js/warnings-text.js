@@ -12,6 +12,11 @@ const TEXT = {
     "warn.closed.by": "{who} 于 {when} 关闭：{reason}", "warn.closed.ok": "预警 #{id} 已关闭",
     "warn.need.reason": "请填写关闭理由", "warn.live.title": "实时预警", "warn.live.none": "目前没有预警",
     "warn.open.player": "打开录像到此处",
+    "rule.rights_notice": "权利义务告知", "rule.rights_understood": "告知后未表示听清", "rule.too_few_officers": "单人讯问",
+    "rule.officer_silent": "讯问人声道无声", "rule.continuous_questioning": "连续讯问超时",
+    "rule.night_questioning": "夜间讯问无理由", "rule.detention": "羁押超时", "rule.room_not_approved": "讯问地点不规范",
+    "rule.unsigned_record": "笔录无签名", "rule.recording_gap": "录像不连续", "rule.recording_restart": "录像中断重录",
+    "rule.transcript_past_media": "转写超出录像", "rule.media_without_transcript": "录像无转写",
   },
   en: {
     "warn.unit": "Unit", "warn.level": "Level", "warn.rule": "Rule", "warn.state": "State", "warn.all": "all",
@@ -23,6 +28,13 @@ const TEXT = {
     "warn.closed.by": "closed by {who} at {when}: {reason}", "warn.closed.ok": "warning #{id} closed",
     "warn.need.reason": "Give a reason", "warn.live.title": "Live warnings", "warn.live.none": "No warning so far",
     "warn.open.player": "Open the recording here",
+    "rule.rights_notice": "Rights notice", "rule.rights_understood": "Notice not acknowledged",
+    "rule.too_few_officers": "Fewer than two officers", "rule.officer_silent": "Officer channel silent",
+    "rule.continuous_questioning": "Continuous questioning too long",
+    "rule.night_questioning": "Night questioning without reason", "rule.detention": "Time in centre over limit",
+    "rule.room_not_approved": "Room not approved", "rule.unsigned_record": "Record not signed",
+    "rule.recording_gap": "Recording not continuous", "rule.recording_restart": "Recording stopped and restarted",
+    "rule.transcript_past_media": "Transcript past media", "rule.media_without_transcript": "Media without transcript",
   },
 };
 
@@ -30,6 +42,13 @@ export function tw(key, vars = {}) {
   let s = TEXT[lang()][key] ?? TEXT.zh[key] ?? key;
   for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, String(v));
   return s;
+}
+
+// A rule's title in the page's language (the server's own words for a rule this page does not know).
+export function ruleTitle(rule, fallback) {
+  const key = `rule.${rule}`;
+  const found = tw(key);
+  return found === key ? fallback || rule : found;
 }
 
 export function applyWarnText(root = document) {

@@ -1,6 +1,6 @@
 // The supervisor's warnings page: filters (unit, level, rule, date, state), red first, close with a reason.
 import { api, clock, el, header, localTime, showError, toast } from "./common.js";
-import { applyWarnText, csrfHeaders, playerLink, tw } from "./warnings-text.js";
+import { applyWarnText, csrfHeaders, playerLink, ruleTitle, tw } from "./warnings-text.js";
 
 const $ = (id) => document.getElementById(id);
 const FILTERS = ["unit", "level", "rule", "since", "until", "state"];
@@ -17,6 +17,7 @@ function fillSelect(select, values, labels = {}) {
   const keep = select.value;
   const known = new Set([...select.options].map((o) => o.value));
   for (const v of values) if (!known.has(v)) select.append(el("option", { value: v, text: labels[v] || v }));
+  for (const o of select.options) if (labels[o.value]) o.textContent = labels[o.value];   // after a language change
   select.value = keep;
 }
 
@@ -32,7 +33,7 @@ function row(w) {
     el("td", {}, el("a", { href: playerLink(w.session, null), text: w.session })),
     el("td", {}, at ? el("a", { href: playerLink(w.session, w.at), title: tw("warn.open.player"), text: at }) : ""),
     el("td", { text: w.unit || "" }),
-    el("td", { title: w.rule, text: w.title || w.rule }),
+    el("td", { title: w.rule, text: ruleTitle(w.rule, w.title) }),
     el("td", {}, el("div", { text: w.reason }), state),
     el("td", { class: "muted", text: localTime(w.first_seen) }),
     el("td", {}, close));
@@ -44,7 +45,7 @@ async function load(force = false) {
   try {
     const data = await api(`/api/warnings?${p}`);
     fillSelect($("unit"), data.units);
-    fillSelect($("rule"), Object.keys(data.rules), data.rules);
+    fillSelect($("rule"), Object.keys(data.rules), Object.fromEntries(Object.keys(data.rules).map((r) => [r, ruleTitle(r, data.rules[r])])));
     $("rows").replaceChildren(...data.warnings.map(row));
     $("empty").hidden = data.warnings.length > 0;
     $("counts").textContent = tw("warn.counts", { n: data.warnings.length, red: data.counts.red, yellow: data.counts.yellow });
@@ -53,7 +54,7 @@ async function load(force = false) {
 
 function openClose(w) {
   closing = w;
-  $("close-what").textContent = `#${w.id} ${w.session} · ${w.title || w.rule} · ${w.reason}`;
+  $("close-what").textContent = `#${w.id} ${w.session} · ${ruleTitle(w.rule, w.title)} · ${w.reason}`;
   $("close-reason").value = "";
   $("close-dialog").showModal();
   $("close-reason").focus();

@@ -1,0 +1,80 @@
+"""Case vocabulary: names and places the officer already knows, told to Whisper so that it writes them as they
+are spelled (龙耀, not 龙药).
+
+The words go into the decoder's prompt after the Simplified-Chinese sentence, as a list ("以下是普通话的句子。
+张三、成都、龙耀。"): Whisper reads its prompt as text said before, and writes a name it has just seen rather
+than a sound-alike. faster-whisper's own `hotwords` option does the same (it appends the words' tokens to the
+prompt) but is ignored when the decoder is given a prefix, which live decoding does; one prompt serves every
+path. Measured in bench/asr.py (section `vocabulary`): names in the vocabulary against the same clips without,
+and insertions of vocabulary names into clips that do not say them.
+
+A segment that is only one vocabulary word is speech, not the prompt said back (asr/guards.py); a segment
+that lists two vocabulary words or more and nothing else is the prompt said back, and dropped.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterable, Optional
+
+MAX_WORDS = 40            # Whisper's prompt holds at most 223 tokens; the list stays well inside it
+MAX_WORD_CHARS = 32
+MAX_CHARS = 240           # the whole list, separators included
+SEPARATORS = re.compile(r"[,，、;；\n\t]+")
+GLOSSARY = "vocabulary.txt"   # in the xunlu home: one word a line, '#' starts a comment
+
+
+def parse(text: Optional[str]) -> tuple[str, ...]:
+    """Words from a comma (，、;) separated string, as `--hotwords` takes them; blanks dropped, order kept,
+    each word once."""
+    if not text:
+        return ()
+    return tidy(SEPARATORS.split(text))
+
+
+def tidy(words: Iterable[Optional[str]]) -> tuple[str, ...]:
+    """Words stripped, blanks and repeats dropped, each cut to MAX_WORD_CHARS, at most MAX_WORDS and
+    MAX_CHARS in all (the first ones are kept: the caller puts the case's own words first)."""
+    out: list[str] = []
+    size = 0
+    for word in words:
+        w = " ".join((word or "").split())[:MAX_WORD_CHARS]
+        if not w or w in out:
+            continue
+        if len(out) >= MAX_WORDS or size + len(w) + 1 > MAX_CHARS:
+            break
+        out.append(w)
+        size += len(w) + 1
+    return tuple(out)
+
+
+def read_glossary(home: Path) -> tuple[str, ...]:
+    """The unit's glossary `<home>/vocabulary.txt`, or () when there is none."""
+    path = Path(home) / GLOSSARY
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return ()
+    except (OSError, UnicodeDecodeError):
+        return ()
+    lines = (line.split("#", 1)[0] for line in text.splitlines())
+    return tidy(w for line in lines for w in SEPARATORS.split(line))
+
+
+def prompt(base: Optional[str], words: Iterable[str]) -> Optional[str]:
+    """The decoder's prompt: `base` (the zh sentence, or the caller's own) and then the words as a list."""
+    listed = "、".join(tidy(words))
+    if not listed:
+        return base
+    closing = "。" if re.search(r"[\u4e00-\u9fff]", listed) else "."
+    return f"{base or ''}{listed}{closing}"
+
+
+def is_list_echo(said: str, words: Iterable[str]) -> bool:
+    """True when `said` (punctuation and spaces removed) is two vocabulary words or more and nothing else."""
+    rest, count = said, 0
+    for w in sorted({"".join(x.split()) for x in words if x}, key=len, reverse=True):
+        if w and w in rest:
+            count += rest.count(w)
+            rest = rest.replace(w, "")
+    return count >= 2 and not rest

@@ -1,0 +1,79 @@
+"""bench/asr.py section `vocabulary`: does telling Whisper the case's names help, and does it make it write
+names that were not said?
+
+Names are taken from the references only (jieba's person, place, organisation and other proper-noun tags, two
+characters or more) of the shared zh clips. Each clip that holds names is transcribed by xunlu's pipeline
+twice: without a vocabulary, and with one made of its own names and six names of other clips (shuffled), as
+an officer's list would hold names that are said and names that are not. A name counts as recognised when it
+is in the transcript. Insertions: clips that hold no name, transcribed with a vocabulary of eight names of
+other clips; every one of those names in the transcript (and not in the reference) is an insertion.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from asr.types import TranscribeOptions
+from bench.common import Row, make_log
+
+log = make_log("bench")
+TAGS = ("nr", "ns", "nt", "nz", "nrt")
+
+
+def names_of(text: str) -> list[str]:
+    import jieba.posseg as pseg
+
+    return sorted({w for w, flag in pseg.cut(text) if flag in TAGS and len(w) >= 2})
+
+
+def _text(sys_: Any, row: Row, words: tuple[str, ...]) -> str:
+    from asr.engine import collect
+
+    segments, info = sys_.tr.transcribe(str(row.path), TranscribeOptions(language="zh", hotwords=words))
+    return "".join(s.text for s in collect(segments, info).segments)
+
+
+def bench_vocabulary(sys_: Any, rows: list[Row], quick: bool, seed: int) -> dict:
+    zh = [r for r in rows if r.language == "zh" and "stereo" not in r.file]
+    named = {r.file: names_of(r.reference) for r in zh}
+    with_names = [r for r in zh if named[r.file]]
+    without_names = [r for r in zh if not named[r.file]]
+    every = sorted({n for r in with_names for n in named[r.file]})
+    rng = random.Random(seed)
+    if quick:
+        with_names, without_names = with_names[:12], without_names[:8]
+    found = {"without": 0, "with": 0}
+    total = 0
+    inserted_with_own = 0
+    misses: list[dict] = []
+    for k, r in enumerate(with_names, 1):
+        others = rng.sample([n for n in every if n not in named[r.file] and n not in r.reference], 6)
+        vocab = tuple(sorted(named[r.file] + others, key=lambda _: rng.random()))
+        plain, told = _text(sys_, r, ()), _text(sys_, r, vocab)
+        for n in named[r.file]:
+            total += 1
+            found["without"] += n in plain
+            found["with"] += n in told
+            if n not in told:
+                misses.append({"file": r.file, "name": n, "without": plain, "with": told})
+        inserted_with_own += sum(n in told for n in others)
+        log(f"vocabulary: {k}/{len(with_names)} {r.file}")
+    inserted = 0
+    for k, r in enumerate(without_names, 1):
+        vocab = tuple(rng.sample([n for n in every if n not in r.reference], 8))
+        told = _text(sys_, r, vocab)
+        inserted += sum(n in told for n in vocab)
+        log(f"vocabulary: insertions {k}/{len(without_names)} {r.file}")
+    out = {"clips_with_names": len(with_names), "names": total, "found_without": found["without"],
+           "found_with": found["with"], "insertions_beside_own_names": inserted_with_own,
+           "clips_without_names": len(without_names), "insertions": inserted, "misses": misses}
+    ratio = found["with"] / found["without"] if found["without"] else float("inf")
+    print(f"\n== 7. Vocabulary (names from the references; {len(with_names)} clips with names, "
+          f"{len(without_names)} without) ==")
+    print(f"names recognised: {found['without']}/{total} without the vocabulary, {found['with']}/{total} with it "
+          f"({ratio:.2f}x); misses among names not recognised without it: "
+          f"{total - found['without']} -> {len(misses)}")
+    print(f"insertions: {inserted_with_own} of the six absent names listed beside each clip's own "
+          f"({len(with_names) * 6} chances), {inserted} on {len(without_names)} clips without names "
+          f"({len(without_names) * 8} chances)")
+    return out

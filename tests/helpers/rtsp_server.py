@@ -1,0 +1,157 @@
+"""A real RTSP camera for the tests: GStreamer's RTSP server (Debian's gir1.2-gst-rtsp-server-1.0 with
+python3-gi, installed by scripts/setup.sh) serving an MP4 file's H.264 + AAC in real time, as a network
+camera serves its picture and sound.
+
+Run with the system Python, which has the GObject bindings (the project's venv does not):
+
+    /usr/bin/python3 tests/helpers/rtsp_server.py --port 18554 --file clip.mp4 [--protocols udp]
+        [--user admin --password secret]
+
+It serves rtsp://127.0.0.1:PORT/cam, prints "ready" once listening, and runs until killed: killing it is a
+camera that reboots or loses its cable. `--protocols udp` is a camera that speaks RTP over UDP only (as
+Debian's rtsp-server-perl does), `tcp` one that only interleaves RTP in the RTSP connection.
+
+From the tests, `RtspCamera` starts, kills and restarts it; `gst_rtsp_missing()` says why it cannot run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+HERE = Path(__file__).resolve()
+
+
+# -- the server (system Python) ---------------------------------------------------------------------------
+def serve(port: int, path: str, protocols: str, user: Optional[str], password: Optional[str]) -> None:
+    import gi
+
+    gi.require_version("Gst", "1.0")
+    gi.require_version("GstRtsp", "1.0")
+    gi.require_version("GstRtspServer", "1.0")
+    from gi.repository import GLib, Gst, GstRtsp, GstRtspServer
+
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(str(port))
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(
+        f'( filesrc location="{path}" ! qtdemux name=d '
+        "d.video_0 ! queue ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 "
+        "d.audio_0 ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97 )")
+    lower = {"tcp": GstRtsp.RTSPLowerTrans.TCP, "udp": GstRtsp.RTSPLowerTrans.UDP,
+             "both": GstRtsp.RTSPLowerTrans.TCP | GstRtsp.RTSPLowerTrans.UDP}[protocols]
+    factory.set_protocols(lower)
+    if user:
+        auth = GstRtspServer.RTSPAuth()
+        token = GstRtspServer.RTSPToken()
+        token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "user")
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password or ""), token)
+        server.set_auth(auth)
+        permissions = GstRtspServer.RTSPPermissions()
+        permissions.add_permission_for_role("user", GstRtspServer.RTSP_PERM_MEDIA_FACTORY_ACCESS, True)
+        permissions.add_permission_for_role("user", GstRtspServer.RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, True)
+        factory.set_permissions(permissions)
+    server.get_mount_points().add_factory("/cam", factory)
+    if server.attach(None) == 0:
+        print("cannot listen", flush=True)
+        sys.exit(1)
+    loop = GLib.MainLoop()
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
+    print("ready", flush=True)
+    loop.run()
+
+
+# -- from the tests (the venv's Python) -----------------------------------------------------------------
+def gst_rtsp_missing() -> Optional[str]:
+    """Why the GStreamer RTSP server cannot run here, or None when it can."""
+    if not os.path.exists(SYSTEM_PYTHON):
+        return f"no {SYSTEM_PYTHON}"
+    check = ("import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0'); "
+             "from gi.repository import Gst, GstRtspServer; Gst.init(None); "
+             "assert Gst.ElementFactory.find('qtdemux') and Gst.ElementFactory.find('rtph264pay') "
+             "and Gst.ElementFactory.find('rtpmp4gpay')")
+    done = subprocess.run([SYSTEM_PYTHON, "-c", check], capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        return ("GStreamer's RTSP server is not installed (run scripts/setup.sh: gir1.2-gst-rtsp-server-1.0, "
+                "gstreamer1.0-plugins-good, python3-gi): " + (done.stderr.strip().splitlines() or ["?"])[-1])
+    if not shutil.which("ffmpeg"):
+        return "ffmpeg is not installed"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RtspCamera:
+    """The server as a camera the test can unplug (`kill`) and plug back in (`start`), on the same port."""
+
+    def __init__(self, clip: Path, protocols: str = "both", user: Optional[str] = None,
+                 password: Optional[str] = None, port: Optional[int] = None):
+        self.clip, self.protocols, self.user, self.password = clip, protocols, user, password
+        self.port = port or free_port()
+        self.proc: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        auth = f"{self.user}:{self.password}@" if self.user else ""
+        return f"rtsp://{auth}127.0.0.1:{self.port}/cam"
+
+    def start(self, timeout: float = 20.0) -> "RtspCamera":
+        args = [SYSTEM_PYTHON, str(HERE), "--port", str(self.port), "--file", str(self.clip),
+                "--protocols", self.protocols]
+        if self.user:
+            args += ["--user", self.user, "--password", self.password or ""]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        deadline = time.monotonic() + timeout
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready":
+            self.kill()
+            raise RuntimeError(f"the RTSP server did not start: {line.strip() or 'no answer'}")
+        while time.monotonic() < deadline:   # listening: accept a connection
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.05)
+        raise RuntimeError(f"the RTSP server is not listening on {self.port}")
+
+    def kill(self) -> None:
+        """The camera goes away at once (kill -9: no RTSP TEARDOWN, no RTCP BYE)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait()
+            self.proc = None
+
+    def __enter__(self) -> "RtspCamera":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--file", required=True)
+    parser.add_argument("--protocols", choices=("tcp", "udp", "both"), default="both")
+    parser.add_argument("--user")
+    parser.add_argument("--password")
+    a = parser.parse_args()
+    serve(a.port, os.path.abspath(a.file), a.protocols, a.user, a.password)
+
+
+if __name__ == "__main__":
+    main()

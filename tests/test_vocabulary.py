@@ -1,0 +1,90 @@
+"""Case vocabulary: the names an officer already knows are told to Whisper (listed after its prompt), so that
+it writes them as spelled; a name listed but not said is not written; the list is recorded with the
+transcript."""
+import numpy as np
+import pytest
+from helpers.speech import RATE, SPEECH, read_wav
+from test_regions import ScriptedModel, fw_segment
+
+from asr import vocabulary
+from asr.engine import Transcriber, collect
+from asr.guards import guard
+from asr.types import TranscribeOptions
+from core.transcript import Segment, Word
+
+NAMED = "aishell/BAC009S0150W0034.wav"     # 丁香夏朵花园: base writes 定乡下躲 without the names
+PLAIN = "aishell/BAC009S0150W0122.wav"     # no names in it
+
+
+def test_words_are_split_at_commas_kept_in_order_once_and_limited():
+    assert vocabulary.parse("龙耀, 滨江，丁香、龙耀;;") == ("龙耀", "滨江", "丁香")
+    assert vocabulary.parse("") == () and vocabulary.parse(None) == ()
+    many = vocabulary.tidy(f"名字{i}" for i in range(100))
+    assert len(many) == vocabulary.MAX_WORDS and many[0] == "名字0"
+    assert len(vocabulary.tidy(["长" * 100])[0]) == vocabulary.MAX_WORD_CHARS
+
+
+def test_the_prompt_lists_the_words_after_the_sentence():
+    assert vocabulary.prompt("以下是普通话的句子。", ["龙耀", "滨江"]) == "以下是普通话的句子。龙耀、滨江。"
+    assert vocabulary.prompt("以下是普通话的句子。", []) == "以下是普通话的句子。"
+
+
+def test_one_listed_name_is_speech_and_the_list_said_back_is_not():
+    prompt = vocabulary.prompt("以下是普通话的句子。", ["哈根达斯", "龙耀", "滨江"])
+    words = ("哈根达斯", "龙耀", "滨江")
+
+    def seg(text):
+        return Segment(0, 1.0, 2.0, text, (Word(1.0, 2.0, text, 0.9),))
+
+    assert guard(seg("哈根达斯"), 10.0, prompt, words) is not None
+    assert guard(seg("龙耀、滨江。"), 10.0, prompt, words) is None
+    assert guard(seg("以下是普通话的句子"), 10.0, prompt, words) is None
+    assert guard(seg("龙耀说他去了滨江"), 10.0, prompt, words) is not None
+
+
+def test_the_vocabulary_reaches_every_decode_and_the_reproduce_record():
+    audio = np.concatenate([np.zeros(RATE, dtype=np.float32), read_wav(SPEECH / PLAIN)[0][: 3 * RATE]])
+    model = ScriptedModel(lambda seconds, n: [fw_segment("就是根据经济体", 0.5, 0.3)])
+    segments, info = Transcriber(model, "scripted").transcribe_array(
+        audio, TranscribeOptions(language="zh", hotwords=("龙耀", "滨江")))
+    t = collect(segments, info)
+    assert all(kw["initial_prompt"] == "以下是普通话的句子。龙耀、滨江。" for _, kw in model.calls)
+    assert t.to_dict()["reproduce"]["vocabulary"] == ["龙耀", "滨江"]
+
+
+def test_a_session_s_own_names_come_first_then_the_given_words_then_the_glossary(tmp_path):
+    from service.vocabulary import for_session
+
+    (tmp_path / "vocabulary.txt").write_text("# 本单位常用\n成都\n滨江, 龙耀\n", encoding="utf-8")
+    got = for_session(tmp_path, ("丁香",), suspect="赵六", officers=("张三",), room="讯问室1", case_id="C-1")
+    assert got == ("赵六", "张三", "讯问室1", "C-1", "丁香", "成都", "滨江", "龙耀")
+    assert for_session(tmp_path / "nowhere") == ()
+
+
+@pytest.mark.model
+def test_a_listed_name_is_written_as_spelled_and_an_absent_one_is_not_written(transcriber):
+    def text(clip, words):
+        segments, info = transcriber.transcribe(str(SPEECH / clip), TranscribeOptions(language="zh",
+                                                                                      hotwords=words))
+        return "".join(s.text for s in collect(segments, info).segments)
+
+    absent = ("龙耀", "滨江", "佐野", "哈根达斯")
+    assert "丁香" not in text(NAMED, ())
+    assert "丁香" in text(NAMED, ("佐野", "丁香", "夏朵", "滨江"))
+    said = text(PLAIN, absent)
+    assert said and not any(name in said for name in absent), said
+
+
+@pytest.mark.model
+def test_the_cli_takes_hotwords_and_the_glossary(tmp_path, home, transcriber):
+    import json
+
+    from helpers.cli import xunlu
+
+    h = tmp_path / "home"
+    (h / "models").mkdir(parents=True)
+    (h / "models" / "whisper-base").symlink_to(home / "models" / "whisper-base")
+    (h / "vocabulary.txt").write_text("成都\n", encoding="utf-8")
+    r = xunlu("transcribe", str(SPEECH / PLAIN), "--hotwords", "龙耀，滨江", home=h)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["reproduce"]["vocabulary"] == ["龙耀", "滨江", "成都"]
