@@ -22,7 +22,7 @@ from asr import audio as audio_io
 from asr import guards
 from asr.batched import transcribe_batched
 from asr.channels import split_channels
-from asr.digits import tidy_text, tidy_words
+from asr.digits import joins_digits, tidy_text, tidy_words
 from asr.longform import transcribe_longform
 from asr.regions import Channel, RegionDecoder
 from asr.types import Coverage, ReproducibleTranscript, TranscribeOptions, TranscriptionInfo
@@ -160,7 +160,8 @@ class Transcriber:
                     for k, part in _by_region(kept, starts):
                         found[k].append(part)
         for region, segments in zip(regions, found):
-            yield from decoder.region(ch, region, duration, decoded=sorted(segments, key=lambda s: s.start))
+            segments = join_numbers(sorted(segments, key=lambda s: s.start))
+            yield from decoder.region(ch, region, duration, decoded=segments)
 
     def _convert(self, fw_seg: Any, ts_map: Any, ch: Channel, regions: tuple[Region, ...],
                  opts: TranscribeOptions) -> list[Segment]:
@@ -190,6 +191,27 @@ class Transcriber:
             end = ts_map.get_original_time(fw_seg.end, is_end=True)
             out.append(Segment(0, start, end, text, (), ch.speaker, ch.index))
         return out
+
+
+NUMBER_GAP_S = 1.5    # a number read out in groups stays one across a pause shorter than this
+
+
+def join_numbers(segments: list[Segment]) -> list[Segment]:
+    """Neighbouring segments of one region joined where Whisper ended one in the middle of a run of digits
+    and began the next with the rest of it ("9879，" | "0902" -> "98790902"): a number is one run, in one
+    segment (asr/digits.py)."""
+    out: list[Segment] = []
+    for seg in segments:
+        last = out[-1] if out else None
+        if (last is not None and last.words and seg.words and seg.start - last.end < NUMBER_GAP_S
+                and joins_digits(last.text.rstrip("，,、。. "), seg.text)):
+            head = list(last.words)
+            head[-1] = replace(head[-1], text=head[-1].text.rstrip("，,、 "))   # the pause Whisper wrote
+            words = tidy_words([*head, *seg.words])
+            out[-1] = replace(last, end=max(last.end, seg.end), words=tuple(words), text=guards.words_text(words))
+        else:
+            out.append(seg)
+    return out
 
 
 GROUP_S = 600.0    # speech decoded in one piece: a group of regions ends at the first region end past it

@@ -1,7 +1,8 @@
-"""Benchmark: the web app's two latency targets (issue 6), in headless Chromium against a real uvicorn server.
+"""Benchmark: the web app's latency targets (issues 6 and 19), in headless Chromium against a real uvicorn server.
 
     .venv/bin/python -m bench.web [--quick] [--clicks N] [--cold N] [--viewers N] [--live-seconds S]
-                                  [--seed N] [--only seek,live,relay]
+                                  [--seed N] [--only seek,live,relay,video,list] [--video-seconds S]
+                                  [--starts N]
 
 1. seek: "click on a hit to playing at the right moment, p95 under 1 s on a 1-hour recording". A 1-hour MP4
    (320x240, 10 fps, H.264 keyframe every 2 s as the recorder writes them, AAC, fast start, about 80 MB) is
@@ -24,6 +25,9 @@
    (api/routes/live_tail.py). A writer thread here plays the other process (a session in status "recording"
    whose lock it holds), appending stamped finals with live_finish.append_journal (fsync'd) at random 0.5-1.5 s
    intervals; K WebSocket clients and one page watch.
+4. video: how far behind the room a supervisor's live video runs (target under 2 s on one machine), and
+5. list: how soon a new live session shows in the supervisor's list (target about 2 s); both with the
+   settings of before issue 19 in the same run as the baseline (bench/web_delay.py says how).
 
 stdout: tables, then one JSON line with every figure; progress on stderr; exit status 1 when a target
 misses. The load average is printed before and after: on 2 busy cores the figures are pessimistic.
@@ -53,7 +57,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--autoplay-policy=no-user-gesture-required"]
 HOUR = 3600.0
 WORD = "保险柜"
-TARGETS = {"seek_p95_s": 1.0, "live_p95_s": 0.5}
+TARGETS = {"seek_p95_s": 1.0, "live_p95_s": 0.5, "video_max_s": 2.0, "list_max_s": 2.0}
+SECTIONS = ("seek", "live", "relay", "video", "list")
 SUPERVISOR, OFFICER = "fazhi", "zhangsan"
 
 
@@ -105,7 +110,7 @@ class StampedBeeps:
     def factory(self):
         from tests.helpers.capture_fakes import BeepStream
 
-        def make(language, channels, speakers, on_partial, on_final):
+        def make(language, channels, speakers, on_partial, on_final, hotwords=()):
             def stamped(segment):
                 self.stamps[segment.id] = (time.monotonic(), time.time())
                 on_final(segment)
@@ -415,6 +420,42 @@ def relay_bench(browser, home: Path, url: str, token: str, k: int, seconds: floa
     return {"session": sid, **result}
 
 
+# -- live video delay and the supervisor's list (bench/web_delay.py) ----------------------------------------
+ROOM = "讯问室9"
+
+
+def _login(url: str):
+    from tests.helpers.auth import browser_login
+
+    return lambda page: browser_login(page, url, SUPERVISOR)
+
+
+def video_bench(browser, url: str, officer, seconds: float, flashes: list[float]) -> dict:
+    from bench.web_delay import video_delay
+
+    out = {}
+    for arm, baseline in (("baseline", True), ("now", False)):
+        r = video_delay(browser, url, officer, ROOM, seconds, flashes, baseline, log, _login(url))
+        out[arm] = {**r, "delay": summary(r["delays"]),
+                    "steady": summary(r["delays"][len(r["delays"]) // 2:])}  # after the first half: caught up
+    now = out["now"]
+    out["holds"] = bool(now["delays"]) and now["seen"] >= now["flashes"] - 1 and \
+        max(now["delays"]) < TARGETS["video_max_s"]
+    return out
+
+
+def list_bench(browser, url: str, officer, starts: int) -> dict:
+    from bench.web_delay import list_push
+
+    out = {}
+    for arm, baseline in (("baseline", True), ("now", False)):
+        r = list_push(browser, url, officer, ROOM, starts, baseline, log, _login(url))
+        out[arm] = {**r, "wait": summary([w for w in r["waits"] if w is not None])}
+    now = out["now"]
+    out["holds"] = not now["never"] and max(now["waits"]) < TARGETS["list_max_s"]
+    return out
+
+
 # -- main ---------------------------------------------------------------------------------------------------
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -427,15 +468,18 @@ def main(argv: Optional[list[str]] = None) -> int:
                     help="play the bare video once before the first click, so that the browser's one-time start of "
                          "audio output is not counted in the app's first click")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--only", default="seek,live,relay")
+    ap.add_argument("--only", default=",".join(SECTIONS))
+    ap.add_argument("--video-seconds", type=float, default=None,
+                    help="length of each live video measurement (default 40; --quick 24)")
+    ap.add_argument("--starts", type=int, default=None, help="live sessions started for the list (default 5; --quick 3)")
     ap.add_argument("--timeout", type=float, default=15.0, help="seconds a click may take before it counts as failed")
     args = ap.parse_args(argv)
     n_warm = args.clicks or (8 if args.quick else 20)
     n_cold = args.cold if args.cold is not None else (3 if args.quick else 6)
     live_s = args.live_seconds or (20.0 if args.quick else 45.0)
     only = {x.strip() for x in args.only.split(",") if x.strip()}
-    if not only or only - {"seek", "live", "relay"}:
-        print(f"bench/web.py: --only takes seek, live and/or relay, not {args.only!r}", file=sys.stderr)
+    if not only or only - set(SECTIONS):
+        print(f"bench/web.py: --only takes {', '.join(SECTIONS)}, not {args.only!r}", file=sys.stderr)
         return 2
     if not Path(CHROMIUM).exists():
         print(f"bench/web.py: {CHROMIUM} is not installed", file=sys.stderr)
@@ -465,6 +509,14 @@ def main(argv: Optional[list[str]] = None) -> int:
                                     started_at="2026-11-19T08:00:00+08:00")
             archive.close()
             report["media_mb"] = round(video.stat().st_size / 1e6, 1)
+        video_s = args.video_seconds or (24.0 if args.quick else 40.0)
+        flashes: list[float] = []
+        if only & {"video", "list"}:
+            from tests.helpers.browser import room
+            from tests.helpers.live_video import numbered_flashes
+
+            flashes = numbered_flashes(tmp / "flashes.mp4", video_s)
+            room(home, ROOM, audio=tmp / "flashes.mp4")   # a web start records only from configured sources
         beeps = StampedBeeps()
         server = start_in_thread(home, ServeOptions(port=0), transcriber=object(), live=live_backend(beeps))
         add_users(server.server.config.app, (OFFICER, "officer", "张三"), (SUPERVISOR, "supervisor", "法制员"))
@@ -482,6 +534,11 @@ def main(argv: Optional[list[str]] = None) -> int:
                     report["live"] = live_bench(browser, server.url, beeps, officer, token, args.viewers, live_s, tmp)
                 if "relay" in only:
                     report["relay"] = relay_bench(browser, home, server.url, token, args.viewers, live_s, rng)
+                if "video" in only:
+                    report["video"] = video_bench(browser, server.url, officer, video_s, flashes)
+                if "list" in only:
+                    report["list"] = list_bench(browser, server.url, officer,
+                                                args.starts or (3 if args.quick else 5))
                 browser.close()
         finally:
             officer.close()
@@ -490,7 +547,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     report["load_after"] = [round(x, 2) for x in os.getloadavg()]
     print_report(report)
     held = [report["seek"]["figures"]["all_app_clicks"]["holds"]] if "seek" in report else []
-    held += [report[k]["holds"] for k in ("live", "relay") if k in report]
+    held += [report[k]["holds"] for k in ("live", "relay", "video", "list") if k in report]
     return 0 if all(held) else 1  # 1: a target missed
 
 
@@ -533,6 +590,21 @@ def print_report(report: dict) -> None:
         holds = worst is not None and worst < TARGETS["live_p95_s"] and not r["ws_missing"] and not r["dom_missing"]
         r["holds"] = holds
         print(f"  target: p95 < {TARGETS['live_p95_s']} s: {'holds' if holds else 'MISSES'}")
+    if "video" in report:
+        v = report["video"]
+        print("\n4. live video: a flash in the room -> shown on the supervisor's page, seconds")
+        for arm, title in (("baseline", "before (2 s segments, 2 behind)"), ("now", "now")):
+            r = v[arm]
+            print(f"  {title:32} {_fmt(r['delay'])}  second half p50 {r['steady']['p50']}  seen "
+                  f"{r['seen']}/{r['flashes']}  stalls {r['stalls']}")
+        print(f"  target: every flash under {TARGETS['video_max_s']} s: {'holds' if v['holds'] else 'MISSES'}")
+    if "list" in report:
+        li = report["list"]
+        print("\n5. a live session started -> in the supervisor's list, seconds")
+        for arm, title in (("baseline", "before (15 s poll)"), ("now", "now (pushed)")):
+            r = li[arm]
+            print(f"  {title:32} {_fmt(r['wait'])}  never {r['never']}")
+        print(f"  target: under {TARGETS['list_max_s']} s: {'holds' if li['holds'] else 'MISSES'}")
     slim = json.loads(json.dumps(report))
     if "seek" in slim:
         slim["seek"]["clicks"] = {k: [(r["word"], r["playing_s"], r["ranges"]) for r in v]

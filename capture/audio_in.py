@@ -26,6 +26,7 @@ from capture.sources import MediaInput, MicInput, SourceError
 
 log = logging.getLogger("xunlu.capture.audio")
 QUEUE_SECONDS = 120.0
+MIC_STALL_S = 2.0        # a microphone that gives nothing this long has dropped
 
 
 class AudioPump:
@@ -61,17 +62,16 @@ class AudioPump:
             self.dropped += len(chunk)
             log.error("the recorder is %.0f s behind; %d audio frames dropped", QUEUE_SECONDS, len(chunk))
 
-    def _pad_to_clock(self, incoming: int) -> None:
+    def _pad_to_clock(self, incoming: int, latency: float = 0.0) -> None:
         """Silence for the time the source was away: so many frames that the `incoming` ones start where
-        the wall clock says (a reader's first burst holds audio from just before it arrived)."""
+        the wall clock says (a reader's first burst holds audio from just before it arrived). Never blocks."""
         if self.t0 is None:
             return
-        missing = int(round((time.time() - self.t0) * self.rate)) - (self.frames + self.dropped) - incoming
+        missing = int(round((time.time() - latency - self.t0) * self.rate)) - (self.frames + self.dropped) - incoming
         while missing > 0:
             n = min(missing, self.block)
-            silence = np.zeros((n, self.channels), dtype=np.float32)
             try:
-                self._queue.put(silence, timeout=1.0)
+                self._queue.put_nowait(np.zeros((n, self.channels), dtype=np.float32))
                 self.frames += n
             except queue.Full:
                 self.dropped += n
@@ -112,16 +112,26 @@ class AudioPump:
 class MicPump(AudioPump):
     """One PyAudio stream per device; two devices are merged sample by sample (one channel each)."""
 
-    def __init__(self, mic: MicInput, block: int = 2048):
+    def __init__(self, mic: MicInput, block: int = 2048, stall_s: float = MIC_STALL_S,
+                 on_gap: Optional[Callable] = None):
         super().__init__(mic.rate, mic.channels, block)
         self.mic = mic
+        self.stall_s = stall_s
+        self.on_gap = on_gap
         self._pa = None
         self._streams: list = []
         self._pending: list[list[np.ndarray]] = [[] for _ in mic.devices]
         self._lock = threading.Lock()
         self._stopped = False
+        self._halt = threading.Event()
+        self._last = time.monotonic()          # the latest callback
+        self._resumed = False                  # reopened after a drop: pad the gap before the next chunk
 
     def start(self) -> None:
+        self._open()
+        threading.Thread(target=self._watch, name="mic-watch", daemon=True).start()
+
+    def _open(self) -> None:
         import pyaudio
 
         from capture.devices import pyaudio_instance, quiet_stderr
@@ -135,11 +145,63 @@ class MicPump(AudioPump):
                                            input=True, input_device_index=index, frames_per_buffer=self.block,
                                            stream_callback=self._callback(k), start=False)
                 self._streams.append(stream)
+            self._last = time.monotonic()
             for stream in self._streams:
                 stream.start_stream()
         except (OSError, IOError, ValueError) as exc:
-            self.stop()
+            self._close()
             raise SourceError(f"cannot open microphone {self.mic.describe()}: {exc}") from exc
+
+    def _watch(self) -> None:
+        """A microphone that sends nothing for `stall_s` (unplugged, its driver stopped) is opened again with
+        backoff, found again by name (its index may change); the time it was away becomes silence."""
+        from dataclasses import replace as changed
+
+        from capture.devices import resolve_mics
+        from capture.reconnect import Backoff, Gap
+
+        while not self._halt.wait(0.25):
+            quiet = time.monotonic() - self._last
+            if quiet < self.stall_s:
+                continue
+            gap = Gap(self.mic.describe(), time.time() - quiet, reason=f"no sound for {self.stall_s:g} s")
+            self.gaps.append(gap)
+            self._tell(gap)
+            log.warning("microphone %s stopped sending; opening it again", self.mic.describe())
+            self._close()
+            for attempt, delay in enumerate(Backoff().delays(), 1):
+                if self._halt.wait(delay):
+                    return
+                try:
+                    found = resolve_mics("+".join(self.mic.names), channels=self.channels)
+                    if found.rate != self.rate:
+                        raise SourceError(f"it now runs at {found.rate} Hz, not {self.rate} Hz")
+                    self.mic = found
+                    self._pending = [[] for _ in found.devices]
+                    self._resumed = True
+                    self._open()
+                except SourceError as exc:
+                    self._resumed = False
+                    gap = changed(gap, attempts=attempt, reason=str(exc))
+                    self.gaps[-1] = gap
+                    continue
+                came = time.monotonic() + 2.0
+                while time.monotonic() < came and self._resumed and not self._halt.is_set():
+                    time.sleep(0.05)
+                if not self._resumed:     # its first sound came (the callback padded the gap)
+                    gap = changed(gap, back_at=time.time(), attempts=attempt)
+                    self.gaps[-1] = gap
+                    self._tell(gap)
+                    log.warning("microphone %s is back", self.mic.describe())
+                    break
+                self._close()
+
+    def _tell(self, gap) -> None:
+        if self.on_gap is not None:
+            try:
+                self.on_gap(gap)
+            except Exception:
+                log.exception("gap listener failed")
 
     def _callback(self, k: int):
         import pyaudio
@@ -155,6 +217,10 @@ class MicPump(AudioPump):
                 pass
             if not 0.0 <= latency < 1.0:
                 latency = 0.0
+            self._last = time.monotonic()
+            if self._resumed:              # the first sound after a drop: the gap as silence first
+                self._pad_to_clock(len(chunk), latency)
+                self._resumed = False
             if len(self._pending) == 1:
                 self._push(chunk, latency)
             else:
@@ -177,18 +243,22 @@ class MicPump(AudioPump):
                 p[:] = [joined[n:]] if len(joined) > n else []
             self._push(np.hstack(cols), latency)
 
-    def stop(self) -> None:
-        self._stopped = True
-        for stream in self._streams:
+    def _close(self) -> None:
+        streams, self._streams = self._streams, []
+        for stream in streams:
             try:
                 stream.stop_stream()
                 stream.close()
             except (OSError, IOError):
                 pass
-        self._streams = []
         if self._pa is not None:
             self._pa.terminate()
             self._pa = None
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._halt.set()
+        self._close()
         self._end()
 
 

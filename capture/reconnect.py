@@ -8,7 +8,9 @@ A `Feed` runs one ffmpeg child ("the reader") that opens the source and writes w
 data; the listener then hears the gap's end. RTSP cameras are tried with each transport of their setting in
 turn (capture/rtsp.py). With `shift_timestamps`, each new reader's output starts at the time since the first
 reader was started, so a recorder reading the pipe sees the gap as a jump in time (filled with silence and
-the last picture), not as a cut; the picture and the sound of one reader keep their own timing.
+the last picture), not as a cut; the picture and the sound of one reader keep their own timing. With
+`wallclock_origin`, the reader stamps what it reads with the wall clock as it arrives (a camera's picture
+put on a microphone's clock), which runs on across a gap by itself.
 
 The recorder never sees the source itself, only the pipe: it goes on while the source is away.
 """
@@ -53,6 +55,8 @@ class FeedOptions:
     output: tuple[str, ...]             # ffmpeg's output options, ending with the output (pipe:1)
     what: str = "camera"                # in messages: "camera", "audio source"
     shift_timestamps: bool = False      # each new reader's output starts at the time since the first began
+    wallclock_origin: Optional[float] = None   # else: what the reader reads is stamped with the wall clock
+                                               # as it arrives, less this (seconds since the epoch)
     backoff: Backoff = field(default_factory=Backoff)
     stall_s: float = 3.0                # no data for this long: the source has dropped
     connect_s: Optional[float] = None   # a reader must bring data within this (default: NET_TIMEOUT_S + 2)
@@ -70,6 +74,7 @@ class Gap:
     attempts: int = 0                   # readers started to get it back
     reason: str = ""                    # why the last try failed, or why it dropped
     transport: Optional[str] = None     # RTSP: the transport it came back on
+    resumed_ts: Optional[float] = None  # shift_timestamps: the timestamp the data after the gap starts at
 
     @property
     def seconds(self) -> Optional[float]:
@@ -88,11 +93,13 @@ class Feed:
         self.on_gap = on_gap
         self.name = source.describe()
         self.transport: Optional[str] = None      # RTSP: the transport that worked last
+        self.first_data_at: Optional[float] = None   # wall clock of the first data (its timestamp 0)
         self.gaps: list[Gap] = []
         self._proc: Optional[subprocess.Popen] = None
         self._errors: collections.deque[str] = collections.deque(maxlen=20)
         self._first_launch: Optional[float] = None
         self._output = options.output
+        self._offset: Optional[float] = None      # the running reader's -output_ts_offset
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -105,6 +112,7 @@ class Feed:
         """Connect and return the first data; SourceError naming the source (password masked) and what went
         wrong with each transport tried, when it cannot be reached."""
         data, failures = self._connect()
+        self.first_data_at = time.time()
         if data is None:
             tried = "; ".join(f"{t}: {f.reason}" if t else f.reason for t, f in failures) or "stopped"
             raise SourceError(f"cannot reach the {self.options.what} {self.name}: {tried}", code="source_unreachable")
@@ -139,10 +147,16 @@ class Feed:
         if self._first_launch is None:
             self._first_launch = now
         output = list(self._output)
-        if self.options.shift_timestamps and now > self._first_launch:
-            output[-1:-1] = ["-output_ts_offset", f"{now - self._first_launch:.3f}"]
+        stamps: list[str] = []
+        self._offset = None
+        if self.options.wallclock_origin is not None:   # input options: stamped on arrival, then moved
+            stamps = ["-use_wallclock_as_timestamps", "1", "-itsoffset", f"{-self.options.wallclock_origin:.6f}"]
+            output[-1:-1] = ["-copyts"]
+        elif self.options.shift_timestamps and now > self._first_launch:
+            self._offset = round(now - self._first_launch, 3)
+            output[-1:-1] = ["-output_ts_offset", f"{self._offset:.3f}"]
         args = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error",
-                *self.source.input_args(transport), *output]
+                *stamps, *self.source.input_args(transport), *output]
         self._errors.clear()
         proc = popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
         threading.Thread(target=self._drain_errors, args=(proc,), name="reader-errors", daemon=True).start()
@@ -251,7 +265,8 @@ class Feed:
                 return None
             data, failures = self._connect()
             if data is not None:
-                gap = replace(gap, back_at=time.time(), attempts=attempt, transport=self.transport)
+                gap = replace(gap, back_at=time.time(), attempts=attempt, transport=self.transport,
+                              resumed_ts=self._offset)
                 self._report(gap)
                 log.warning("%s %s is back after %.1f s (%d tries)", self.options.what, self.name, gap.seconds,
                             attempt)

@@ -1,4 +1,4 @@
-"""The recorder: one ffmpeg writes H.264 + AAC into ~2 s HLS segments (MPEG-TS) with a live playlist, and
+"""The recorder: one ffmpeg writes H.264 + AAC into ~1 s HLS segments (MPEG-TS) with a live playlist, and
 a 16 kHz PCM tap of the same audio into a file that ASR reads at its own pace.
 
 Two shapes, chosen by the capture plan:
@@ -18,8 +18,7 @@ copies its streams into a pipe the recorder reads, and is restarted with backoff
 recorder goes on meanwhile: in the pumped shape the sound never stops and the picture holds its last frame;
 in the shared shape each new reader's timestamps continue from the time since the first began, so the
 gap is filled with silence and the last frame, and picture and sound stay in step on either side of it.
-`on_gap(role, gap)` hears when a source drops and when it is back: role "camera" (picture and sound from one
-network source), "video" (a separate camera) or "audio" (a separate sound source or microphone).
+`on_gap(SourceGap)` hears when a source drops and when it is back, with the gap's times in the recording.
 """
 from __future__ import annotations
 
@@ -53,7 +52,8 @@ class RecorderOptions:
     live_dir: Path
     clock: bool = False                 # burn the date and time into the video
     duration: Optional[float] = None    # seconds of audio, then stop by itself
-    segment_seconds: float = 2.0
+    segment_seconds: float = 1.0        # HLS segment and keyframe interval: a live viewer is about this much
+                                        # plus 0.5 s behind (bench/web.py, video); 2 s made it 3 s
     preset: str = "ultrafast"
     max_height: int = 720
     audio_bitrate: str = "128k"
@@ -63,8 +63,22 @@ class RecorderOptions:
     stall_s: float = 3.0                # a network source that sends nothing this long has dropped
 
 
-# (role, gap): role "camera", "video" or "audio"; called when a source drops (gap.back_at None) and when back
-GapCallback = Callable[[str, Gap], None]
+@dataclass(frozen=True)
+class SourceGap:
+    """A network source that dropped, with the gap's place in the recording (seconds on the audio clock)."""
+
+    role: str                   # "camera" (picture and sound from one source), "video" (a separate camera),
+                                # "audio" (a separate sound source)
+    gap: Gap                    # wall-clock times, attempts, reason (capture/reconnect.py)
+    start: float                # the recording's last data from the source before the drop
+    end: Optional[float] = None  # where its data starts again; None while it is away
+
+    @property
+    def back(self) -> bool:
+        return self.gap.back_at is not None
+
+
+GapCallback = Callable[[SourceGap], None]   # called when a source drops (end None) and when it is back
 # the reader's output: the camera's streams as they are, in MPEG-TS (made to be joined and cut anywhere)
 RELAY_OUTPUT = ("-c", "copy", "-muxdelay", "0", "-muxpreload", "0", "-flush_packets", "1", "-f", "mpegts", "pipe:1")
 RELAY_FALLBACK = ("-c:v", "copy", "-c:a", "aac", "-b:a", "192k", "-muxdelay", "0", "-muxpreload", "0",
@@ -78,12 +92,15 @@ def relayed_input(fd: int) -> list[str]:
     return ["-thread_queue_size", "1024", "-analyzeduration", "500000", "-f", "mpegts", "-i", f"pipe:{fd}"]
 
 
-def network_feed(source: MediaInput, maps: tuple[str, ...], shift_timestamps: bool, stall_s: float,
-                 on_gap: Callable[[Gap], None]) -> Feed:
-    """A restartable reader of a network camera's streams `maps`, copied as they are into MPEG-TS."""
+def network_feed(source: MediaInput, maps: tuple[str, ...], stall_s: float, on_gap: Callable[[Gap], None],
+                 shift_timestamps: bool = False, wallclock_origin: Optional[float] = None) -> Feed:
+    """A restartable reader of a network camera's streams `maps`, copied as they are into MPEG-TS: with the
+    camera's own timestamps continued across reconnections (`shift_timestamps`), or stamped with the wall
+    clock as they arrive, less `wallclock_origin` (a picture put on a separate audio clock)."""
     mapped = tuple(x for m in maps for x in ("-map", m))
     return Feed(source, FeedOptions(output=mapped + RELAY_OUTPUT, fallback=mapped + RELAY_FALLBACK,
-                                    shift_timestamps=shift_timestamps, stall_s=stall_s), on_gap)
+                                    shift_timestamps=shift_timestamps, wallclock_origin=wallclock_origin,
+                                    stall_s=stall_s), on_gap)
 
 
 FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf",
@@ -115,9 +132,10 @@ def video_filter(opts: RecorderOptions, clock_epoch: float, t0: Optional[float],
 
 def recorder_args(plan: CapturePlan, opts: RecorderOptions, clock_epoch: float,
                   pump_rate: Optional[int] = None, t0: Optional[float] = None,
-                  relay_fd: Optional[int] = None) -> list[str]:
+                  relay_fd: Optional[int] = None, relay_origin: float = 0.0) -> list[str]:
     """The ffmpeg command line (pure; `pump_rate`/`t0` for the pumped shape; `relay_fd`: the network
-    source is read from that pipe, written by a reader that reconnects it)."""
+    source is read from that pipe, written by a reader that reconnects it; in the pumped shape that reader
+    stamps the frames with the wall clock less `relay_origin` as they arrive)."""
     live = opts.live_dir
     channels = plan.channels
     layout = "mono" if channels == 1 else "stereo"
@@ -136,9 +154,13 @@ def recorder_args(plan: CapturePlan, opts: RecorderOptions, clock_epoch: float,
                  "-i", "pipe:0"]
         audio_chain = "[0:a:0]"
         if plan.video is not None:
-            if live_video:
-                args += ["-use_wallclock_as_timestamps", "1"]
-            args += relayed_input(relay_fd) if relay_fd is not None else plan.video.input_args()
+            if relay_fd is not None:   # stamped by the reader on arrival (see network_feed), across gaps too
+                args += relayed_input(relay_fd)
+                t0 = None if t0 is None else t0 - relay_origin
+            else:
+                if live_video:
+                    args += ["-use_wallclock_as_timestamps", "1"]
+                args += plan.video.input_args()
             if live_video:
                 args += ["-copyts"]
             video_map = "1:v:0"
@@ -148,7 +170,10 @@ def recorder_args(plan: CapturePlan, opts: RecorderOptions, clock_epoch: float,
         args += ["-t", f"{opts.duration:.3f}"]
     if video_map:
         gop = opts.segment_seconds
-        args += ["-map", video_map, "-vf", video_filter(opts, clock_epoch, t0 if pump_rate else None, live_video),
+        vf = video_filter(opts, clock_epoch, t0 if pump_rate else None, live_video)
+        if relay_fd is not None and pump_rate is not None:   # a frame the reader could not stamp (the first
+            vf = vf.replace(",", r",select=gte(t\,0),", 1)  # of an RTSP stream) comes out before 0: dropped
+        args += ["-map", video_map, "-vf", vf,
                  "-c:v", "libx264", "-preset", opts.preset, "-tune", "zerolatency", "-crf", "23",
                  "-force_key_frames", f"expr:gte(t,n_forced*{gop:g})", "-sc_threshold", "0",
                  "-fps_mode", "vfr"]
@@ -170,6 +195,7 @@ class Recorder:
         self.opts = opts
         self.on_gap = on_gap
         self.feeds: list[tuple[str, Feed]] = []    # (role, reader) of each network source
+        self.source_gaps: list[SourceGap] = []     # every drop of a network source so far, in order
         self.tap_path = opts.live_dir / TAP_NAME
         self.pump: Optional[AudioPump] = None
         self.t0: Optional[float] = None          # wall clock of the first audio sample
@@ -206,23 +232,44 @@ class Recorder:
     def captured_seconds(self) -> float:
         return self.tap_frames / TAP_RATE
 
-    @property
-    def gaps(self) -> list[tuple[str, Gap]]:
-        """(role, gap) of every drop of a network source so far, in order."""
-        found = [(role, g) for role, feed in self.feeds for g in feed.gaps]
-        pump = self.pump
-        found += [("audio", g) for g in getattr(pump, "gaps", ())]
-        return sorted(found, key=lambda rg: rg[1].lost_at)
-
     def recording_time(self, wall: float) -> float:
         """Seconds in the recording of a wall-clock time (the audio clock; 0 before it started)."""
         return max(0.0, wall - self.t0) if self.t0 is not None else 0.0
 
-    def _gap(self, role: str) -> Callable[[Gap], None]:
+    def _gap(self, role: str, carries_clock: bool = False) -> Callable[[Gap], None]:
+        """The listener of one source's drops. Where the source carries the audio clock (a camera with its
+        sound, relayed), the recording's own length says where the drop is, and the new reader's timestamp
+        offset where it ends; elsewhere the wall clock places both (picture stamped as read, sound padded)."""
         def heard(gap: Gap) -> None:
+            if gap.back_at is None:
+                start = self._settled_seconds() if carries_clock else self.recording_time(gap.lost_at)
+                found = SourceGap(role, gap, round(start, 3))
+                self.source_gaps.append(found)
+            else:
+                index = next((i for i in range(len(self.source_gaps) - 1, -1, -1)
+                              if self.source_gaps[i].gap.lost_at == gap.lost_at), None)
+                start = self.source_gaps[index].start if index is not None else self.recording_time(gap.lost_at)
+                end = gap.resumed_ts if carries_clock and gap.resumed_ts is not None \
+                    else self.recording_time(gap.back_at)
+                found = SourceGap(role, gap, start, round(max(start, end), 3))
+                if index is None:
+                    self.source_gaps.append(found)
+                else:
+                    self.source_gaps[index] = found
             if self.on_gap is not None:
-                self.on_gap(role, gap)
+                self.on_gap(found)
         return heard
+
+    def _settled_seconds(self, quiet_s: float = 0.3, most_s: float = 2.0) -> float:
+        """The recording's length once ffmpeg has taken in what it was given (it stops growing)."""
+        deadline = time.monotonic() + most_s
+        last, since = self.tap_frames, time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - since < quiet_s:
+            time.sleep(0.05)
+            now = self.tap_frames
+            if now != last:
+                last, since = now, time.monotonic()
+        return self.captured_seconds
 
     def stats(self) -> dict:
         pump = self.pump
@@ -231,7 +278,7 @@ class Recorder:
                 "overflows": pump.overflows if pump else 0, "dropped": pump.dropped if pump else 0,
                 "queued_seconds": round(pump.queued_seconds, 3) if pump else 0.0,
                 "frames_written": self.frames_written if pump else None,
-                "source_gaps": len(self.gaps),
+                "source_gaps": len(self.source_gaps),
                 "rtsp_transport": next((f.transport for _role, f in self.feeds if f.transport), None)}
 
     # -- the thread ---------------------------------------------------------------------------------
@@ -248,8 +295,7 @@ class Recorder:
             log.exception("recorder failed")
             self.error = f"recorder failed: {exc}"
         finally:
-            for _role, feed in self.feeds:
-                feed.close()
+            self._end_feeds()
             log_file.close()
             if self.error is None and self._proc is not None and self._proc.returncode not in (0, 255, -2):
                 self.error = self._ffmpeg_error()
@@ -277,7 +323,8 @@ class Recorder:
         feed, first = None, b""
         if self.plan.audio.kind == "url":   # a network camera or encoder: read through a reconnecting relay
             role = "camera" if self.plan.has_video else "audio"   # a camera carries picture and sound
-            feed = network_feed(self.plan.audio, ("0:v:0?", "0:a:0?"), True, self.opts.stall_s, self._gap(role))
+            feed = network_feed(self.plan.audio, ("0:v:0?", "0:a:0?"), self.opts.stall_s,
+                                self._gap(role, carries_clock=True), shift_timestamps=True)
             self.feeds.append((role, feed))
             first = feed.open()
         launched = time.time()
@@ -287,10 +334,13 @@ class Recorder:
         if feed is not None:
             relay(feed, first, self._proc.stdin)
         self.started.set()
+        if feed is not None:   # the relay's timestamp 0 is its first data: the wall clock of the first sample
+            self.t0 = feed.first_data_at
         while self._proc.poll() is None:
             if self.t0 is None and self.tap_frames > 0:
                 self.t0 = time.time() - self.captured_seconds
             if self._stop.wait(0.1) or self._lost_past_duration(feed):
+                self._end_feeds()
                 interrupt(self._proc)
         if self.t0 is None and self.tap_frames > 0:
             self.t0 = launched
@@ -305,7 +355,7 @@ class Recorder:
     def _run_pumped(self, log_file) -> None:
         plan = self.plan
         if isinstance(plan.audio, MicInput):
-            self.pump = MicPump(plan.audio)
+            self.pump = MicPump(plan.audio, on_gap=self._gap("audio"))
         else:
             self.pump = DecoderPump(plan.audio, plan.channels, self.opts.mic_rate, on_gap=self._gap("audio"))
         pump = self.pump
@@ -320,9 +370,11 @@ class Recorder:
                 raise SourceError(f"no audio came from {plan.audio.describe()} in {FIRST_AUDIO_S:.0f} s")
         if pump.t0 is None:
             raise SourceError(pump.error or f"no audio came from {plan.audio.describe()}")
-        feed, first, relay_fd = None, b"", None
+        feed, first, relay_fd, origin = None, b"", None, 0.0
         if plan.video is not None and plan.video.kind == "url":   # a network camera: through a relay
-            feed = network_feed(plan.video, ("0:v:0",), False, self.opts.stall_s, self._gap("video"))
+            origin = float(int(pump.t0) - 60)   # before any frame: the stamps stay small and positive
+            feed = network_feed(plan.video, ("0:v:0",), self.opts.stall_s, self._gap("video"),
+                                wallclock_origin=origin)
             self.feeds.append(("video", feed))
             try:
                 first = feed.open()
@@ -337,7 +389,7 @@ class Recorder:
         if feed is not None:
             relay_fd, write_end = os.pipe()
         # the pump's sample count ends the recording, not ffmpeg's clock
-        args = recorder_args(plan, replace(self.opts, duration=None), self.t0, pump.rate, self.t0, relay_fd)
+        args = recorder_args(plan, replace(self.opts, duration=None), self.t0, pump.rate, self.t0, relay_fd, origin)
         try:
             self._proc = popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log_file,
                                pass_fds=(relay_fd,) if relay_fd is not None else ())
@@ -390,4 +442,10 @@ class Recorder:
             time.sleep(0.05)
         if self.plan.video is not None:
             time.sleep(0.3)  # the video frames of the last audio
+        self._end_feeds()
         interrupt(self._proc)
+
+    def _end_feeds(self) -> None:
+        """Stop the network readers: their pipes end, so ffmpeg never waits on a source that is away."""
+        for _role, feed in self.feeds:
+            feed.close()

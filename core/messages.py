@@ -78,6 +78,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                   "signal."),
     "live_needs_language": ("实时转写需要指定语言（中文或英文），不能自动识别。",
                             "Live transcription needs a language (Chinese or English), not automatic detection."),
+    "default_language_auto": ("请选择转写语言（中文或英文）：本服务器的默认语言是自动识别，实时转写不能使用。",
+                              "Choose the language (Chinese or English): this server's default is automatic "
+                              "detection, which live transcription cannot use."),
     "bad_option": ("所填的选项无法使用。", "An option has a value that cannot be used."),
     "bad_source": ("无法使用这个音视频源：设备不存在或无法打开。",
                    "This source cannot be used: the device does not exist or cannot be opened."),

@@ -71,17 +71,8 @@ class _ListTokenizer(Tokenizer):
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, mode="", **kwargs):
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        for pos, text in enumerate(self.tokens_of(value)):
-            t.text = text
-            t.boost = 1.0
-            t.stopped = False
-            if keeporiginal:
-                t.original = text
-            if positions:
-                t.pos = start_pos + pos
-            if chars:
-                t.startchar = t.endchar = start_char
-            yield t
+        pairs = ((text, pos) for pos, text in enumerate(self.tokens_of(value)))
+        return _tokens(t, pairs, keeporiginal, positions, chars, start_pos, start_char)
 
 
 class BigramTokenizer(_ListTokenizer):
@@ -120,17 +111,23 @@ class SoundTokenizer(Tokenizer):
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, mode="", **kwargs):
         t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        for text, pos in sounds.sound_tokens(_syllables_of(value)):
-            t.text = text
-            t.boost = 1.0
-            t.stopped = False
-            if keeporiginal:
-                t.original = text
-            if positions:
-                t.pos = start_pos + pos
-            if chars:
-                t.startchar = t.endchar = start_char
-            yield t
+        return _tokens(t, sounds.sound_tokens(_syllables_of(value)), keeporiginal, positions, chars, start_pos,
+                       start_char)
+
+
+def _tokens(t, pairs, keeporiginal, positions, chars, start_pos, start_char):
+    """Whoosh's one reused Token, set to each (text, position) in turn."""
+    for text, pos in pairs:
+        t.text = text
+        t.boost = 1.0
+        t.stopped = False
+        if keeporiginal:
+            t.original = text
+        if positions:
+            t.pos = start_pos + pos
+        if chars:
+            t.startchar = t.endchar = start_char
+        yield t
 
 
 def warm_up() -> None:

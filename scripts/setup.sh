@@ -26,6 +26,11 @@ dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 dpkg -s libasound2-plugins >/dev/null 2>&1 || need+=(libasound2-plugins)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+# the tests' network camera: GStreamer's RTSP server, driven from Debian's Python (tests/helpers/rtsp_server.py)
+/usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' >/dev/null 2>&1 \
+  || need+=(python3-gi gir1.2-gst-rtsp-server-1.0)
+dpkg -s gstreamer1.0-plugins-good >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-good)   # qtdemux, RTP payloaders
+dpkg -s gstreamer1.0-plugins-bad >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-bad)     # h264parse
 if [ ${#need[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     say "missing system packages: ${need[*]}; this is not a Debian/Ubuntu system: install them with your package manager, then run this again"

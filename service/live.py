@@ -7,6 +7,8 @@
 - a ticker publishes the status about once a second and fsyncs finished segments.
 When the recording ends (stop, duration, end of file) the worker catches up, then the session is closed:
 segments joined into the original MP4, hashed, journal frozen as transcript v1, indexed, "complete".
+The last event, {"type": "stopped", "reason": ...}, says why it ended (END_REASONS): "source_ended" when
+nobody stopped it and the source itself ended (a file played to its end, a camera that stopped sending).
 """
 from __future__ import annotations
 
@@ -250,21 +252,20 @@ class LiveSession:
             arch.audit("system:recorder", "record.alarm", self.session_id,
                        {"code": code, "at": event["at"], "message": event["message"][:300]})
 
-    def _on_gap(self, role: str, gap: Any) -> None:
-        """A network camera or sound source dropped (gap.back_at None) or is back: viewers are told at once,
-        the log and the audit trail keep both ends; the gap itself (`record.gap`, seconds in the recording)
-        is what the recording-gap warning reads. The recording goes on either way."""
+    def _on_gap(self, found: Any) -> None:
+        """A network camera or sound source dropped or is back (capture.recorder.SourceGap): viewers are told
+        at once, the log and the audit trail keep both ends; the gap itself (`record.gap`, seconds in the
+        recording) is what the recording-gap warning reads. The recording goes on either way."""
         from service.source_gaps import back_event, gap_record, lost_event
 
-        rec = self.recorder
-        if gap.back_at is None:
-            event = lost_event(role, gap, rec.recording_time(gap.lost_at))
+        if not found.back:
+            event = lost_event(found.role, found.gap, found.start)
             with self._state_lock:
                 self._source_alarm = event
             log.warning("%s: %s", self.session_id, event["message"])
             action, details = "record.source_lost", {k: event[k] for k in ("source", "role", "at", "reason")}
         else:
-            details = gap_record(role, gap, rec.recording_time(gap.lost_at), rec.recording_time(gap.back_at))
+            details = gap_record(found.role, found.gap, found.start, found.end)
             event = back_event(details)
             with self._state_lock:
                 self._source_alarm = None
@@ -281,11 +282,11 @@ class LiveSession:
 
         rec, still = self.recorder, 0
         end = max(end, rec.recording_time(rec.ended_at or time.time()))
-        for role, gap in rec.gaps:
-            if gap.back_at is None:
+        for found in rec.source_gaps:
+            if not found.back:
                 still += 1
                 arch.audit("system:recorder", "record.gap", self.session_id,
-                           gap_record(role, gap, rec.recording_time(gap.lost_at), end))
+                           gap_record(found.role, found.gap, found.start, end))
         return still
 
     def _work(self) -> None:

@@ -10,16 +10,13 @@ from pathlib import Path
 
 import pytest
 from helpers.auth import PASSWORD, add_users, browser_login, fast_auth
+from helpers.browser import VIEWPORT, browser_fixture, needs_chromium
 from test_warnings_archive import make_session
 
 from archive.store import Archive
 from core.config import read
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-pytestmark = [pytest.mark.timeout(180),
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")]
+pytestmark = [pytest.mark.timeout(180), needs_chromium]
 FLAG = re.compile(r"(^|\s)--?[a-z]")
 
 
@@ -38,19 +35,12 @@ def site(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+browser = browser_fixture()
 
 
 @pytest.fixture
 def context(browser):
-    ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN", timezone_id="UTC",
+    ctx = browser.new_context(viewport=VIEWPORT, locale="zh-CN", timezone_id="UTC",
                               accept_downloads=True)
     yield ctx
     ctx.close()

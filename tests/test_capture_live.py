@@ -303,7 +303,7 @@ def test_asr_failure_never_stops_the_recording(archive_home, beeps8):
     src, truth = beeps8
     fake = BeepTranscriber()
     live = start_live(home, archive, RecordRequest(audio=str(src), realtime=False), fake, "tester",
-                      stream=lambda *args: _Broken())
+                      stream=lambda *args, **kwargs: _Broken())
     assert live.wait(30)
     session = archive.get(live.session_id)
     assert session.status == "complete" and session.duration == pytest.approx(8.0, abs=0.05)

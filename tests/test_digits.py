@@ -51,3 +51,17 @@ def test_a_breath_between_groups_of_digits_does_not_split_the_segment():
 def test_joins_digits_needs_a_run_on_the_left():
     assert joins_digits("9879", " 0902") and joins_digits("一三八", "一二")
     assert not joins_digits("第一", "一个") and not joins_digits("号码", "123") and not joins_digits("123", "号")
+
+
+def test_a_number_whisper_ended_a_segment_in_the_middle_of_is_joined_with_its_rest():
+    from asr.engine import join_numbers
+    from core.transcript import Segment, Word
+
+    a = Segment(0, 1.0, 2.0, "电话9879，", (Word(1.0, 1.4, "电话", 0.9), Word(1.4, 2.0, "9879，", 0.9)))
+    b = Segment(0, 2.4, 3.0, "0902", (Word(2.4, 3.0, "0902", 0.9),))
+    c = Segment(0, 6.0, 7.0, "1234", (Word(6.0, 7.0, "1234", 0.9),))     # 3 s later: another number
+    joined = join_numbers([a, b, c])
+    assert [s.text for s in joined] == ["电话98790902", "1234"]
+    assert (joined[0].start, joined[0].end) == (1.0, 3.0)
+    d = Segment(0, 1.0, 2.0, "我们一起去", (Word(1.0, 2.0, "我们一起去", 0.9),))
+    assert [s.text for s in join_numbers([d, b])] == ["我们一起去", "0902"]

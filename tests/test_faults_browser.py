@@ -3,15 +3,13 @@ and the session is closed with what was recorded (the real live pipeline; a beep
 model)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from helpers.browser import browser_fixture, needs_chromium, room
 from helpers.faults import small_disk  # noqa: F401  (a fixture)
-from test_web_browser import CHROMIUM
-from test_web_live import BeepLive, browser, new_page, room, serve  # noqa: F401  (browser is a fixture)
+from test_web_live import BeepLive, new_page, serve
 
-pytestmark = [pytest.mark.timeout(180),
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")]
+pytestmark = [pytest.mark.timeout(180), needs_chromium]
+browser = browser_fixture()
 
 
 def test_console_shows_the_disk_full_alarm(browser, tmp_path, small_disk):  # noqa: F811
@@ -30,7 +28,9 @@ def test_console_shows_the_disk_full_alarm(browser, tmp_path, small_disk):  # no
         page.wait_for_selector("#recording:not([hidden])")
         alarm = page.wait_for_selector(".pl-alarm:not([hidden])", timeout=60000)
         text = alarm.inner_text()
-        assert "告警" in text and "disk full" in text and "磁盘已满" in text, text
+        assert "告警" in text and "服务器磁盘已满" in text, text      # by its code, in the page's language
+        assert alarm.get_attribute("data-code") == "disk_full" and "disk full" not in text
+        assert "disk full" in alarm.get_attribute("title")       # the operator's words, on hover
         assert alarm.get_attribute("role") == "alert"
         # the session closes by itself with what was recorded, and the console offers it for correction
         page.wait_for_selector("#start-form:not([hidden])", timeout=60000)

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import pytest
 from helpers.auth import add_users, browser_login, fast_auth, http_client
+from helpers.browser import browser_fixture, logged_in, needs_chromium
 from helpers.pdf import normal, page_texts
 from test_record_api import RIGHTS, NamingTranscriber, stereo_video
-from test_web_browser import CHROMIUM, OFFICER, SUPERVISOR, browser  # noqa: F401  (the same browser)
+from test_web_browser import OFFICER, SUPERVISOR
 from test_web_fakes import INTERVIEW, FakeLive, make_video, script, seed_session
 
 from archive.store import Archive
 from asr.docx_record import PERSON_SIGN
 
-pytestmark = [pytest.mark.timeout(240), pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
-                                                          reason="Chromium is not installed")]
+pytestmark = [pytest.mark.timeout(240), needs_chromium]
+browser = browser_fixture()
 KEYS = script([(1.0, 3.0, "officer", "钥匙放在哪里"), (4.0, 6.0, "suspect", "我不知道什么钥匙"),
                (8.0, 10.0, "officer", "这是在你家找到的"), (11.0, 13.0, "suspect", "那把钥匙不是我的")])
 LONG = script([(2.0 * i, 2.0 * i + 1.5, "officer" if i % 2 == 0 else "suspect",
@@ -55,18 +56,12 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture
-def page(browser, site):  # noqa: F811
+def page(browser, site):
     """The officer 张三's page, in the centre's time zone."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN", timezone_id="Asia/Shanghai")
-    pg = context.new_page()
-    browser_login(pg, site["url"], OFFICER)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.on("dialog", lambda d: d.accept())
-    pg.set_default_timeout(20000)
+    pg = logged_in(browser, site["url"], OFFICER, timeout_ms=20000, timezone_id="Asia/Shanghai")
     yield pg
-    context.close()
-    assert errors == [], errors
+    pg.context.close()
+    assert pg.errors == [], pg.errors
 
 
 def seeks(page) -> None:

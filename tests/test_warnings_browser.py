@@ -2,19 +2,15 @@
 a supervisor logs in, sees red first, filters by unit, and closes a warning with a reason."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from helpers.auth import PASSWORD
+from helpers.browser import VIEWPORT, browser_fixture, needs_chromium
 from test_warnings_archive import make_session
 
 from archive.store import Archive
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-PASSWORD = "correct-horse-77"
-pytestmark = [pytest.mark.timeout(180),
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")]
+pytestmark = [pytest.mark.timeout(180), needs_chromium]
+browser = browser_fixture()
 
 
 @pytest.fixture(scope="module")
@@ -38,56 +34,54 @@ def site(tmp_path_factory):
     server.stop()
 
 
-def test_supervisor_filters_and_closes_a_warning(site):
-    from playwright.sync_api import expect, sync_playwright
+def test_supervisor_filters_and_closes_a_warning(browser, site):
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-            r = context.request.post(f"{site['url']}/api/auth/login",
-                                     data={"username": "super", "password": PASSWORD, "cookie": True})
-            assert r.ok, r.text()
-            page = context.new_page()
-            errors = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{site['url']}/warnings.html")
-            rows = page.locator("#rows tr")
-            expect(rows.first).to_be_visible()
-            levels = rows.evaluate_all("rs => rs.map(r => r.dataset.level)")
-            assert "red" in levels and "yellow" in levels
-            assert levels == sorted(levels, key=lambda lv: lv != "red")          # red first
-            expect(page.locator("#counts")).to_contain_text("红色")
-            page.select_option("#unit", "经侦大队")
-            expect(rows).to_have_count(3)                       # rights notice, one officer, unsigned
-            page.select_option("#level", "red")
-            expect(rows).to_have_count(2)
-            assert set(rows.evaluate_all("rs => rs.map(r => r.dataset.level)")) == {"red"}
-            link = rows.locator("td:nth-child(3) a").first                     # the rights notice's moment
-            assert f"sid={site['bad']}&t=" in link.get_attribute("href")
-            rows.first.locator("button").click()
-            page.locator("#close-ok").click()                                    # no reason: refused
-            expect(page.locator("#close-dialog")).to_be_visible()
-            page.fill("#close-reason", "另一段录像中已告知")
-            page.locator("#close-ok").click()
-            expect(rows).to_have_count(1)
-            page.select_option("#state", "closed")
-            expect(rows).to_have_count(1)
-            expect(rows.first).to_contain_text("另一段录像中已告知")
-            expect(page.locator("header .nav a[href='warnings.html']")).to_be_visible()   # supervisors only
-            # a warning's moment opens the player on that session; the session list shows open warnings
-            page.select_option("#state", "open")
-            page.select_option("#level", "")
-            href = rows.locator("td:nth-child(3) a").first.get_attribute("href")
-            page.goto(f"{site['url']}/{href}")
-            expect(page.locator(".pl-title")).to_have_text(site["bad"])
-            expect(page.locator(".pl-lines .line").first).to_be_visible()
-            badge = page.locator(f"#sessions li[data-session='{site['bad']}'] .warn-badge")
-            expect(badge).to_be_visible()
-            expect(badge.locator(".red")).to_have_text("1")     # the one-officer warning is still open
-            assert not errors, errors
-        finally:
-            browser.close()
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
+    try:
+        r = context.request.post(f"{site['url']}/api/auth/login",
+                                 data={"username": "super", "password": PASSWORD, "cookie": True})
+        assert r.ok, r.text()
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{site['url']}/warnings.html")
+        rows = page.locator("#rows tr")
+        expect(rows.first).to_be_visible()
+        levels = rows.evaluate_all("rs => rs.map(r => r.dataset.level)")
+        assert "red" in levels and "yellow" in levels
+        assert levels == sorted(levels, key=lambda lv: lv != "red")          # red first
+        expect(page.locator("#counts")).to_contain_text("红色")
+        page.select_option("#unit", "经侦大队")
+        expect(rows).to_have_count(3)                       # rights notice, one officer, unsigned
+        page.select_option("#level", "red")
+        expect(rows).to_have_count(2)
+        assert set(rows.evaluate_all("rs => rs.map(r => r.dataset.level)")) == {"red"}
+        link = rows.locator("td:nth-child(3) a").first                     # the rights notice's moment
+        assert f"sid={site['bad']}&t=" in link.get_attribute("href")
+        rows.first.locator("button").click()
+        page.locator("#close-ok").click()                                    # no reason: refused
+        expect(page.locator("#close-dialog")).to_be_visible()
+        page.fill("#close-reason", "另一段录像中已告知")
+        page.locator("#close-ok").click()
+        expect(rows).to_have_count(1)
+        page.select_option("#state", "closed")
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_contain_text("另一段录像中已告知")
+        expect(page.locator("header .nav a[href='warnings.html']")).to_be_visible()   # supervisors only
+        # a warning's moment opens the player on that session; the session list shows open warnings
+        page.select_option("#state", "open")
+        page.select_option("#level", "")
+        href = rows.locator("td:nth-child(3) a").first.get_attribute("href")
+        page.goto(f"{site['url']}/{href}")
+        expect(page.locator(".pl-title")).to_have_text(site["bad"])
+        expect(page.locator(".pl-lines .line").first).to_be_visible()
+        badge = page.locator(f"#sessions li[data-session='{site['bad']}'] .warn-badge")
+        expect(badge).to_be_visible()
+        expect(badge.locator(".red")).to_have_text("1")     # the one-officer warning is still open
+        assert not errors, errors
+    finally:
+        context.close()
     archive = Archive(site["home"])
     try:
         closes = [e for e in archive.audit_entries() if e.action == "warning.close"]

@@ -15,16 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 from helpers.auth import PASSWORD, add_users, browser_login, fast_auth, http_client
+from helpers.browser import VIEWPORT, browser_fixture, logged_in, needs_chromium
 from test_web_fakes import INTERVIEW, FakeLive, ScriptedTranscriber, ffmpeg, make_video, script, seed_session
 
 from archive.store import Archive
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required"]
-pytestmark = [pytest.mark.timeout(240),
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")]
+pytestmark = [pytest.mark.timeout(240), needs_chromium]
 HOUR = 3600
 OFFICER, SUPERVISOR = "zhangsan", "fazhi"
 
@@ -66,29 +62,16 @@ def site(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+browser = browser_fixture()
 
 
 @pytest.fixture
 def page(browser, site):
     """A page of the officer 张三, logged in (tests switch with browser_login(page, url, SUPERVISOR))."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-    pg = context.new_page()
-    browser_login(pg, site["url"], OFFICER)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.on("dialog", lambda d: d.accept())
-    pg.set_default_timeout(20000)
+    pg = logged_in(browser, site["url"], OFFICER, timeout_ms=20000)
     yield pg
-    context.close()
-    assert errors == [], errors
+    pg.context.close()
+    assert pg.errors == [], pg.errors
 
 
 def video_state(page) -> dict:
@@ -212,7 +195,7 @@ def test_search_lands_one_second_before_the_word(page, site):
     page.wait_for_selector(".pl-lines .line.current[data-id='4']")
     # versions and the audit trail are viewable
     page.click(".pl-tabs .tab[data-tab='audit']")
-    page.wait_for_selector("table.audit td:has-text('session.create')")
+    page.wait_for_selector("table.audit tr[data-action='session.create'] td.action:has-text('新建讯问录像')")
     page.click(".pl-tabs .tab[data-tab='versions']")
     page.wait_for_selector(".pl-tab-body table.grid a:has-text('v1')")
 
@@ -350,7 +333,7 @@ def test_import_a_recording_from_the_console(page, site, tmp_path):
 def test_each_role_lands_on_its_own_home(browser, site):
     """A supervisor sent to the officer console (a link, an old bookmark) lands on search instead; the site's
     root sends each role to its home; no page asks the server for a favicon it does not have."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
     page = context.new_page()
     missing: list[str] = []
     page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
@@ -379,7 +362,7 @@ def test_login_page_and_back_to_the_page_asked_for(browser, site):
     """Anonymous: a page sends the browser to login.html?next=...; a wrong password is refused in Chinese; the
     right one lands on the page first asked for, with the user named in the header; logging out (a POST with
     the CSRF header from the cookie) ends the login."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -459,7 +442,7 @@ def test_bad_input_answers_json_and_the_server_keeps_serving(site):
 def test_screenshots(browser, site):
     out = Path(os.environ["XUNLU_SCREENSHOTS"])
     out.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
     pg = context.new_page()
     browser_login(pg, site["url"], OFFICER)
     site["live"].speed = 1.0  # real time, so that the clock and the line times agree in the picture

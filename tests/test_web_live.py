@@ -7,13 +7,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers.auth import add_users, browser_login, fast_auth, http_client
-from test_web_browser import ARGS, CHROMIUM, video_state
+from helpers.auth import http_client
+from helpers.browser import browser_fixture, logged_in, needs_chromium, room
+from helpers.browser import serve as serve_site
+from test_web_browser import video_state
 
 from api.app import LiveBackend
 
-pytestmark = [pytest.mark.timeout(240),
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")]
+pytestmark = [pytest.mark.timeout(240), needs_chromium]
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "speech" / "aishell" / "BAC009S0150W0122.wav"
 
 
@@ -28,40 +29,18 @@ class BeepLive(LiveBackend):
         return start_live(home, archive, req, transcriber, actor, stream=beep_stream())
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+browser = browser_fixture()
 
 
 def serve(home: Path, live, transcriber):
-    from api.server import ServeOptions, start_in_thread
-
-    server = start_in_thread(fast_auth(home), ServeOptions(port=0), transcriber=transcriber, live=live)
-    add_users(server.server.config.app, ("zhangsan", "officer", "张三"))
-    return server
-
-
-def room(home: Path, name: str, **devices) -> None:
-    """A room in <home>/config.toml with its sources: a web request may record only from configured ones."""
-    home.mkdir(parents=True, exist_ok=True)
-    lines = [f'[rooms."{name}"]'] + [f'{k} = "{v}"' for k, v in devices.items()]
-    with open(home / "config.toml", "a", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+    """The site with the officer 张三."""
+    return serve_site(home, live, transcriber, users=[("zhangsan", "officer", "张三")])
 
 
 def new_page(browser, url: str):
-    """A page of the officer 张三, logged in."""
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    page = context.new_page()
-    browser_login(page, url, "zhangsan")
-    page.on("dialog", lambda d: d.accept())
-    page.set_default_timeout(30000)
-    return context, page
+    """A page of the officer 张三, logged in: (its context, the page)."""
+    page = logged_in(browser, url, "zhangsan")
+    return page.context, page
 
 
 def test_console_records_a_file_as_live_through_the_real_pipeline(browser, tmp_path):

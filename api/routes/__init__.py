@@ -14,6 +14,7 @@ from api.routes import (
     live,
     media,
     search,
+    session_watch,
     sessions,
     transcript,
     warnings,
@@ -22,4 +23,5 @@ from api.routes import (
 
 def routers() -> list[APIRouter]:
     return [sessions.router, devices.router, transcript.router, media.router, exports.router, search.router,
-            importing.router, audit.router, live.router, auth.router, warnings.router, admin.router]
+            importing.router, audit.router, live.router, auth.router, warnings.router, admin.router,
+            session_watch.router]

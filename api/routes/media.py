@@ -2,6 +2,7 @@
 and the live HLS playlist and segments while a session is being recorded."""
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import secrets
@@ -11,6 +12,7 @@ from typing import Iterator, Optional
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
+from api import live_playlist
 from api.auth.deps import audit_media, current_login, session_access
 from api.http_range import ByteRange, http_date, ranges_for
 from api.routes.deps import get_archive
@@ -21,6 +23,7 @@ from archive.types import NotFound
 
 router = APIRouter(prefix="/api/sessions/{sid}", tags=["media"], dependencies=[Depends(session_access("view"))])
 CHUNK = 256 * 1024
+PLAYLIST_POLL_S = 0.03   # how often a blocking playlist request looks for the segment it waits for
 LIVE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,100}\.(m3u8|ts|m4s|mp4|aac)$")
 TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".m4s": "video/iso.segment",
          ".mp4": "video/mp4", ".aac": "audio/aac", ".wav": "audio/wav", ".m4a": "audio/mp4",
@@ -143,19 +146,49 @@ def media(sid: str, request: Request, role: Optional[str] = Query(None, pattern=
 
 @router.head("/live/{name}", operation_id="live_file_head", summary="Headers of a live file",
              response_class=Response)
-@router.get("/live/{name}", summary="Live HLS playlist and segments", response_class=Response,
+@router.get("/live/{name}", summary="Live HLS playlist and segments; the playlist is the newest segments and "
+            "answers `_HLS_msn=N` once segment N is listed (blocking reload)", response_class=Response,
             responses={200: {"content": FILE_TYPES}})
-def live_file(sid: str, name: str, request: Request, archive: Archive = Depends(get_archive)):
+async def live_file(sid: str, name: str, request: Request, archive: Archive = Depends(get_archive),
+                    hls_msn: Optional[str] = Query(None, alias="_HLS_msn", max_length=20,
+                                                   description="answer once this segment is listed")):
     if not LIVE_NAME.match(name):
         raise ApiError(400, f"not a live playlist or segment name: {name!r}")
     path = archive.paths(sid).live / name
     if not path.is_file() or not inside(path, path.parent):
-        archive.get(sid)  # 404 for an unknown session first
+        await asyncio.to_thread(archive.get, sid)  # 404 for an unknown session first
         raise NotFound(f"session {sid} has no live file {name} (not recording, or not yet written)")
     ctype = content_type(path)
     if name.endswith(".m3u8"):
-        audit_media(request, current_login(request), sid, "live")
-        return Response(path.read_bytes(), media_type=ctype, headers={"Cache-Control": "no-cache, no-store"})
+        try:
+            msn = live_playlist.msn_of(hls_msn)
+        except live_playlist.BadDirective as exc:
+            raise ApiError(400, str(exc)) from None
+        await asyncio.to_thread(audit_media, request, current_login(request), sid, "live")
+        text = await _playlist_when(path, msn)
+        return Response(text, media_type=ctype, headers={"Cache-Control": "no-cache, no-store"})
     stat = path.stat()
     return FileResponse(path, media_type=ctype, headers={"Cache-Control": "private, max-age=3600"},
                         stat_result=os.stat_result(stat))
+
+
+async def _playlist_when(path: Path, msn: Optional[int]) -> str:
+    """The viewer's playlist once it lists segment `msn` (or the recording ended); after three target
+    durations without it, as it is (RFC 8216bis 6.2.5.2)."""
+    loop = asyncio.get_running_loop()
+    started, seen, text = loop.time(), None, ""
+    while True:
+        try:
+            st = path.stat()
+            if (st.st_mtime_ns, st.st_size) != seen:
+                seen = (st.st_mtime_ns, st.st_size)
+                text = await asyncio.to_thread(path.read_text, "utf-8", "replace")
+        except OSError:   # the recording was just closed and its working files removed
+            if text:
+                break
+            raise NotFound(f"no live playlist at {path.parent.parent.name}") from None
+        playlist = live_playlist.parse(text)
+        if live_playlist.ready(playlist, msn) or loop.time() - started > 3 * max(playlist.target, 1.0):
+            break
+        await asyncio.sleep(PLAYLIST_POLL_S)
+    return live_playlist.for_viewer(text)

@@ -16,6 +16,7 @@ from api.routes.deps import actor, get_archive, transcriber_of
 from api.routes.errors import ApiError
 from api.routes.openapi_errors import ERROR
 from api.routes.record_answers import SessionDetail
+from api.routes.session_watch import session_watch
 from archive.layout import SessionPaths
 from archive.store import Archive, open_archive
 from archive.types import STATUSES, Session
@@ -124,6 +125,16 @@ def _video_delay(body: StartBody, audio: Optional[str], video: Optional[str], de
     return float(defaults.get("video_delay", 0.0)) if audio and video and audio != video else 0.0
 
 
+def _default_language(defaults: dict) -> str:
+    """The server's language for a start that names none; `auto` (a server started so) cannot be used live."""
+    language = str(defaults.get("language") or "zh")
+    if language == "auto":
+        raise ApiError(400, "no language given, and the server's default language is auto, which live "
+                            "transcription cannot use: send language (zh or en), or start the server with a "
+                            "language", "default_language_auto")
+    return language
+
+
 def _vocabulary(given: Union[list[str], str]) -> tuple[str, ...]:
     from asr import vocabulary
 
@@ -154,7 +165,7 @@ def start_session(body: StartBody, request: Request, who: str = Depends(actor),
     req = request_type(audio=audio, video=video, duration=body.duration, case_id=body.case_id, room=body.room,
                        officers=policy.with_officer(user, _names(body.officers)),
                        suspect=body.suspect, speakers=_names(body.speakers) or _names(room_speakers or ""),
-                       language=body.language or defaults.get("language", "zh"), clock=body.clock,
+                       language=body.language or _default_language(defaults), clock=body.clock,
                        realtime=body.realtime, video_delay=_video_delay(body, audio, video, defaults),
                        vocabulary=_vocabulary(body.vocabulary))
     transcriber = transcriber_of(app)
@@ -165,6 +176,7 @@ def start_session(body: StartBody, request: Request, who: str = Depends(actor),
         archive.close()
         raise
     log.info("live session %s started by %s", live.session_id, who)
+    session_watch(app).changed()   # pages listing the sessions hear of it at once
     with contextlib.closing(open_archive(app.state.home)) as a:
         return session_json(request, a.get(live.session_id))
 
@@ -184,6 +196,7 @@ def stop_session(sid: str, request: Request, archive: Archive = Depends(get_arch
         raise ApiError(409, f"session {sid} is not being recorded (status: {session.status})", "not_recording")
     live.stop()
     archive.audit(who, "session.stop.request", sid)
+    session_watch(request.app).changed()
     return session_json(request, archive.get(sid))
 
 

@@ -79,7 +79,8 @@ def gst_rtsp_missing() -> Optional[str]:
     check = ("import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0'); "
              "from gi.repository import Gst, GstRtspServer; Gst.init(None); "
              "assert Gst.ElementFactory.find('qtdemux') and Gst.ElementFactory.find('rtph264pay') "
-             "and Gst.ElementFactory.find('rtpmp4gpay')")
+             "and Gst.ElementFactory.find('rtpmp4gpay') and Gst.ElementFactory.find('h264parse') "
+             "and Gst.ElementFactory.find('aacparse')")
     done = subprocess.run([SYSTEM_PYTHON, "-c", check], capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
         return ("GStreamer's RTSP server is not installed (run scripts/setup.sh: gir1.2-gst-rtsp-server-1.0, "

@@ -1,9 +1,10 @@
 // The officer console: choose room, case, officers and person questioned; one key starts audio, video and
 // live transcription; watch the live transcript; bookmark moments; stop; then correct it line by line
 // beside the player and export the 笔录.
-import { api, clock, el, header, showError, toast } from "./common.js";
+import { api, clock, el, header, localTime, showError, toast } from "./common.js";
 import { applyText, t } from "./i18n.js";
 import { Player } from "./player.js";
+import { QUIET_ENDS, endText } from "./player_live.js";
 import { uploadForm } from "./upload.js";
 import { badge, badgeCounts } from "./warnings-live.js";
 
@@ -32,7 +33,8 @@ async function loadChoices() {
     fill("rooms", r.rooms); fill("cases", r.cases); fill("officer-names", r.officers);
     if (r.defaults.audio && !$("audio").value) $("audio").value = r.defaults.audio;
     if (r.defaults.video && !$("video-src").value) $("video-src").value = r.defaults.video;
-    if (r.defaults.language) $("language").value = r.defaults.language;
+    // the server's default language, when live transcription can use it (never "auto": not offered here)
+    if ([...$("language").options].some((o) => o.value === r.defaults.language)) $("language").value = r.defaults.language;
     devices = r.devices || {};
   } catch (err) { showError(err); }
   try {  // what a recording may be started from: the server refuses anything else
@@ -81,8 +83,21 @@ function showForm() {
   $("start").disabled = false;
 }
 
+// a recording that ended without the officer's stop (its file or camera ended, the disk filled up, ...) says
+// so beside the form, until the next start
+function announceEnd(sid, ev) {
+  const box = $("ended");
+  if (QUIET_ENDS.has(ev.reason)) return;
+  box.dataset.code = ev.reason;
+  box.replaceChildren(el("b", { text: t("live.ended") }), " ", el("span", { class: "muted", text: `${sid} · ${localTime(new Date().toISOString())}` }),
+    el("div", { text: endText(ev.reason) }));
+  box.hidden = false;
+  toast(`${t("live.ended")}: ${endText(ev.reason)}`, "error");
+}
+
 async function start(e) {
   e.preventDefault();
+  $("ended").hidden = true;
   const button = $("start");
   button.disabled = true;
   button.querySelector("[data-i18n]").textContent = t("form.starting");
@@ -139,7 +154,10 @@ applyText();
 document.addEventListener("xunlu:lang", () => loadRecent());
 player = new Player($("player"), {
   editable: true,
-  onStopped: (sid) => { if (recordingSid === sid) finished(sid); else player.open(sid); },
+  onStopped: (sid, ev) => {
+    announceEnd(sid, ev);
+    if (recordingSid === sid) finished(sid); else player.open(sid);
+  },
 });
 $("start-form").addEventListener("submit", start);
 $("room").addEventListener("change", roomChosen);

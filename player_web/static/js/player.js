@@ -1,11 +1,12 @@
 // The player: video beside the transcript. Archive mode plays the recording (HTTP Range) with the transcript
 // following playback word by word, corrections saved as new versions and corrected lines marked; live mode
-// plays the HLS stream and the transcript arriving over the WebSocket (partials greyed). Search hits are
+// plays the HLS stream and the transcript arriving over the WebSocket (player_live.js). Search hits are
 // marks on a timeline under the video, with next/previous (N / P). The 笔录: print view, DOCX and PDF, and
 // its signing confirmed here. Markers, versions (side-by-side diff), audit trail underneath.
-import { api, applyPerms, clock, el, localTime, loginAgain, showError, speakerName, toast } from "./common.js";
+import { api, applyPerms, clock, el, localTime, showError, speakerName, toast } from "./common.js";
 import { applyText, t } from "./i18n.js";
 import { goHit, moveHead, nextHit, renderHits, setHits } from "./player_hits.js";
+import { startLive } from "./player_live.js";
 import { openSign, signedFact } from "./player_sign.js";
 import { addMarker, showTab } from "./player_tabs.js";
 import { liveWarnings } from "./warnings-live.js";
@@ -432,132 +433,8 @@ export class Player {
     this.video.currentTime = Math.max(0, this.video.currentTime - seconds);
   }
 
-  // -- live -----------------------------------------------------------------------------------------
-  startLive() {
-    this.overlay.hidden = false;
-    this.overlay.textContent = t("pl.waitingVideo");
-    this.version = null;
-    this.vlabel.textContent = "";
-    this.attachHls();
-    this.connect();
-  }
-
-  attachHls() {
-    const url = this.session.hls_url || `/api/sessions/${encodeURIComponent(this.sid)}/live/index.m3u8`;
-    this.video.muted = true;  // an officer's own room must not echo; a remote viewer can unmute
-    this.video.addEventListener("playing", () => { this.overlay.hidden = true; }, { once: true });
-    if (window.Hls && window.Hls.isSupported()) {
-      const hls = new window.Hls({ liveSyncDurationCount: 2, manifestLoadingMaxRetry: 100,
-        manifestLoadingRetryDelay: 1500, levelLoadingMaxRetry: 100 });
-      this.hls = hls;
-      hls.on(window.Hls.Events.MANIFEST_PARSED, () => this.video.play().catch(() => {}));
-      hls.on(window.Hls.Events.ERROR, (_e, data) => {
-        if (!data.fatal || this.hls !== hls) return;
-        if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
-        else this.retry = setTimeout(() => { if (this.hls === hls) hls.loadSource(url); }, 2000);
-      });
-      hls.loadSource(url);
-      hls.attachMedia(this.video);
-    } else if (this.video.canPlayType("application/vnd.apple.mpegurl")) {
-      this.video.src = url;
-      this.video.play().catch(() => {});
-    }
-  }
-
-  connect() {
-    const sid = this.sid;
-    const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(`${proto}//${location.host}/api/sessions/${encodeURIComponent(sid)}/live`);
-    this.alarm.hidden = true;
-    this.ws = ws;
-    ws.onmessage = (m) => this.onEvent(JSON.parse(m.data));
-    ws.onclose = (ev) => {
-      // refused before the handshake: 4401 not logged in, 4403 not allowed, 4404 no such session
-      if (ev.code === 4401) { loginAgain(); return; }
-      if (ev.code === 4403 || ev.code === 4404) { showError(new Error(ev.reason || String(ev.code))); return; }
-      if (this.ws === ws && this.live && this.sid === sid) this.retry = setTimeout(() => this.connect(), 1500);
-    };
-  }
-
-  onEvent(ev) {
-    if (ev.type === "snapshot") {
-      this.segments = [];
-      this.partials.clear();
-      for (const seg of ev.segments || []) this.addFinal(seg, false);
-      for (const p of Object.values(ev.partials || {})) this.setPartial(p);
-      this.renderLines();
-      if (ev.status) this.onStatus(ev.status);
-      if (ev.alarm) this.showAlarm(ev.alarm);
-      this.list.scrollTop = this.list.scrollHeight;
-    } else if (ev.type === "partial") {
-      this.setPartial(ev);
-      this.scrollLive();
-    } else if (ev.type === "final") {
-      this.addFinal(ev.segment, true);
-      this.scrollLive();
-    } else if (ev.type === "status") {
-      this.onStatus(ev);
-    } else if (ev.type === "alarm") {
-      this.showAlarm(ev);
-    } else if (ev.type === "stopped") {
-      this.live = false;
-      if (this.ws) { this.ws.onclose = null; this.ws.close(); this.ws = null; }
-      this.statusLine.textContent = t("rec.stopped");
-      const sid = this.sid;
-      if (this.onStopped) this.onStopped(sid); else setTimeout(() => { if (this.sid === sid) this.open(sid); }, 300);
-    } else if (ev.type === "error") {
-      showError(new Error(ev.detail));
-    }
-  }
-
-  showAlarm(a) {
-    this.alarm.textContent = `${t("rec.alarm")} ${clock(a.at || 0)} · ${a.message}`;
-    this.alarm.hidden = false;
-  }
-
-  onStatus(st) {
-    if (st.elapsed === undefined || st.elapsed === null) return;
-    this.elapsed = st.elapsed;
-    const lag = st.lag !== undefined ? ` · ${t("rec.lag")} ${Number(st.lag).toFixed(1)} s` : "";
-    this.statusLine.textContent = `${t("rec.elapsed")} ${clock(st.elapsed)}${lag}`;
-  }
-
-  addFinal(seg, render) {
-    const known = this.segments.findIndex((s) => s.id === seg.id);
-    if (known >= 0) this.segments[known] = seg; else this.segments.push(seg);
-    this.segments.sort((a, b) => a.start - b.start || a.id - b.id);
-    const partial = this.partials.get(String(seg.channel ?? 0));
-    if (partial && parseFloat(partial.dataset.start) <= seg.end + 0.01) {
-      partial.remove();
-      this.partials.delete(String(seg.channel ?? 0));
-    }
-    if (!render) return;
-    this.list.querySelector(".empty")?.remove();
-    const line = this.lineFor(seg);
-    const old = [...this.list.querySelectorAll(".line:not(.partial)")].find((n) => Number(n.dataset.id) === seg.id);
-    if (old) { old.replaceWith(line); return; }
-    const firstPartial = this.list.querySelector(".partial");
-    this.list.insertBefore(line, firstPartial);
-  }
-
-  setPartial(p) {
-    const key = String(p.channel ?? 0);
-    let li = this.partials.get(key);
-    if (!li) {
-      li = el("li", { class: `line partial ch${p.channel ?? 0}` },
-        el("span", { class: "time" }), el("span", { class: "spk" }), el("span", { class: "txt" }));
-      this.partials.set(key, li);
-      this.list.append(li);
-    }
-    li.dataset.start = p.start;
-    li.querySelector(".time").textContent = clock(p.start);
-    li.querySelector(".spk").textContent = speakerName(p.speaker, p.channel);
-    li.querySelector(".txt").textContent = p.text;
-  }
-
-  scrollLive() {
-    if (this.follow.checked) this.list.scrollTop = this.list.scrollHeight;
-  }
+  // -- live (player_live.js) ---------------------------------------------------------------------------
+  startLive() { startLive(this); }
 
   // -- markers, versions, audit (player_tabs.js) ------------------------------------------------------
   addMarker() { return addMarker(this); }

@@ -1,6 +1,6 @@
 // The tabs under the player: markers ("bookmark this moment"), transcript versions with their diffs (the
 // changed lines side by side, what was taken out and put in marked, and the unified diff), and the session's
-// audit trail with an integrity check.
+// audit trail in words (who by name, what they did, its details) with an integrity check.
 import { api, clock, el, localTime, showError, toast } from "./common.js";
 import { t } from "./i18n.js";
 
@@ -51,8 +51,10 @@ export async function showTab(p, name) {
         toast(r.ok ? `${t("pl.verify.ok")}: ${r.summary}` : r.problems.join("; "), r.ok ? "info" : "error"); } });
       p.tabBody.replaceChildren(verify, el("table", { class: "grid audit" },
         el("tr", {}, ...["pl.when", "pl.actor", "pl.action", "pl.details"].map((k) => el("th", { text: t(k) }))),
-        ...entries.reverse().map((a) => el("tr", {}, el("td", { text: localTime(a.at) }), el("td", { text: a.actor }),
-          el("td", { text: a.action }), el("td", { class: "details", text: JSON.stringify(a.details) })))));
+        // in words, in the page's language (the API's actor_name, action_label and summary)
+        ...entries.reverse().map((a) => el("tr", { "data-action": a.action }, el("td", { text: localTime(a.at) }),
+          el("td", { class: "actor", text: a.actor_name }), el("td", { class: "action", text: a.action_label }),
+          el("td", { class: "details", text: a.summary })))));
     }
   } catch (err) { showError(err); }
 }

@@ -59,7 +59,7 @@ async function editHeader() {
 
 async function load() {
   const r = await api(`/api/sessions/${encodeURIComponent(sid)}/record${version ? `?version=${encodeURIComponent(version)}` : ""}`);
-  document.title = `${r.title} · ${r.session} v${r.version}`;
+  document.title = t("title.record.of", { sid: r.session, v: r.version });
   renderRecord($("record"), r);
   $("record-edit").hidden = !(me && me.user.role === "officer") || Boolean(r.signature && r.signature.at);
   document.body.classList.add("ready");

@@ -5,6 +5,7 @@
 import { api, clock, el, header, localTime, markedSnippet, showError, speakerName } from "./common.js";
 import { t } from "./i18n.js";
 import { Player } from "./player.js";
+import { watchSessions } from "./session_watch.js";
 import { badge, badgeCounts } from "./warnings-live.js";
 
 const $ = (id) => document.getElementById(id);
@@ -110,4 +111,4 @@ if (initial.get("sid")) {  // a link to a moment (a warning's, a shared one): ?s
   const at = Number.parseFloat(initial.get("t"));
   openSession(initial.get("sid"), Number.isFinite(at) && at >= 0 ? at : null);
 }
-setInterval(loadSessions, 15000);
+watchSessions(loadSessions);   // a session started anywhere shows in the list at once
