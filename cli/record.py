@@ -187,8 +187,19 @@ def _stop(live):
             time.sleep(0.2)
 
 
-def devices_cmd() -> None:
-    """List the microphones and cameras this machine has (ids for --audio and --video)."""
+def devices_cmd(network: bool = typer.Option(False, "--network", help="list the ONVIF cameras on the network "
+                                             "(WS-Discovery) with their stream addresses, instead"),
+                timeout: float = typer.Option(2.0, "--timeout", min=0.1, max=30, help="seconds to wait for answers"),
+                user: Optional[str] = typer.Option(None, "--user", help="the cameras' user name, to ask their "
+                                                   "stream addresses"),
+                password: Optional[str] = typer.Option(None, "--password", envvar="XUNLU_CAMERA_PASSWORD",
+                                                       help="their password (or $XUNLU_CAMERA_PASSWORD)"),
+                probe: list[str] = typer.Option([], "--probe", metavar="ADDRESS[:PORT]",
+                                                help="ask this address directly (a camera on another subnet); "
+                                                     "repeatable; replaces the multicast probe")) -> None:
+    """List the microphones and cameras this machine has (ids for --audio and --video), or the network's."""
+    if network:
+        return _network_cameras(timeout, user, password, probe)
     from capture.devices import cameras, microphones
     from capture.sources import SourceError
 
@@ -210,6 +221,35 @@ def devices_cmd() -> None:
     if not cams:
         typer.echo("  none found")
     typer.echo("also: a file (played in real time), rtsp:// udp:// http:// URLs, lavfi:testsrc2")
+
+
+def _network_cameras(timeout: float, user: Optional[str], password: Optional[str], probe: list[str]) -> None:
+    from capture.discovery import MULTICAST, DiscoveryOptions, discover
+    from core.urls import redact
+
+    targets = []
+    for address in probe:
+        host, _, port = address.rpartition(":") if address.count(":") == 1 else (address, "", "")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            host, port = address, str(MULTICAST[1])
+        targets.append((host, int(port)))
+    options = DiscoveryOptions(timeout=timeout, targets=tuple(targets) or (MULTICAST,), username=user,
+                               password=password)
+    with handled():
+        cams = discover(options)
+    typer.echo(f"network cameras (ONVIF, WS-Discovery, {timeout:g} s):")
+    for cam in cams:
+        about = "\t".join(x for x in (cam.name, cam.hardware) if x)
+        typer.echo(f"  {redact(cam.address)}\t{about}".rstrip())
+        for stream in cam.streams:
+            typer.echo(f"    {stream.profile}\t{redact(stream.uri)}")
+        if not cam.streams:
+            typer.echo(f"    no stream address: {cam.problem}" + ("" if user else " (--user, --password)"))
+            typer.echo(f"    try {cam.guess}")
+    if not cams:
+        typer.echo("  none found")
+    else:
+        typer.echo("use a stream address as --video (with rtsp://USER:PASSWORD@... when the camera asks for one)")
 
 
 def recover_cmd(model: Optional[str] = typer.Option(None, "--model", "-m"), home: Optional[str] = HomeOpt) -> None:

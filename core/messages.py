@@ -73,6 +73,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nothing_pending": ("没有等待确认的授权。", "Nothing waits for confirmation."),
     "grant_changed": ("待确认的授权已变更，请刷新后再确认。", "The request changed meanwhile; refresh and look again."),
     # -- recording -----------------------------------------------------------------------------------------
+    "bad_rtsp_transport": ("摄像头的 RTSP 传输方式只能是 auto、tcp、udp 或 udp_multicast。",
+                           "A camera's RTSP transport must be auto, tcp, udp or udp_multicast."),
     "no_source": ("没有可录制的音视频源：请选择配置了设备的讯问室，或选择麦克风、摄像头或测试信号。",
                   "Nothing to record from: choose a room with devices, or a microphone, a camera or the test "
                   "signal."),

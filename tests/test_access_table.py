@@ -59,6 +59,7 @@ ACCESS: dict[str, frozenset] = {
     "HEAD /api/sessions/{sid}/live/{name}": VIEW,
     "GET /api/sessions/{sid}/export": VIEW,
     "WS /api/sessions/{sid}/live": VIEW,
+    "WS /api/sessions/watch": READ,                 # says only "the list changed": the list is GET /api/sessions
     "GET /api/search": READ,
     "POST /api/import": IMPORT,
     "GET /api/import/jobs/{job}": IMPORT,           # and only the job's starter: test_import_jobs_are_their_owners
@@ -97,6 +98,7 @@ ACCESS: dict[str, frozenset] = {
     "GET /api/admin/rooms": ADMIN_ONLY,
     "PUT /api/admin/rooms/{name}": ADMIN_ONLY,
     "DELETE /api/admin/rooms/{name}": ADMIN_ONLY,
+    "POST /api/admin/cameras": ADMIN_ONLY,          # sends a probe on the network: never an officer's
     "GET /api/admin/verify": ADMIN_ONLY,
     "POST /api/admin/verify": ADMIN_ONLY,
     "GET /api/admin/audit": ADMIN_ONLY,

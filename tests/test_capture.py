@@ -104,7 +104,7 @@ def test_pumped_recorder_command_places_video_on_the_audio_clock(tmp_path):
     assert "-use_wallclock_as_timestamps 1 -thread_queue_size 1024 -f v4l2 -i /dev/video0 -copyts" in joined
     assert "setpts=PTS-1700000000.250000/TB" in joined          # wall-clock stamps minus t0
     assert "drawtext" in joined and "localtime" in joined and "1700000000.250" in joined
-    assert "libx264" in joined and "zerolatency" in joined and "expr:gte(t,n_forced*2)" in joined
+    assert "libx264" in joined and "zerolatency" in joined and "expr:gte(t,n_forced*1)" in joined
     file_video = sources.CapturePlan(audio=plan.audio, video=MediaInput("lavfi", "testsrc2"), channels=2,
                                      shared=False, has_video=True)
     joined = " ".join(recorder_args(file_video, RecorderOptions(live_dir=tmp_path), 5.0, 48000, 5.0))

@@ -133,6 +133,21 @@ def test_pages_hear_at_once_of_a_session_started_elsewhere(world):
             assert got.get(timeout=2.0) == {"type": "sessions"}        # and that it ended
 
 
+def test_the_watch_ends_with_its_login(world, monkeypatch):
+    from starlette.websockets import WebSocketDisconnect
+
+    from api.routes import session_watch
+
+    monkeypatch.setattr(session_watch, "LOGIN_CHECK_S", 0.2)
+    c = world["client"]
+    with c.websocket_connect("/api/sessions/watch", headers=world["sup"]) as ws:
+        assert ws.receive_json() == {"type": "watching"}
+        assert c.post("/api/auth/logout", headers=world["sup"]).status_code in (200, 204)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert closed.value.code == 1008
+
+
 def test_the_watch_carries_nothing_for_anonymous_visitors(world):
     from starlette.websockets import WebSocketDisconnect
 

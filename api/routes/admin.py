@@ -1,7 +1,8 @@
 """The administrator's settings (/api/admin/...): interview rooms and their devices, the centre's time zone,
 the integrity check of the whole archive, and the audit trail without evidence content. Users are managed
 under /api/users (api/routes/auth.py). Every change is written to `<home>/config.toml` and to the audit
-chain. GET /api/centre tells every logged-in page the centre's time zone, in which it shows every time."""
+chain. GET /api/centre tells every logged-in page the centre's time zone, in which it shows every time.
+POST /api/admin/cameras finds the ONVIF cameras on the network for the room editor (capture/discovery.py)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -139,6 +140,53 @@ def delete_room(name: str, request: Request, user: User = Depends(ADMIN)):
     room_service.remove(request.app.state.home, name)
     _audit(request, user, "config.room", f"rooms/{name.strip()}", {"name": name.strip(), "removed": True})
     return room_service.rooms(request.app.state.home)
+
+
+class CameraSearch(BaseModel):
+    timeout: float = Field(2.0, ge=0.5, le=10, description="seconds to wait for the cameras' answers")
+    username: Optional[str] = Field(None, max_length=64, description="to ask the cameras their stream addresses")
+    password: Optional[str] = Field(None, max_length=128, description="never kept, logged nor sent back")
+
+
+class FoundStream(Answer):
+    profile: str
+    uri: str = Field(description="as the camera gives it (a password in it shows as ***)")
+
+
+class FoundCamera(Answer):
+    address: str = Field(description="its ONVIF device service")
+    host: str
+    name: Optional[str]
+    hardware: Optional[str]
+    streams: list[FoundStream]
+    guess: str = Field(description="rtsp://HOST:554/, where cameras usually serve, when it gave no address")
+    problem: Optional[str] = Field(description="why there is no stream address (the operator's words)")
+    needs_login: bool = Field(description="the camera wants a (another) user name and password")
+
+
+class CamerasAnswer(Answer):
+    cameras: list[FoundCamera]
+
+
+@router.post("/admin/cameras", summary="Find the ONVIF cameras on the network (WS-Discovery) and their stream "
+             "addresses, for a room's camera; a POST because it sends a probe and may carry a password",
+             response_model=CamerasAnswer)
+async def find_cameras(body: CameraSearch, request: Request, _user: User = Depends(ADMIN)):
+    from dataclasses import replace
+
+    from capture.discovery import DiscoveryOptions, discover
+    from core.urls import redact
+
+    options = DiscoveryOptions(timeout=body.timeout, username=(body.username or "").strip() or None,
+                               password=body.password)
+    targets = getattr(request.app.state, "camera_probe", None)     # tests: a fake camera's address
+    if targets:
+        options = replace(options, targets=tuple(targets))
+    cams = await run_in_threadpool(discover, options)
+    return {"cameras": [{"address": redact(c.address), "host": c.host, "name": c.name, "hardware": c.hardware,
+                         "streams": [{"profile": s.profile, "uri": redact(s.uri)} for s in c.streams],
+                         "guess": c.guess, "problem": c.problem and redact(c.problem), "needs_login": c.needs_login}
+                        for c in cams]}
 
 
 def _last_check(request: Request, archive: Archive) -> Optional[dict]:

@@ -107,9 +107,11 @@ async def watch_sessions(ws: WebSocket, user: User = Depends(require(policy.can_
     await ws.accept()
     watch = session_watch(ws.app)
     listener = watch.listen()
-    _loop, event = listener
+    event = listener[1]
     receiver = asyncio.create_task(_drain(ws))
     login = getattr(ws.state, "login", None)
+    loop = asyncio.get_running_loop()
+    checked = loop.time()
     try:
         await ws.send_text(json.dumps({"type": "watching"}))
         while not receiver.done():
@@ -117,12 +119,14 @@ async def watch_sessions(ws: WebSocket, user: User = Depends(require(policy.can_
                 await asyncio.wait_for(event.wait(), LOGIN_CHECK_S)
             if receiver.done():
                 break
+            if login is not None and loop.time() - checked >= LOGIN_CHECK_S:
+                checked = loop.time()
+                if not await asyncio.to_thread(_still_in, ws, login):
+                    await ws.close(code=1008, reason="the login ended")
+                    return
             if event.is_set():
                 event.clear()
                 await ws.send_text(json.dumps({"type": "sessions"}))
-            elif login is not None and not await asyncio.to_thread(_still_in, ws, login):
-                await ws.close(code=1008, reason="the login ended")
-                return
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:

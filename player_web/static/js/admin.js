@@ -155,6 +155,38 @@ async function removeRoom(name) {
   } catch (err) { showError(err); }
 }
 
+// -- cameras on the network (ONVIF, WS-Discovery): a click fills the room's camera ---------------------------
+function withLogin(uri) {  // the user name and password typed above, into the address (never sent back masked)
+  const user = $("camera-user").value.trim();
+  const m = uri.match(/^([a-z][a-z0-9+.-]*:\/\/)(?:[^@/]*@)?(.*)$/i);
+  if (!user || !m) return uri;
+  return `${m[1]}${encodeURIComponent(user)}:${encodeURIComponent($("camera-password").value)}@${m[2]}`;
+}
+
+function cameraItem(c) {
+  const title = [c.name, c.hardware, c.host].filter(Boolean).join(" · ");
+  const streams = c.streams.length ? c.streams : [{ profile: t("adm.cams.guess"), uri: c.guess }];
+  const note = c.needs_login ? t("adm.cams.login") : (c.streams.length ? null : t("adm.cams.noStream"));
+  return el("li", { "data-camera": c.host },
+    el("strong", { text: title }), note ? el("span", { class: "muted", text: ` ${note}` }) : null,
+    ...streams.map((s) => el("button", { type: "button", class: "small use-camera", "data-uri": s.uri,
+      text: `${s.profile}: ${s.uri}`,
+      onclick: () => { $("room-video").value = withLogin(s.uri); $("room-video").focus(); } })));
+}
+
+async function findCameras() {
+  $("camera-find").disabled = true;
+  $("camera-list").replaceChildren(el("li", { class: "muted", text: t("adm.cams.searching") }));
+  try {
+    const json = { timeout: 2, username: $("camera-user").value.trim() || null,
+                   password: $("camera-password").value || null };
+    const answer = await api("/api/admin/cameras", { method: "POST", json });
+    $("camera-list").replaceChildren(...(answer.cameras.length ? answer.cameras.map(cameraItem)
+      : [el("li", { class: "muted", text: t("adm.cams.none") })]));
+  } catch (err) { $("camera-list").replaceChildren(); showError(err); }
+  finally { $("camera-find").disabled = false; }
+}
+
 // -- the centre's time zone ------------------------------------------------------------------------------
 function showCentre(c) {
   $("centre-zone").value = c.timezone;
@@ -191,6 +223,7 @@ document.addEventListener("xunlu:lang", () => {
 $("user-form").addEventListener("submit", addUser);
 $("room-form").addEventListener("submit", saveRoom);
 $("room-new").addEventListener("click", () => editRoom(null));
+$("camera-find").addEventListener("click", findCameras);
 $("centre-form").addEventListener("submit", saveCentre);
 window.addEventListener("hashchange", showTab);
 fetch("/api/auth/me").then((r) => (r.ok ? r.json() : null)).then((m) => { me = m; }).catch(() => {}).finally(showTab);
