@@ -58,9 +58,13 @@ class Credentials:
 class OnvifError(SourceError):
     """A camera that did not give its stream addresses (refused, unreachable, answered nonsense)."""
 
+    code = "bad_source"       # a page meets it only when the probe cannot be sent at all
+
 
 class LoginError(OnvifError):
     """A camera that wants a user name and password, or refused the ones given."""
+
+    code = "bad_source"
 
 
 # -- what may be asked, what may be read --------------------------------------------------------------------

@@ -81,6 +81,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "user.role": ("变更角色", "Role changed"),
     "user.confirm": ("确认授权", "Role confirmed"),
     "config.room": ("修改讯问室设置", "Room settings changed"),
+    "config.cameras_found": ("在网络上查找摄像头", "Cameras searched for on the network"),
     "config.centre": ("修改中心时区", "Centre time zone changed"),
 }
 

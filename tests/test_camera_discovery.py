@@ -332,6 +332,8 @@ def test_admin_finds_cameras_for_a_room(api, camera):
     r = api["client"].post("/api/admin/cameras", json={"timeout": 0.5}, headers=api["admin"])
     [cam] = r.json()["cameras"]
     assert cam["needs_login"] and cam["streams"] == [] and cam["guess"] == "rtsp://127.0.0.1:554/"
+    trail = api["client"].get("/api/admin/audit", headers=api["admin"])
+    assert trail.status_code == 200 and "config.cameras_found" in trail.text and SECRET not in trail.text
 
 
 def test_only_an_admin_may_search_the_network(api):

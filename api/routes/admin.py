@@ -171,7 +171,7 @@ class CamerasAnswer(Answer):
 @router.post("/admin/cameras", summary="Find the ONVIF cameras on the network (WS-Discovery) and their stream "
              "addresses, for a room's camera; a POST because it sends a probe and may carry a password",
              response_model=CamerasAnswer)
-async def find_cameras(body: CameraSearch, request: Request, _user: User = Depends(ADMIN)):
+async def find_cameras(body: CameraSearch, request: Request, user: User = Depends(ADMIN)):
     from dataclasses import replace
 
     from capture.discovery import DiscoveryOptions, discover
@@ -183,6 +183,8 @@ async def find_cameras(body: CameraSearch, request: Request, _user: User = Depen
     if targets:
         options = replace(options, targets=tuple(targets))
     cams = await run_in_threadpool(discover, options)
+    _audit(request, user, "config.cameras_found", "config/cameras",
+           {"timeout": body.timeout, "with_login": bool(options.username), "found": [c.host for c in cams]})
     return {"cameras": [{"address": redact(c.address), "host": c.host, "name": c.name, "hardware": c.hardware,
                          "streams": [{"profile": s.profile, "uri": redact(s.uri)} for s in c.streams],
                          "guess": c.guess, "problem": c.problem and redact(c.problem), "needs_login": c.needs_login}
