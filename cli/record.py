@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import queue
+import signal
 import sys
 import time
 from typing import Optional
@@ -132,6 +133,9 @@ def record_cmd(
     from core.errors import OptionError
     from service.live import RecordRequest, recover_recordings, start_live
 
+    # Ctrl-C (SIGINT) always stops a recording cleanly, also when the shell or service that started this
+    # process ignored SIGINT (a process started in the background inherits that, and Python keeps it)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with handled("interrupted"):
         cfg = load_config(home_dir(home))
         lang = check_language(language or cfg.language)
