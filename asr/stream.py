@@ -596,10 +596,11 @@ class LiveTranscriber:
         self._gated.forget(max(0, keep))
 
 
-def replay(transcriber: Any, audio: np.ndarray, options: StreamOptions, chunk_s: float = 0.1) -> list[Segment]:
+def replay(transcriber: Any, audio: np.ndarray, options: StreamOptions,
+           chunk_s: float = 0.1) -> tuple[list[Segment], dict]:
     """The finals of a LiveTranscriber fed `audio` ((channels, n) float32 at 16 kHz) in `chunk_s` chunks as
-    fast as it takes them: what a live run over the same audio writes (`--reproduce` of a live transcript),
-    in time order and numbered."""
+    fast as it takes them, and its stats: what a live run over the same audio writes (`--reproduce` of a live
+    transcript, bench/asr.py), in time order and numbered."""
     finals: list[Segment] = []
     live = LiveTranscriber(transcriber, options, lambda p: None, finals.append)
     frames = np.ascontiguousarray(audio.T)
@@ -611,4 +612,4 @@ def replay(transcriber: Any, audio: np.ndarray, options: StreamOptions, chunk_s:
     finally:
         live.close()
     ordered = sorted(finals, key=lambda s: (s.start, s.channel))
-    return [replace(s, id=i) for i, s in enumerate(ordered)]
+    return [replace(s, id=i) for i, s in enumerate(ordered)], live.stats

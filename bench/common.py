@@ -150,13 +150,6 @@ def digit_runs(reference: str, min_len: int = 3) -> list[str]:
 def feed_live(transcriber, audio: np.ndarray, options, chunk_s: float = 0.1) -> tuple[list, dict]:
     """(final segments, stats) of asr.stream.LiveTranscriber over `audio` (channels, n), fed in `chunk_s`
     chunks as fast as they are taken: the finals of a real-time run (bench/live.py --cer-only), in less time."""
-    from asr.stream import LiveTranscriber
+    from asr.stream import replay
 
-    finals: list = []
-    lt = LiveTranscriber(transcriber, options, lambda p: None, finals.append)
-    frames = audio.T.copy()
-    step = int(round(chunk_s * SR))
-    for k in range(0, frames.shape[0], step):
-        lt.feed(frames[k:k + step])
-    lt.finish()
-    return finals, lt.stats
+    return replay(transcriber, audio, options, chunk_s)

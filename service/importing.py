@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol, Sequence
@@ -20,6 +20,7 @@ from archive.store import Archive
 from archive.transcripts import add_version
 from archive.types import ArchiveError, Duplicate, MediaFile, Session
 from asr import audio as audio_io
+from asr import vocabulary
 from asr.types import TranscriptionInfo
 from core.config import Limits
 from core.config import zone as centre_zone
@@ -54,7 +55,6 @@ class ImportRequest:
 
 GENDERS = {"男": "男", "male": "男", "m": "男", "女": "女", "female": "女", "f": "女", "未知": "未知",
            "unknown": "未知"}
-MAX_VOCABULARY, MAX_WORD = 200, 40
 
 
 class Progress(Protocol):
@@ -131,27 +131,16 @@ def check_fields(req: ImportRequest) -> ImportRequest:
         except XunluError:
             raise _bad(name, value, "not a date and time (use e.g. 2026-11-21T09:30:00+08:00)") from None
     words = tuple(dict.fromkeys(w.strip() for w in req.vocabulary if w and w.strip()))
-    most, longest, total = vocabulary_limits()
+    most, longest, total = vocabulary.MAX_WORDS, vocabulary.MAX_WORD_CHARS, vocabulary.MAX_CHARS
     if len(words) > most:
         raise _bad("vocabulary", f"{len(words)} words", f"at most {most} words are taken")
     long = next((w for w in words if len(w) > longest), None)
     if long is not None:
         raise _bad("vocabulary", long[:20], f"a word is longer than {longest} characters")
-    if total is not None and len("、".join(words)) > total:
+    if len("、".join(words)) > total:
         raise _bad("vocabulary", f"{len('、'.join(words))} characters", f"at most {total} characters in all")
     return replace(req, suspect_gender=gender_of(req.suspect_gender), suspect_birth=birth_of(req.suspect_birth),
                    vocabulary=words)
-
-
-def vocabulary_limits() -> tuple[int, int, Optional[int]]:
-    """(words, characters a word, characters in all) the recognition takes: asr.vocabulary's, where this
-    version has it (the words are told to Whisper in its prompt), else this module's own."""
-    try:
-        from asr import vocabulary
-    except ImportError:
-        return MAX_VOCABULARY, MAX_WORD, None
-    return (getattr(vocabulary, "MAX_WORDS", MAX_VOCABULARY), getattr(vocabulary, "MAX_WORD_CHARS", MAX_WORD),
-            getattr(vocabulary, "MAX_CHARS", None))
 
 
 def check_request(req: ImportRequest, language: Optional[str]) -> ImportRequest:
@@ -160,18 +149,6 @@ def check_request(req: ImportRequest, language: Optional[str]) -> ImportRequest:
 
     check_language(language)
     return check_fields(req)
-
-
-def with_vocabulary(options: Any, words: Sequence[str]) -> Any:
-    """The transcription options with the vocabulary as `hotwords`, where this version of the recognition takes
-    them (a field of asr.types.TranscribeOptions); else the options as they are (the words stay on the
-    session)."""
-    known = {f.name: f for f in fields(options)}
-    if not words or "hotwords" not in known:
-        return options
-    kind = str(known["hotwords"].type)
-    value: Any = tuple(words) if ("tuple" in kind or "Sequence" in kind) else " ".join(words)
-    return options.with_(hotwords=value)
 
 
 def safe_name(name: str) -> str:
@@ -314,7 +291,7 @@ def import_recording(home: Path, archive: Archive, req: ImportRequest, transcrib
     model = transcriber()
 
     def transcribe(path: Path, names: Sequence[str]) -> Transcript:
-        options = with_vocabulary(TranscribeOptions(language=lang, speakers=tuple(names)), words)
+        options = TranscribeOptions(language=lang, speakers=tuple(names), hotwords=words)
         with audio_io.limited(settings.limits):   # a header that lied is stopped while decoding
             segments, info = model.transcribe(str(path), options)
         if progress is not None:

@@ -89,7 +89,7 @@ def _replay_live(model: Any, path: Path, rec: dict, then: dict) -> Any:
 
     options = stream_options_of(rec)
     _, samples = audio_io.load(str(path))
-    finals = replay(model, samples[:options.channels], options, chunk_s=float(rec.get("feed_s") or 0.5))
+    finals, _ = replay(model, samples[:options.channels], options, chunk_s=float(rec.get("feed_s") or 0.5))
     return ReproducibleTranscript(language=then.get("language") or options.language, model=then.get("model", ""),
                                   duration=float(then.get("duration") or samples.shape[1] / 16000),
                                   segments=tuple(finals),
