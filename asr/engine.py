@@ -159,9 +159,13 @@ class Transcriber:
                 if kept is not None and kept.text:
                     for k, part in _by_region(kept, starts):
                         found[k].append(part)
+        before = ""   # the channel's text so far (its end, squashed): what a copy with no audio under it repeats
         for region, segments in zip(regions, found):
-            segments = join_numbers(sorted(segments, key=lambda s: s.start))
-            yield from decoder.region(ch, region, duration, decoded=segments)
+            segments = guards.drop_unheard(join_numbers(sorted(segments, key=lambda s: s.start)), before)
+            out = decoder.region(ch, region, duration, decoded=segments)
+            out = guards.drop_unheard(out, before) or out   # a region never left without text by it
+            before = guards.text_tail(before, out)
+            yield from out
 
     def _convert(self, fw_seg: Any, ts_map: Any, ch: Channel, regions: tuple[Region, ...],
                  opts: TranscribeOptions) -> list[Segment]:

@@ -101,6 +101,63 @@ def collapse_repeats(words: tuple[Word, ...], min_repeats: int = 3, max_period: 
     return tuple(out)
 
 
+UNHEARD_S = 0.02   # a word aligned to less than this has no audio under it
+
+
+def drop_unheard_repeats(segment: Segment, before: str, min_chars: int = 3) -> Optional[Segment]:
+    """Drop words Whisper wrote again with no audio under them: a run of words aligned to one instant
+    (zero length) whose text repeats what the channel said just before (`before`: its last text, squashed).
+    Conditioning on the previous text makes the decoder carry a phrase into the next window ("2016年，2016年。"
+    then "2016年服务员..." from one "2016年" said); the alignment finds no audio for the copy. A repeat that
+    was said has its own length; fewer than `min_chars` characters ("对，对") are kept either way.
+    None when nothing is left."""
+    words = segment.words
+    if not words or not any(w.end - w.start <= UNHEARD_S for w in words):
+        return segment
+    out: list[Word] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w.end - w.start > UNHEARD_S:
+            out.append(w)
+            i += 1
+            continue
+        j = i
+        while j < len(words) and words[j].end - words[j].start <= UNHEARD_S \
+                and abs(words[j].start - w.start) <= UNHEARD_S:
+            j += 1
+        context = before + "".join(_unit(x) for x in out)
+        text, cut = "", 0
+        for k in range(i, j):
+            text += _unit(words[k])
+            if len(text) >= min_chars and context.endswith(text):
+                cut = k + 1 - i
+        out.extend(words[i + cut:j])
+        i = j
+    if len(out) == len(words):
+        return segment
+    if not out:
+        return None
+    return replace(segment, words=tuple(out), text=words_text(out), start=out[0].start,
+                   end=max(out[-1].end, out[0].start))
+
+
+def text_tail(before: str, segments: Iterable[Segment], keep: int = 40) -> str:
+    """The last `keep` characters of `before` and the segments' text, squashed."""
+    return (before + "".join(squash(s.text) for s in segments))[-keep:]
+
+
+def drop_unheard(segments: Iterable[Segment], before: str) -> list[Segment]:
+    """`drop_unheard_repeats` over segments in time order, each after the ones before it."""
+    out: list[Segment] = []
+    for seg in segments:
+        kept = drop_unheard_repeats(seg, before)
+        if kept is not None:
+            out.append(kept)
+            before = text_tail(before, (kept,))
+    return out
+
+
 def collapse_text_repeats(text: str, min_repeats: int = 3) -> str:
     """Text-only version for segments without word times: "ab，ab，ab，a" -> "ab，"."""
     pattern = re.compile(r"(.{2,40}?)\1{%d,}" % (min_repeats - 1), re.DOTALL)

@@ -35,7 +35,7 @@ from index.fastscore import FastScorer
 from index.postings import Unsupported
 from index.query import QueryError, parse, parse_day
 from index.search_index import FORMAT_CHANGES, INDEX_FORMAT, Hit, SessionMeta, documents, schema, terms_of, to_hit
-from index.sounds import check_tiers
+from index.sounds import check_tiers, other_word_for
 from index.whoosh_fixes import missing_columns_remembered, open_searcher, workers_die_with_parent
 from index.whoosh_query import by_sound, to_whoosh
 
@@ -350,8 +350,11 @@ class SearchIndex:
                 _shared(self.root).drop()
                 raise IndexProblem(f"the search index cannot be read ({type(exc).__name__}: {exc})") from exc
         hits, moments = [], set()
+        said_as = [t.raw for t in terms if t.pinyin]
         for stored, score, match in page:
             hit = to_hit(stored, score, terms, match, loose)
+            if match == "sound" and hit.written and other_word_for(said_as, hit.written):
+                continue   # another everyday word that sounds the same (智能 for 只能): not what was said
             if (hit.session, hit.start, hit.end) not in moments:
                 moments.add((hit.session, hit.start, hit.end))
                 hits.append(hit)

@@ -15,6 +15,11 @@ is never searched by sound (every 的 would be a 得), and a syllable is never d
 different one (on a two-syllable word that finds hundreds of unrelated places). Two syllables are matched
 only where they start or end a word (`word_pair`): in the middle of 驾驶汽车 sits 驶汽, shi qi, but nobody said
 十七 there.
+
+A sound-alike that is itself another everyday word is that word, not a mishearing (`other_word`): when the
+query and what the ASR wrote are both words in everyday use (只能 and 智能, 正式 and 正是, 推出 and 退出), the
+hit is not offered. Whisper writes what it could not place as a rare or garbled form (受信, 沉督, 旅马十), and
+a name or a term is not an everyday word, so those are still found.
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ TIER_HELP = {"zh": "zh/z, ch/c, sh/s", "ng": "-ng/-n (ang/an, eng/en, ing/in)", 
 MAX_READINGS = 32        # variants of one query term searched at most (the looser tiers multiply them)
 MAX_LATIN_SPLITS = 4     # ways of cutting one typed pinyin word into syllables ("xian": xian, xi an)
 
+EVERYDAY = 300           # jieba's dictionary count of a word in everyday use (智能 778, 中航 42, 受信 0)
 # Chinese numerals become digits for the index (一 -> 1); their sound is the numeral's
 NUMERAL_SOUND = {"零": "ling", "〇": "ling", "一": "yi", "幺": "yao", "二": "er", "两": "liang", "三": "san",
                  "四": "si", "五": "wu", "六": "liu", "七": "qi", "八": "ba", "九": "jiu", "十": "shi",
@@ -376,3 +382,30 @@ def find_sounds(text: str, found: Sequence[Unit], readings: Sequence[tuple[str, 
             if all(slots[i + k] is not None and reading[k] in slots[i + k][0] for k in range(n)):
                 spans.append((slots[i][1], slots[i + n - 1][2]))
     return sorted(set(spans))
+
+
+# -- sound-alikes that are other words -----------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _word_counts() -> dict[str, int]:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba.dt.FREQ
+
+
+def other_word(query: str, written: str) -> bool:
+    """True when `written` (how the ASR wrote a sound-alike of `query`) and the query are two different
+    everyday words: the ASR chose between two real words and wrote the other one."""
+    q, w = _fold(query).strip(), _fold(written).strip()
+    if not q or not w or q == w or not all(_is_cjk(c) for c in q + w):
+        return False
+    counts = _word_counts()
+    return counts.get(q, 0) >= EVERYDAY and counts.get(w, 0) >= EVERYDAY
+
+
+def other_word_for(queries: Sequence[str], written: str) -> bool:
+    """`other_word` for the query terms as long as `written` (the ones it can be a sound-alike of): True
+    when it is another everyday word for each of them."""
+    same = [q for q in queries if len(_fold(q).strip()) == len(_fold(written).strip())]
+    return bool(same) and all(other_word(q, written) for q in same)

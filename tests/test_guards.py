@@ -1,5 +1,5 @@
 """Whisper's failure modes on interview audio: phantom phrases, loops, times past the end."""
-from asr.guards import clamp, collapse_repeats, collapse_text_repeats, guard, is_hallucination
+from asr.guards import clamp, collapse_repeats, collapse_text_repeats, drop_unheard_repeats, guard, is_hallucination
 from core.transcript import Segment, Word
 
 
@@ -71,3 +71,25 @@ def test_no_segment_or_word_ends_after_the_audio():
 
 def test_segment_starting_after_the_end_is_dropped():
     assert clamp(seg("你好", start=12.0), 10.0) is None
+
+
+def test_a_phrase_written_again_with_no_audio_under_it_is_dropped():
+    # "2016年" said once, written a second time at one instant (zero length), then carried into the next
+    # window before what was said there
+    said = (Word(794.22, 794.92, "2016", 0.9), Word(794.92, 795.54, "年,", 0.9),
+            Word(795.54, 795.54, "2016", 0.4), Word(795.54, 795.54, "年。", 0.4))
+    first = drop_unheard_repeats(Segment(0, 794.22, 795.54, "2016年,2016年。", said), before="")
+    assert first is not None and first.text == "2016年," and first.end == 795.54
+    carried = (Word(807.55, 807.55, "2016", 0.3), Word(807.55, 807.55, "年", 0.3),
+               Word(807.55, 807.55, "服", 0.5), Word(807.55, 807.68, "务", 0.8), Word(807.68, 807.92, "员", 0.8))
+    second = drop_unheard_repeats(Segment(1, 807.55, 807.92, "2016年服务员", carried), before="2016年")
+    assert second is not None and second.text == "服务员" and second.start == 807.55
+
+
+def test_a_repeat_that_was_said_or_a_short_one_is_kept():
+    said_twice = seg("我不知道我不知道", step=0.2)   # each word has its own length
+    assert drop_unheard_repeats(said_twice, before="我不知道") is said_twice
+    short = Segment(0, 1.0, 1.2, "对对", (Word(1.0, 1.2, "对", 0.9), Word(1.2, 1.2, "对", 0.5)))
+    assert drop_unheard_repeats(short, before="") is short                  # under three characters
+    new = Segment(0, 3.0, 3.0, "好的", (Word(3.0, 3.0, "好", 0.5), Word(3.0, 3.0, "的", 0.5)))
+    assert drop_unheard_repeats(new, before="他说了什么") is new             # not a repeat

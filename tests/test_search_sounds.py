@@ -271,3 +271,15 @@ def test_the_sound_alikes_of_the_issue(tmp_path, query, written, said_in, loose)
     assert hit.start == pytest.approx(1.0 + said_in.index(written) * STEP)
     if loose:
         assert idx.search(query) == []  # not without the looser tier
+
+
+def test_another_everyday_word_that_sounds_the_same_is_not_offered(tmp_path):
+    idx = SearchIndex(tmp_path / "home")
+    idx.replace_session(ONE, [seg(0, 1.0, "实现安全的智能驾驶", "officer"),    # 智能, not 只能 (zhi neng)
+                              seg(1, 5.0, "他说受信额度用完了", "suspect")])   # 受信 is no everyday word
+    assert hits(idx, "只能") == []
+    assert [(h.segment, h.match) for h in hits(idx, "智能")] == [(0, "exact")]
+    assert [(h.segment, h.match, h.written) for h in hits(idx, "授信")] == [(1, "sound", "受信")]
+    # a name is no everyday word: 李明 still finds 黎明 as it was heard
+    idx.replace_session(TWO, [seg(0, 2.0, "黎明来过这里", "suspect")])
+    assert [(h.segment, h.written) for h in hits(idx, "李明")] == [(0, "黎明")]
