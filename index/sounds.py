@@ -385,13 +385,11 @@ def find_sounds(text: str, found: Sequence[Unit], readings: Sequence[tuple[str, 
 
 
 # -- sound-alikes that are other words -----------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def _word_counts() -> dict[str, int]:
+@functools.lru_cache(maxsize=100_000)
+def _count(word: str) -> int:
     import jieba
 
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    return jieba.dt.FREQ
+    return int(jieba.get_FREQ(word) or 0)
 
 
 def other_word(query: str, written: str) -> bool:
@@ -400,8 +398,7 @@ def other_word(query: str, written: str) -> bool:
     q, w = _fold(query).strip(), _fold(written).strip()
     if not q or not w or q == w or not all(_is_cjk(c) for c in q + w):
         return False
-    counts = _word_counts()
-    return counts.get(q, 0) >= EVERYDAY and counts.get(w, 0) >= EVERYDAY
+    return _count(q) >= EVERYDAY and _count(w) >= EVERYDAY
 
 
 def other_word_for(queries: Sequence[str], written: str) -> bool:
