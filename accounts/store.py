@@ -1,9 +1,11 @@
-"""The users store: `<home>/users.sqlite` (WAL), holding users, password hashes, login tokens, failed logins per
-(name, address) and role grants waiting for a second person.
+"""The users store: `<home>/users.sqlite` (WAL), or the tables `users`, `tokens` and `login_attempts` of the
+PostgreSQL database named by `XUNLU_DATABASE_URL` (archive.db, archive.database). It holds users, password
+hashes, login tokens, failed logins per (name, address) and role grants waiting for a second person.
 
-Users are not evidence, so they are kept apart from the archive catalog; what users do is recorded in the
-archive's audit chain. Tokens are random secrets given to the client once; only their SHA-256 is stored, so a
-copy of this file does not let anyone log in. Safe to share between threads and processes.
+Users are not evidence, so they are kept apart from the archive catalog (on PostgreSQL: other tables, their
+own write lock and schema version); what users do is recorded in the archive's audit chain. Tokens are
+random secrets given to the client once; only their SHA-256 is stored, so a copy of the store does not let
+anyone log in. Safe to share between threads and processes.
 """
 from __future__ import annotations
 
@@ -13,64 +15,22 @@ import json
 import logging
 import re
 import secrets
-import sqlite3
 import threading
 import time
 import unicodedata
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
+from accounts.schema import MIGRATIONS, USERS_FILE
 from accounts.types import ADMIN, PENDING, ROLES, AuthError, Token, UnknownUser, User
+from archive.database import Connection, migrate, open_database, redact
+from archive.db import target
 
 log = logging.getLogger("xunlu.auth.store")
 
 USERNAME = re.compile(r"^[^\W_][\w.\-]{0,31}$")
 RESERVED = {"system", "anonymous", "web"}  # actors the audit chain already uses
 
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE users (
-        username TEXT PRIMARY KEY COLLATE NOCASE,
-        display_name TEXT COLLATE NOCASE UNIQUE,
-        role TEXT NOT NULL CHECK (role IN ('officer', 'supervisor', 'admin')),
-        password_hash TEXT NOT NULL,
-        disabled INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL,
-        last_login TEXT,
-        failed_logins INTEGER NOT NULL DEFAULT 0,
-        locked_until REAL
-    );
-    CREATE TABLE tokens (
-        id TEXT PRIMARY KEY,
-        token_hash TEXT NOT NULL UNIQUE,
-        csrf_hash TEXT,
-        username TEXT NOT NULL COLLATE NOCASE REFERENCES users(username),
-        kind TEXT NOT NULL CHECK (kind IN ('cookie', 'bearer')),
-        created_at REAL NOT NULL,
-        expires_at REAL NOT NULL,
-        last_used REAL,
-        revoked_at REAL,
-        address TEXT
-    );
-    CREATE INDEX tokens_user ON tokens(username);
-    """,
-    # 2: failed logins per (name, address) instead of one lock per user; role grants waiting for a second person
-    """
-    CREATE TABLE login_attempts (
-        name TEXT NOT NULL,              -- casefolded: a user's name, or a name that is no user (treated the same)
-        address TEXT NOT NULL,           -- accounts.addresses.address_key
-        failures INTEGER NOT NULL DEFAULT 0,
-        last_failure REAL,
-        last_success REAL,
-        PRIMARY KEY (name, address)
-    );
-    CREATE INDEX login_attempts_failed ON login_attempts(name, last_failure);
-    CREATE INDEX login_attempts_old ON login_attempts(last_failure);
-    ALTER TABLE users ADD COLUMN pending_role TEXT;
-    ALTER TABLE users ADD COLUMN pending_by TEXT;
-    ALTER TABLE users ADD COLUMN pending_since TEXT;
-    """,
-)
 FORGET_FAILURES = 24 * 3600        # failures this old of a (name, address) no longer count
 KNOWN_ADDRESS = 30 * 24 * 3600     # an address a name logged in from this recently is "known" for it
 
@@ -95,7 +55,7 @@ def _now_iso() -> str:
     return now()
 
 
-def _user(row: sqlite3.Row) -> User:
+def _user(row: Any) -> User:
     """A pending account's role is PENDING: no access rule knows it, so none can let it in by mistake."""
     pending = row["pending_role"]
     return User(username=row["username"], role=PENDING if pending else row["role"],
@@ -105,7 +65,7 @@ def _user(row: sqlite3.Row) -> User:
                 pending_since=row["pending_since"])
 
 
-def _token(row: sqlite3.Row) -> Token:
+def _token(row: Any) -> Token:
     return Token(id=row["id"], username=row["username"], kind=row["kind"], created_at=row["created_at"],
                  expires_at=row["expires_at"], last_used=row["last_used"], revoked_at=row["revoked_at"],
                  address=row["address"])
@@ -113,51 +73,33 @@ def _token(row: sqlite3.Row) -> Token:
 
 class UserStore:
     def __init__(self, home: Path):
-        self.path = Path(home) / "users.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        where = target(Path(home), USERS_FILE)
+        self.path = where if isinstance(where, Path) else None      # None: on PostgreSQL
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self.conn = open_database(where, "users", lambda message: AuthError(f"the users store {message}"))
         try:
-            self.conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None,
-                                        check_same_thread=False)
-            self.conn.row_factory = sqlite3.Row
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = FULL")
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            self.conn.execute("PRAGMA busy_timeout = 30000")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise AuthError(f"the users store {self.path} cannot be opened: {exc}") from exc
-        with contextlib.suppress(OSError):
-            self.path.chmod(0o600)
+            migrate(self.conn, MIGRATIONS, AuthError, what=f"the users store {redact(str(where))}")
+        except self.conn.errors as exc:
+            self.conn.close()
+            raise AuthError(f"the users store {redact(str(where))} cannot be opened: {exc}") from exc
+        except BaseException:
+            self.conn.close()
+            raise
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                self.path.chmod(0o600)
 
     def close(self) -> None:
         self.conn.close()
 
-    def _migrate(self) -> None:
-        current = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
-        if current > len(MIGRATIONS):
-            raise AuthError(f"{self.path} was written by a newer xunlu (schema {current}): upgrade xunlu")
-        for number in range(current, len(MIGRATIONS)):
-            with self._tx() as conn:
-                if int(conn.execute("PRAGMA user_version").fetchone()[0]) != number:
-                    continue  # another process migrated meanwhile
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number + 1}")
-
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+    def _tx(self) -> Iterator[Connection]:
+        with self._lock, self.conn.write() as conn:
+            yield conn
 
-    def _read(self, query: str, args: tuple = ()) -> list[sqlite3.Row]:
+    def _read(self, query: str, args: tuple = ()) -> list[Any]:
         with self._lock:
             return self.conn.execute(query, args).fetchall()
 
@@ -203,7 +145,7 @@ class UserStore:
         log.info("user %s added with role %s%s", username, role, " (pending)" if pending_by else "")
         return self.require(username)
 
-    def _enabled_admins(self, conn: sqlite3.Connection) -> int:
+    def _enabled_admins(self, conn: Connection) -> int:
         """Admins who can act: enabled and not waiting for a confirmation."""
         return conn.execute("SELECT COUNT(*) AS n FROM users WHERE role = ? AND disabled = 0 AND pending_role IS NULL",
                             (ADMIN,)).fetchone()["n"]
@@ -265,7 +207,7 @@ class UserStore:
 
     # -- grants waiting for a second person ---------------------------------------------------------------
     @staticmethod
-    def _pend(conn: sqlite3.Connection, username: str, role: str, actor: str) -> None:
+    def _pend(conn: Connection, username: str, role: str, actor: str) -> None:
         """Ask for `role`; everyone who asked for something still pending is kept: none of them may confirm."""
         row = conn.execute("SELECT pending_by FROM users WHERE username = ?", (username,)).fetchone()
         asked = json.loads(row["pending_by"] or "[]") if row else []
@@ -297,7 +239,7 @@ class UserStore:
         return self.require(username), wanted, tuple(json.loads(row["pending_by"] or "[]"))
 
     # -- failed logins -------------------------------------------------------------------------------------
-    def attempts(self, name: str, address: str) -> Optional[sqlite3.Row]:
+    def attempts(self, name: str, address: str) -> Optional[Any]:
         """(failures, last_failure, last_success) of a casefolded name from an address key, or None."""
         rows = self._read("SELECT failures, last_failure, last_success FROM login_attempts "
                           "WHERE name = ? AND address = ?", (name, address))
@@ -330,8 +272,8 @@ class UserStore:
     def set_wait(self, username: str, until: float) -> None:
         """users.locked_until: until when the last address that failed for the user must wait (for admins)."""
         with self._tx() as conn:
-            conn.execute("UPDATE users SET locked_until = MAX(COALESCE(locked_until, 0), ?) WHERE username = ?",
-                         (until, username))
+            conn.execute("UPDATE users SET locked_until = CASE WHEN locked_until > ? THEN locked_until ELSE ? END "
+                         "WHERE username = ?", (until, until, username))
 
     def record_success(self, username: str, address: Optional[str] = None, now: Optional[float] = None) -> None:
         """A good login: the address's failures for the name are forgotten and it is known for the name (the
@@ -434,6 +376,6 @@ class UserStore:
             return self._revoke_all(conn, username)
 
     @staticmethod
-    def _revoke_all(conn: sqlite3.Connection, username: str) -> int:
+    def _revoke_all(conn: Connection, username: str) -> int:
         return conn.execute("UPDATE tokens SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
                             (time.time(), username)).rowcount

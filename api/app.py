@@ -14,6 +14,7 @@ from api.routes import errors, routers
 from api.routes.deps import new_lock, transcriber_of
 from service import live as live_service
 from service import startup
+from service.job_queue import RedisJobs, queue_options
 from service.jobs import JobRegistry
 from service.warnings import Refresher
 
@@ -49,10 +50,12 @@ def _offline_docs(app: FastAPI) -> None:
 
 
 def create_app(home: Path, transcriber: Any = None, live: Any = None, max_upload: int = DEFAULT_MAX_UPLOAD,
-               defaults: Optional[dict[str, Any]] = None, recover: bool = True) -> FastAPI:
+               defaults: Optional[dict[str, Any]] = None, recover: bool = True,
+               broker: Optional[str] = None) -> FastAPI:
     """`transcriber`: a loaded asr Transcriber to share (else one is loaded on first need); `live`: the live
     backend (start_live/get_live); `defaults`: what the console pre-fills (audio, video, language...);
-    `recover`: close recordings a crash interrupted, in the background."""
+    `recover`: close recordings a crash interrupted, in the background; `broker`: a Redis URL, to run
+    imports on `xunlu worker` processes (service/job_queue.py) instead of in this one."""
     home = Path(home).expanduser()
     startup.tidy_home(home)
     app = FastAPI(title="讯录 xunlu", version="0.1.0", docs_url=None, redoc_url=None,
@@ -65,7 +68,8 @@ def create_app(home: Path, transcriber: Any = None, live: Any = None, max_upload
     app.state.max_upload = max_upload
     app.state.defaults = dict(defaults or {})
     app.state.fanouts = {}  # live session id -> its WebSocket fan-out (api/routes/live.py)
-    app.state.jobs = JobRegistry()  # background imports (api/routes/importing.py)
+    # background imports (api/routes/importing.py): on the job queue when there is one, else in this process
+    app.state.jobs = RedisJobs(broker, queue_options(home)).check() if broker else JobRegistry()
     app.state.warnings_refresher = Refresher(home)
     errors.install(app)
     install_auth(app, home)  # app.state.auth: users, logins, audit of who did what (api/auth/)

@@ -21,13 +21,14 @@ class ServeOptions:
     language: str = "zh"
     max_upload_gb: float = 64.0
     video_delay: float = 0.0
+    broker: Optional[str] = None      # Redis URL of the job queue (service/job_queue.py); None: jobs in-process
 
 
 def build(home: Path, options: ServeOptions, transcriber: Any = None, live: Any = None):
     defaults = {k: v for k, v in {"audio": options.audio, "video": options.video,
                                   "language": options.language, "video_delay": options.video_delay}.items() if v}
     return create_app(home, transcriber=transcriber, live=live, defaults=defaults,
-                      max_upload=int(options.max_upload_gb * 1024 ** 3))
+                      max_upload=int(options.max_upload_gb * 1024 ** 3), broker=options.broker)
 
 
 @dataclass

@@ -7,9 +7,11 @@ before. The newest entry's number, hash and time are kept outside the database t
 signed with the key, so that cutting entries off the end is caught; `xunlu anchor` prints that signed head to
 be kept elsewhere, and `xunlu verify --anchor` proves the chain still holds it.
 
-Writes: `Ledger.transaction()` holds SQLite's write lock; the catalog change and its audit entry are written in
-it and committed together; the head is signed after the commit (a crash between leaves the head one step
-behind, which the next open mends; a head ahead of the chain only comes from cutting entries). Before the
+Writes: `Ledger.transaction()` holds the home's writer lock (`home_lock`) and the catalog's write lock
+(SQLite's, or an advisory lock on PostgreSQL: archive.database), so entries are appended in strict order across
+processes; the catalog change and its audit entry are written in it and committed together; the head is signed
+after the commit, before the home's lock is let go (a crash between leaves the head one step behind, which the
+next open mends; a head ahead of the chain only comes from cutting entries). Before the
 first entry of a transaction the head is compared with the chain: a head that is missing, ahead, unsigned or
 does not match is recorded as an entry `audit.head-check`, so that the next write cannot hide it.
 """
@@ -21,12 +23,13 @@ import hashlib
 import json
 import logging
 import os
-import sqlite3
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
+from archive.database import Connection
 from archive.fsutil import atomic_write
 from archive.keys import AuditKey, head_message
 from archive.types import ArchiveError, AuditEntry
@@ -56,13 +59,13 @@ def entry_hash(seq: int, at: str, actor: str, action: str, target: str, details:
     return key.mac(body) if key is not None else hashlib.sha256(body).hexdigest()
 
 
-def _row(row: sqlite3.Row) -> AuditEntry:
+def _row(row: Any) -> AuditEntry:
     return AuditEntry(seq=row["seq"], at=row["at"], actor=row["actor"], action=row["action"],
                       target=row["target"], details=json.loads(row["details"]), prev_hash=row["prev_hash"],
                       hash=row["hash"])
 
 
-def entries(conn: sqlite3.Connection, target_prefix: str | None = None) -> Iterator[AuditEntry]:
+def entries(conn: Connection, target_prefix: str | None = None) -> Iterator[AuditEntry]:
     if target_prefix:
         rows = conn.execute("SELECT * FROM audit WHERE target = ? OR target LIKE ? ORDER BY seq",
                             (target_prefix, target_prefix + "/%"))
@@ -114,11 +117,37 @@ def head_problem(head: Optional[dict[str, Any]], last: Optional[tuple[int, str]]
     return None
 
 
-def _write_head(home: Path, head_file: Path, key: AuditKey, seq: int, digest: str, at: str) -> None:
-    """Sign and write the head unless a head as new or newer is there (processes finish in any order)."""
+_held = threading.local()   # the homes whose writer lock this thread holds
+
+
+@contextlib.contextmanager
+def home_lock(home: Path) -> Iterator[None]:
+    """The home's writer lock (flock on the home folder), held from a transaction's BEGIN until its head is
+    signed: the next writer, in this or another process, never finds committed entries whose head is not yet
+    written (which it would have to record as a missing or altered head). Waiters are woken in turn by the
+    kernel; a thread that asks again for a lock it holds (through a second Archive of the same home) gets an
+    error instead of waiting for itself."""
+    key = os.path.realpath(home)
+    held = _held.__dict__.setdefault("homes", set())
+    if key in held:
+        raise ArchiveError(f"this thread already writes to the archive in {home} through another connection")
     fd = os.open(home, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        held.add(key)
+        try:
+            yield
+        finally:
+            held.discard(key)
+    finally:
+        os.close(fd)
+
+
+def _write_head(home: Path, head_file: Path, key: AuditKey, seq: int, digest: str, at: str,
+                locked: bool = False) -> None:
+    """Sign and write the head unless a head as new or newer is there (processes finish in any order).
+    `locked`: the caller holds home_lock."""
+    with contextlib.nullcontext() if locked else home_lock(home):
         current = read_head(head_file)
         if current and isinstance(current.get("seq"), int) and current["seq"] >= seq and key.check(
                 head_message(current["seq"], str(current.get("hash")), str(current.get("at", ""))),
@@ -127,8 +156,6 @@ def _write_head(home: Path, head_file: Path, key: AuditKey, seq: int, digest: st
         head = {"seq": seq, "hash": digest, "at": at, "key": key.id,
                 "signature": key.mac(head_message(seq, digest, at))}
         atomic_write(head_file, json.dumps(head).encode(), mode=HEAD_MODE)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -176,7 +203,7 @@ def parse_anchors(text: str) -> list[Anchor]:
 class Ledger:
     """The chain's writer for one catalog connection (one thread at a time, like the connection)."""
 
-    def __init__(self, conn: sqlite3.Connection, home: Path, head_file: Path, key: Optional[AuditKey],
+    def __init__(self, conn: Connection, home: Path, head_file: Path, key: Optional[AuditKey],
                  key_file: Path, baseline: Optional[Callable[["Ledger"], None]] = None):
         self.conn = conn
         self.home = Path(home)
@@ -227,8 +254,8 @@ class Ledger:
     # -- transactions ------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """One SQLite write transaction for a change and its audit entries; the head is signed after COMMIT.
-        Nested use joins the outer transaction."""
+        """One write transaction for a change and its audit entries; the head is signed after COMMIT, before
+        the home's writer lock (home_lock) is let go. Nested use joins the outer transaction."""
         if self._depth:
             self._depth += 1
             try:
@@ -236,26 +263,26 @@ class Ledger:
             finally:
                 self._depth -= 1
             return
-        self.conn.execute("BEGIN IMMEDIATE")
-        self._depth, self._tail, self._checked = 1, None, False
-        try:
-            self._prepare()
-            yield
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self._keyed = None
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
-        finally:
-            self._depth = 0
-        tail, self._tail = self._tail, None
-        if tail is not None:
-            self._sign(tail)
+        with home_lock(self.home):
+            self.conn.begin()
+            self._depth, self._tail, self._checked = 1, None, False
+            try:
+                self._prepare()
+                yield
+                self.conn.commit()
+            except BaseException:
+                self._keyed = None
+                self.conn.rollback()
+                raise
+            finally:
+                self._depth = 0
+            tail, self._tail = self._tail, None
+            if tail is not None:
+                self._sign(tail)
 
     def _sign(self, tail: tuple[int, str, str]) -> None:
         try:
-            _write_head(self.home, self.head_file, self.require_key(), *tail)
+            _write_head(self.home, self.head_file, self.require_key(), *tail, locked=True)
         except (OSError, ArchiveError) as exc:  # committed: the head stays a step behind, mended at the next open
             log.warning("audit entry %d is saved but the head was not signed: %s", tail[0], exc)
 
@@ -354,7 +381,7 @@ class ChainReport:
     anchors: tuple[int, ...] = ()      # the anchors that hold
 
 
-def check_chain(conn: sqlite3.Connection, head_file: Path, key: Optional[AuditKey] = None,
+def check_chain(conn: Connection, head_file: Path, key: Optional[AuditKey] = None,
                 anchors: Iterable[Anchor] = (), visit: Optional[Callable[[int, str, str, dict[str, Any]], None]] = None,
                 key_file: Optional[Path] = None) -> ChainReport:
     """Walk the whole chain (see archive.chain). Without `key`, the home's key is loaded."""

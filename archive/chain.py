@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
 from archive.audit import GENESIS, HEAD_CHECK, KEYED, Anchor, ChainReport, entry_body, head_problem, read_head
+from archive.database import Connection
 from archive.keys import AuditKey, key_path, load_key
 from archive.types import ArchiveError
 
@@ -35,7 +35,7 @@ class _Runs:
         return out
 
 
-def check(conn: sqlite3.Connection, head_file: Path, key: Optional[AuditKey] = None, anchors: Iterable[Anchor] = (),
+def check(conn: Connection, head_file: Path, key: Optional[AuditKey] = None, anchors: Iterable[Anchor] = (),
           visit: Optional[Visit] = None, key_file: Optional[Path] = None) -> ChainReport:
     problems: list[str] = []
     notes: list[str] = []

@@ -19,9 +19,17 @@ from archive.types import NotFound
 SESSION_ID = re.compile(r"^s-\d{8}-\d{4,}$")
 LIVE_ORIGINAL = "original/recording.mp4"     # catalog path of a live recording's joined MP4
 PLAYABLE = "media/playable.mp4"              # catalog path of the browser-playable copy
+PIP = "media/pip.mp4"                        # several cameras: the picture-in-picture playback copy
+VIEWS = "media/views.json"                   # several cameras: which file is which camera, the pip's layout
+CAMERAS_SETUP = "cameras.json"               # live/: the cameras and layout of a recording (for its closing)
 TEMP_NAME = re.compile(r"^\..+\.tmp-(\d+)(\.[A-Za-z0-9]+)?$")
 PENDING_NAME = re.compile(r"^\..+\.pending$")  # a file committed to the catalog, not yet renamed into place
-LIVE_WORK = re.compile(r"^(seg\d+\.ts.*|index\.m3u8|tap\.s16|transcript\.jsonl|ffmpeg\.log)$")  # live/: copies
+LIVE_WORK = re.compile(r"^(seg\d+\.ts.*|index\.m3u8|tap\.s16|transcript\.jsonl|asr-state\.json|cameras\.json|ffmpeg\.log)$")  # live/: copies
+
+
+def camera_original(role: str) -> str:
+    """The catalog path of a room's other camera's original (role video2, video3, ...)."""
+    return f"original/{role}.mp4"
 
 
 def pending(path: Path) -> Path:
@@ -65,6 +73,10 @@ class SessionPaths:
     def playable(self) -> Path:
         return self.root / PLAYABLE
 
+    def camera_original(self, role: str) -> Path:
+        """A room's other camera's original (`original/video2.mp4`): its picture with the recording's sound."""
+        return self.root / camera_original(role)
+
     @property
     def transcripts(self) -> Path:
         return self.root / "transcripts"
@@ -90,6 +102,11 @@ class SessionPaths:
     def tap(self) -> Path:
         """The 16 kHz PCM tap the live transcriber reads."""
         return self.live / "tap.s16"
+
+    @property
+    def asr_state(self) -> Path:
+        """The live transcription worker's checkpoint: where a restarted worker resumes."""
+        return self.live / "asr-state.json"
 
     @property
     def manifest(self) -> Path:

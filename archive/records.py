@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections import defaultdict
 from dataclasses import fields
 from typing import Any, Iterable, Optional
 
+from archive.database import Connection
 from archive.types import Session
 
 RECORD = "record"                       # the details key of a binding
@@ -67,40 +67,40 @@ def _column(name: str, value: Any) -> Any:
     return value
 
 
-def session_values(row: sqlite3.Row, columns: Optional[Iterable[str]] = None) -> Values:
+def session_values(row: Any, columns: Optional[Iterable[str]] = None) -> Values:
     wanted = set(columns) if columns is not None else None
     return {k: _column(k, row[k]) for k in row.keys() if k != "id" and (wanted is None or k in wanted)}
 
 
-def media_values(row: sqlite3.Row) -> Values:
+def media_values(row: Any) -> Values:
     return {k: row[k] for k in row.keys() if k not in ("session_id", "role")}
 
 
-def version_values(row: sqlite3.Row) -> Values:
+def version_values(row: Any) -> Values:
     return {k: row[k] for k in row.keys() if k not in ("session_id", "version")}
 
 
-def warning_values(row: sqlite3.Row) -> Values:
+def warning_values(row: Any) -> Values:
     return {k: row[k] for k in WARNING_BOUND}
 
 
 # -- bindings written with a change (read back inside the writing transaction) ---------------------------
-def bind_session(conn: sqlite3.Connection, sid: str, columns: Optional[Iterable[str]] = None) -> dict[str, Values]:
+def bind_session(conn: Connection, sid: str, columns: Optional[Iterable[str]] = None) -> dict[str, Values]:
     row = conn.execute("SELECT * FROM sessions WHERE id = ?", (sid,)).fetchone()
     return {session_key(sid): session_values(row, columns)} if row is not None else {}
 
 
-def bind_media(conn: sqlite3.Connection, sid: str, role: str) -> dict[str, Values]:
+def bind_media(conn: Connection, sid: str, role: str) -> dict[str, Values]:
     row = conn.execute("SELECT * FROM media WHERE session_id = ? AND role = ?", (sid, role)).fetchone()
     return {media_key(sid, role): media_values(row)} if row is not None else {}
 
 
-def bind_version(conn: sqlite3.Connection, sid: str, version: int) -> dict[str, Values]:
+def bind_version(conn: Connection, sid: str, version: int) -> dict[str, Values]:
     row = conn.execute("SELECT * FROM transcripts WHERE session_id = ? AND version = ?", (sid, version)).fetchone()
     return {version_key(sid, version): version_values(row)} if row is not None else {}
 
 
-def bind_warning(conn: sqlite3.Connection, wid: int) -> dict[str, Values]:
+def bind_warning(conn: Connection, wid: int) -> dict[str, Values]:
     """A closed warning's closing; nothing for an open or resolved one (those are recomputed)."""
     row = conn.execute("SELECT * FROM warnings WHERE id = ?", (wid,)).fetchone()
     if row is None or row["state"] != "closed":
@@ -109,7 +109,7 @@ def bind_warning(conn: sqlite3.Connection, wid: int) -> dict[str, Values]:
 
 
 # -- the whole catalog, for the baseline of an older archive and for verify -------------------------------
-def catalog(conn: sqlite3.Connection, open_warnings: bool = False) -> dict[str, Values]:
+def catalog(conn: Connection, open_warnings: bool = False) -> dict[str, Values]:
     """Every bound record of the catalog, by key (a few bulk queries: linear in the catalog's size); with
     `open_warnings`, open and resolved warnings too (to compare with a closing the chain holds)."""
     out: dict[str, Values] = {}

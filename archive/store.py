@@ -1,5 +1,5 @@
-"""The evidence store: one folder per session under `<home>/sessions/` (its layout: archive.layout), the SQLite
-catalog, the audit chain, and the session's bookmarks (markers, kept in the audit chain).
+"""The evidence store: one folder per session under `<home>/sessions/` (its layout: archive.layout), the
+catalog (SQLite, or PostgreSQL: archive.db), the audit chain, and the session's bookmarks (markers, kept in the audit chain).
 """
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import json
 import logging
 import os
 import re
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from archive import audit, db, keys, records
+from archive.database import driver_errors
 from archive.fsutil import DIR_MODE, FILE_MODE, READ_ONLY, atomic_write, make_dirs, secure_tree
 from archive.layout import SESSION_ID, SessionPaths, check_id, sessions_dir  # noqa: F401  (SESSION_ID: for callers)
 from archive.types import ArchiveError, AuditEntry, MediaFile, NotFound, Session, TranscriptVersion
@@ -41,7 +41,7 @@ class Archive:
         self.sessions_dir = sessions_dir(self.home)
         self.head_file = self.home / "audit-head.json"
         self._secure()
-        self.conn = db.connect(self.home / "catalog.sqlite")
+        self.conn = db.connect(self.home)
         try:
             self.key_file = keys.key_path(self.home)
             key = keys.load_key(self.key_file)
@@ -290,5 +290,5 @@ class Archive:
 def open_archive(home: Path) -> Archive:
     try:
         return Archive(home)
-    except sqlite3.Error as exc:
+    except driver_errors() as exc:
         raise ArchiveError(f"cannot open the archive in {home}: {exc}") from exc

@@ -204,6 +204,18 @@ class LiveTranscriber:
             self._raw.end / SAMPLE_RATE
 
     @property
+    def settled(self) -> float:
+        """Seconds of audio whose finals are all out: no utterance still open on any channel starts before
+        it, nor can a new one (its onset padding included). A stream started afresh on the audio from here
+        (a worker restarted after a crash) gives the finals still to come."""
+        with self._lock:
+            pos = min(v.pos for v in self._vad) - self._pad - WINDOW
+            for utt in self._utts:
+                if utt is not None:
+                    pos = min(pos, utt.start)
+            return max(0, pos) / SAMPLE_RATE
+
+    @property
     def stats(self) -> dict:
         """Counters of the work done so far (decodes, seconds spent decoding, doubts, partials skipped)."""
         return dict(self._stats, finals_doubted=self._decoder.doubted + self._spare.doubted)

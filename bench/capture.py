@@ -1,6 +1,10 @@
 """Benchmark: a long file-as-live recording while the CPU is busy; counts every audio frame.
 
     .venv/bin/python -m bench.capture [--minutes 30] [--source pulse|file] [--load 1] [--video] [--asr fake|real]
+    .venv/bin/python -m bench.capture --room [--minutes 30]
+
+`--room`: one interview room with two RTSP cameras and two microphones, a camera restarted on the way, the
+picture-in-picture copy's encode (bench/capture_room.py says what it reports). Otherwise:
 
 The source is an N-minute 48 kHz stereo recording with a 60 ms beep every 10 s (alternating channels),
 made with ffmpeg (with --video: plus a 320x240 25 fps test picture, H.264).
@@ -72,7 +76,13 @@ def main() -> int:
     ap.add_argument("--video", action="store_true", help="a video track too (encoded live with x264)")
     ap.add_argument("--asr", choices=("fake", "real"), default="fake")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--room", action="store_true", help="one room: two RTSP cameras and two microphones "
+                                                         "(bench/capture_room.py)")
     args = ap.parse_args()
+    if args.room:
+        from bench.capture_room import run
+
+        return run(args.minutes, args.keep)
 
     from tests.helpers.capture_fakes import beep_stream, ensure_pulse, play
 

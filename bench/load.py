@@ -308,7 +308,7 @@ async def run_load(url: str, args, queries: list[str], sizes, durations, source:
     async with httpx.AsyncClient(base_url=url, timeout=60) as officer:
         await login(officer, "zhangsan")
         seconds = args.minutes * 60
-        r = await officer.post("/api/sessions", json={"audio": str(source), "case_id": "LOAD", "room": "讯问室1",
+        r = await officer.post("/api/sessions", json={"case_id": "LOAD", "room": "讯问室1",
                                                      "duration": seconds + 5})
         r.raise_for_status()
         sid = r.json()["id"]
@@ -391,6 +391,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         sizes = {sid: (home / "sessions" / sid / "original" / "recording.mp4").stat().st_size for sid in ids}
         durations = {sid: args.hours * 3600 for sid in ids}
         source = live_source(home / "live-source.wav", args.minutes * 60 + 10, items)
+        # a web request records only from a room's configured sources (never a path it names)
+        with open(home / "config.toml", "a", encoding="utf-8") as f:
+            f.write(f'[rooms."讯问室1"]\naudio = "{source}"\n')
         port = free_port()
         proc = start_server(home, port)
         url = f"http://127.0.0.1:{port}"

@@ -30,6 +30,7 @@ from typing import BinaryIO, Callable, Iterator, Optional
 from capture.procs import popen
 from capture.rtsp import Failure, explain, order
 from capture.sources import MediaInput, SourceError
+from capture.stand_in import StandIn
 
 log = logging.getLogger("xunlu.capture.reconnect")
 READ_BYTES = 1 << 16
@@ -118,8 +119,9 @@ class Feed:
             raise SourceError(f"cannot reach the {self.options.what} {self.name}: {tried}", code="source_unreachable")
         return data
 
-    def chunks(self) -> Iterator[bytes]:
-        """Data as it comes, across drops, until `close()`."""
+    def chunks(self, on_away: Optional[Callable[[bool], None]] = None) -> Iterator[bytes]:
+        """Data as it comes, across drops, until `close()`. `on_away(True)` is called (from the iterating
+        thread) when the source drops, `on_away(False)` when it is back, before its data, or closed."""
         last = time.time()
         while not self._stop.is_set():
             data, why = self._read(last)
@@ -129,7 +131,11 @@ class Feed:
                 continue
             if self._stop.is_set():
                 return
+            if on_away is not None:
+                on_away(True)
             data = self._come_back(last, why)
+            if on_away is not None:
+                on_away(False)
             if data is None:
                 return
             last = time.time()
@@ -287,19 +293,28 @@ class Feed:
                 log.exception("gap listener failed")
 
 
-def relay(feed: Feed, first: bytes, out: BinaryIO) -> threading.Thread:
+def relay(feed: Feed, first: bytes, out: BinaryIO, stand_in: Optional[StandIn] = None) -> threading.Thread:
     """A thread copying the feed into `out` (the recorder's input pipe) until the feed is closed or the
-    recorder stops reading; `out` is closed at the end (the recorder then sees the end of its input)."""
+    recorder stops reading; `out` is closed at the end (the recorder then sees the end of its input). While
+    the feed is away, `stand_in` writes its picture into `out` instead (capture/stand_in.py)."""
+    def away(lost: bool) -> None:
+        if stand_in is not None and lost:
+            stand_in.start(out)
+        elif stand_in is not None:
+            stand_in.stop()
+
     def run() -> None:
         try:
             out.write(first)
             out.flush()
-            for data in feed.chunks():
+            for data in feed.chunks(away):
                 out.write(data)
                 out.flush()
         except (OSError, ValueError):   # the recorder stopped (broken pipe) or the pipe was closed
             pass
         finally:
+            if stand_in is not None:
+                stand_in.stop()
             with contextlib.suppress(OSError, ValueError):
                 out.close()
 

@@ -15,10 +15,14 @@ ASR falling behind cannot slow the recording down.
 
 A network source (a camera URL) is not opened by the recorder's ffmpeg: a reader (capture/reconnect.py)
 copies its streams into a pipe the recorder reads, and is restarted with backoff when the camera drops. The
-recorder goes on meanwhile: in the pumped shape the sound never stops and the picture holds its last frame;
-in the shared shape each new reader's timestamps continue from the time since the first began, so the
+recorder goes on meanwhile: in the pumped shape the sound never stops and a plain black picture stands in
+for the camera until it is back (capture/stand_in.py: an input that sends nothing would hold up all of
+ffmpeg's outputs, the sound included); in the shared shape each new reader's timestamps continue from the time since the first began, so the
 gap is filled with silence and the last frame, and picture and sound stay in step on either side of it.
 `on_gap(SourceGap)` hears when a source drops and when it is back, with the gap's times in the recording.
+
+A room's other cameras (the plan's `extra_cameras`) are recorded beside this ffmpeg, each by its own, on this
+recording's clock (capture/cameras.py).
 """
 from __future__ import annotations
 
@@ -33,9 +37,11 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from capture.audio_in import AudioPump, DecoderPump, MicPump
+from capture.cameras import CameraRecorder
 from capture.procs import interrupt, popen
 from capture.reconnect import Feed, FeedOptions, Gap, relay
 from capture.sources import CapturePlan, MediaInput, MicInput, SourceError
+from capture.stand_in import StandIn
 from core.urls import redact
 
 log = logging.getLogger("xunlu.capture.recorder")
@@ -177,6 +183,10 @@ def recorder_args(plan: CapturePlan, opts: RecorderOptions, clock_epoch: float,
                  "-c:v", "libx264", "-preset", opts.preset, "-tune", "zerolatency", "-crf", "23",
                  "-force_key_frames", f"expr:gte(t,n_forced*{gop:g})", "-sc_threshold", "0",
                  "-fps_mode", "vfr"]
+        if plan.cameras:   # several cameras: this one's frames as precisely on the clock as the others'
+            from capture.cameras import FINE_TIME
+
+            args += FINE_TIME
     args += ["-map", "[arec]", "-c:a", "aac", "-b:a", opts.audio_bitrate,
              "-f", "hls", "-hls_time", f"{opts.segment_seconds:g}", "-hls_playlist_type", "event",
              "-hls_flags", "independent_segments+append_list+temp_file", "-hls_segment_type", "mpegts",
@@ -208,6 +218,8 @@ class Recorder:
         self.frames_written = 0
         self.disk_full = False                   # ffmpeg stopped because the disk is full
         self.ended_at: Optional[float] = None    # wall clock when the recording ended
+        # a room's other cameras, each in its own ffmpeg on this recording's clock (capture/cameras.py)
+        self.cameras = [CameraRecorder(c, opts, self._gap("video")) for c in plan.extra_cameras]
 
     # -- control ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -285,6 +297,7 @@ class Recorder:
     def _run(self) -> None:
         log_file = open(self.opts.live_dir / "ffmpeg.log", "ab")
         try:
+            self._connect_cameras()
             if isinstance(self.plan.audio, MicInput) or not self.plan.shared and self.plan.video is not None:
                 self._run_pumped(log_file)
             else:
@@ -296,12 +309,23 @@ class Recorder:
             self.error = f"recorder failed: {exc}"
         finally:
             self._end_feeds()
+            for camera in self.cameras:
+                camera.stop()
             log_file.close()
             if self.error is None and self._proc is not None and self._proc.returncode not in (0, 255, -2):
                 self.error = self._ffmpeg_error()
             self.ended_at = time.time()
             self.started.set()
             self.done.set()
+
+    def _connect_cameras(self) -> None:
+        """Connect the other cameras (SourceError naming the first that cannot be reached), from this thread,
+        which outlives their readers (capture/procs.py); then let each start recording as soon as this
+        recording's clock is known."""
+        for camera in self.cameras:
+            camera.connect()
+        for camera in self.cameras:
+            camera.start(lambda: self.t0, self.done)
 
     def _ffmpeg_error(self) -> str:
         try:
@@ -396,8 +420,8 @@ class Recorder:
         finally:
             if relay_fd is not None:
                 os.close(relay_fd)
-        if feed is not None:
-            relay(feed, first, os.fdopen(write_end, "wb", buffering=0))
+        if feed is not None:   # while the camera is away a plain picture keeps its place: else ffmpeg would
+            relay(feed, first, os.fdopen(write_end, "wb", buffering=0), StandIn(origin))  # hold the sound for it
         self.started.set()
         stopping = False
         try:

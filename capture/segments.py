@@ -82,6 +82,11 @@ def join(live_dir: Path, output: Path, duration: Optional[float] = None, comment
     if comment:
         args += ["-metadata", f"comment={comment}"]
     args += ["-movflags", "+faststart", "-f", "mp4", str(tmp)]
+    return _remux(args, segments, tmp, output)
+
+
+def _remux(args: list[str], segments: list[Path], tmp: Path, output: Path) -> Path:
+    """Run the remux `args` (writing `tmp`) with the segments' bytes on its stdin; `tmp` becomes `output`."""
     proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         for seg in segments:
@@ -104,3 +109,60 @@ def join(live_dir: Path, output: Path, duration: Optional[float] = None, comment
     os.chmod(tmp, 0o444)
     os.replace(tmp, output)
     return output
+
+
+def start_time(path: Path, kind: str) -> Optional[float]:
+    """The first timestamp (seconds) of the first `kind` ("a" or "v") stream of a media file, as ffprobe
+    reads it; None when it has none."""
+    found = subprocess.run(["ffprobe", "-v", "error", "-select_streams", f"{kind}:0", "-show_entries",
+                            "stream=start_time", "-of", "csv=p=0", str(path)], capture_output=True, text=True)
+    text = found.stdout.strip().splitlines()
+    try:
+        return float(text[0]) if text else None
+    except ValueError:
+        return None
+
+
+AAC_PRIMING = 1024
+
+
+def _audio_start(path: Path) -> tuple[Optional[float], Optional[int]]:
+    """(first audio timestamp, sample rate) of a segment."""
+    found = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
+                            "stream=start_time,sample_rate", "-of", "default=nw=1", str(path)],
+                           capture_output=True, text=True).stdout
+    values = dict(line.split("=", 1) for line in found.splitlines() if "=" in line)
+    try:
+        return float(values["start_time"]), int(values["sample_rate"])
+    except (KeyError, ValueError):
+        return None, None
+
+
+def join_camera(camera_dir: Path, live_dir: Path, sound: Path, output: Path, duration: Optional[float] = None,
+                comment: str = "") -> Path:
+    """A camera recorded beside the recorder's own (capture/cameras.py), as its original: its segments'
+    picture with the recording's sound (from `sound`, the joined original), no re-encoding, fast start.
+    Both were written on one clock, in MPEG-TS with the same muxer offset: the camera's first frame is placed
+    where its time says, against the recording's first audio sample (the recorder's first segment)."""
+    segments = segment_files(camera_dir)
+    if not segments:
+        raise JoinError(f"no recorded segments in {camera_dir}")
+    own = segment_files(live_dir)
+    audio_zero, rate = _audio_start(own[0]) if own else (None, None)
+    first = start_time(segments[0], "v")
+    if audio_zero is None or first is None:
+        raise JoinError(f"cannot place the camera of {camera_dir.name} on the recording's clock")
+    # the recorder's own output starts with its AAC encoder's priming frame (1024 samples before the first):
+    # its picture and sound come after it, and so must this camera's
+    audio_zero -= AAC_PRIMING / (rate or 48000)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.stem}.tmp-{os.getpid()}{output.suffix}")
+    args = [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-itsoffset", f"{first - audio_zero:.6f}", "-f", "mpegts", "-i", "pipe:0", "-i", str(sound),
+            "-map", "0:v:0", "-map", "1:a:0?", "-c", "copy"]
+    if duration:
+        args += ["-t", f"{duration + 0.02:.3f}"]
+    if comment:
+        args += ["-metadata", f"comment={comment}"]
+    args += ["-movflags", "+faststart", "-f", "mp4", str(tmp)]
+    return _remux(args, segments, tmp, output)

@@ -94,6 +94,18 @@ class MicInput:
 
 
 @dataclass(frozen=True)
+class Camera:
+    """One camera of a recording with several (capture/cameras.py): the name people see, its source, the
+    catalog role of its original ("original" for the first, which carries the sound in the recorder's own
+    output; "video2", "video3", ... for the others) and how much its picture lags the sound."""
+
+    name: str
+    source: MediaInput
+    role: str
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
 class CapturePlan:
     """Where audio and video come from. `shared` = audio and video are streams of the same media input,
     so ffmpeg keeps them in sync by their own timestamps; otherwise audio is pumped into the recorder and
@@ -104,11 +116,49 @@ class CapturePlan:
     channels: int
     shared: bool
     has_video: bool
+    cameras: tuple[Camera, ...] = ()   # several cameras: all of them, the first being `video`; else empty
+
+    @property
+    def extra_cameras(self) -> tuple[Camera, ...]:
+        """The cameras recorded beside the recorder's own (capture/cameras.py)."""
+        return self.cameras[1:]
 
     def describe(self) -> str:
         if self.shared or self.video is None:
-            return self.audio.describe()
-        return f"{self.audio.describe()} + {self.video.describe()}"
+            first = self.audio.describe()
+        else:
+            first = f"{self.audio.describe()} + {self.video.describe()}"
+        return " + ".join([first, *(c.source.describe() for c in self.extra_cameras)])
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """A camera as the request names it (`xunlu record --video ... --video ...`, a room's `cameras`)."""
+
+    name: str
+    video: str
+    transport: Optional[str] = None
+    delay: Optional[float] = None
+
+
+def with_cameras(found: CapturePlan, specs: tuple[CameraSpec, ...], realtime: bool = True,
+                 transport: Optional[str] = None, delay: float = 0.0) -> CapturePlan:
+    """The plan with several cameras: `specs[0]` is the plan's own video source; the others are resolved
+    here (a camera, URL, file or lavfi source; its sound is not used). One spec or none: the plan as it is."""
+    from capture.rtsp import check_transport
+
+    if len(specs) < 2:
+        return found
+    if not found.has_video or found.video is None:
+        raise SourceError("several cameras need the first to be a video source")
+    cameras = [Camera(specs[0].name, found.video, "original", specs[0].delay if specs[0].delay is not None else delay)]
+    for i, spec in enumerate(specs[1:], 2):
+        source = video_input(spec.video.strip(), realtime)
+        chosen = check_transport(spec.transport) or transport
+        if source.rtsp and chosen:
+            source = replace(source, transport=chosen)
+        cameras.append(Camera(spec.name, source, f"video{i}", spec.delay if spec.delay is not None else delay))
+    return replace(found, cameras=tuple(cameras))
 
 
 def is_url(spec: str) -> bool:

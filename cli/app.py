@@ -7,7 +7,7 @@ import os
 
 import typer
 
-from cli import anchor, demo, record, search, serve, sessions, supervision, transcribe, users
+from cli import anchor, demo, jobs, push, record, search, serve, sessions, supervision, transcribe, users
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="讯录 xunlu: interrogation-room recording and searchable transcripts.")
@@ -27,9 +27,12 @@ app.command("anchor")(anchor.anchor_cmd)
 app.command("record")(record.record_cmd)
 app.command("devices")(record.devices_cmd)
 app.command("recover")(record.recover_cmd)
+app.command("push")(push.push_cmd)
 app.command("search")(search.search_cmd)
 app.command("reindex")(search.reindex_cmd)
 app.command("serve")(serve.serve_cmd)
+app.command("worker")(jobs.worker_cmd)
+app.command("jobs")(jobs.jobs_cmd)
 app.add_typer(users.users_app, name="users")
 app.command("warnings")(supervision.warnings_cmd)
 app.command("sign")(supervision.sign_cmd)

@@ -16,6 +16,9 @@ from core.errors import OptionError, XunluError
 log = logging.getLogger("xunlu.cli")
 
 HomeOpt = typer.Option(None, "--home", help="Home folder (default $XUNLU_HOME or ~/.local/share/xunlu).")
+BrokerOpt = typer.Option(None, "--broker", metavar="URL",
+                         help="Redis URL of the job queue (default $XUNLU_BROKER_URL, else [jobs] broker in "
+                              "config.toml). With one, jobs run on `xunlu worker` processes; without, here.")
 
 
 def fail(message: str, code: int = 2) -> None:

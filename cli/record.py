@@ -100,9 +100,18 @@ def record_cmd(
                                         help="Microphone (name or index; 'A+B' = two, one per speaker), a file "
                                              "played live, or a URL. Default: the video source, else the "
                                              "default microphone."),
-    video: Optional[str] = typer.Option(None, "--video", "-v",
-                                        help="Camera (/dev/video0), URL (rtsp://, udp://, http://), file, or "
-                                             "lavfi:testsrc2."),
+    video: Optional[list[str]] = typer.Option(None, "--video", "-v", metavar="SOURCE",
+                                              help="Camera (/dev/video0), URL (rtsp://, udp://, http://), file, "
+                                                   "or lavfi:testsrc2. Repeat for several cameras: each is kept "
+                                                   "as its own original, plus a picture-in-picture copy."),
+    camera_names: Optional[str] = typer.Option(None, "--camera-names", metavar="A,B",
+                                               help="Names of the cameras, in the order of --video (default "
+                                                    "camera1, camera2, ...)."),
+    pip: Optional[str] = typer.Option(None, "--pip", metavar="main=A,inset=B,position=top-right,size=0.3",
+                                      help="The picture-in-picture copy of several cameras: which is the main "
+                                           "picture, which the inset, its corner and width (a fraction of the "
+                                           "main picture's). Default: the room's, else the first camera with "
+                                           "the second top right at 0.3."),
     duration: Optional[float] = typer.Option(None, "--duration", "-t", help="Stop after this many seconds."),
     case: Optional[str] = typer.Option(None, "--case", help="Case id (案件编号)."),
     room: Optional[str] = typer.Option(None, "--room", help="Interview room (讯问地点)."),
@@ -143,16 +152,24 @@ def record_cmd(
             raise OptionError("live transcription needs a language (zh, en, ...), not auto")
         if duration is not None and duration <= 0:
             raise OptionError("--duration must be more than 0 seconds")
-        req = RecordRequest(audio=audio, video=video, duration=duration, case_id=case, room=room,
+        cameras, layout = _cameras(video or [], camera_names, pip)
+        req = RecordRequest(audio=audio, video=video[0] if video else None, duration=duration, case_id=case,
+                            room=room, cameras=cameras, pip=layout,
                             officers=split_names(officers), suspect=suspect, speakers=split_names(speakers), language=lang,
                             clock=clock, realtime=not fast, video_delay=video_delay,
                             vocabulary=vocabulary.parse(hotwords), rtsp_transport=rtsp_transport)
-        from capture.sources import plan
+        from capture.sources import plan, with_cameras
+        from service import multicam
         from service.live import check_video_delay, room_transport
 
         # bad sources fail before the model loads
-        check_video_delay(req.video_delay, plan(req.audio, req.video, req.speakers, req.realtime,
-                                                room_transport(home_dir(home), req)))
+        checked = multicam.resolve(home_dir(home), req)
+        transport = room_transport(home_dir(home), checked)
+        found = with_cameras(plan(checked.audio, checked.video, checked.speakers, checked.realtime, transport),
+                             tuple(checked.cameras), checked.realtime, transport, checked.video_delay)
+        if found.cameras:
+            multicam.check(found, checked.pip)
+        check_video_delay(checked.video_delay, found)
         archive = archive_for(home)
         transcriber = load_transcriber(model or cfg.model, home_dir(home), cfg.device, cfg.compute_type)
         actor = system_actor()
@@ -179,6 +196,31 @@ def record_cmd(
         if session.status != "complete":
             fail(f"session {session.id} {session.status}: {session.error or 'see xunlu session ' + session.id}")
         typer.echo(session.id)
+
+
+def _cameras(videos: list[str], names: Optional[str], pip: Optional[str]):
+    """(camera specs, layout) of several --video; ((), None) for one or none (OptionError: bad names or
+    layout)."""
+    from capture.sources import CameraSpec
+    from core.cameras import check_name, parse_pip
+    from core.errors import OptionError
+
+    try:
+        layout = parse_pip(pip)
+        given = [check_name(n) for n in split_names(names)] if names else []
+    except ValueError as exc:
+        raise OptionError(str(exc), code="bad_pip") from None
+    if len(videos) < 2:
+        if layout is not None or len(given) > 1:
+            raise OptionError("--pip and --camera-names need several --video", code="bad_pip")
+        return (), None
+    if given and len(given) != len(videos):
+        raise OptionError(f"--camera-names names {len(given)} camera(s) for {len(videos)} --video",
+                          code="bad_pip")
+    names_ = given or [f"camera{i}" for i in range(1, len(videos) + 1)]
+    if len(set(names_)) != len(names_):
+        raise OptionError("--camera-names has the same name twice", code="bad_pip")
+    return tuple(CameraSpec(n, v) for n, v in zip(names_, videos)), layout
 
 
 def _stop(live):

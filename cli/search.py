@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from archive.store import system_actor
-from cli.common import HomeOpt, fail, handled
+from cli.common import BrokerOpt, HomeOpt, fail, handled
 from cli.sessions import archive_for
 from core.config import home_dir
 from core.transcript import timestamp
@@ -83,13 +83,23 @@ def _media_path(archive, sid: str) -> Optional[str]:
 
 def reindex_cmd(sessions: Optional[list[str]] = typer.Argument(None, help="Sessions (default: all)."),
                 procs: int = typer.Option(2, "--procs", min=1, help="Worker processes for a full rebuild."),
+                broker: Optional[str] = BrokerOpt,
                 home: Optional[str] = HomeOpt) -> None:
     """Rebuild the search index from the archive alone (the latest transcript of each session)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from cli.jobs import follow, outcome, queue_of
     from service.indexing import rebuild
 
     with handled("interrupted; the previous index is still in use"):
+        jobs = queue_of(broker, home)
+        if jobs is not None:   # on a worker; this follows it
+            from service.queued import queue_reindex
+
+            done = follow(jobs, queue_reindex(jobs, sessions or [], system_actor(), procs), "重建索引 reindex")
+            outcome(done)
+            typer.echo(f"indexed {done.result.get('segments')} segment(s) of {done.result.get('sessions')} session(s)")
+            return
         archive = archive_for(home)
         total = len([s for s in (sessions or [x.id for x in archive.list()])])
         with Progress(TextColumn("重建索引 reindex"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -10,9 +10,11 @@ from typing import Optional
 import typer
 
 from accounts.setup import bind_warning
-from cli.common import HomeOpt, fail, handled
+from cli.common import BrokerOpt, HomeOpt, fail, handled
 from cli.users import first_run_admin
 from core.config import home_dir
+from core.urls import redact
+from service.job_queue import broker_url
 
 log = logging.getLogger("xunlu.serve")
 
@@ -46,6 +48,7 @@ def serve_cmd(
                                            "lags the microphone."),
     ssl_certfile: Optional[Path] = typer.Option(None, "--ssl-certfile", help="TLS certificate (PEM): serve HTTPS."),
     ssl_keyfile: Optional[Path] = typer.Option(None, "--ssl-keyfile", help="TLS private key (PEM)."),
+    broker: Optional[str] = BrokerOpt,
     home: Optional[str] = HomeOpt,
 ) -> None:
     """Serve the officer console, supervisor search and player, and the HTTP API (docs at /docs)."""
@@ -60,14 +63,17 @@ def serve_cmd(
             if tls_file is not None and not tls_file.is_file():
                 fail(f"no such file: {tls_file}")
         _check_port(host, port)
-        options = ServeOptions(host, port, audio, video, language, max_upload_gb, video_delay)
+        queue = broker_url(broker, home_dir(home))
+        options = ServeOptions(host, port, audio, video, language, max_upload_gb, video_delay, broker=queue)
         application = build(home_dir(home), options)
         _first_run(home_dir(home), host, tls=ssl_certfile is not None)
         shown = f"[{host}]" if ":" in host else host
         scheme = "https" if ssl_certfile else "http"
         base = f"{scheme}://{shown}:{port}"
         typer.echo(f"讯录 xunlu: console {base}/console.html  search {base}/search.html  API {base}/docs", err=True)
-        summary = _daily_summary(home_dir(home))
+        if queue:
+            typer.echo(f"讯录 xunlu: imports run on workers of the job queue {redact(queue)} (xunlu worker)", err=True)
+        summary = _daily_summary(home_dir(home), application.state.jobs if queue else None)
         try:
             uvicorn.run(application, host=host, port=port, log_level="warning", ws_max_size=1 << 16,
                         proxy_headers=False,  # the app trusts only [auth] trusted_proxies
@@ -78,8 +84,13 @@ def serve_cmd(
                 summary.stop()
 
 
-def _daily_summary(home: Path):
-    """The supervision summary of the day before, written once a day while the server runs (supervise/)."""
+def _daily_summary(home: Path, jobs=None):
+    """The supervision summary of the day before, written once a day while the server runs (supervise/); with
+    a job queue, by a worker (service.warnings.QueuedDailySummary)."""
+    if jobs is not None:
+        from service.warnings import QueuedDailySummary
+
+        return QueuedDailySummary(home, jobs).start()
     from supervise.summary import DailySummary
 
     return DailySummary(home).start()

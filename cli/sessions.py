@@ -1,6 +1,7 @@
 """Archive commands of the `xunlu` CLI: import, sessions, transcript, export, verify."""
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Optional
@@ -10,8 +11,10 @@ import typer
 from archive.store import Archive, open_archive, system_actor
 from asr import vocabulary
 from asr.types import FORMATS
-from cli.common import HomeOpt, check_output, fail, handled, split_names, write_output
+from cli.common import BrokerOpt, HomeOpt, check_output, fail, handled, split_names, write_output
+from cli.jobs import queue_of
 from core.config import home_dir, load_config, read
+from core.errors import OptionError
 
 transcript_app = typer.Typer(no_args_is_help=True, help="Read, compare and correct transcript versions.")
 
@@ -49,12 +52,14 @@ def import_cmd(
     language: Optional[str] = typer.Option(None, "--language", "-l"),
     model: Optional[str] = typer.Option(None, "--model", "-m"),
     as_json: bool = typer.Option(False, "--json", help="Print the session record as JSON."),
+    broker: Optional[str] = BrokerOpt,
+    no_wait: bool = typer.Option(False, "--no-wait", help="With a job queue: print the job id and return at once."),
     home: Optional[str] = HomeOpt,
 ) -> None:
     """Import a recording: keep the original byte for byte, hash it, make it playable, transcribe it."""
     from asr.pipeline import load_transcriber
     from cli.progress import SegmentProgress
-    from service.importing import ImportRequest, check_input, import_recording
+    from service.importing import ImportRequest, check_fields, check_input, import_recording
 
     with handled("interrupted; the session is marked failed"):
         cfg = load_config(home_dir(home))
@@ -62,6 +67,15 @@ def import_cmd(
                             speakers=split_names(speakers), started_at=started_at, unit=unit, check_in=check_in,
                             vocabulary=vocabulary.parse(hotwords))
         check_input(req, read(home_dir(home)).limits)  # before the archive is opened
+        jobs = queue_of(broker, home)
+        if jobs is not None:
+            if model:
+                raise OptionError("--model with a job queue: the worker's model transcribes (xunlu worker --model)")
+            from asr.engine import check_language
+
+            check_language(language)
+            _queued_import(jobs, home_dir(home), check_fields(req), language, as_json, no_wait)
+            return
         archive = archive_for(home)
         with SegmentProgress(label=input.name) as progress:
             session = import_recording(
@@ -70,6 +84,24 @@ def import_cmd(
                 language, system_actor(), say, progress,
                 warn=_warn)
         typer.echo(json.dumps(session.to_dict(), ensure_ascii=False) if as_json else session.id)
+
+
+def _queued_import(jobs, home: Path, req, language: Optional[str], as_json: bool, no_wait: bool) -> None:
+    """`xunlu import --broker`: the file is copied under the home, a worker imports it; progress followed."""
+    from cli.jobs import follow, outcome
+    from service.queued import queue_import
+
+    job = queue_import(home, jobs, req, language, system_actor())
+    if no_wait:
+        typer.echo(job.job)
+        return
+    done = follow(jobs, job, req.input.name)
+    outcome(done)
+    if as_json:
+        with contextlib.closing(open_archive(home)) as archive:
+            typer.echo(json.dumps(archive.get(done.session).to_dict(), ensure_ascii=False))
+    else:
+        typer.echo(done.session)
 
 
 def retranscribe(sid: str, home: Path, model: str, language: Optional[str], batch_size: int,

@@ -46,6 +46,9 @@ def warnings_cmd(
     no_refresh: bool = typer.Option(False, "--no-refresh", help="List the stored warnings without re-checking."),
     rules: Optional[Path] = typer.Option(None, "--rules", help="Rules file (default <home>/rules.toml)."),
     limit: int = typer.Option(1000, "--limit", min=1),
+    broker: Optional[str] = typer.Option(None, "--broker", metavar="URL",
+                                         help="With --daily: the job queue (default $XUNLU_BROKER_URL); a worker "
+                                              "writes the summary (with the home's rules.toml)."),
     home: Optional[str] = HomeOpt,
 ) -> None:
     """Supervision warnings (监督预警): check every session against the rules and list what is open, red
@@ -61,6 +64,12 @@ def warnings_cmd(
         root = home_dir(home)
         config = load_rules(root, rules)
         if daily:
+            from cli.jobs import queue_of
+
+            jobs = queue_of(broker, home)
+            if jobs is not None:
+                _queued_daily(jobs, force)
+                return
             from supervise.summary import run_due
 
             result = run_due(root, config=config, force=force)
@@ -130,3 +139,20 @@ def session_set_cmd(session: str = typer.Argument(...),
         record = set_fields(archive_for(home), session, _who(by), unit, check_in, night_reason)
         typer.echo(json.dumps({k: getattr(record, k) for k in ("id", "unit", "check_in_at", "night_reason")},
                               ensure_ascii=False))
+
+
+def _queued_daily(jobs, force: bool) -> None:
+    """`xunlu warnings --daily --broker`: a worker writes the summary; its path (or why not) here."""
+    from archive.store import system_actor
+    from cli.jobs import follow, outcome
+    from service.queued import queue_warnings
+
+    done = follow(jobs, queue_warnings(jobs, system_actor(), force), "监督预警日报 daily summary")
+    outcome(done)
+    if not done.result.get("written"):
+        typer.echo("xunlu: the daily summary is not due yet or was already written today", err=True)
+        return
+    typer.echo(done.result["written"])
+    if done.result.get("hook_exit") not in (None, 0):
+        fail(f"the summary hook failed (exit {done.result['hook_exit']}); the summary is at "
+             f"{done.result['written']}", 1)

@@ -7,7 +7,9 @@ from typing import Optional
 import typer
 
 from asr import vocabulary
+from cli import common
 from cli.common import HomeOpt, check_output, format_from_suffix, handled, is_session_id, split_names, write_output
+from cli.jobs import queue_of
 from core.config import home_dir, load_config
 from core.errors import OptionError
 
@@ -33,6 +35,7 @@ def transcribe(
     reproduce: Optional[int] = typer.Option(None, "--reproduce", min=1, metavar="N",
                                             help="SESSION only: run version N again with the settings it "
                                                  "recorded; exit 0 when the text matches, 1 with the differences."),
+    broker: Optional[str] = common.BrokerOpt,
     home: Optional[str] = HomeOpt,
 ) -> None:
     """Transcribe a recording to a timestamped transcript (JSON, SRT, WebVTT or text)."""
@@ -49,6 +52,13 @@ def transcribe(
             if not session:
                 raise OptionError("--reproduce N needs a session id: it runs a saved transcript version again")
             raise typer.Exit(_reproduce(str(input), reproduce, home_dir(home)))
+        jobs = queue_of(broker, home) if session else None
+        if jobs is not None:   # a SESSION on the job queue: a worker transcribes, this prints the new version
+            transcript = _queued(jobs, str(input), home_dir(home), model, language or cfg.language, batch_size,
+                                 beam_size, vocabulary.parse(hotwords))
+            warn_unintelligible(transcript)
+            write_output(render_any(transcript, chosen), output)
+            return
         if session:
             from cli.sessions import retranscribe
 
@@ -73,6 +83,25 @@ def transcribe(
         warn_unintelligible(transcript, infos[0].coverage.regions if infos else None)
         write_output(render_any(transcript, chosen, question_speakers=job.speakers[:1] or ("officer",)),
                      output)
+
+
+def _queued(jobs, sid: str, home: Path, model: Optional[str], language: Optional[str], batch_size: int,
+            beam_size: Optional[int], hotwords: tuple[str, ...]):
+    """`xunlu transcribe SESSION --broker`: queued for a worker (its own model unless --model names one)."""
+    import contextlib
+
+    from archive.store import open_archive, system_actor
+    from archive.transcripts import read_version
+    from cli.jobs import follow, outcome
+    from service.queued import queue_transcribe
+
+    job = queue_transcribe(jobs, sid, system_actor(), model, language, batch_size, beam_size, hotwords)
+    done = follow(jobs, job, sid)
+    outcome(done)
+    version = int(done.result["version"])
+    typer.echo(f"{sid}: added transcript v{version} ({done.result.get('model')})", err=True)
+    with contextlib.closing(open_archive(home)) as archive:
+        return read_version(archive, sid, version)
 
 
 def warn_unintelligible(transcript, regions: Optional[int] = None) -> None:

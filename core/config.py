@@ -6,6 +6,8 @@
     [limits]  max_import_hours = 24, max_decoded_gb = 4 (what one import may decode to)
     [rooms."讯问室1"]  audio = "pulse", video = "/dev/video0", speakers = ["officer", "suspect"],
               rtsp_transport = "auto"  (a network camera: auto, tcp, udp or udp_multicast; capture/rtsp.py)
+              or several cameras: cameras = [{ name = "全景", video = "rtsp://..." }, ...], pip = { ... }
+              (core/cameras.py)
     [centre]  timezone = "Asia/Shanghai"  (the centre's clock: every rule and every time a page shows)
 
 `read(home)` parses the file once and gives each section typed: `Config` for ASR, `Room` for each room, the
@@ -25,6 +27,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from core.cameras import PipLayout, RoomCamera, pip_layout
+from core.cameras import cameras as parse_cameras
 from core.errors import XunluError
 
 CONFIG_FILE = "config.toml"
@@ -70,9 +74,14 @@ class Room:
     speakers: Optional[str] = None     # comma-separated channel names
     rtsp_transport: Optional[str] = None   # how to ask its network camera for RTP: auto (None), tcp, udp,
                                            # udp_multicast
+    cameras: tuple[RoomCamera, ...] = ()   # several cameras (core/cameras.py); then `video` is not given
+    pip: Optional[PipLayout] = None        # their picture-in-picture layout (None: the defaults)
 
     def devices(self) -> dict[str, str]:
-        return {k: v for k, v in (("audio", self.audio), ("video", self.video), ("speakers", self.speakers),
+        """The room's sources for a one-key start; with several cameras, `video` is the first (the others
+        join it: service/multicam.py)."""
+        video = self.video or (self.cameras[0].video if self.cameras else None)
+        return {k: v for k, v in (("audio", self.audio), ("video", video), ("speakers", self.speakers),
                                   ("rtsp_transport", self.rtsp_transport)) if v}
 
 
@@ -157,6 +166,21 @@ def zone(home: Path):
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(read(home).timezone)
+
+
+def on_clock(iso: Optional[str], zone: Any) -> Optional[str]:
+    """The same moment as ISO 8601 on the clock of `zone` (a tzinfo, e.g. `zone(home)`):
+    "2026-11-21T00:32:00+00:00" -> "2026-11-21T08:32:00+08:00" in Asia/Shanghai. A time without an offset
+    (already the centre's: it was read on it when typed), a text that is not a time, or no zone: unchanged."""
+    if not iso or zone is None:
+        return iso
+    from datetime import datetime
+
+    try:
+        when = datetime.fromisoformat(iso.strip())
+    except ValueError:
+        return iso
+    return iso if when.tzinfo is None else when.astimezone(zone).isoformat(timespec="seconds")
 
 
 def home_dir(home: Optional[str] = None) -> Path:
@@ -256,8 +280,12 @@ def _rooms(path: Path, table: Any) -> dict[str, Room]:
             continue
         try:
             transport = rtsp_transport(spec.get("rtsp_transport"))
+            several = parse_cameras(spec.get("cameras"), rtsp_transport)
+            layout = pip_layout(spec["pip"]) if "pip" in spec else None
+            if several and spec.get("video"):
+                raise ValueError("give either video (one camera) or cameras (several), not both")
         except ValueError as exc:
             raise ConfigError(f"{path}: rooms.{name}: {exc}") from None
         rooms[str(name)] = Room(text(spec.get("audio")), text(spec.get("video")), text(spec.get("speakers")),
-                                transport)
+                                transport, several, layout)
     return rooms

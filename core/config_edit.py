@@ -90,6 +90,13 @@ def _without(text: str, section: str) -> str:
     return "".join(kept).rstrip("\n")
 
 
+def _inline(table: Mapping[str, object]) -> str:
+    """A TOML inline table of strings and numbers (a room camera, a picture-in-picture layout)."""
+    def value(v: object) -> str:
+        return quote(v) if isinstance(v, str) else repr(float(v)) if isinstance(v, float) else str(v)
+    return "{ " + ", ".join(f"{k} = {value(v)}" for k, v in table.items()) + " }"
+
+
 def _room_tables(rooms: Mapping[str, Room]) -> str:
     blocks = []
     for name, room in rooms.items():
@@ -103,6 +110,10 @@ def _room_tables(rooms: Mapping[str, Room]) -> str:
             lines.append("speakers = [" + ", ".join(quote(s) for s in names) + "]")
         if room.rtsp_transport:
             lines.append(f"rtsp_transport = {quote(room.rtsp_transport)}")
+        if room.cameras:
+            lines.append("cameras = [" + ", ".join(_inline(c.to_toml()) for c in room.cameras) + "]")
+        if room.pip is not None:
+            lines.append(f"pip = {_inline(room.pip.to_toml())}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -136,7 +147,7 @@ def _read_back(tmp: Path, home: Path) -> Settings:
 def set_rooms(home: Path, rooms: Mapping[str, Room]) -> Settings:
     """Replace every [rooms."NAME"] table with these rooms (in this order)."""
     wanted = {clean_room_name(n): Room(clean_device(r.audio), clean_device(r.video), clean_device(r.speakers),
-                                       clean_transport(r.rtsp_transport))
+                                       clean_transport(r.rtsp_transport), r.cameras, r.pip)
               for n, r in rooms.items()}
     settings = _write(home, "rooms", _room_tables(wanted))
     if settings.rooms != wanted:

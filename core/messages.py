@@ -98,6 +98,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not_recording": ("这次讯问没有在录制中。", "This interview is not being recorded."),
     "recording_elsewhere": ("这次讯问正由另一个程序录制，请在那里停止。",
                             "This interview is being recorded by another program; stop it there."),
+    "room_busy": ("这个讯问室正在录制另一次讯问，请先停止它或选择其他讯问室。",
+                  "This room is already recording another interview; stop it first or choose another room."),
+    # -- a session pushed from a room recorder to the centre (xunlu push) ------------------------------------
+    "push_refused": ("中心拒绝接收这次讯问录像。", "The centre refuses this recording."),
+    "push_bad_list": ("送来的文件清单与这次讯问的记录不符，未接收任何内容。",
+                      "The list of files does not match the session's record; nothing was received."),
+    "push_not_complete": ("只有已完成的讯问才能上传到中心。", "Only a finished session can be sent to the centre."),
+    "push_unknown": ("没有这次上传（可能已经完成）。", "No such upload (it may be finished already)."),
+    "push_offset": ("中心收到的位置与此不同，请从中心已收到的位置继续。",
+                    "The centre has received a different amount; go on from where it has got to."),
+    "push_unreachable": ("无法连接中心服务器，请稍后重新上传（会从中断处继续）。",
+                         "The centre cannot be reached; send it again later (it goes on where it stopped)."),
+    "push_committed": ("这次上传已经完成。", "This upload is finished already."),
+    "push_too_long": ("送来的内容比清单所列的文件更长。", "More bytes were sent than the file's listed size."),
+    "push_incomplete": ("还有文件没有传完，未接收。", "A file has not fully arrived; nothing was added."),
+    "push_hash_mismatch": ("文件的校验值与清单不符，未接收。",
+                           "A file's checksum differs from the list; nothing was added."),
+    "push_bad_file": ("送来的笔录文件无法原样保存，未接收。",
+                      "A transcript file cannot be kept exactly as sent; nothing was added."),
     "marker_needs_time": ("请给出标记的时间：这次讯问不在录制中。",
                           "Give the time of the marker: the interview is not being recorded."),
     "name_too_long": ("名字太长。", "A name is too long."),
@@ -121,8 +140,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "upload_empty": ("上传的文件是空的。", "The upload is empty."),
     "upload_truncated": ("上传中断，请重新上传。", "The upload was cut off; upload it again."),
     "upload_multipart": ("上传方式不对，请刷新页面后重试。", "The file was sent the wrong way; reload the page."),
-    "unknown_job": ("没有这个导入任务（服务器重启后任务记录会清空）。",
-                    "No such import job (jobs are forgotten when the server restarts)."),
+    "unknown_job": ("没有这个导入任务（未配置任务队列时，服务器重启后任务记录会清空）。",
+                    "No such import job (without a job queue, jobs are forgotten when the server restarts)."),
+    "job_queue_unavailable": ("任务队列暂时无法连接，请稍后再试或联系系统管理员。",
+                              "The job queue cannot be reached; try again later or ask the administrator."),
+    "worker_lost": ("处理该任务的工作进程意外停止，重试后仍未完成，请联系系统管理员。",
+                    "The worker doing this job stopped, and it did not finish when tried again; ask the "
+                    "administrator."),
+    "worker_home": ("工作进程找不到上传的文件（与服务器不是同一个数据目录），请联系系统管理员。",
+                    "The worker cannot find the upload (it does not share the server's home folder); ask the "
+                    "administrator."),
     # -- supervision and settings --------------------------------------------------------------------------
     "supervision_refused": ("这个时间不成立，或没有需要确认的内容。", "That time cannot be right, or nothing waits."),
     "rules_error": ("监督规则文件有误，请联系系统管理员。", "The rules file is wrong; ask the administrator."),
@@ -141,6 +168,69 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bad_field": ("“{field}”填写有误：{value}。", "“{name}” cannot be used: {value}."),
     "pdf_unavailable": ("本服务器无法生成 PDF：请用打印预览页面打印或另存为 PDF。",
                         "This server cannot make PDFs: print the print view, or save it as PDF from the browser."),
+    # -- supervision warnings' reasons (supervise/reasons.py; the rules store the Chinese text) ---------------
+    "warn_rights_late": ("权利义务告知在 {at} 才宣读，应在开始后 {minutes} 分钟内",
+                         "The rights notice was read only at {at}; it is due within {minutes} min of the start"),
+    "warn_rights_incomplete": ("权利义务告知不全：只识别到 {found} 项（{said}），至少应有 {need} 项；请从 {at} 起核对",
+                               "Rights notice incomplete: only {found} part(s) recognised ({said}), at least {need} "
+                               "needed; check from {at}"),
+    "warn_rights_not_yet": ("已讯问 {elapsed}，尚未宣读权利义务告知（应在开始后 {minutes} 分钟内）",
+                            "Questioned for {elapsed} and the rights notice not read yet (due within {minutes} min "
+                            "of the start)"),
+    "warn_rights_missing": ("未发现权利义务告知（应在开始后 {minutes} 分钟内宣读）",
+                            "No rights notice found (due within {minutes} min of the start)"),
+    "warn_not_understood": ("权利义务告知后被讯问人表示没有听清/不明白（{at}），之后未见重新告知并确认",
+                            "After the rights notice the person said they did not hear or understand it ({at}); it "
+                            "was not read again and confirmed"),
+    "warn_no_answer": ("权利义务告知（{at} 起）后 {seconds} 秒内未见被讯问人表示听清楚、明白",
+                       "Within {seconds} s of the rights notice (from {at}) the person did not say they heard and "
+                       "understood it"),
+    "warn_too_few_officers": ("只登记了 {count} 名讯问人员（{names}），应至少 {min} 名：单人讯问",
+                              "Only {count} questioning officer(s) registered ({names}); at least {min} are needed: "
+                              "one officer questioning alone"),
+    "warn_officer_silent": ("讯问人「{name}」的声道（第 {channel} 声道）整场没有讲话：麦克风未开或该讯问人不在场",
+                            "Officer “{name}”'s channel (channel {channel}) was silent all session: the microphone "
+                            "was off or the officer was not there"),
+    "warn_continuous": ("连续讯问 {duration}，超过 {max} 小时上限",
+                        "Questioned continuously for {duration}, over the {max} h limit"),
+    "warn_continuous_since": ("连续讯问 {duration}（自 {first} 起，中间休息均少于 {rest} 分钟），超过 {max} 小时上限",
+                              "Questioned continuously for {duration} (since {first}, every break shorter than "
+                              "{rest} min), over the {max} h limit"),
+    "warn_night": ("夜间讯问（{start}-{end}）{duration}，未记录夜间讯问的理由",
+                   "Questioned at night ({start}-{end}) for {duration} with no reason recorded"),
+    "warn_detention": ("被讯问人 {check_in} 进入办案中心，至本次讯问结束已 {duration}，超过 {max} 小时",
+                       "The person entered the centre at {check_in}: {duration} by the end of this questioning, "
+                       "over {max} h"),
+    "warn_room_unknown": ("未登记讯问地点，无法确认是否为批准的讯问室",
+                          "No place of questioning registered: it cannot be checked against the approved rooms"),
+    "warn_room_not_approved": ("讯问地点「{room}」不在批准的讯问室名单中",
+                               "The place of questioning “{room}” is not on the list of approved rooms"),
+    "warn_signed_late": ("笔录在讯问结束 {duration} 后才确认签名，应在 {hours} 小时内",
+                         "The record was confirmed signed {duration} after the questioning ended; due within "
+                         "{hours} h"),
+    "warn_unsigned": ("讯问结束已 {duration}，笔录仍未确认签名（应在 {hours} 小时内）",
+                      "{duration} since the questioning ended and the record is not confirmed signed (due within "
+                      "{hours} h)"),
+    "warn_gap": ("{what}（录像 {at} 处）", "{what} (at {at} in the recording)"),
+    "warn_gap_detail": ("{what}（录像 {at} 处）：{detail}", "{what} (at {at} in the recording): {detail}"),
+    "warn_gap_discontinuity": ("录像在此处停止后又重新开始（播放列表中断标记）",
+                               "The recording stopped here and started again (a break mark in the playlist)"),
+    "warn_gap_missing": ("录像分段文件缺失", "A segment file of the recording is missing"),
+    "warn_gap_sequence": ("录像分段编号不连续，有分段被删除或未写入",
+                          "The recording's segment numbers jump: a segment was deleted or never written"),
+    "warn_gap_source_lost": ("录制中信号源中断（期间无画面或无声音），已自动重连",
+                             "The source was lost while recording (no picture or sound meanwhile) and reconnected"),
+    "warn_gap_file": ("录像文件缺失：{path}", "A recording file is missing: {path}"),
+    "warn_restart": ("与同一被讯问人的上一段录像 {previous} 相隔仅 {duration}：同一次讯问中停止录像后又重新开始",
+                     "Only {duration} after the same person's previous recording {previous}: the recording was "
+                     "stopped and started again within one questioning"),
+    "warn_transcript_past_media": ("转写文字到 {last} 为止，但录像只有 {duration_clock}：文字与录像不同步或录像被截短",
+                                   "The transcript runs to {last} but the recording is only {duration_clock} long: "
+                                   "text and recording are out of step, or the recording was cut short"),
+    "warn_no_transcript": ("有录像但没有转写文字", "There is a recording but no transcript"),
+    "warn_partial_transcript": ("转写只覆盖到 {covered}，录像长 {duration_clock}：其后的录像没有转写",
+                                "The transcript covers only up to {covered} of a {duration_clock} recording: the rest "
+                                "is not transcribed"),
 }
 
 

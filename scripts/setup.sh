@@ -31,6 +31,9 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
   || need+=(python3-gi gir1.2-gst-rtsp-server-1.0)
 dpkg -s gstreamer1.0-plugins-good >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-good)   # qtdemux, RTP payloaders
 dpkg -s gstreamer1.0-plugins-bad >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-bad)     # h264parse
+# the catalog on PostgreSQL (XUNLU_DATABASE_URL); the tests start their own throwaway server from it
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)   # the job queue (xunlu worker) and its tests
 if [ ${#need[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     say "missing system packages: ${need[*]}; this is not a Debian/Ubuntu system: install them with your package manager, then run this again"

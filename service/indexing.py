@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import logging
+from datetime import tzinfo
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from archive.store import Archive
 from archive.transcripts import read_version
 from archive.types import ArchiveError, Session
+from core.config import on_clock
+from core.config import zone as centre_zone
 from core.transcript import Segment
 from index.manager import IndexProblem, SearchIndex
 from index.search_index import SessionMeta
@@ -15,10 +18,14 @@ from index.search_index import SessionMeta
 log = logging.getLogger("xunlu.indexing")
 
 
-def meta_of(session: Session) -> SessionMeta:
+def meta_of(session: Session, zone: Optional[tzinfo] = None) -> SessionMeta:
+    """What the index keeps of a session; with the centre's `zone`, its start on the centre's clock, so that
+    the day a search's since/until names is the centre's day, whatever the offset the session was stored with
+    (00:32+00:00 is 08:32 the same day in Beijing; 18:00+00:00 is 02:00 the next day). A live session's own
+    index, made without the zone, is replaced when it finishes (index_session)."""
     return SessionMeta(id=session.id, case_id=session.case_id, room=session.room, officers=session.officers,
-                       started_at=session.started_at, version=session.latest.version if session.latest else 0,
-                       language=session.language)
+                       started_at=on_clock(session.started_at, zone),
+                       version=session.latest.version if session.latest else 0, language=session.language)
 
 
 def index_session(home: Path, archive: Archive, sid: str) -> None:
@@ -26,7 +33,8 @@ def index_session(home: Path, archive: Archive, sid: str) -> None:
     session = archive.get(sid)
     if not session.transcripts:
         return
-    SearchIndex(home).replace_session(meta_of(session), list(read_version(archive, sid).segments))
+    SearchIndex(home).replace_session(meta_of(session, centre_zone(home)),
+                                      list(read_version(archive, sid).segments))
 
 
 def _sessions(archive: Archive, ids: Optional[list[str]]) -> list[Session]:
@@ -35,9 +43,10 @@ def _sessions(archive: Archive, ids: Optional[list[str]]) -> list[Session]:
 
 
 def _load(archive: Archive, sessions: list[Session]) -> Iterator[tuple[SessionMeta, list[Segment]]]:
+    zone = centre_zone(archive.home)
     for s in sessions:
         try:
-            yield meta_of(s), list(read_version(archive, s.id).segments)
+            yield meta_of(s, zone), list(read_version(archive, s.id).segments)
         except ArchiveError as exc:
             log.warning("session %s not indexed: %s", s.id, exc)
 
@@ -65,7 +74,7 @@ def ensure_index(home: Path, archive: Archive, say: Callable[[str], None]) -> No
         index.check()  # opens this process's shared searcher, which the search then reuses
         return
     except IndexProblem as problem:
-        if index.current_dir() is None and not any(s.transcripts for s in archive.list()):
+        if index.never_built() and not any(s.transcripts for s in archive.list()):
             index.ensure()
             return
         say(f"{problem}; rebuilding it from the archive")
@@ -76,18 +85,17 @@ def stale_sessions(home: Path, archive: Archive) -> list[str]:
     """Sessions whose latest transcript version is not the one indexed: a crash (kill -9, power cut) came
     between saving a version and indexing it. None when there is no index yet (the next search builds it)."""
     try:
-        with SearchIndex(home).searcher() as s:
-            found = []
-            for session in archive.list():
-                if session.status == "failed" or not session.transcripts:
-                    continue
-                doc = s.document(session=session.id)
-                if doc is not None and doc.get("version") == session.latest.version:
-                    continue
-                if doc is None and not read_version(archive, session.id).segments:
-                    continue  # an empty transcript has nothing to index
-                found.append(session.id)
-            return found
+        sessions = [s for s in archive.list() if s.status != "failed" and s.transcripts]
+        indexed = SearchIndex(home).indexed_versions([s.id for s in sessions])
+        found = []
+        for session in sessions:
+            version = indexed.get(session.id)
+            if version == session.latest.version:
+                continue
+            if version is None and not read_version(archive, session.id).segments:
+                continue  # an empty transcript has nothing to index
+            found.append(session.id)
+        return found
     except (IndexProblem, ArchiveError) as exc:
         log.warning("could not compare the index with the archive: %s", exc)
         return []

@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -34,7 +34,7 @@ DURATION_SLACK_S = 0.5   # a recording this close to its planned duration ended 
 END_REASONS = ("stop", "duration", "source_ended", "recorder_stopped", "disk_full", "failed")
 
 # factory(language, channels, speakers, on_partial, on_final, hotwords=()) -> object with feed(), finish(),
-# processed
+# processed; or a service.live_asr.InWorker: the transcriber runs in a worker process of its own
 StreamFactory = Callable[..., Any]
 
 
@@ -54,6 +54,9 @@ class RecordRequest:
     video_delay: float = 0.0               # seconds a separate camera lags the microphone (calibration)
     vocabulary: tuple[str, ...] = ()       # words the recognition should expect (`--hotwords`)
     rtsp_transport: Optional[str] = None   # auto, tcp, udp, udp_multicast; None: the room's setting, else auto
+    cameras: tuple[Any, ...] = ()          # several cameras (capture.sources.CameraSpec), the first = `video`;
+                                           # none: one camera, or the room's (service/multicam.py)
+    pip: Optional[Any] = None              # their picture-in-picture layout (core.cameras.PipLayout)
 
 
 def default_stream(transcriber: Any) -> StreamFactory:
@@ -65,6 +68,15 @@ def default_stream(transcriber: Any) -> StreamFactory:
                                                           speakers=speakers, hotwords=tuple(hotwords)),
                                on_partial, on_final)
     return make
+
+
+def default_asr(transcriber: Any) -> Any:
+    """The live transcriber of a session: in a worker process loading the same model (the default), or in a
+    thread of this process when $XUNLU_LIVE_ASR=thread or the transcriber names no model to load."""
+    from service.live_asr import InWorker, mode
+
+    spec = InWorker.for_transcriber(transcriber) if mode() == "process" else None
+    return spec or default_stream(transcriber)
 
 
 _registry: dict[str, "LiveSession"] = {}
@@ -112,6 +124,7 @@ class LiveSession:
         self._alarm_event: Optional[dict] = None
         self.end_reason: Optional[str] = None       # why the recording ended (END_REASONS), once it has
         self._source_alarm: Optional[dict] = None    # a network source that is away now
+        self.asr_worker: Any = None                  # service.live_asr.WorkerRunner, when ASR runs in one
 
     # -- public ---------------------------------------------------------------------------------------
     def subscribe(self) -> "queue.Queue[dict]":
@@ -202,6 +215,10 @@ class LiveSession:
 
     def _on_final(self, segment: Any) -> None:
         finish.append_journal(self._journal, segment)
+        self._relay_final(segment)
+
+    def _relay_final(self, segment: Any) -> None:
+        """A final that is in the journal: to the live view, the live index and the subscribers."""
         data = segment.to_dict()
         with self._state_lock:
             self._finals.append(data)
@@ -276,17 +293,18 @@ class LiveSession:
             arch.audit("system:recorder", action, self.session_id, details)
 
     def _close_open_gaps(self, arch: Archive, end: float) -> int:
-        """A source still away when the recording ended: its gap runs to the end (by the wall clock: a camera
-        that carried the sound took the audio clock with it)."""
+        """A source still away when the recording ended: its gap runs to the end, the recording's `end` for a
+        separate camera (the sound went on), else by the wall clock (a camera that carried the sound, or a
+        sound source, took the audio clock with it)."""
         from service.source_gaps import gap_record
 
         rec, still = self.recorder, 0
-        end = max(end, rec.recording_time(rec.ended_at or time.time()))
+        by_wall = max(end, rec.recording_time(rec.ended_at or time.time()))
         for found in rec.source_gaps:
             if not found.back:
                 still += 1
                 arch.audit("system:recorder", "record.gap", self.session_id,
-                           gap_record(found.role, found.gap, found.start, end))
+                           gap_record(found.role, found.gap, found.start, end if found.role == "video" else by_wall))
         return still
 
     def _work(self) -> None:
@@ -309,9 +327,38 @@ class LiveSession:
                 self._lock_cm.__exit__(None, None, None)
             self._archive.close()
 
+    def _in_worker(self, spec: Any, words: tuple[str, ...]) -> None:
+        """The transcriber in a process of its own (service/live_asr.py), restarted if it dies: this thread
+        relays its finals from the journal and its partials, and tells it when the recording has ended."""
+        from service.live_asr import WorkerFailed, WorkerJob, WorkerRunner, stream_options
+
+        rec = self.recorder
+        job = WorkerJob(self.session_id, str(self.home), str(rec.tap_path), str(self._journal),
+                        str(self._paths.asr_state), self.plan.channels, self.req.language,
+                        tuple(self.req.speakers), tuple(words), FEED_S, spec)
+        runner = self.asr_worker = WorkerRunner(job, self._on_partial, self._relay_final, self._asr_restarted,
+                                                on_progress=lambda s: setattr(self, "_processed", s))
+        threading.Thread(target=lambda: rec.done.wait() and runner.end(), daemon=True,
+                         name=f"live-end-{self.session_id}").start()
+        try:
+            runner.run()
+        except (WorkerFailed, OSError) as exc:
+            log.error("%s: live transcription failed; recording continues, the rest is transcribed offline: %s",
+                      self.session_id, exc)
+            self.asr_error = str(exc)
+            while not rec.done.wait(0.5):   # the recording goes on; its close transcribes the rest offline
+                self._processed = rec.tap_frames / 16000
+        self._stream_options = stream_options(runner.options)
+        self._processed = max(self._processed, runner.processed)
+
+    def _asr_restarted(self, info: dict) -> None:
+        with contextlib.suppress(Exception), contextlib.closing(Archive(self.home)) as arch:
+            arch.audit("system:asr", "record.asr_restart", self.session_id, info)
+
     def _transcribe_live(self) -> None:
         from capture.tap import TAP_RATE, TapReader
         from index.live import LiveIndexer
+        from service.live_asr import InWorker
 
         rec = self.recorder
         rec.started.wait()
@@ -325,17 +372,25 @@ class LiveSession:
 
         self._indexer = LiveIndexer(self.home, meta_of(self._archive.get(self.session_id)))
         stream = None
+        in_worker = isinstance(self._stream_factory, InWorker)
         try:
             from service.vocabulary import for_session
 
             words = for_session(self.home, self.req.vocabulary, self.req.suspect, self.req.officers,
                                 self.req.room, self.req.case_id)
-            stream = self._stream_factory(self.req.language, self.plan.channels, tuple(self.req.speakers),
-                                          self._on_partial, self._on_final, hotwords=words)
-            self._stream_options = getattr(stream, "options", None)
+            if not in_worker:
+                stream = self._stream_factory(self.req.language, self.plan.channels, tuple(self.req.speakers),
+                                              self._on_partial, self._on_final, hotwords=words)
+                self._stream_options = getattr(stream, "options", None)
         except Exception as exc:  # no live transcript, but the recording goes on
             log.exception("%s: live transcription could not start; recording continues", self.session_id)
             self.asr_error = f"{type(exc).__name__}: {exc}"
+        if in_worker and self.asr_error is None:
+            try:
+                self._in_worker(self._stream_factory, words)
+            finally:
+                self._indexer.close()
+            return self._ended()
         tap = TapReader(rec.tap_path, self.plan.channels)
         warned = 0.0
         try:
@@ -374,6 +429,10 @@ class LiveSession:
             if stream is not None and hasattr(stream, "close"):
                 stream.close()
             self._indexer.close()
+        self._ended()
+
+    def _ended(self) -> None:
+        rec = self.recorder
         if rec.error and rec.tap_frames == 0:
             raise ArchiveError(rec.error)
         if rec.error:
@@ -392,6 +451,11 @@ class LiveSession:
             raise ArchiveError("nothing was recorded (stopped before the first audio arrived)")
         media = finish.close_media(arch, sid, self.actor, audio_s)
         duration = audio_s
+        if self.plan.cameras:   # the other cameras' originals and the picture-in-picture copy
+            from service import multicam
+
+            for problem in multicam.close(arch, sid, self.actor, duration):
+                log.warning("%s: %s", sid, problem)
         with self._state_lock:
             finals = list(self._finals)
         from asr.types import TranscribeOptions
@@ -460,6 +524,32 @@ def room_transport(home: Path, req: Any) -> Optional[str]:
         else None
 
 
+_start_lock = threading.Lock()
+
+
+def refuse_busy_room(archive: Archive, room: Optional[str]) -> None:
+    """A room records one session at a time: refused (409 room_busy) while a recording of that room is
+    going on, here or in another process on this archive (`xunlu record --room`). A recording whose process
+    died does not hold its room (recovery closes it)."""
+    from archive.types import Conflict
+
+    if not room:
+        return
+    with _registry_lock:
+        here = [sid for sid, live in _registry.items() if live.req.room == room and not live._finished.is_set()]
+    if not here:
+        for session in archive.list(status="recording"):
+            if session.room == room:
+                lock = finish._lock_if_dead(archive.paths(session.id))
+                if lock is None:
+                    here.append(session.id)
+                else:
+                    lock.close()
+    if here:
+        raise Conflict(f"room {room} is recording session {here[0]}: stop it first", code="room_busy",
+                       params={"session": here[0]})
+
+
 def start_live(home: Path, archive: Archive, req: RecordRequest, transcriber: Any, actor: str,
                stream: Optional[StreamFactory] = None) -> LiveSession:
     """Check the request, open the session (status "recording") and start; returns at once.
@@ -475,20 +565,36 @@ def start_live(home: Path, archive: Archive, req: RecordRequest, transcriber: An
     language = check_language(req.language)
     if language is None:
         raise OptionError("live transcription needs a language (zh, en, ...), not auto", code="live_needs_language")
-    plan = sources.plan(req.audio, req.video, tuple(req.speakers), req.realtime, room_transport(home, req))
+    from service import multicam
+
+    req = multicam.resolve(home, req)
+    transport = room_transport(home, req)
+    plan = sources.plan(req.audio, req.video, tuple(req.speakers), req.realtime, transport)
+    plan = sources.with_cameras(plan, tuple(req.cameras), req.realtime, transport, req.video_delay)
+    layout = multicam.check(plan, req.pip) if plan.cameras else None
+    if plan.cameras and plan.cameras[0].delay != req.video_delay:   # the first camera's own delay
+        req = replace(req, video_delay=plan.cameras[0].delay)
+    if plan.cameras and req.clock:   # several cameras: the time goes into the picture-in-picture copy only
+        req = replace(req, clock=False)
     check_video_delay(req.video_delay, plan)
-    factory = stream or default_stream(transcriber)
-    cm = archive.new_session(actor, status="recording", case_id=req.case_id, room=req.room,
-                             officers=tuple(req.officers), suspect=req.suspect, speakers=tuple(req.speakers),
-                             source_name=plan.describe()[:200], language=language,
-                             started_at=datetime.now().astimezone().isoformat(timespec="milliseconds"))
-    session = cm.__enter__()  # holds the session's lock until the session is closed (see LiveSession._work)
+    factory = stream or default_asr(transcriber)
+    with _start_lock:   # one recording a room: checked, and the new one visible, before the next start looks
+        refuse_busy_room(archive, req.room)
+        cm = archive.new_session(actor, status="recording", case_id=req.case_id, room=req.room,
+                                 officers=tuple(req.officers), suspect=req.suspect, speakers=tuple(req.speakers),
+                                 source_name=plan.describe()[:200], language=language,
+                                 started_at=datetime.now().astimezone().isoformat(timespec="milliseconds"))
+        session = cm.__enter__()  # holds the session's lock until the session is closed (see LiveSession._work)
     try:
         live = LiveSession(home, session.id, req, plan, transcriber, actor, factory, cm)
         archive.audit(actor, "record.start", session.id, {"source": plan.describe()[:200],
                                                           "channels": plan.channels, "video": plan.has_video,
                                                           "clock": req.clock, "duration": req.duration,
-                                                          "video_delay": req.video_delay})
+                                                          "video_delay": req.video_delay,
+                                                          **({"cameras": [c.name for c in plan.cameras]}
+                                                             if plan.cameras else {})})
+        if layout is not None:
+            multicam.start(live._paths, plan, layout)
         with _registry_lock:
             _registry[session.id] = live
         live._start()

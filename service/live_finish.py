@@ -179,6 +179,10 @@ def recover(home: Path, archive: Archive, transcriber: Any, actor: str,
                 media = close_media(archive, sid, actor)
                 path = paths.file(media.path)
                 duration = round(media_duration(path), 3)
+                from service import multicam
+
+                for problem in multicam.close(archive, sid, actor, duration):   # a room with several cameras
+                    say(f"session {sid}: {problem}")
                 journal = read_journal(paths.journal)
                 # the tap runs ahead of the segments: text of audio the crash kept out of the media goes
                 beyond = [s for s in journal if s.end > duration + 0.05]
@@ -220,5 +224,8 @@ def drop_working_files(paths: SessionPaths) -> None:
 
     for p in segment_files(paths.live):
         p.unlink(missing_ok=True)
-    for path in (paths.tap, paths.playlist):
+    for path in (paths.tap, paths.playlist, paths.asr_state):
         path.unlink(missing_ok=True)
+    from service import multicam
+
+    multicam.drop_working_files(paths)

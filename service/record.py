@@ -1,6 +1,7 @@
 """The 讯问笔录 of a session: its header from the session's metadata (第N次, 讯问人, 记录人, the person's
 identity, 讯问地点, 起止时间), the rights notice as the recording has it, and who confirmed it signed. Used by
-the DOCX export, the print view (`GET /api/sessions/{id}/record`) and the PDF printed from it.
+the DOCX export, the print view (`GET /api/sessions/{id}/record`) and the PDF printed from it. Its times are
+written on the centre's clock ([centre] timezone), whatever the offset a session was stored with.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from archive.store import Archive
 from archive.transcripts import read_version
 from archive.types import Session
 from asr.docx_record import RecordHeader, RightsRead, record_content
+from core.config import on_clock
+from core.config import zone as centre_zone
 from core.errors import XunluError
 from core.transcript import Transcript
 
@@ -98,8 +101,10 @@ def rights_as_read(archive: Archive, session: Session, transcript: Transcript) -
 
 
 def header_of(archive: Archive, session: Session, transcript: Optional[Transcript] = None) -> RecordHeader:
-    return RecordHeader(case_id=session.case_id, place=session.room, started_at=session.started_at,
-                        ended_at=ended_at(session), officers=session.officers, person=session.suspect,
+    zone = centre_zone(archive.home)
+    return RecordHeader(case_id=session.case_id, place=session.room,
+                        started_at=on_clock(session.started_at, zone),
+                        ended_at=on_clock(ended_at(session), zone), officers=session.officers, person=session.suspect,
                         session_id=session.id, recorder=session.recorder, number=number_of(archive, session),
                         unit=session.unit, gender=session.suspect_gender, birth=session.suspect_birth,
                         id_number=session.suspect_id, address=session.suspect_address,
@@ -156,9 +161,12 @@ def set_header(archive: Archive, sid: str, actor: str, values: dict[str, Optiona
 
 def content(archive: Archive, session: Session, transcript: Transcript) -> dict[str, Any]:
     """What the print view and the PDF show: the 笔录 of this transcript, and its signing."""
+    zone = centre_zone(archive.home)
+    signed = {k: on_clock(v, zone) if k in ("at", "recorded_at", "pending") else v
+              for k, v in signature(archive, session.id).to_dict().items()}
     return {"session": session.id, "version": transcript.version,
             **record_content(transcript, header_of(archive, session, transcript), questioners(session)),
-            "signature": signature(archive, session.id).to_dict()}
+            "signature": signed}
 
 
 def record(archive: Archive, sid: str, version: Optional[int], actor: str,

@@ -37,9 +37,12 @@ class RoomChange:
 
 def record(name: str, room: Room) -> dict[str, Any]:
     """A room as the admin pages and the audit trail see it: passwords masked."""
-    return {"name": name, "audio": redact(room.audio) if room.audio else None,
-            "video": redact(room.video) if room.video else None, "speakers": room.speakers,
-            "rtsp_transport": room.rtsp_transport}
+    shown = {"name": name, "audio": redact(room.audio) if room.audio else None,
+             "video": redact(room.video) if room.video else None, "speakers": room.speakers,
+             "rtsp_transport": room.rtsp_transport}
+    if room.cameras:   # several cameras (set in config.toml)
+        shown["cameras"] = [{"name": c.name, "video": redact(c.video)} for c in room.cameras]
+    return shown
 
 
 def rooms(home: Path) -> list[dict[str, Any]]:
@@ -73,7 +76,7 @@ def save(home: Path, defaults: Mapping[str, Any], change: RoomChange,
     room = Room(_check("audio", change.audio, found, current.audio),
                 _check("video", change.video, found, current.video),
                 clean_device(",".join(s.strip() for s in (change.speakers or "").replace("，", ",").split(",")
-                                      if s.strip())), transport)
+                                      if s.strip())), transport, current.cameras, current.pip)
     return set_room(home, change.name, room, rename=change.rename)
 
 

@@ -55,3 +55,50 @@ class Refresher:
 
         threading.Thread(target=run, name="xunlu-warnings-refresh", daemon=True).start()
         return True
+
+
+class QueuedDailySummary:
+    """The daily summary with a job queue (`xunlu serve --broker`): once it is due, a `warnings` job is queued
+    for a worker to write it, one job a day whichever server asks first (its id is `warnings-YYYY-MM-DD`)."""
+
+    def __init__(self, home: Path, jobs: Any, interval_s: float = 60.0):
+        self.home = Path(home)
+        self.jobs = jobs
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="xunlu-daily-summary-queue", daemon=True)
+
+    def tick(self, now: Any = None) -> Any:
+        """Queue today's job when the hour has come and the summary is not written; the job, else None."""
+        import os
+        from datetime import datetime
+
+        from service.job_queue import Task
+        from supervise.config import load_rules
+
+        config = load_rules(self.home)
+        now = (now or datetime.now().astimezone()).astimezone(config.zone())
+        if now.hour < config.summary.hour:
+            return None
+        day = now.date().isoformat()
+        folder = Path(config.summary.folder) if os.path.isabs(config.summary.folder) else self.home / config.summary.folder
+        if (folder / f"warnings-{day}.txt").exists():
+            return None
+        return self.jobs.submit(Task("warnings", {"force": False}, target=day), "system:serve",
+                                job_id=f"warnings-{day}", unique=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # the queue away for a moment: the next minute tries again
+                log.exception("could not queue the daily summary")
+            self._stop.wait(self.interval_s)
+
+    def start(self) -> "QueuedDailySummary":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

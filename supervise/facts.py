@@ -196,11 +196,12 @@ def _rows(archive: Archive, only: Optional[set[str]]):
     for row in conn.execute("SELECT session_id, path FROM media ORDER BY session_id, role"):
         media[row[0]].append(row[1])    # "original" sorts before "playable"
     latest = {row[0]: (row[1], row[2], row[3]) for row in conn.execute(
-        "SELECT session_id, MAX(version), path, sha256 FROM transcripts GROUP BY session_id")}
+        "SELECT t.session_id, t.version, t.path, t.sha256 FROM transcripts t JOIN (SELECT session_id, MAX(version)"
+        " AS v FROM transcripts GROUP BY session_id) m ON m.session_id = t.session_id AND m.v = t.version")}
     return sessions, media, latest
 
 
-def _earlier(sessions: list[sqlite3.Row]) -> dict[str, tuple[Visit, ...]]:
+def _earlier(sessions: list[Any]) -> dict[str, tuple[Visit, ...]]:
     """Each session's earlier sessions of the same person: same 被讯问人 and the same check-in (or none)."""
     people: dict[tuple[str, str], list[Visit]] = defaultdict(list)
     for row in sessions:
@@ -255,7 +256,7 @@ def session_facts(archive: Archive, sid: str) -> SessionFacts:
     raise NotFound(f"no session {sid} in {archive.home}")
 
 
-def _facts(archive: Archive, row: sqlite3.Row, media_paths: list[str], latest: Optional[tuple],
+def _facts(archive: Archive, row: Any, media_paths: list[str], latest: Optional[tuple],
            earlier: tuple[Visit, ...], cache: FactsCache, lost: tuple[MediaGap, ...] = ()) -> SessionFacts:
     sid = row["id"]
     folder = archive.sessions_dir / sid

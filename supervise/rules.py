@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Callable, Iterable, Optional
 
 from supervise.matching import Pattern, bigrams, found, normalise
+from supervise.reasons import duration, gap_text, say
 from supervise.types import Finding, RuleConfig, Seg, SessionFacts, Speakers
 
 TITLES = {
@@ -38,9 +39,7 @@ def clock(seconds: float) -> str:
     return f"{h}:{rem // 60:02d}:{rem % 60:02d}" if h else f"{rem // 60}:{rem % 60:02d}"
 
 
-def _hours(seconds: float) -> str:
-    h, m = divmod(int(seconds // 60), 60)
-    return f"{h} 小时 {m} 分" if h else f"{m} 分钟"
+_hours = duration
 
 
 # -- who speaks on a channel ---------------------------------------------------------------------------
@@ -144,19 +143,18 @@ def rights_notice(f: SessionFacts, cfg: RuleConfig, now: datetime) -> list[Findi
         return []
     expected = next((s.start for s in f.segments if _by_officer(s, f, cfg.speakers)),
                     f.segments[0].start if f.segments else 0.0)
-    window = f"开始后 {rn.within_minutes:g} 分钟内"
+    window = f"{rn.within_minutes:g}"
     if done_at is not None:
-        reason = f"权利义务告知在 {clock(hits[0][1])} 才宣读，应在{window}"
+        reason = say("warn_rights_late", at=clock(hits[0][1]), minutes=window)
         return [Finding(f.id, "rights_notice", rn.level, reason, hits[0][1], "late")]
     if hits:
         said = "、".join(f"「{rn.phrases[k]}」" for k, _, _ in hits)
-        reason = (f"权利义务告知不全：只识别到 {len(hits)} 项（{said}），至少应有 {need} 项；"
-                  f"请从 {clock(hits[0][1])} 起核对")
+        reason = say("warn_rights_incomplete", found=len(hits), said=said, need=need, at=clock(hits[0][1]))
         return [Finding(f.id, "rights_notice", rn.level, reason, hits[0][1], "incomplete")]
     if f.live:
-        reason = f"已讯问 {clock(f.duration or 0.0)}，尚未宣读权利义务告知（应在{window}）"
+        reason = say("warn_rights_not_yet", elapsed=clock(f.duration or 0.0), minutes=window)
     else:
-        reason = f"未发现权利义务告知（应在{window}宣读）"
+        reason = say("warn_rights_missing", minutes=window)
     return [Finding(f.id, "rights_notice", rn.level, reason, expected, "missing")]
 
 
@@ -202,9 +200,9 @@ def rights_understood(f: SessionFacts, cfg: RuleConfig, now: datetime) -> list[F
             if any(found(p, clause) for p in answers):
                 return []
     if refused is not None:
-        reason = f"权利义务告知后被讯问人表示没有听清/不明白（{clock(refused)}），之后未见重新告知并确认"
+        reason = say("warn_not_understood", at=clock(refused))
         return [Finding(f.id, "rights_understood", ru.level, reason, refused)]
-    reason = (f"权利义务告知（{clock(first)} 起）后 {ru.within_seconds:g} 秒内未见被讯问人表示听清楚、明白")
+    reason = say("warn_no_answer", at=clock(first), seconds=f"{ru.within_seconds:g}")
     return [Finding(f.id, "rights_understood", ru.level, reason, last_end)]
 
 
@@ -215,7 +213,7 @@ def too_few_officers(f: SessionFacts, cfg: RuleConfig, now: datetime) -> list[Fi
     if len(names) >= r.min_officers:
         return []
     who = "、".join(sorted(names)) if names else "无"
-    reason = f"只登记了 {len(names)} 名讯问人员（{who}），应至少 {r.min_officers} 名：单人讯问"
+    reason = say("warn_too_few_officers", count=len(names), names=who, min=r.min_officers)
     return [Finding(f.id, "too_few_officers", r.level, reason, None)]
 
 
@@ -232,7 +230,7 @@ def officer_silent(f: SessionFacts, cfg: RuleConfig, now: datetime) -> list[Find
     for index, name in sorted(channels.items()):
         if index in heard_channels or name in heard_names:
             continue
-        reason = f"讯问人「{name}」的声道（第 {index + 1} 声道）整场没有讲话：麦克风未开或该讯问人不在场"
+        reason = say("warn_officer_silent", name=name, channel=index + 1)
         out.append(Finding(f.id, "officer_silent", r.level, reason, None, f"ch{index}"))
     return out
 
@@ -257,8 +255,11 @@ def continuous_questioning(f: SessionFacts, cfg: RuleConfig, now: datetime) -> l
     limit = r.max_hours * 3600.0
     if total <= limit:
         return []
-    since = "" if first == f.id else f"（自 {first} 起，中间休息均少于 {r.rest_minutes:g} 分钟）"
-    reason = f"连续讯问 {_hours(total)}{since}，超过 {r.max_hours:g} 小时上限"
+    if first == f.id:
+        reason = say("warn_continuous", duration=_hours(total), max=f"{r.max_hours:g}")
+    else:
+        reason = say("warn_continuous_since", duration=_hours(total), first=first, rest=f"{r.rest_minutes:g}",
+                     max=f"{r.max_hours:g}")
     return [Finding(f.id, "continuous_questioning", r.level, reason,
                     _offset(f, chain_start + timedelta(seconds=limit)))]
 
@@ -283,8 +284,8 @@ def night_questioning(f: SessionFacts, cfg: RuleConfig, now: datetime) -> list[F
         w_end = datetime.combine(day + timedelta(days=1) if ne <= ns else day, ne, zone)
         lo, hi = max(start, w_start), min(end, w_end)
         if (hi - lo).total_seconds() >= max(r.min_minutes * 60.0, 1.0):
-            reason = (f"夜间讯问（{r.night_start}-{r.night_end}）{_hours((hi - lo).total_seconds())}，"
-                      f"未记录夜间讯问的理由")
+            reason = say("warn_night", start=r.night_start, end=r.night_end,
+                         duration=_hours((hi - lo).total_seconds()))
             return [Finding(f.id, "night_questioning", r.level, reason, _offset(f, lo))]
         day += timedelta(days=1)
     return []
@@ -299,8 +300,8 @@ def detention(f: SessionFacts, cfg: RuleConfig, now: datetime) -> list[Finding]:
     if held <= limit:
         return []
     crossed = f.check_in_at + timedelta(seconds=limit)
-    reason = (f"被讯问人 {f.check_in_at.astimezone(cfg.zone()).strftime('%m-%d %H:%M')} 进入办案中心，至本次讯问结束已 {_hours(held)}，"
-              f"超过 {r.max_hours:g} 小时")
+    reason = say("warn_detention", check_in=f.check_in_at.astimezone(cfg.zone()).strftime("%m-%d %H:%M"),
+                 duration=_hours(held), max=f"{r.max_hours:g}")
     return [Finding(f.id, "detention", r.level, reason, _offset(f, crossed))]
 
 
@@ -311,10 +312,10 @@ def room_not_approved(f: SessionFacts, cfg: RuleConfig, now: datetime) -> list[F
         return []
     room = (f.room or "").strip()
     if not room:
-        return [Finding(f.id, "room_not_approved", r.level, "未登记讯问地点，无法确认是否为批准的讯问室", None)]
+        return [Finding(f.id, "room_not_approved", r.level, say("warn_room_unknown"), None)]
     if room in r.approved:
         return []
-    return [Finding(f.id, "room_not_approved", r.level, f"讯问地点「{room}」不在批准的讯问室名单中", None)]
+    return [Finding(f.id, "room_not_approved", r.level, say("warn_room_not_approved", room=room), None)]
 
 
 def unsigned_record(f: SessionFacts, cfg: RuleConfig, now: datetime) -> list[Finding]:
@@ -326,32 +327,30 @@ def unsigned_record(f: SessionFacts, cfg: RuleConfig, now: datetime) -> list[Fin
         if f.signed_at <= deadline:
             return []
         late = (f.signed_at - f.end).total_seconds()
-        reason = f"笔录在讯问结束 {_hours(late)} 后才确认签名，应在 {r.within_hours:g} 小时内"
+        reason = say("warn_signed_late", duration=_hours(late), hours=f"{r.within_hours:g}")
         return [Finding(f.id, "unsigned_record", r.level, reason, None, "late")]
     if now <= deadline:
         return []
     waited = (now - f.end).total_seconds()
-    reason = f"讯问结束已 {_hours(waited)}，笔录仍未确认签名（应在 {r.within_hours:g} 小时内）"
+    reason = say("warn_unsigned", duration=_hours(waited), hours=f"{r.within_hours:g}")
     return [Finding(f.id, "unsigned_record", r.level, reason, None, "missing")]
 
 
 # -- continuity ---------------------------------------------------------------------------------------------
-_GAP_TEXT = {"discontinuity": "录像在此处停止后又重新开始（播放列表中断标记）",
-             "missing": "录像分段文件缺失",
-             "sequence": "录像分段编号不连续，有分段被删除或未写入",
-             "source_lost": "录制中信号源中断（期间无画面或无声音），已自动重连",
-             "file": "录像文件缺失"}
+def _gap_reason(kind: str, at: float, detail: str) -> str:
+    if detail:
+        return say("warn_gap_detail", what=gap_text(kind), at=clock(at), detail=detail)
+    return say("warn_gap", what=gap_text(kind), at=clock(at))
 
 
 def recording_gap(f: SessionFacts, cfg: RuleConfig, now: datetime) -> list[Finding]:
     r = cfg.recording_gap
     if f.live:
         return []
-    out = [Finding(f.id, "recording_gap", r.level,
-                   f"{_GAP_TEXT.get(g.kind, g.kind)}（{clock(g.at)}）" + (f"：{g.detail}" if g.detail else ""),
-                   g.at, f"{g.kind}@{g.at:.1f}") for g in f.gaps]
+    out = [Finding(f.id, "recording_gap", r.level, _gap_reason(g.kind, g.at, g.detail), g.at,
+                   f"{g.kind}@{g.at:.1f}") for g in f.gaps]
     for path in f.media_files_missing:
-        out.append(Finding(f.id, "recording_gap", r.level, f"{_GAP_TEXT['file']}：{path}", None, f"file:{path}"))
+        out.append(Finding(f.id, "recording_gap", r.level, say("warn_gap_file", path=path), None, f"file:{path}"))
     return out
 
 
@@ -363,7 +362,7 @@ def recording_restart(f: SessionFacts, cfg: RuleConfig, now: datetime) -> list[F
     pause = (f.start - last.end).total_seconds()
     if not 0.0 <= pause <= r.within_minutes * 60.0:
         return []
-    reason = (f"与同一被讯问人的上一段录像 {last.session} 相隔仅 {_hours(pause)}：同一次讯问中停止录像后又重新开始")
+    reason = say("warn_restart", previous=last.session, duration=_hours(pause))
     return [Finding(f.id, "recording_restart", r.level, reason, 0.0, last.session)]
 
 
@@ -378,7 +377,7 @@ def transcript_past_media(f: SessionFacts, cfg: RuleConfig, now: datetime) -> li
     last = _last_end(f)
     if last <= f.duration + r.tolerance_s:
         return []
-    reason = f"转写文字到 {clock(last)} 为止，但录像只有 {clock(f.duration)}：文字与录像不同步或录像被截短"
+    reason = say("warn_transcript_past_media", last=clock(last), duration_clock=clock(f.duration))
     return [Finding(f.id, "transcript_past_media", r.level, reason, f.duration)]
 
 
@@ -387,10 +386,10 @@ def media_without_transcript(f: SessionFacts, cfg: RuleConfig, now: datetime) ->
     if f.live or f.status != "complete" or not f.has_media:
         return []
     if not f.has_transcript:
-        return [Finding(f.id, "media_without_transcript", r.level, "有录像但没有转写文字", 0.0, "none")]
+        return [Finding(f.id, "media_without_transcript", r.level, say("warn_no_transcript"), 0.0, "none")]
     covered = f.transcript_duration or 0.0
     if f.duration and covered < f.duration - r.tolerance_s:
-        reason = f"转写只覆盖到 {clock(covered)}，录像长 {clock(f.duration)}：其后的录像没有转写"
+        reason = say("warn_partial_transcript", covered=clock(covered), duration_clock=clock(f.duration))
         return [Finding(f.id, "media_without_transcript", r.level, reason, covered, "partial")]
     return []
 

@@ -84,8 +84,7 @@ class WarningStore:
         when = stamp()
         scope = set(info if evaluated is None else evaluated)
         found = {f.key: f for f in findings}
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.conn.write():
             existing = {r["key"]: (r["id"], r["session_id"], r["state"]) for r in
                         self.conn.execute("SELECT id, key, session_id, state FROM warnings")}
             inserts, updates, reopen, resolve = [], [], [], []
@@ -110,10 +109,6 @@ class WarningStore:
             self.conn.executemany("UPDATE warnings SET state = 'open', resolved_at = NULL WHERE id = ?", reopen)
             self.conn.executemany("UPDATE warnings SET state = 'resolved', resolved_at = ? WHERE id = ?", resolve)
             open_total = self.conn.execute("SELECT COUNT(*) FROM warnings WHERE state = 'open'").fetchone()[0]
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         new, reopened, resolved = len(inserts), len(reopen), len(resolve)
         return SyncReport(new, reopened, resolved, open_total)
 

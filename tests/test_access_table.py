@@ -63,6 +63,9 @@ ACCESS: dict[str, frozenset] = {
     "GET /api/search": READ,
     "POST /api/import": IMPORT,
     "GET /api/import/jobs/{job}": IMPORT,           # and only the job's starter: test_import_jobs_are_their_owners
+    "POST /api/push": IMPORT,                       # a session from a room recorder (tests/test_push.py)
+    "PUT /api/push/{upload}/files/{index}": IMPORT,
+    "POST /api/push/{upload}/commit": IMPORT,
     "GET /api/audit": AUDIT,
     "GET /api/sessions/{sid}/audit": AUDIT,
     "GET /api/verify/{sid}": VERIFY,

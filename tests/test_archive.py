@@ -2,13 +2,15 @@
 import errno
 import filecmp
 import json
-import sqlite3
 import stat
 
 import pytest
 from helpers.archive import make_mp4, make_wav, scripted_transcribe
 
-from archive import db
+from accounts.store import MIGRATIONS as USERS_MIGRATIONS
+from accounts.store import UserStore
+from archive import db, records
+from archive.database import open_database, statements
 from archive.media import is_browser_playable, is_fast_start, streams
 from archive.store import Archive
 from archive.transcripts import diff, edit, read_version
@@ -19,7 +21,7 @@ from service.importing import ImportRequest, import_file
 
 
 @pytest.fixture
-def archive(tmp_path):
+def archive(tmp_path, catalog_backend):
     a = Archive(tmp_path / "home")
     yield a
     a.close()
@@ -29,24 +31,46 @@ def do_import(archive, path, **meta):
     return import_file(archive, ImportRequest(input=path, **meta), scripted_transcribe, "tester")
 
 
-def test_catalog_is_sqlite_in_wal_mode_at_the_latest_schema(archive):
+def test_catalog_is_sqlite_in_wal_mode_at_the_latest_schema_by_default(tmp_path, monkeypatch):
+    monkeypatch.delenv("XUNLU_DATABASE_URL", raising=False)
+    archive = Archive(tmp_path / "home")
+    assert (tmp_path / "home" / "catalog.sqlite").is_file()
     assert archive.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.schema_version(archive.conn) == len(db.MIGRATIONS)
+    archive.close()
 
 
-def test_an_older_home_folder_is_migrated_and_keeps_its_sessions(tmp_path):
+def test_an_empty_database_is_migrated_to_the_latest_schema(tmp_path, catalog_backend):
+    archive, users = Archive(tmp_path / "home"), UserStore(tmp_path / "home")
+    assert db.schema_version(archive.conn) == len(db.MIGRATIONS) and archive.conn.backend == catalog_backend
+    assert users.conn.schema_version() == len(USERS_MIGRATIONS)
+    # one schema on both backends: every field of a session, media file and transcript version is a column
+    assert archive.conn.columns("sessions") == {"id", *records.SESSION_FIELDS}
+    assert archive.conn.columns("media") == {"session_id", *records.MEDIA_FIELDS}
+    assert archive.conn.columns("transcripts") == {"session_id", *records.VERSION_FIELDS}
+    assert {"seq", "prev_hash", "hash"} <= archive.conn.columns("audit")
+    users.close()
+    archive.close()
+    again = Archive(tmp_path / "home")      # opening a current catalog changes nothing
+    assert db.schema_version(again.conn) == len(db.MIGRATIONS) and again.list() == []
+    again.close()
+
+
+def test_an_older_home_folder_is_migrated_and_keeps_its_sessions(tmp_path, catalog_backend):
     home = tmp_path / "old"
     home.mkdir()
-    conn = sqlite3.connect(home / "catalog.sqlite")
-    conn.executescript(db.MIGRATIONS[0])
-    conn.execute("PRAGMA user_version = 1")
-    conn.execute("INSERT INTO sessions (id, status, created_at) VALUES ('s-20250101-0001', 'complete', 'x')")
-    conn.commit()
+    conn = open_database(db.target(home), db.STORE, ArchiveError)
+    with conn.write():
+        for statement in statements(db.MIGRATIONS[0], conn.backend):
+            conn.execute(statement)
+        conn.set_schema_version(1)
+        conn.execute("INSERT INTO sessions (id, status, created_at) VALUES ('s-20250101-0001', 'complete', 'x')")
     conn.close()
     archive = Archive(home)
     assert db.schema_version(archive.conn) == len(db.MIGRATIONS)
     assert archive.get("s-20250101-0001").status == "complete"
     assert archive.get("s-20250101-0001").language is None
+    archive.close()
 
 
 def test_import_keeps_the_original_byte_for_byte_read_only_and_hashed(archive, tmp_path):

@@ -19,7 +19,7 @@ from archive.store import Archive
 
 
 @pytest.fixture()
-def service(tmp_path):
+def service(tmp_path, catalog_backend):
     svc = AuthService(tmp_path, FAST)
     yield svc
     svc.close()
@@ -84,7 +84,9 @@ def test_unknown_role_is_refused(service):
         service.add_user("bob", "superuser", PASSWORD)
 
 
-def test_store_is_wal_private_and_never_holds_secrets(tmp_path, service):
+def test_store_is_wal_private_and_never_holds_secrets(tmp_path, monkeypatch):
+    monkeypatch.delenv("XUNLU_DATABASE_URL", raising=False)
+    service = AuthService(tmp_path, FAST)
     service.add_user("alice", OFFICER, PASSWORD)
     secret, csrf, _, _ = service.login("alice", PASSWORD, "10.0.0.1", kind="cookie")
     path = tmp_path / "users.sqlite"
@@ -94,6 +96,20 @@ def test_store_is_wal_private_and_never_holds_secrets(tmp_path, service):
     conn.close()
     blob = b"".join(p.read_bytes() for p in tmp_path.glob("users.sqlite*"))
     assert secret.encode() not in blob and csrf.encode() not in blob and PASSWORD.encode() not in blob
+    service.close()
+
+
+def test_the_users_store_on_postgresql_never_holds_secrets(tmp_path, postgres, monkeypatch):
+    monkeypatch.setenv("XUNLU_DATABASE_URL", postgres.new_database())
+    service = AuthService(tmp_path, FAST)
+    service.add_user("alice", OFFICER, PASSWORD)
+    secret, csrf, _, _ = service.login("alice", PASSWORD, "10.0.0.1", kind="cookie")
+    assert not list(tmp_path.glob("users.sqlite*"))            # nothing of the store in the home
+    rows = [tuple(r) for table in ("users", "tokens", "login_attempts")
+            for r in service.store.conn.execute(f"SELECT * FROM {table}").fetchall()]
+    held = repr(rows)
+    assert "alice" in held and secret not in held and csrf not in held and PASSWORD not in held
+    service.close()
 
 
 def test_last_enabled_admin_cannot_be_disabled_or_demoted(service):
@@ -137,7 +153,7 @@ def test_revocation_is_seen_by_another_process_store(tmp_path, service):
 
 
 # -- lockout and rate limits ------------------------------------------------------------------------------
-def test_failures_make_that_address_wait_longer_and_longer_then_it_expires(tmp_path):
+def test_failures_make_that_address_wait_longer_and_longer_then_it_expires(tmp_path, catalog_backend):
     service = AuthService(tmp_path, replace(FAST, address_failures=1000))   # only the name's backoff here
     service.add_user("alice", OFFICER, PASSWORD)
     t0 = time.time()
@@ -201,7 +217,7 @@ def test_admin_unlock_lifts_a_wait(service):
     assert service.login("alice", PASSWORD, "10.0.0.1")[0]
 
 
-def test_one_address_trying_many_names_is_slowed_down(tmp_path):
+def test_one_address_trying_many_names_is_slowed_down(tmp_path, catalog_backend):
     settings = AuthSettings(argon2_time_cost=1, argon2_memory_kib=8192, argon2_parallelism=1, address_failures=4)
     svc = AuthService(tmp_path, settings)
     svc.add_user("alice", OFFICER, PASSWORD)

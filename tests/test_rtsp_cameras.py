@@ -277,3 +277,48 @@ def test_a_network_sound_source_that_drops_is_silence_for_as_long_as_it_was_away
     assert not [b for b in beeps if gaps[0]["from"] + 0.1 < b < gaps[0]["to"] - 0.1]        # silent while away
     after = [b for b in beeps if b > gaps[0]["to"]]
     assert after and all(abs(b - a - 1.0) < 0.05 for a, b in zip(after, after[1:]))      # one a second again
+
+
+def test_a_separate_camera_that_never_comes_back_leaves_the_sound_whole(clip, archive_home, tmp_path):
+    """Sound from its own source, picture from a camera killed 2 s in and never started again: the recording
+    runs its full length with all its sound, the gap is kept from the kill to the end, the picture stands in
+    (a plain frame) while the camera is away, and the MP4 plays through and verifies."""
+    from archive.verify import verify
+    from capture.segments import playlist_segments
+
+    home, archive = archive_home
+    sound = tmp_path / "sound.wav"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(clip), "-vn", "-ac", "1", "-t", "30",
+                    str(sound)], check=True)
+    camera = RtspCamera(clip, protocols="tcp").start()
+    try:
+        live = start_live(home, archive, RecordRequest(audio=str(sound), video=camera.url, duration=6.0), None,
+                          "tester", stream=beep_stream())
+        while live.recorder.captured_seconds < 2.0:
+            assert not live.wait(0.05)
+        camera.kill()
+        killed = live.recorder.recording_time(time.time())
+        listed = len(playlist_segments(live.recorder.opts.live_dir))
+        time.sleep(2.5)
+        still_listed = len(playlist_segments(live.recorder.opts.live_dir))
+        assert live.wait(40)
+        session = live.stop()
+    finally:
+        camera.kill()
+    assert session.status == "complete", session.error
+    assert still_listed >= listed + 2                     # the live view went on without the camera
+    assert session.duration == pytest.approx(6.0, abs=0.2)
+    gaps = [e.details for e in archive.audit_entries(session.id) if e.action == "record.gap"]
+    assert len(gaps) == 1 and gaps[0]["role"] == "video" and not gaps[0]["back"]
+    assert gaps[0]["from"] == pytest.approx(killed, abs=0.5) and gaps[0]["to"] == pytest.approx(6.0, abs=0.5)
+    media = archive.folder(session.id) / session.file("original").path
+    tracks = _tracks(media)
+    assert tracks["audio"]["end"] == pytest.approx(6.0, abs=0.2)
+    assert abs(tracks["video"]["end"] - tracks["audio"]["end"]) <= 0.5     # a picture to the end
+    flashes, beeps = onsets(media)
+    assert len(beeps) >= 6                                # a beep every second, camera or not
+    assert flashes and not [f for f in flashes if f > killed + 0.5]
+    decoded = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(media), "-f", "null", "-"],
+                             capture_output=True, text=True)
+    assert decoded.returncode == 0 and not decoded.stderr.strip(), decoded.stderr
+    assert verify(archive, [session.id]).ok

@@ -1,7 +1,7 @@
 """Tampering with the evidence archive, done the way a hostile officer with a shell would do it (sqlite3 on the
-catalog, edits to the files): `xunlu verify` must name each change and exit 1. Archives are made with the
+catalog, or psql as the PostgreSQL catalog's superuser; edits to the files): `xunlu verify` must name each change and exit 1. Archives are made with the
 project's own code (import with the scripted transcriber, a correction, a signature, a marker, a closed
-warning), copied per test."""
+warning), copied per test; once on each catalog backend."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from helpers.archive import make_wav, scripted_transcribe
+from helpers.catalog import connection, query, set_schema_version, sql
 from helpers.cli import ROOT, xunlu
 
 from archive.audit import GENESIS, entry_hash
@@ -27,16 +27,26 @@ STARTED = "2026-11-21T09:30:00+08:00"
 
 
 # -- the archive under attack ----------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def template(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tamper")
+    home = tmp / "home"
+    url = request.getfixturevalue("postgres").new_database() if request.param == "postgresql" else None
+    with pytest.MonkeyPatch.context() as env:
+        if url:
+            env.setenv("XUNLU_DATABASE_URL", url)
+        else:
+            env.delenv("XUNLU_DATABASE_URL", raising=False)
+        return _make_template(home, tmp) + (url,)
+
+
+def _make_template(home: Path, tmp: Path) -> tuple:
     from archive.transcripts import edit
     from service.importing import ImportRequest, import_file
     from supervise.session_info import sign
     from supervise.store import SessionInfo, WarningStore
     from supervise.types import Finding
 
-    tmp = tmp_path_factory.mktemp("tamper")
-    home = tmp / "home"
     archive = Archive(home)
     first = make_wav(tmp, "a.wav")
     second = make_wav(tmp, "b.wav")
@@ -62,26 +72,15 @@ def template(tmp_path_factory):
 
 
 @pytest.fixture
-def world(template, tmp_path):
-    src, s1, s2, wid = template
+def world(template, tmp_path, monkeypatch, request):
+    src, s1, s2, wid, url = template
     home = tmp_path / "home"
     shutil.copytree(src, home, symlinks=True)
+    if url:   # the catalog is copied too: a database made from the template's
+        monkeypatch.setenv("XUNLU_DATABASE_URL", request.getfixturevalue("postgres").new_database(like=url))
+    else:
+        monkeypatch.delenv("XUNLU_DATABASE_URL", raising=False)
     return home, s1, s2, wid
-
-
-def sql(home: Path, statement: str, *args) -> None:
-    conn = sqlite3.connect(home / "catalog.sqlite")
-    conn.execute(statement, args)
-    conn.commit()
-    conn.close()
-
-
-def query(home: Path, statement: str, *args) -> list:
-    conn = sqlite3.connect(home / "catalog.sqlite")
-    try:
-        return conn.execute(statement, args).fetchall()
-    finally:
-        conn.close()
 
 
 def writable(path: Path) -> Path:
@@ -254,24 +253,22 @@ def _rewrite_chain(home: Path, drop: int, key_hex: str | None = None) -> None:
     from archive.keys import AuditKey, head_message
 
     own = AuditKey(Path("own.key"), bytes.fromhex(key_hex)) if key_hex else None
-    conn = sqlite3.connect(home / "catalog.sqlite")
-    rows = conn.execute("SELECT seq, at, actor, action, target, details, hash FROM audit ORDER BY seq").fetchall()
-    conn.execute("DELETE FROM audit")
-    prev, seq = GENESIS, 0
-    for old_seq, at, actor, action, target, details, digest in rows:
-        if old_seq == drop:
-            continue
-        seq += 1
-        data = json.loads(details)
-        if own is not None and action == "chain.keyed":
-            data["key"] = own.id
-        if own is not None or old_seq > drop:
-            digest = entry_hash(seq, at, actor, action, target, data, prev, own)
-        conn.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?)",
-                     (seq, at, actor, action, target, json.dumps(data, ensure_ascii=False), prev, digest))
-        prev = digest
-    conn.commit()
-    conn.close()
+    with connection(home) as conn, conn.write():
+        rows = conn.execute("SELECT seq, at, actor, action, target, details, hash FROM audit ORDER BY seq").fetchall()
+        conn.execute("DELETE FROM audit")
+        prev, seq = GENESIS, 0
+        for old_seq, at, actor, action, target, details, digest in rows:
+            if old_seq == drop:
+                continue
+            seq += 1
+            data = json.loads(details)
+            if own is not None and action == "chain.keyed":
+                data["key"] = own.id
+            if own is not None or old_seq > drop:
+                digest = entry_hash(seq, at, actor, action, target, data, prev, own)
+            conn.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?)",
+                         (seq, at, actor, action, target, json.dumps(data, ensure_ascii=False), prev, digest))
+            prev = digest
     head = {"seq": seq, "hash": prev}
     if own is not None:
         at = query(home, "SELECT at FROM audit WHERE seq = ?", seq)[0][0]
@@ -393,6 +390,13 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def catalog_private(home: Path) -> bool:
+    """The SQLite catalog is the owner's only; a PostgreSQL catalog leaves no catalog file in the home."""
+    if os.environ.get("XUNLU_DATABASE_URL"):
+        return not (home / "catalog.sqlite").exists()
+    return mode(home / "catalog.sqlite") == 0o600
+
+
 def test_the_archive_is_private_and_evidence_read_only(world):
     home, s1, *_ = world
     folder = home / "sessions" / s1
@@ -400,7 +404,7 @@ def test_the_archive_is_private_and_evidence_read_only(world):
     assert mode(home) == 0o700 and mode(home / "sessions") == 0o700 and mode(folder) == 0o700
     assert mode(original) == 0o400 and mode(folder / "transcripts" / "v1.json") == 0o400
     assert mode(folder / "media" / "playable.mp4") == 0o400
-    assert mode(folder / "manifest.json") == 0o600 and mode(home / "catalog.sqlite") == 0o600
+    assert mode(folder / "manifest.json") == 0o600 and catalog_private(home)
     assert mode(home / "keys") == 0o700 and mode(home / "keys" / "audit.key") == 0o600
     assert mode(home / "audit-head.json") == 0o600
     for sub in ("original", "transcripts", "media"):
@@ -420,7 +424,7 @@ def test_an_older_world_readable_archive_is_made_private_when_opened(world):
     folder = home / "sessions" / s1
     assert mode(home) == 0o700 and mode(home / "sessions") == 0o700 and mode(folder / "original") == 0o700
     assert mode(next((folder / "original").iterdir())) == 0o400 and mode(folder / "manifest.json") == 0o600
-    assert mode(home / "catalog.sqlite") == 0o600 and mode(home / "keys" / "audit.key") == 0o600
+    assert catalog_private(home) and mode(home / "keys" / "audit.key") == 0o600
     intact(home)
 
 
@@ -428,24 +432,22 @@ def test_an_older_world_readable_archive_is_made_private_when_opened(world):
 def test_an_older_unkeyed_archive_is_keyed_on_first_open_and_then_guarded(world):
     home, s1, *_ = world
     # what an older xunlu left: no key, an unsigned head, plain SHA-256 entries without records
-    conn = sqlite3.connect(home / "catalog.sqlite")
-    rows = conn.execute("SELECT seq, at, actor, action, target, details FROM audit ORDER BY seq").fetchall()
-    conn.execute("DELETE FROM audit")
-    prev, seq = GENESIS, 0
-    for _old, at, actor, action, target, details in rows:
-        if action in ("chain.keyed", "session.set", "media.add"):
-            continue
-        data = json.loads(details)
-        data.pop("record", None)
-        seq += 1
-        digest = entry_hash(seq, at, actor, action, target, data, prev)
-        conn.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?)",
-                     (seq, at, actor, action, target, json.dumps(data, ensure_ascii=False), prev, digest))
-        prev = digest
-    conn.execute("DROP INDEX audit_action")
-    conn.execute("PRAGMA user_version = 3")
-    conn.commit()
-    conn.close()
+    with connection(home) as conn, conn.write():
+        rows = conn.execute("SELECT seq, at, actor, action, target, details FROM audit ORDER BY seq").fetchall()
+        conn.execute("DELETE FROM audit")
+        prev, seq = GENESIS, 0
+        for _old, at, actor, action, target, details in rows:
+            if action in ("chain.keyed", "session.set", "media.add"):
+                continue
+            data = json.loads(details)
+            data.pop("record", None)
+            seq += 1
+            digest = entry_hash(seq, at, actor, action, target, data, prev)
+            conn.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?)",
+                         (seq, at, actor, action, target, json.dumps(data, ensure_ascii=False), prev, digest))
+            prev = digest
+        conn.execute("DROP INDEX audit_action")
+    set_schema_version(home, 3)
     (home / "keys" / "audit.key").unlink()
     writable(home / "audit-head.json").write_text(json.dumps({"seq": seq, "hash": prev}))
 

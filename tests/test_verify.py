@@ -1,9 +1,10 @@
 """`xunlu verify`: any flipped byte, changed transcript line or touched audit entry is caught and named."""
 import os
-import sqlite3
 
 import pytest
 from helpers.archive import make_wav, scripted_transcribe
+from helpers.catalog import query
+from helpers.catalog import sql as db_exec
 from helpers.cli import xunlu
 
 from archive.store import Archive
@@ -11,7 +12,7 @@ from service.importing import ImportRequest, import_file
 
 
 @pytest.fixture
-def imported(tmp_path):
+def imported(tmp_path, catalog_backend):
     home = tmp_path / "home"
     archive = Archive(home)
     session = import_file(archive, ImportRequest(input=make_wav(tmp_path)), scripted_transcribe, "tester")
@@ -67,13 +68,6 @@ def test_a_deleted_media_file_is_caught(imported):
     assert result.returncode == 1 and "missing" in result.stdout
 
 
-def db_exec(home, sql, *args):
-    conn = sqlite3.connect(home / "catalog.sqlite")
-    conn.execute(sql, args)
-    conn.commit()
-    conn.close()
-
-
 def test_an_edited_audit_entry_is_caught(imported):
     home, _ = imported
     db_exec(home, "UPDATE audit SET actor = 'someone-else' WHERE seq = 2")
@@ -92,7 +86,7 @@ def test_a_deleted_audit_entry_is_caught(imported):
 
 def test_cutting_the_newest_audit_entries_is_caught(imported):
     home, _ = imported
-    last = sqlite3.connect(home / "catalog.sqlite").execute("SELECT MAX(seq) FROM audit").fetchone()[0]
+    last = query(home, "SELECT MAX(seq) FROM audit")[0][0]
     db_exec(home, "DELETE FROM audit WHERE seq = ?", last)
     result = check(home)
     assert result.returncode == 1
@@ -101,13 +95,10 @@ def test_cutting_the_newest_audit_entries_is_caught(imported):
 
 def test_reordered_audit_entries_are_caught(imported):
     home, _ = imported
-    conn = sqlite3.connect(home / "catalog.sqlite")
-    rows = {r[0]: r[1:] for r in conn.execute("SELECT seq, at, actor, action, target, details FROM audit "
-                                                "WHERE seq IN (2, 3)")}
+    rows = {r[0]: r[1:] for r in query(home, "SELECT seq, at, actor, action, target, details FROM audit "
+                                             "WHERE seq IN (2, 3)")}
     for seq, other in ((2, 3), (3, 2)):
-        conn.execute("UPDATE audit SET at=?, actor=?, action=?, target=?, details=? WHERE seq=?", (*rows[other], seq))
-    conn.commit()
-    conn.close()
+        db_exec(home, "UPDATE audit SET at=?, actor=?, action=?, target=?, details=? WHERE seq=?", *rows[other], seq)
     result = check(home)
     assert result.returncode == 1 and "audit entry 2" in result.stdout
 

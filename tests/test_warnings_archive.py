@@ -55,7 +55,7 @@ def make_session(archive: Archive, *, notice=True, officers=("张三", "李四")
 
 
 @pytest.fixture
-def archive(tmp_path):
+def archive(tmp_path, catalog_backend):
     a = Archive(tmp_path / "home")
     yield a
     a.close()

@@ -13,6 +13,7 @@ from api.routes import (
     importing,
     live,
     media,
+    push,
     search,
     session_watch,
     sessions,
@@ -24,4 +25,4 @@ from api.routes import (
 def routers() -> list[APIRouter]:
     return [sessions.router, devices.router, transcript.router, media.router, exports.router, search.router,
             importing.router, audit.router, live.router, auth.router, warnings.router, admin.router,
-            session_watch.router]
+            session_watch.router, push.router]

@@ -104,7 +104,8 @@ class Marker(Answer):
     seq: int
     at: Optional[float]
     label: str
-    actor: str
+    actor: str                        # the login, e.g. web:zhang
+    actor_name: str                   # the name people know them by (姓名), e.g. 张三
     created_at: str
 
 
@@ -160,10 +161,21 @@ class VerifyAnswer(Answer):
 
 class ImportJob(Answer):
     job: str
-    state: str = Field(description="importing, complete or failed")
+    state: Literal["queued", "running", "done", "failed"] = Field(
+        description="queued (waiting for a worker, or to be tried again), running, done or failed")
     session: Optional[str] = Field(description="the new session's id, once it exists")
     status: Optional[int] = Field(description="the HTTP status a synchronous import would have answered")
     detail: Optional[str] = Field(description="why it failed")
+    code: Optional[str] = Field(None, description="the failure's stable code")
+    kind: str = Field("import", description="import, transcribe, reindex or warnings")
+    progress: Optional[float] = Field(None, description="0..1: how much of the recording is transcribed")
+    stage: Optional[str] = Field(None, description="what it is doing now, in the operator's words")
+    attempts: int = Field(0, description="how many times it was taken up (a failure is tried again)")
+    created_at: Optional[float] = Field(None, description="unix time")
+    ended_at: Optional[float] = Field(None, description="unix time")
+    target: Optional[str] = Field(None, description="the uploaded file's name")
+    worker: Optional[str] = Field(None, description="the worker that runs it (none when it runs in the server)")
+    result: dict[str, Any] = Field(default_factory=dict, description="what it made: the session")
 
 
 class StartedImport(ImportJob):

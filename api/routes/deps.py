@@ -16,7 +16,8 @@ def home_of(request: Request) -> Path:
 
 
 def get_archive(request: Request) -> Iterator[Archive]:
-    """A fresh SQLite connection per request: transactions of concurrent requests never share one."""
+    """A fresh catalog connection per request (SQLite or PostgreSQL): transactions of concurrent requests never
+    share one."""
     archive = open_archive(request.app.state.home)
     try:
         yield archive

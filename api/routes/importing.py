@@ -7,6 +7,10 @@ kept byte for byte, hashed, made playable, transcribed and indexed like `xunlu i
 The answer comes when the import is done (201, the session). With `background=true` it comes as soon as the
 upload is received and looks like media (202, a job to poll at /api/import/jobs/{job}): long recordings
 take minutes to transcribe, longer than a proxy in front of the server may wait.
+
+With a job queue (`xunlu serve --broker`), the upload is kept under the home folder (`uploads/job-<id>/`) and
+the import runs on a worker (`xunlu worker`) that shares the home; the job's state is in Redis, so it goes on
+and can still be polled after the server restarts. Without one, it runs in a thread of this process.
 """
 from __future__ import annotations
 
@@ -38,7 +42,9 @@ from core.config import read
 from core.errors import XunluError
 from core.messages import message
 from service.importing import ImportRequest, check_input, check_request, import_recording, safe_name
-from service.jobs import Job, JobRegistry
+from service.job_queue import RedisJobs
+from service.jobs import Job, JobRegistry, ProgressOf
+from service.queued import queue_import
 
 log = logging.getLogger("xunlu.web.import")
 router = APIRouter(prefix="/api", tags=["import"])
@@ -160,10 +166,18 @@ async def import_upload(request: Request,
         path = await receive_to(request, folder, safe_name(Path(filename).name), app.state.max_upload)
         req = replace(fields, input=path)
         try:
-            if background:
+            queued = isinstance(app.state.jobs, RedisJobs)
+            if background or queued:
                 await run_in_threadpool(check_input, req, read(app.state.home).limits)  # not media: refused now, not in the job
+            if queued:
+                job = await run_in_threadpool(_queue_job, app, req, language, who, folder, Path(filename).name)
+                handed_over = True
+                if not background:  # the answer a synchronous import gives, once a worker has done it
+                    return session_answer(request, await run_in_threadpool(_outcome, app, job.job))
+            elif background:
                 job = _start_job(app, req, language, who, folder, Path(filename).name)
                 handed_over = True
+            if background:
                 return JSONResponse(job.public() | {"status_url": f"/api/import/jobs/{job.job}"}, status_code=202)
             session = await run_in_threadpool(_import, app, req, language, who)
         except XunluError as exc:  # name the upload, not the server's temp folder
@@ -175,26 +189,49 @@ async def import_upload(request: Request,
         if not handed_over:
             with contextlib.suppress(OSError):
                 remove_tree(folder)
+    return session_answer(request, session)
+
+
+def session_answer(request: Request, session):
     from api.routes.sessions import session_json
 
     return session_json(request, session)
 
 
+def _queue_job(app, req: ImportRequest, language: Optional[str], who: str, folder: Path, name: str) -> Job:
+    """Keep the upload under the home folder, where a worker on the same shared path reads it, and queue the
+    import. The folder no longer carries this process's pid: a server restart leaves it to its job."""
+    return queue_import(app.state.home, app.state.jobs, req, language, who, name=name, move_from=folder)
+
+
+def _outcome(app, job_id: str):
+    """Wait for a queued import; its session, or its failure as the synchronous import would have raised it."""
+    jobs: RedisJobs = app.state.jobs
+    job = jobs.wait(job_id)
+    if job.state == "done":
+        with contextlib.closing(open_archive(app.state.home)) as archive:
+            return archive.get(job.session)
+    raise ApiError(job.status or 500, job.detail or "the import failed", job.code, job.params)
+
+
 def _start_job(app, req: ImportRequest, language: Optional[str], who: str, folder: Path, name: str) -> Job:
     def work(job: Job):
-        return _import(app, req, language, who, on_session=lambda sid: setattr(job, "session", sid))
+        return _import(app, req, language, who, on_session=lambda sid: setattr(job, "session", sid),
+                       say=lambda m: setattr(job, "stage", m),
+                       progress=ProgressOf(lambda fraction: setattr(job, "progress", fraction)))
 
     jobs: JobRegistry = app.state.jobs
-    return jobs.start(who, work, cleanup=lambda: remove_tree(folder),
-                              describe=lambda exc: str(exc).replace(str(req.input), name))
+    return jobs.start(who, work, cleanup=lambda: remove_tree(folder), target=name,
+                      describe=lambda exc: str(exc).replace(str(req.input), name))
 
 
 @router.get("/import/jobs/{job}", summary="The state of a background import (background=true); its starter only",
             response_model=ImportJob)
 def import_job(job: str, request: Request, user: User = Depends(require(policy.can_import, "import recordings"))):
     found = request.app.state.jobs.get(job)
-    if found is None:
-        raise ApiError(404, f"no import job {job!r} (jobs are kept until the server restarts)", "unknown_job")
+    if found is None or found.kind != "import":
+        kept = "in the job queue" if isinstance(request.app.state.jobs, RedisJobs) else "until the server restarts"
+        raise ApiError(404, f"no import job {job!r} (jobs are kept {kept})", "unknown_job")
     if found.owner != user.actor:
         deny(request, user, f"import job {job} was started by someone else", f"import/{job}")
     answer = found.public()
@@ -203,7 +240,12 @@ def import_job(job: str, request: Request, user: User = Depends(require(policy.c
     return answer
 
 
-def _import(app, req: ImportRequest, language: Optional[str], who: str, on_session=lambda _sid: None):
+def _import(app, req: ImportRequest, language: Optional[str], who: str, on_session=lambda _sid: None,
+            say=lambda _m: None, progress=None):
+    def said(message: str) -> None:
+        log.info("import: %s", message)
+        say(message)
+
     with contextlib.closing(open_archive(app.state.home)) as archive:
         return import_recording(app.state.home, archive, req, lambda: transcriber_of(app), language, who,
-                                say=lambda m: log.info("import: %s", m), on_session=on_session)
+                                say=said, progress=progress, on_session=on_session)

@@ -126,7 +126,7 @@ def ranged_file(request: Request, path: Path, etag: str) -> Response:
              response_class=Response, responses=MEDIA_HEAD_ANSWERS, openapi_extra=RANGE_HEADERS)
 @router.get("/media", summary="The recording, with HTTP Range for seeking", response_class=Response,
             responses=MEDIA_ANSWERS, openapi_extra=RANGE_HEADERS)
-def media(sid: str, request: Request, role: Optional[str] = Query(None, pattern="^(playable|original)$"),
+def media(sid: str, request: Request, role: Optional[str] = Query(None, pattern="^(playable|original|pip|video[2-9])$"),
           archive: Archive = Depends(get_archive)):
     session = archive.get(sid)
     chosen = session.file(role) if role else (session.file("playable") or session.file("original"))

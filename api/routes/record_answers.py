@@ -18,8 +18,21 @@ class Signature(Answer):
     proposed_by: Optional[str]
 
 
+class MediaView(Answer):
+    """One picture a recording with several cameras can be played as (service/multicam.py)."""
+
+    role: str = Field(description="the media role: pip (the picture-in-picture copy), original (the first "
+                                  "camera), video2, ...")
+    name: Optional[str] = Field(None, description="the camera's name; none for the picture-in-picture")
+    kind: str = Field(description="pip or camera")
+    url: str = Field(description="its media URL (same clock: a time in one is the same moment in all)")
+
+
 class SessionDetail(SessionRecord):
     """One session (GET /api/sessions/{id}): its record, and the signing of its 笔录."""
+
+    views: list[MediaView] = Field(default_factory=list, description="several cameras: the picture-in-picture "
+                                                                     "first, then each camera; empty for one")
 
     recorder: Optional[str] = Field(None, description="记录人")
     suspect_gender: Optional[str] = Field(None, description="被讯问人 性别: 男, 女 or 未知")

@@ -100,10 +100,12 @@ def list_sessions(request: Request, case: Optional[str] = None, status: Optional
             response_model=SessionDetail)
 def get_session(sid: str, request: Request, archive: Archive = Depends(get_archive), who: str = Depends(actor),
                 session: Session = Depends(session_access("view"))):
+    from service.multicam import views
     from service.record import signature
 
     archive.audit(who, "session.view", sid, {"address": client_address(request)})
-    return {**session_json(request, session), "signature": signature(archive, sid).to_dict()}
+    shown = [{**v, "url": f"/api/sessions/{sid}/media?role={v['role']}"} for v in views(archive, session)]
+    return {**session_json(request, session), "signature": signature(archive, sid).to_dict(), "views": shown}
 
 
 @router.post("/sessions/{sid}/record-header", summary="Complete the 讯问笔录's header: 记录人 and the person's "
@@ -211,12 +213,20 @@ def add_marker(sid: str, body: MarkerBody, request: Request, archive: Archive = 
             raise ApiError(400, "give the time of the marker (at, in seconds): the session is not live",
                            "marker_needs_time")
         at = float(live.snapshot().get("status", {}).get("elapsed") or 0.0)
-    return marker_json(archive.add_marker(who, sid, at, body.label))
+    return marker_json(archive.add_marker(who, sid, at, body.label), request)
 
 
-def marker_json(entry) -> dict[str, Any]:
+def marker_json(entry, request: Optional[Request] = None) -> dict[str, Any]:
+    """A marker as the API shows it: `actor` is the login (web:zhang), `actor_name` the name people know
+    them by (张三), in the request's language for the system."""
+    from api.routes.audit import names_of
+    from api.routes.errors import language
+    from service.audit_trail import actor_name
+
+    names = names_of(request) if request is not None else {}
     return {"seq": entry.seq, "at": entry.details.get("at"), "label": entry.details.get("label", ""),
-            "actor": entry.actor, "created_at": entry.at}
+            "actor": entry.actor, "actor_name": actor_name(entry.actor, names, language(request)),
+            "created_at": entry.at}
 
 
 @router.get("/sessions/{sid}/markers", summary="The session's markers, in time order",
@@ -225,7 +235,7 @@ def list_markers(sid: str, request: Request, archive: Archive = Depends(get_arch
                  _: Session = Depends(session_access("view"))):
     found = archive.markers(sid)
     archive.audit(who, "marker.list", sid, {"markers": len(found), "address": client_address(request)})
-    return [marker_json(e) for e in found]
+    return [marker_json(e, request) for e in found]
 
 
 def room_devices(home) -> dict[str, dict[str, str]]:

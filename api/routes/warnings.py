@@ -25,7 +25,7 @@ from api.routes.answers import (
     WarningList,
 )
 from api.routes.deps import get_archive
-from api.routes.errors import ApiError
+from api.routes.errors import ApiError, language
 from api.routes.openapi_errors import ERROR
 from archive.store import Archive
 from service import supervision
@@ -86,10 +86,13 @@ def _day(value: Optional[str], what: str) -> Optional[str]:
         raise ApiError(400, str(exc)) from exc
 
 
-def _stored(w) -> dict[str, Any]:
+def _stored(w, request: Request) -> dict[str, Any]:
+    """A stored warning (or a live finding) as the API shows it: its reason in the request's language."""
+    from supervise.reasons import in_language
     from supervise.rules import TITLES
 
-    return {**w.to_dict(), "title": TITLES.get(w.rule, w.rule)}
+    data = w.to_dict()
+    return {**data, "reason": in_language(data["reason"], language(request)), "title": TITLES.get(w.rule, w.rule)}
 
 
 @router.get("/warnings", response_model=WarningList, responses=BAD_RULES)
@@ -114,20 +117,21 @@ def list_warnings(request: Request, unit: Optional[str] = None, level: Optional[
     found = store.list(Filter(state=state, unit=unit or None, level=level or None, rule=rule or None,
                               since=_day(since, "since"), until=_day(until, "until"), session=session or None,
                               limit=limit))
-    return {"warnings": [_stored(w) for w in found],
+    return {"warnings": [_stored(w, request) for w in found],
             "counts": {"red": sum(w.level == "red" for w in found), "yellow": sum(w.level == "yellow" for w in found)},
             "units": store.units(), "rules": TITLES}
 
 
 @router.post("/warnings/{wid}/close", response_model=StoredWarning)
-def close_warning(body: CloseBody, wid: int = FastPath(..., ge=1, le=2 ** 63 - 1),  # SQLite's INTEGER
+def close_warning(body: CloseBody, request: Request,
+                  wid: int = FastPath(..., ge=1, le=2 ** 63 - 1),  # SQLite's INTEGER
                   archive: Archive = Depends(get_archive),
                   user=Depends(require(policy.can_see_warnings, "close warnings"))):
     from supervise.store import WarningStore
 
     if not body.reason.strip():
         raise ApiError(400, "关闭预警需要填写理由 closing a warning needs a reason", "reason_required")
-    return _stored(WarningStore(archive).close(wid, body.reason, user.actor))
+    return _stored(WarningStore(archive).close(wid, body.reason, user.actor), request)
 
 
 @router.get("/warnings/badges", response_model=dict[str, WarningCounts])
@@ -156,8 +160,6 @@ def session_warnings(session_id: str, request: Request, archive: Archive = Depen
                      session=Depends(session_access("view"))):
     """While the session is recorded: the live rules over what has been said so far. Afterwards: its stored
     warnings (re-checked now), open first."""
-    from supervise.rules import TITLES
-
     live = request.app.state.live.get_live(session_id) if hasattr(request.app.state, "live") else None
     if live is not None:
         from supervise.facts import earlier_for
@@ -167,13 +169,13 @@ def session_warnings(session_id: str, request: Request, archive: Archive = Depen
         found = live_findings(archive.get(session_id), live.snapshot(), _rules(request), now,
                               earlier_for(archive, session_id))
         return {"session": session_id, "live": True, "checked_at": now.isoformat(timespec="seconds"),
-                "warnings": [{**f.to_dict(), "title": TITLES.get(f.rule, f.rule), "state": "open"} for f in found]}
+                "warnings": [{**_stored(f, request), "state": "open"} for f in found]}
     from supervise.store import Filter, WarningStore
 
     _refresh(request, archive, _actor(request), sessions=[session_id])
     found = WarningStore(archive).list(Filter(state="all", session=session_id, limit=10000))
     found.sort(key=lambda w: (w.state != "open", w.level != "red"))
-    return {"session": session_id, "live": False, "warnings": [_stored(w) for w in found]}
+    return {"session": session_id, "live": False, "warnings": [_stored(w, request) for w in found]}
 
 
 def _actor(request: Request) -> str:

@@ -2,6 +2,7 @@
 (a beep) becomes one final segment with its true start and end, so times can be checked exactly."""
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -25,12 +26,14 @@ class FakePartial:
 
 class BeepStream:
     def __init__(self, language, channels, speakers, on_partial, on_final, threshold=0.05, gap_s=0.3,
-                 delay_per_feed=0.0):
+                 delay_per_feed=0.0, hold_gil_s=0.0, hang_once=None):
         self.channels = channels
         self.speakers = tuple(speakers)
         self.on_partial, self.on_final = on_partial, on_final
         self.threshold, self.gap = threshold, int(gap_s * RATE / HOP)
         self.delay = delay_per_feed
+        self.hold_gil = hold_gil_s   # each final "decodes" this long without letting another thread run
+        self.hang_once = hang_once   # a path: after the second final, hang for good, once (the path marks it)
         self.fed = 0            # frames
         self.hops = 0
         self.carry = np.zeros((0, channels), dtype=np.float32)
@@ -42,6 +45,11 @@ class BeepStream:
     @property
     def processed(self) -> float:
         return self.fed / RATE
+
+    @property
+    def settled(self) -> float:
+        """As LiveTranscriber.settled: no final still to come starts before this."""
+        return (self.open[0] if self.open is not None else self.hops) * HOP / RATE
 
     def feed(self, pcm: np.ndarray) -> None:
         assert pcm.dtype == np.float32 and pcm.ndim == 2 and pcm.shape[1] == self.channels
@@ -73,6 +81,10 @@ class BeepStream:
         return self.speakers[ch] if ch < len(self.speakers) else None
 
     def _emit(self) -> None:
+        if self.hold_gil:   # a C call that keeps the GIL (ctypes.PyDLL does not release it), as a decode may
+            import ctypes
+
+            ctypes.PyDLL(None).usleep(int(self.hold_gil * 1e6))
         start_h, last_h, energy = self.open
         ch = int(np.argmax(energy))
         start, end = start_h * HOP / RATE, (last_h + 1) * HOP / RATE
@@ -80,6 +92,9 @@ class BeepStream:
                               channel=ch, words=(Word(start, end, "嘀", 0.9),)))
         self.next_id += 1
         self.open = None
+        if self.hang_once and self.next_id == 2 and not os.path.exists(self.hang_once):
+            open(self.hang_once, "w").close()
+            time.sleep(3600)
 
     def finish(self) -> None:
         if self.open is not None:

@@ -6,6 +6,11 @@ Run with the system Python, which has the GObject bindings (the project's venv d
 
     /usr/bin/python3 tests/helpers/rtsp_server.py --port 18554 --file clip.mp4 [--protocols udp]
         [--user admin --password secret]
+    /usr/bin/python3 tests/helpers/rtsp_server.py --port 18555 --live-port 41000
+
+With `--live-port` it serves, instead of a file, the H.264 picture of a live MPEG-TS stream arriving on that
+UDP port (tests/helpers/flash_sender.py): several such cameras fed by one sender see the same flash at the
+same instant, as cameras in one room do.
 
 It serves rtsp://127.0.0.1:PORT/cam, prints "ready" once listening, and runs until killed: killing it is a
 camera that reboots or loses its cable. `--protocols udp` is a camera that speaks RTP over UDP only (as
@@ -31,7 +36,8 @@ HERE = Path(__file__).resolve()
 
 
 # -- the server (system Python) ---------------------------------------------------------------------------
-def serve(port: int, path: str, protocols: str, user: Optional[str], password: Optional[str]) -> None:
+def serve(port: int, path: str, protocols: str, user: Optional[str], password: Optional[str],
+          live_port: Optional[int] = None) -> None:
     import gi
 
     gi.require_version("Gst", "1.0")
@@ -44,10 +50,15 @@ def serve(port: int, path: str, protocols: str, user: Optional[str], password: O
     server.set_address("127.0.0.1")
     server.set_service(str(port))
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(
-        f'( filesrc location="{path}" ! qtdemux name=d '
-        "d.video_0 ! queue ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 "
-        "d.audio_0 ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97 )")
+    if live_port:
+        factory.set_launch(
+            f'( udpsrc port={live_port} caps="video/mpegts,systemstream=(boolean)true" ! tsdemux latency=0 ignore-pcr=true ! '
+            "h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )")
+    else:
+        factory.set_launch(
+            f'( filesrc location="{path}" ! qtdemux name=d '
+            "d.video_0 ! queue ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 "
+            "d.audio_0 ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97 )")
     lower = {"tcp": GstRtsp.RTSPLowerTrans.TCP, "udp": GstRtsp.RTSPLowerTrans.UDP,
              "both": GstRtsp.RTSPLowerTrans.TCP | GstRtsp.RTSPLowerTrans.UDP}[protocols]
     factory.set_protocols(lower)
@@ -99,9 +110,10 @@ def free_port() -> int:
 class RtspCamera:
     """The server as a camera the test can unplug (`kill`) and plug back in (`start`), on the same port."""
 
-    def __init__(self, clip: Path, protocols: str = "both", user: Optional[str] = None,
-                 password: Optional[str] = None, port: Optional[int] = None):
+    def __init__(self, clip: Optional[Path], protocols: str = "both", user: Optional[str] = None,
+                 password: Optional[str] = None, port: Optional[int] = None, live_port: Optional[int] = None):
         self.clip, self.protocols, self.user, self.password = clip, protocols, user, password
+        self.live_port = live_port
         self.port = port or free_port()
         self.proc: Optional[subprocess.Popen] = None
 
@@ -111,8 +123,8 @@ class RtspCamera:
         return f"rtsp://{auth}127.0.0.1:{self.port}/cam"
 
     def start(self, timeout: float = 20.0) -> "RtspCamera":
-        args = [SYSTEM_PYTHON, str(HERE), "--port", str(self.port), "--file", str(self.clip),
-                "--protocols", self.protocols]
+        args = [SYSTEM_PYTHON, str(HERE), "--port", str(self.port), "--protocols", self.protocols]
+        args += ["--live-port", str(self.live_port)] if self.live_port else ["--file", str(self.clip)]
         if self.user:
             args += ["--user", self.user, "--password", self.password or ""]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -146,12 +158,15 @@ class RtspCamera:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--file", required=True)
+    parser.add_argument("--file")
+    parser.add_argument("--live-port", type=int)
     parser.add_argument("--protocols", choices=("tcp", "udp", "both"), default="both")
     parser.add_argument("--user")
     parser.add_argument("--password")
     a = parser.parse_args()
-    serve(a.port, os.path.abspath(a.file), a.protocols, a.user, a.password)
+    if not a.file and not a.live_port:
+        parser.error("give --file or --live-port")
+    serve(a.port, os.path.abspath(a.file) if a.file else "", a.protocols, a.user, a.password, a.live_port)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import { goHit, moveHead, nextHit, renderHits, setHits } from "./player_hits.js"
 import { startLive } from "./player_live.js";
 import { openSign, signedFact } from "./player_sign.js";
 import { addMarker, showTab } from "./player_tabs.js";
+import { firstView, renderViews } from "./player_views.js";
 import { liveWarnings } from "./warnings-live.js";
 
 const TYPING = new Set(["INPUT", "TEXTAREA", "SELECT"]);
@@ -43,6 +44,8 @@ export class Player {
   build() {
     this.video = el("video", { controls: true, preload: "metadata", playsinline: true, class: "pl-video" });
     this.overlay = el("div", { class: "pl-overlay", hidden: true });
+    this.viewBar = el("div", { class: "pl-views", role: "group", hidden: true });  // several cameras
+    this.viewUrl = null;
     this.title = el("h2", { class: "pl-title" });
     this.badge = el("span", { class: "badge live", "data-i18n": "pl.live", hidden: true });
     this.facts = el("div", { class: "pl-facts" });
@@ -76,6 +79,7 @@ export class Player {
       el("section", { class: "pl-media" },
         el("div", { class: "pl-meta" }, this.title, this.badge, this.statusLine, this.facts),
         this.signBox, this.alarm, this.warnHost,
+        this.viewBar,
         el("div", { class: "pl-video-wrap" }, this.video, this.overlay),
         this.hitbar,
         el("div", { class: "pl-bar" }, this.hitnav, this.markerLabel, this.markerButton, this.exports),
@@ -100,6 +104,7 @@ export class Player {
 
   refreshLabels() {
     if (this.session) this.renderMeta();
+    renderViews(this);
     this.renderHits();
     this.showVersion();
     this.renderLines();
@@ -138,6 +143,8 @@ export class Player {
     clearTimeout(this.retry);
     this.video.removeAttribute("src");
     this.video.load();
+    this.viewUrl = null;
+    this.viewBar.hidden = true;
     this.segments = [];
     this.partials.clear();
     this.lines.clear();
@@ -183,7 +190,9 @@ export class Player {
     if (s.media_url) {
       this.overlay.hidden = true;
       this.pendingSeek = at;
-      this.video.src = s.media_url;
+      this.viewUrl = firstView(this);
+      this.video.src = this.viewUrl;
+      renderViews(this);
     } else {
       this.overlay.hidden = false;
       this.overlay.textContent = t("pl.noMedia");

@@ -25,7 +25,7 @@ export async function showTab(p, name) {
       const markers = await api(`/api/sessions/${sid}/markers`);
       p.tabBody.replaceChildren(markers.length ? el("ul", { class: "markers" }, ...markers.map((m) =>
         el("li", { onclick: () => p.seek(m.at, true) }, el("span", { class: "time", text: clock(m.at) }),
-          ` ${m.label || "★"} `, el("small", { text: m.actor })))) : el("p", { class: "muted", text: t("pl.noMarkers") }));
+          ` ${m.label || "★"} `, el("small", { text: m.actor_name || m.actor, title: m.actor })))) : el("p", { class: "muted", text: t("pl.noMarkers") }));
     } else if (name === "versions") {
       const versions = await api(`/api/sessions/${sid}/transcript/versions`);
       const sideBox = el("div", { class: "diff-side-box", hidden: true });

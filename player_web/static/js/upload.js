@@ -3,7 +3,8 @@
 // centre, the speaker of each audio channel, the language and the words to expect (vocabulary). The file is sent as the request body (streamed by the
 // browser, any size), with upload progress; the server checks the fields first (a value it cannot use is
 // refused before the upload), keeps the file, hashes it and transcribes it in the background, and the page
-// polls the import job until the session is ready.
+// polls the import job until the session is ready, showing its state (queued for a worker, transcribing with
+// its progress).
 import { acceptLanguage, api, el, errorOf, loginAgain, showError, toast } from "./common.js";
 import { t } from "./i18n.js";
 
@@ -99,8 +100,15 @@ export function uploadForm(onDone) {
     };
     const poll = (url) => {  // transcription takes minutes for long recordings: ask now and then
       api(url).then((job) => {
-        if (job.state === "importing") { setTimeout(() => poll(url), 1000); return; }
-        if (job.state === "complete") {
+        if (job.state === "queued" || job.state === "running") {   // on a worker of the job queue, or here
+          const pct = job.progress == null ? null : Math.round(100 * job.progress);
+          state.textContent = job.state === "queued" ? t("import.queued")
+            : pct == null ? t("import.transcribing") : t("import.progress", { pct });
+          if (pct != null) bar.value = pct;
+          setTimeout(() => poll(url), 1000);
+          return;
+        }
+        if (job.state === "done") {
           form.reset();
           while (channels.children.length > 2) channels.lastChild.remove();
           done(t("import.done", { id: job.session }));
