@@ -69,7 +69,8 @@ def pick_words(texts: list[str], lang: str) -> list[tuple[str, str]]:
         from cli.demo_sample import SEARCH_WORDS
 
         joined = re.sub(r"\s+", "", "".join(texts))
-        return [(w.word, w.kind) for w in SEARCH_WORDS if w.word in joined]
+        joined = re.sub(r"(?<=\d)[,，、-](?=\d)", "", joined)     # digit groups as the index joins them
+        return [(w.word, w.kind) for w in SEARCH_WORDS if (w.said or w.word) in joined]
     word = pick_word(texts)
     return [(word, "word")] if word else []
 

@@ -32,18 +32,17 @@ from core.errors import XunluError
 from core.transcript import Segment
 from index.fastfilter import Filter
 from index.fastscore import FastScorer
+from index.plan import hits_of, plan
 from index.postings import Unsupported
-from index.query import QueryError, parse, parse_day
-from index.search_index import FORMAT_CHANGES, INDEX_FORMAT, Hit, SessionMeta, documents, schema, terms_of, to_hit
-from index.sounds import check_tiers, other_word_for
+from index.search_index import FORMAT_CHANGES, INDEX_FORMAT, Hit, SessionMeta, documents, schema
 from index.whoosh_fixes import missing_columns_remembered, open_searcher, workers_die_with_parent
-from index.whoosh_query import by_sound, to_whoosh
 
 log = logging.getLogger("xunlu.index")
 # Memory each rebuild writer gathers postings in before it writes a sorted run to disk (Whoosh's limitmb; all
 # runs are merged at the end). Sound-alike and number fields nearly doubled the postings of a segment: at
 # 128 MB a 15-hour rebuild took 19 s of CPU instead of 12 s, most of it writing and merging runs.
 REBUILD_POOL_MB = 512
+SEARCH_ENV = "XUNLU_SEARCH"   # whoosh (the default) or postgresql
 
 
 class IndexProblem(XunluError):
@@ -110,7 +109,45 @@ class SearchOptions:
     loose: tuple[str, ...] = ()  # looser sound tiers (index.sounds.TIERS), off unless named
 
 
+class SearchConfigError(XunluError):
+    """XUNLU_SEARCH names a backend that cannot be used."""
+
+    code = "bad_search_backend"
+
+
+def postgres_url(home: Path) -> Optional[str]:
+    """The catalog's PostgreSQL URL when `XUNLU_SEARCH=postgresql` puts the search index there; None for the
+    Whoosh folder in the home (the default, also `XUNLU_SEARCH=whoosh`)."""
+    choice = os.environ.get(SEARCH_ENV, "").strip().lower()
+    if choice in ("", "whoosh"):
+        return None
+    if choice != "postgresql":
+        raise SearchConfigError(f"{SEARCH_ENV} must be whoosh or postgresql, not {choice!r}")
+    from archive.database import is_url
+    from archive.db import target
+
+    where = target(home)
+    if not is_url(where):
+        raise SearchConfigError(f"{SEARCH_ENV}=postgresql keeps the search index in the catalog's database: set "
+                                "XUNLU_DATABASE_URL=postgresql://... as well")
+    return str(where)
+
+
 class SearchIndex:
+    """The Whoosh index in the home folder; `SearchIndex(home)` gives index.pg_index.PgSearchIndex instead when
+    `XUNLU_SEARCH=postgresql` (postgres_url)."""
+
+    backend = "whoosh"
+
+    def __new__(cls, home: Path):
+        if cls is SearchIndex:
+            url = postgres_url(Path(home))
+            if url is not None:
+                from index.pg_index import PgSearchIndex
+
+                return PgSearchIndex(url)
+        return super().__new__(cls)
+
     def __init__(self, home: Path):
         self.root = Path(home) / "index"
         self.root.mkdir(parents=True, exist_ok=True)
@@ -183,6 +220,15 @@ class SearchIndex:
     def opened_ms(self) -> float:
         """How long the last opening of the shared searcher took (ms; 0 before any)."""
         return _shared(self.root).opened_ms
+
+    def never_built(self) -> bool:
+        return self.current_dir() is None
+
+    def indexed_versions(self, sessions: list[str]) -> dict[str, int]:
+        """The transcript version indexed for each of these sessions that has documents."""
+        with self.searcher() as s:
+            docs = {sid: s.document(session=sid) for sid in sessions}
+        return {sid: doc.get("version") for sid, doc in docs.items() if doc is not None}
 
     def exists(self) -> bool:
         try:
@@ -310,57 +356,33 @@ class SearchIndex:
         """The best `options.limit` hits: documents where the query matches as written first, then (unless
         `options.exact`) those where it matches only by sound (index.sounds), each part ranked by score. A
         moment found twice (a number joined over two segments and also found in the second) is given once."""
-        node = parse(text)
-        since = parse_day(options.since, "--since")
-        until = parse_day(options.until, "--until", end_of_day=True)
-        if since and until and since > until:
-            raise QueryError(f"--since {options.since} is after --until {options.until}", code="since_after_until")
-        if options.limit < 1:
-            raise QueryError("--limit must be at least 1")
-        try:
-            loose = check_tiers(options.loose)
-        except ValueError as exc:
-            raise QueryError(str(exc)) from exc
+        p = plan(text, options)
         filters = []
-        if options.case_id:
-            filters.append(wq.Term("case", options.case_id))
-        if options.speaker:
-            filters.append(wq.Term("speaker", options.speaker))
-        if since or until:
-            filters.append(wq.DateRange("date", since, until))
-        written = to_whoosh(node)
-        # the documents found only by sound: the terms' sounds (an AND's terms either way), less `written`'s
-        said = to_whoosh(node, loose, sound_only=True) if not options.exact and by_sound(node) else None
-        terms = terms_of(node)
+        if p.case_id:
+            filters.append(wq.Term("case", p.case_id))
+        if p.speaker:
+            filters.append(wq.Term("speaker", p.speaker))
+        if p.since or p.until:
+            filters.append(wq.DateRange("date", p.since, p.until))
         started = time.perf_counter()
         fq = wq.And(filters) if filters else None
-        keep = Filter(tuple((f, v) for f, v in (("case", options.case_id), ("speaker", options.speaker)) if v),
-                      "date", since, until)
+        keep = Filter(tuple((f, v) for f, v in (("case", p.case_id), ("speaker", p.speaker)) if v),
+                      "date", p.since, p.until)
         shared = _shared(self.root)
         with self.searcher() as s:
             try:
-                top = [(d, sc, "exact") for d, sc in self._top(s, shared, written, options.limit, keep, fq, text)]
-                if said is not None and len(top) < options.limit:
+                top = [(d, sc, "exact") for d, sc in self._top(s, shared, p.written, p.limit, keep, fq, text)]
+                if p.said is not None and len(top) < p.limit:
                     seen = {d for d, _, _ in top}
-                    more = self._top(s, shared, said, options.limit + len(top), keep, fq, text, lazy_or=True)
-                    top += [(d, sc, "sound") for d, sc in more if d not in seen][:options.limit - len(top)]
+                    more = self._top(s, shared, p.said, p.limit + len(top), keep, fq, text, lazy_or=True)
+                    top += [(d, sc, "sound") for d, sc in more if d not in seen][:p.limit - len(top)]
                 # stored fields, hit times and snippets only for the returned page
                 page = [(s.stored_fields(docnum), score, match) for docnum, score, match in top]
             except _READ_ERRORS as exc:
                 _shared(self.root).drop()
                 raise IndexProblem(f"the search index cannot be read ({type(exc).__name__}: {exc})") from exc
-        hits, moments = [], set()
-        said_as = [t.raw for t in terms if t.pinyin]
-        for stored, score, match in page:
-            hit = to_hit(stored, score, terms, match, loose)
-            if match == "sound" and hit.written and other_word_for(said_as, hit.written):
-                continue   # another everyday word that sounds the same (智能 for 只能): not what was said
-            if (hit.session, hit.start, hit.end) not in moments:
-                moments.add((hit.session, hit.start, hit.end))
-                hits.append(hit)
+        hits = hits_of(page, p)
         log.debug("search %r: %d hits in %.1f ms", text, len(hits), (time.perf_counter() - started) * 1000)
-        if options.sort == "time":
-            hits.sort(key=lambda h: (h.date or "", h.session, h.start))
         return hits
 
     @staticmethod

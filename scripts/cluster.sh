@@ -80,7 +80,7 @@ pg_url() { echo "postgresql://xunlu:$(secret pg-xunlu)@127.0.0.1:$pg_port/xunlu"
 redis_url() { echo "redis://:$(secret redis)@127.0.0.1:$redis_port/0"; }
 
 if [ "$command" = env ]; then
-  printf 'export XUNLU_HOME=%q\nexport XUNLU_DATABASE_URL=%q\nexport XUNLU_BROKER_URL=%q\n' \
+  printf 'export XUNLU_HOME=%q\nexport XUNLU_DATABASE_URL=%q\nexport XUNLU_BROKER_URL=%q\nexport XUNLU_SEARCH=postgresql\n' \
     "$home" "$(pg_url)" "$(redis_url)"
   echo "# the web server: http://127.0.0.1:$web_port/"
   exit 0
@@ -232,7 +232,7 @@ if ! redis_running; then
 fi
 
 # --- the home folder, the server and the workers ----------------------------------------------------------
-export XUNLU_HOME=$home XUNLU_DATABASE_URL XUNLU_BROKER_URL
+export XUNLU_HOME=$home XUNLU_DATABASE_URL XUNLU_BROKER_URL XUNLU_SEARCH=postgresql   # one index for every node
 XUNLU_DATABASE_URL=$(pg_url)
 XUNLU_BROKER_URL=$(redis_url)
 "$repo/.venv/bin/python" -c 'from core.config import home_dir; from models.store import assemble_base; assemble_base(home_dir())' \

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from helpers.cli import ROOT, xunlu
 
-from cli.demo_sample import CLIPS, OFFICER, SUSPECT, clip_path, load_clip, make_interview
+from cli.demo_sample import CLIPS, LINES, OFFICER, PHONE, PHONE_NUMBER, SUSPECT, clip_path, load_clip, make_interview
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,10 +25,21 @@ def test_the_shipped_mandarin_clips_decode_to_16_khz_speech():
     for clip in CLIPS:
         pcm = load_clip(clip)
         seconds = len(pcm) / 16000
-        assert 3.5 < seconds < 9, (clip.utterance, seconds)      # the AISHELL-1 utterances are 4.2-6.4 s
+        if clip.part:                                             # four digits cut from a sentence
+            assert 0.7 < seconds < 1.4, (clip.part, seconds)
+        else:
+            assert 3.5 < seconds < 9, (clip.utterance, seconds)  # the AISHELL-1 utterances are 4.2-6.4 s
         assert np.sqrt(np.mean(pcm ** 2)) > 0.005, clip.utterance  # speech (31-40 dB down), not silence
     assert sum(clip_path(c).stat().st_size for c in CLIPS) < 1_000_000
     assert {c.channel for c in CLIPS} == {OFFICER, SUSPECT}
+    assert all(len({c.channel for c in said}) == 1 for said in LINES)    # a line is one voice
+
+
+def test_the_phone_number_is_one_voice_reading_two_groups_of_four_digits():
+    assert len({(c.channel, c.utterance) for c in PHONE}) == 1
+    assert [c.part for c in PHONE] == [PHONE_NUMBER[:4], PHONE_NUMBER[4:]]
+    digits = str.maketrans("零一二三四五六七八九", "0123456789")
+    assert "".join(c.text for c in PHONE).translate(digits) == PHONE_NUMBER
 
 
 def test_the_clips_are_package_data_and_credited_in_the_readme():
@@ -40,6 +51,7 @@ def test_the_clips_are_package_data_and_credited_in_the_readme():
         relative = clip_path(clip).relative_to(ROOT / "cli").as_posix()
         assert any(fnmatch(relative, pattern) for pattern in package_data), relative
         assert clip.utterance in readme
+        assert not clip.part or clip_path(clip).name in readme    # a part cut is named as cut
 
 
 def test_the_mandarin_interview_puts_each_voice_on_its_own_microphone(tmp_path):
@@ -47,7 +59,7 @@ def test_the_mandarin_interview_puts_each_voice_on_its_own_microphone(tmp_path):
     with wave.open(str(tmp_path / "zh.wav")) as w:
         assert (w.getnchannels(), w.getframerate()) == (2, 16000)
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2).astype(np.float32)
-    assert [line.text for line in lines] == [c.text for c in CLIPS]
+    assert [line.text for line in lines] == ["".join(c.text for c in said) for said in LINES]
     for line in lines:
         part = pcm[int(line.start * 16000):int(line.end * 16000)]
         own, other = np.sqrt(np.mean(part ** 2, axis=0))[[line.channel, 1 - line.channel]]
@@ -62,22 +74,29 @@ def test_the_mandarin_demo_finds_the_name_the_place_and_the_number(tmp_path):
     sid = done.stdout.strip().splitlines()[-1]
     assert "officer:" in done.stderr and "suspect:" in done.stderr
     assert "xunlu search 张伟" in done.stderr
+    assert f"xunlu search {PHONE_NUMBER}" in done.stderr and f"xunlu search 尾号{PHONE_NUMBER[-4:]}" in done.stderr
 
     session = json.loads(xunlu("session", sid, home=home).stdout)
     assert session["status"] == "complete"
     assert xunlu("verify", sid, home=home).returncode == 0
 
+    def search(query):
+        return [json.loads(h) for h in xunlu("search", query, "--json", home=home).stdout.splitlines()]
+
+    def lands(hit, line):   # in that sentence, on that microphone
+        return (hit["session"] == sid and hit["speaker"] == ("officer" if line.channel == OFFICER else "suspect")
+                and line.start - 1.0 <= hit["start"] <= line.end)
+
     lines = make_interview(tmp_path / "again.wav")
-    said_in = {word: next(line for line in lines if word in line.text)
-               for word in ("张伟", "南沙区", "广州")}
-    said_in["2016"] = next(line for line in lines if "二零一六" in line.text)
+    phone = next(line for line in lines if line.text == "".join(c.text for c in PHONE))
+    said_in = {word: next(line for line in lines if word in line.text) for word in ("张伟", "南沙区", "广州")}
+    said_in |= {query: phone for query in (PHONE_NUMBER, "尾号" + PHONE_NUMBER[-4:], PHONE_NUMBER[-4:])}
     for query, line in said_in.items():
-        hits = [json.loads(h) for h in xunlu("search", query, "--json", home=home).stdout.splitlines()]
+        hits = search(query)
         assert hits, f"{query} not found"
-        hit = hits[0]
-        assert hit["session"] == sid and hit["match"] == "exact"
-        assert hit["speaker"] == ("officer" if line.channel == OFFICER else "suspect")
-        assert line.start - 1.0 <= hit["start"] <= line.end, (query, hit, line)   # lands in that sentence
+        assert hits[0]["match"] == "exact" and lands(hits[0], line), (query, hits[0], line)
+    year = next(line for line in lines if "二零一六年" in line.text)     # 2016: the year, and the number's head
+    assert {(lands(h, year), lands(h, phone)) for h in search("2016")} == {(True, False), (False, True)}
 
 
 @pytest.mark.model

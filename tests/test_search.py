@@ -1,5 +1,6 @@
 """Keyword search that lands on the moment: recall on a known corpus, word times, syntax, filters."""
 import pytest
+from helpers.search_backends import BACKENDS, open_index
 
 from core.transcript import Segment, Word
 from index.manager import SearchIndex, SearchOptions
@@ -32,12 +33,18 @@ CORPUS = {
 }
 
 
-@pytest.fixture(scope="module")
-def index(tmp_path_factory):
-    idx = SearchIndex(tmp_path_factory.mktemp("home"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def index(request, tmp_path_factory):
+    """The corpus indexed in the Whoosh folder, and in PostgreSQL: every test using it runs on both."""
+    idx = open_index(request.param, tmp_path_factory.mktemp("home"), request)
     for meta, segments in CORPUS.items():
         idx.replace_session(meta, segments)
     return idx
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
 
 
 def truth(text):
@@ -196,8 +203,8 @@ def test_fast_scoring_ranks_exactly_as_whoosh(index_with_deletions, filters):
     assert compared > 10  # the queries do find things
 
 
-def test_a_date_filter_leaves_out_segments_without_a_date(tmp_path):
-    idx = SearchIndex(tmp_path / "home")
+def test_a_date_filter_leaves_out_segments_without_a_date(backend, request, tmp_path):
+    idx = open_index(backend, tmp_path / "home", request)
     dated, undated = list(CORPUS)
     idx.replace_session(dated, CORPUS[dated])
     idx.replace_session(SessionMeta(undated.id, undated.case_id, undated.room, undated.officers, None, 1),
@@ -298,9 +305,9 @@ def test_queries_the_fast_scorer_leaves_to_whoosh_still_answer(index):
     assert {(h.session, h.segment) for h in hits} == {("s-20261115-0002", i) for i in (0, 1, 2)}
 
 
-def test_a_snippet_never_cuts_an_english_word_in_two(tmp_path):
+def test_a_snippet_never_cuts_an_english_word_in_two(backend, request, tmp_path):
     text = "Who else went out to the warehouse with you on that evening in the harbour district"
-    idx = SearchIndex(tmp_path)
+    idx = open_index(backend, tmp_path / "home", request)
     idx.replace_session(SessionMeta("s-20261101-0009", "E-1", "room 1", ("Smith",), "2026-11-01T09:00:00+00:00", 1,
                                     language="en"), [seg(0, 1.0, text, "officer")])
     [hit] = idx.search("warehouse")

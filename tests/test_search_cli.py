@@ -14,7 +14,7 @@ from archive.store import Archive
 from archive.transcripts import add_version
 from core.transcript import Segment, Transcript, Word
 from index.live import LiveIndexer
-from index.manager import SearchIndex, SearchOptions
+from index.manager import SEARCH_ENV, SearchIndex, SearchOptions
 from index.search_index import SessionMeta
 from service.indexing import rebuild
 
@@ -44,7 +44,11 @@ def fill(home, sessions, segments, marker=None):
     return archive, ids
 
 
-def test_search_json_lines_from_the_command_line(tmp_path):
+@pytest.mark.parametrize("backend", ["whoosh", "postgresql"])
+def test_search_json_lines_from_the_command_line(tmp_path, monkeypatch, request, backend):
+    if backend == "postgresql":   # the catalog and the search index in a centre's database
+        monkeypatch.setenv("XUNLU_DATABASE_URL", request.getfixturevalue("postgres").new_database())
+        monkeypatch.setenv(SEARCH_ENV, "postgresql")
     home = tmp_path / "home"
     archive, ids = fill(home, 2, 6, marker="蔺晓翀")
     result = xunlu("search", "蔺晓翀", "--json", home=home)
@@ -55,6 +59,7 @@ def test_search_json_lines_from_the_command_line(tmp_path):
     assert hit["session"] == ids[0] and hit["start"] == pytest.approx(len(SENTENCES[0]) * 0.25)
     table = xunlu("search", "仓库", "--case", "C-1", home=home)
     assert table.returncode == 0 and ids[1] in table.stdout and ids[0] not in table.stdout
+    assert (home / "index" / "CURRENT").exists() == (backend == "whoosh")   # PostgreSQL: nothing in the home
 
 
 @pytest.mark.parametrize("args,needle", [([""], "empty"), (["，。"], "nothing to search for"),

@@ -4,6 +4,7 @@
 import time
 
 import pytest
+from helpers.search_backends import BACKENDS, open_index
 
 from core.transcript import Segment, Word
 from index.live import LiveIndexer
@@ -46,12 +47,18 @@ SEGS_TWO = [
 ]
 
 
-@pytest.fixture(scope="module")
-def index(tmp_path_factory):
-    idx = SearchIndex(tmp_path_factory.mktemp("home"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def index(request, tmp_path_factory):
+    """Both sessions indexed in the Whoosh folder, and in PostgreSQL: every test using it runs on both."""
+    idx = open_index(request.param, tmp_path_factory.mktemp("home"), request)
     idx.replace_session(ONE, SEGS_ONE)
     idx.replace_session(TWO, SEGS_TWO)
     return idx
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
 
 
 def hits(index, query, **opts):
@@ -174,8 +181,8 @@ def test_digits_over_two_segments_of_the_same_speaker_are_one_number(index):
     assert "<mark>" in hit.snippet
 
 
-def test_digits_are_not_joined_after_a_long_pause_or_across_speakers(tmp_path):
-    idx = SearchIndex(tmp_path / "home")
+def test_digits_are_not_joined_after_a_long_pause_or_across_speakers(backend, request, tmp_path):
+    idx = open_index(backend, tmp_path / "home", request)
     meta = SessionMeta("s-20261120-0003", "C-1", "讯问室3", ("赵六",), "2026-11-20T09:00:00+08:00", 1)
     # each segment ends 7 x 0.3 = 2.1 s after it starts
     idx.replace_session(meta, [seg(0, 1.0, "号码是1380", "suspect"), seg(1, 4.5, "1234", "suspect"),  # 1.4 s
@@ -231,8 +238,8 @@ def test_an_index_of_format_3_says_what_the_new_format_adds(tmp_path):
         idx.search("授信")
 
 
-def test_two_syllables_across_the_middle_of_two_words_are_not_a_sound_alike(tmp_path):
-    idx = SearchIndex(tmp_path / "home")
+def test_two_syllables_across_the_middle_of_two_words_are_not_a_sound_alike(backend, request, tmp_path):
+    idx = open_index(backend, tmp_path / "home", request)
     meta = SessionMeta("s-20261120-0005", "C-2", "讯问室3", ("赵六",), "2026-11-20T09:00:00+08:00", 1)
     idx.replace_session(meta, [seg(0, 1.0, "他在学驾驶汽车", "suspect"),      # 驶汽 shi qi: not 十七
                                seg(1, 5.0, "授信额度不够", "officer"),        # 授信 inside the word 授信额度
@@ -242,8 +249,8 @@ def test_two_syllables_across_the_middle_of_two_words_are_not_a_sound_alike(tmp_
     assert [h.segment for h in idx.search("shouxin")] == [1]
 
 
-def test_digit_groups_written_with_a_comma_or_a_stop_are_one_number_by_their_digits(tmp_path):
-    idx = SearchIndex(tmp_path / "home")
+def test_digit_groups_written_with_a_comma_or_a_stop_are_one_number_by_their_digits(backend, request, tmp_path):
+    idx = open_index(backend, tmp_path / "home", request)
     meta = SessionMeta("s-20261120-0006", "C-3", "讯问室3", ("赵六",), "2026-11-20T09:00:00+08:00", 1)
     idx.replace_session(meta, [seg(0, 1.0, "号码是4729，7011", "suspect"), seg(1, 6.0, "是2016.2015", "suspect"),
                                seg(2, 10.0, "从2015,2016年开始", "officer"), seg(3, 15.0, "圆周率是3.14", "officer")])
@@ -262,8 +269,8 @@ def test_digit_groups_written_with_a_comma_or_a_stop_are_one_number_by_their_dig
     ("复苏", "复速", "经济复速以后", ()), ("成都", "沉督", "我在沉督打工", ("ng",)),
     ("授信", "受性", "他说受性额度不够", ("ng",)),
 ])
-def test_the_sound_alikes_of_the_issue(tmp_path, query, written, said_in, loose):
-    idx = SearchIndex(tmp_path / "home")
+def test_the_sound_alikes_of_the_issue(backend, request, tmp_path, query, written, said_in, loose):
+    idx = open_index(backend, tmp_path / "home", request)
     meta = SessionMeta("s-20261120-0007", "C-4", "讯问室3", ("赵六",), "2026-11-20T09:00:00+08:00", 1)
     idx.replace_session(meta, [seg(0, 1.0, said_in, "suspect")])
     [hit] = idx.search(query, SearchOptions(loose=loose))
@@ -273,8 +280,8 @@ def test_the_sound_alikes_of_the_issue(tmp_path, query, written, said_in, loose)
         assert idx.search(query) == []  # not without the looser tier
 
 
-def test_another_everyday_word_that_sounds_the_same_is_not_offered(tmp_path):
-    idx = SearchIndex(tmp_path / "home")
+def test_another_everyday_word_that_sounds_the_same_is_not_offered(backend, request, tmp_path):
+    idx = open_index(backend, tmp_path / "home", request)
     idx.replace_session(ONE, [seg(0, 1.0, "实现安全的智能驾驶", "officer"),    # 智能, not 只能 (zhi neng)
                               seg(1, 5.0, "他说受信额度用完了", "suspect")])   # 受信 is no everyday word
     assert hits(idx, "只能") == []

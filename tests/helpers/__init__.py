@@ -12,4 +12,5 @@ repository root, imports them as `tests.helpers...` (modules inside the package 
 - auth.py: cheap Argon2 settings, an app with the auth layer, logins
 - capture_fakes.py: a beep detector standing in for the live transcriber, and PulseAudio helpers
 - faults.py: a real `xunlu serve` process in its own home, users made beforehand, for the fault tests
+- search_backends.py: the search index on the Whoosh folder or on PostgreSQL, for tests run on both
 """
