@@ -131,6 +131,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "since_after_until": ("开始日期晚于结束日期。", "The start date is after the end date."),
     "bad_date": ("日期格式不对，请用 年-月-日。", "That is not a date: use year-month-day."),
     "bad_sort": ("排序方式只能是相关度或时间。", "Sort by relevance or by time."),
+    "bad_search_backend": ("检索索引的配置有误，请联系系统管理员。",
+                           "The search index is not set up correctly; ask the administrator."),
     # -- import --------------------------------------------------------------------------------------------
     "bad_input": ("文件无法读取：不是音视频文件，或没有音频。", "The file cannot be read: not a recording, or no audio."),
     "bad_upload": ("文件“{file}”无法读取：不是音视频文件，或没有音频。",
