@@ -1,8 +1,9 @@
-"""Child processes that never outlive the process that started them."""
+"""Child processes that never outlive the process that started them, and whether a process is still there."""
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import signal
 import sys
 
@@ -19,3 +20,14 @@ def die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):  # pragma: no cover - no prctl: the child may outlive a killed parent
         pass
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this machine (one of another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -310,21 +310,14 @@ def drop_stale_uploads(home: Path) -> list[str]:
     """Remove upload folders (`<home>/uploads/.up-<pid>-<token>`) left by a server process that is gone
     (killed during an upload or a background import): nothing will finish them, and each holds a whole
     recording. Returns their names."""
-    import os
-
     from archive.fsutil import remove_tree
+    from core.proc import pid_alive
 
     dropped = []
     for folder in (Path(home) / "uploads").glob(".up-*"):
         pid = folder.name.split("-")[1] if folder.name.count("-") == 2 else ""
-        if pid.isdigit():
-            try:
-                os.kill(int(pid), 0)
-                continue  # its server is still running
-            except ProcessLookupError:
-                pass
-            except PermissionError:
-                continue
+        if pid.isdigit() and pid_alive(int(pid)):
+            continue  # its server is still running
         remove_tree(folder)
         dropped.append(folder.name)
     return dropped

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
 from archive.store import open_archive
+from core.proc import pid_alive
 from service.importing import drop_stale_uploads
 from service.indexing import repair_index
 from service.live import recover_recordings
@@ -36,20 +36,11 @@ def drop_dead_temp_files(home: Path) -> list[Path]:
     with contextlib.closing(open_archive(home)) as archive:
         for session in archive.list():
             for path, pid in archive.paths(session.id).temp_files():
-                if not _alive(pid):
+                if not pid_alive(pid):
                     path.unlink(missing_ok=True)
                     dropped.append(path)
     return dropped
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def recover_in_background(home: Path, transcriber: Callable[[], Any], actor: str = "system:serve") -> None:

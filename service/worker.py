@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from core.proc import pid_alive
 from service import job_tasks
 from service.job_queue import QueueOptions, RedisJobs, _serializer
 from service.queued import drop_orphan_uploads
@@ -64,15 +65,6 @@ def models(options: WorkerOptions) -> Callable[[Optional[str]], Any]:
     return get
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 def worker_alive(conn: Any, name: Optional[str]) -> bool:
     """Whether the worker `name` still says it is alive (and, on this machine, its process exists)."""
@@ -86,7 +78,7 @@ def worker_alive(conn: Any, name: Optional[str]) -> bool:
     except ValueError:
         return True
     if seen.get("host") == socket.gethostname() and isinstance(seen.get("pid"), int):
-        return seen["pid"] == os.getpid() or _pid_alive(seen["pid"])
+        return seen["pid"] == os.getpid() or pid_alive(seen["pid"])
     return True
 
 
