@@ -49,6 +49,17 @@ def can_import(user: Optional[User]) -> bool:
     return user is not None and not user.disabled and user.role in (OFFICER, ADMIN)
 
 
+def can_see_jobs(user: Optional[User]) -> bool:
+    """Background jobs (imports, re-transcriptions, reindexing, daily warnings): whoever may start one over the
+    web (officers, admins) sees the ones they started; an admin, the batch operator, sees every job
+    (`can_see_all_jobs`). A job shows its target (a file name, a session id), never what a recording says."""
+    return can_import(user)
+
+
+def can_see_all_jobs(user: Optional[User]) -> bool:
+    return can_admin(user)
+
+
 def can_search(user: Optional[User]) -> bool:
     """Officers search only their own sessions: filter hits with `can_view_session`."""
     return user is not None and not user.disabled and user.role in (OFFICER, SUPERVISOR)

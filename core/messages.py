@@ -142,8 +142,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "upload_empty": ("上传的文件是空的。", "The upload is empty."),
     "upload_truncated": ("上传中断，请重新上传。", "The upload was cut off; upload it again."),
     "upload_multipart": ("上传方式不对，请刷新页面后重试。", "The file was sent the wrong way; reload the page."),
-    "unknown_job": ("没有这个导入任务（未配置任务队列时，服务器重启后任务记录会清空）。",
-                    "No such import job (without a job queue, jobs are forgotten when the server restarts)."),
+    "unknown_job": ("没有这个任务（未配置任务队列时，服务器重启后任务记录会清空）。",
+                    "No such job (without a job queue, jobs are forgotten when the server restarts)."),
+    "bad_job_filter": ("任务筛选条件无效：类型只能是导入、转写、重建索引或预警，状态只能是排队、运行、完成或失败。",
+                       "No such job filter: the kind is import, transcribe, reindex or warnings, and the state "
+                       "queued, running, done or failed."),
     "job_queue_unavailable": ("任务队列暂时无法连接，请稍后再试或联系系统管理员。",
                               "The job queue cannot be reached; try again later or ask the administrator."),
     "worker_lost": ("处理该任务的工作进程意外停止，重试后仍未完成，请联系系统管理员。",
@@ -163,6 +166,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bad_device": ("这个设备不能用：请选择本机的麦克风、摄像头或测试信号，或填写网络摄像机的地址（rtsp://…）。",
                    "This device cannot be used: pick a microphone or camera of this machine, the test signal, or a "
                    "network camera's address (rtsp://…)."),
+    "bad_camera": ("摄像头设置有误：每个摄像头都要填写地址；名称 1-32 个字符，不能含引号、斜杠、逗号、等号，且不能重名；"
+                   "一个讯问室最多 4 个摄像头；画面延迟最多 ±5 秒。",
+                   "A camera cannot be used: each needs an address, and a name of 1-32 characters without quotes, "
+                   "slashes, commas or '=', unlike the others'; a room has at most 4 cameras; a picture delay is at "
+                   "most ±5 s."),
+    "cameras_or_video": ("一个摄像头请填写视频源；两个以上摄像头请填写摄像头列表；二者不能同时填写。",
+                         "Give one camera as the video source, or two or more as the list of cameras, not both."),
+    "bad_pip": ("画中画设置有误：主画面和小画面须是这个讯问室的两个不同摄像头，位置为四角之一，小画面宽度在 0.1 到 0.6 "
+                "之间，边距在 0 到 0.2 之间。",
+                "The picture-in-picture cannot be used: the main picture and the inset must be two different cameras "
+                "of the room, the position a corner, the inset's width from 0.1 to 0.6 and the margin from 0 to "
+                "0.2."),
+    "masked_password": ("摄像头地址中的密码已隐藏（***）：修改地址时请重新填写用户名和密码。",
+                        "The camera address's password is hidden (***): type the user name and password again when "
+                        "you change the address."),
     "unknown_timezone": ("没有这个时区：请用如 Asia/Shanghai 的时区名。",
                          "No such time zone: use a name like Asia/Shanghai."),
     # -- the import form and the 讯问笔录 (appended by the record/player work) -------------------------------

@@ -103,7 +103,9 @@ class JobRegistry:
 
     def list(self, limit: int = KEEP_JOBS) -> list[Job]:
         """Newest first."""
-        return sorted(self._jobs.values(), key=lambda j: j.created_at or 0, reverse=True)[:limit]
+        with self._lock:   # not while a job is being added: the dict would change size under the sort
+            jobs = list(self._jobs.values())
+        return sorted(jobs, key=lambda j: j.created_at or 0, reverse=True)[:limit]
 
     def start(self, owner: str, work: Callable[[Job], Any], cleanup: Callable[[], None] = lambda: None,
               describe: Callable[[BaseException], str] = str, kind: str = "import",

@@ -63,6 +63,8 @@ ACCESS: dict[str, frozenset] = {
     "GET /api/search": READ,
     "POST /api/import": IMPORT,
     "GET /api/import/jobs/{job}": IMPORT,           # and only the job's starter: test_import_jobs_are_their_owners
+    "GET /api/jobs": IMPORT,                        # officers: their own jobs; admins: all (tests/test_web_jobs.py)
+    "GET /api/jobs/{job}": IMPORT,
     "POST /api/push": IMPORT,                       # a session from a room recorder (tests/test_push.py)
     "PUT /api/push/{upload}/files/{index}": IMPORT,
     "POST /api/push/{upload}/commit": IMPORT,

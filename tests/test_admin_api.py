@@ -70,13 +70,13 @@ def test_rooms_are_added_changed_and_removed_in_config_toml(world):
     c, home = world["client"], world["home"]
     listed = c.get("/api/admin/rooms", headers=world["admin"]).json()
     assert listed["rooms"] == [{"name": "讯问室3", "audio": "pulse:room3", "video": "/dev/video3", "speakers": None,
-                                "rtsp_transport": None}]
+                                "rtsp_transport": None, "cameras": [], "pip": None}]
     assert "test" in {s["id"] for s in listed["audio"]}
     r = c.put("/api/admin/rooms/讯问室1", json={"audio": "test", "video": "rtsp://10.0.0.8/cam1",
                                               "speakers": "officer，suspect"}, headers=world["admin"])
     assert r.status_code == 200, r.text
     assert r.json() == {"name": "讯问室1", "audio": "test", "video": "rtsp://10.0.0.8/cam1",
-                        "speakers": "officer,suspect", "rtsp_transport": None}
+                        "speakers": "officer,suspect", "rtsp_transport": None, "cameras": [], "pip": None}
     text = (home / "config.toml").read_text(encoding="utf-8")
     assert text.startswith("# the site's own notes stay") and "argon2_time_cost" in text
     data = tomllib.loads(text)

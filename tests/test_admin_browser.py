@@ -2,7 +2,8 @@
 against a real uvicorn server: the admin lands on the admin page, adds, disables and resets a user, sets up
 a room, reads the audit trail by name and in words, exports it as CSV, checks the archive and sees the
 centre's time zone; in English every title and tab is English. An officer's refused start and a search with
-its dates the wrong way round are told in Chinese, with no command-line flag."""
+its dates the wrong way round are told in Chinese, with no command-line flag. The jobs tab follows a running
+job to its end; the room editor edits a room's several cameras and their picture-in-picture."""
 from __future__ import annotations
 
 import re
@@ -31,7 +32,7 @@ def site(tmp_path_factory):
     server = start_in_thread(home, ServeOptions(port=0), transcriber=object())   # no server audio or video
     app = server.server.config.app
     add_users(app, ("root", "admin", "李管理员"), ("zhangsan", "officer", "张三"), ("fazhi", "supervisor", "王法制员"))
-    yield {"url": server.url, "home": home, "sid": sid}
+    yield {"url": server.url, "home": home, "sid": sid, "app": app}
     server.stop()
 
 
@@ -128,6 +129,80 @@ def test_the_admin_pages(context, site):
     expect(page.locator("#audit-rows tr").first).to_be_visible()
     expect(page.locator("#audit-rows tr[data-action='config.room'] .what").first).to_have_text("Room settings changed")
     assert not re.search(r"[\u4e00-\u9fff]", page.locator(".admin-tabs").inner_text())
+    assert not errors, errors
+
+
+def test_the_jobs_tab_and_a_room_with_several_cameras(context, site):
+    import time
+
+    from playwright.sync_api import expect
+
+    from core.cameras import PipLayout, RoomCamera
+    from core.config import Room
+    from core.config_edit import set_room
+    from core.errors import InputError
+    from service.jobs import Job
+
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_default_timeout(20000)
+    expect.set_options(timeout=20000)
+    jobs = site["app"].state.jobs
+    running = jobs.add(Job("job-running", state="running", kind="import", target="room7.mp4", progress=0.25,
+                           owner="web:zhangsan"))
+    broken = jobs.add(Job("job-failed", kind="reindex", target="*", owner="system:cli"))
+    broken.fail(InputError("no audio"))
+    browser_login(page, site["url"], "root")
+    page.goto(f"{site['url']}/admin.html#jobs")
+    row = page.locator("#job-rows tr[data-job='job-running']")
+    expect(row.locator(".state")).to_have_text("运行中")
+    expect(row.locator(".kind")).to_have_text("导入录像")
+    expect(row.locator(".job-pct")).to_have_text("25%")
+    assert row.locator("progress").evaluate("p => p.value") == 0.25
+    expect(row.locator(".who")).to_have_text("zhangsan")
+    expect(page.locator("#job-rows tr[data-job='job-failed'] .job-error")).to_contain_text("文件无法读取")
+    running.progress, running.state, running.ended_at = 1.0, "done", time.time()     # the page reads it again
+    expect(row).to_have_attribute("data-state", "done", timeout=10000)
+    expect(row.locator(".state")).to_have_text("已完成")
+    # a room with two cameras (one with a password) and a picture-in-picture, from config.toml
+    wide = "rtsp://admin:wide-secret@10.0.0.7/ch1"
+    set_room(site["home"], "讯问室8", Room(audio="test", cameras=(RoomCamera("全景", wide),
+                                                                RoomCamera("特写", "rtsp://10.0.0.8/ch1", "udp")),
+                                        pip=PipLayout("全景", "特写", "bottom-left", 0.25)))
+    page.click("[data-tab='rooms']")
+    room = page.locator("#room-rows tr[data-room='讯问室8']")
+    expect(room).to_contain_text("全景: rtsp://admin:***@10.0.0.7/ch1")
+    room.locator("button.edit").click()
+    cams = page.locator("#room-cameras .camera-row")
+    expect(cams).to_have_count(2)
+    expect(page.locator("#room-pip")).to_be_visible()
+    expect(page.locator("#pip-position")).to_have_value("bottom-left")
+    expect(page.locator("#pip-main")).to_have_value("全景")
+    expect(cams.nth(1).locator(".camera-transport")).to_have_value("udp")
+    assert "wide-secret" not in page.content()
+    page.click("#camera-add")
+    expect(cams).to_have_count(3)
+    cams.nth(2).locator(".camera-name").fill("门口")
+    cams.nth(2).locator(".camera-url").fill("rtsp://10.0.0.10/ch1")
+    page.select_option("#pip-main", "门口")
+    page.click("#room-save")
+    expect(page.locator(".toast", has_text="讯问室8")).to_be_visible()
+    saved = read(site["home"]).rooms["讯问室8"]
+    assert [c.video for c in saved.cameras] == [wide, "rtsp://10.0.0.8/ch1", "rtsp://10.0.0.10/ch1"]
+    assert saved.cameras[1].rtsp_transport == "udp" and saved.pip == PipLayout("门口", "特写", "bottom-left", 0.25)
+    # down to one camera: the room's video, its password kept; no picture-in-picture
+    expect(page.locator("#room-rows tr[data-room='讯问室8'] td.cameras")).to_contain_text("门口")   # listed again
+    page.locator("#room-rows tr[data-room='讯问室8'] button.edit").click()
+    expect(cams).to_have_count(3)
+    cams.nth(2).locator(".camera-remove").click()
+    cams.nth(1).locator(".camera-remove").click()
+    expect(page.locator("#room-pip")).to_be_hidden()
+    expect(cams.first.locator(".camera-name")).to_be_hidden()
+    page.click("#room-save")
+    expect(page.locator("#room-rows tr[data-room='讯问室8'] td.cameras")).to_have_text("rtsp://admin:***@10.0.0.7/ch1")
+    saved = read(site["home"]).rooms["讯问室8"]
+    assert (saved.video, saved.cameras, saved.pip) == (wide, (), None)
     assert not errors, errors
 
 

@@ -11,6 +11,7 @@ from api.routes import (
     devices,
     exports,
     importing,
+    jobs,
     live,
     media,
     push,
@@ -24,5 +25,5 @@ from api.routes import (
 
 def routers() -> list[APIRouter]:
     return [sessions.router, devices.router, transcript.router, media.router, exports.router, search.router,
-            importing.router, audit.router, live.router, auth.router, warnings.router, admin.router,
+            importing.router, jobs.router, audit.router, live.router, auth.router, warnings.router, admin.router,
             session_watch.router, push.router]

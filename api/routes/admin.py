@@ -1,15 +1,16 @@
-"""The administrator's settings (/api/admin/...): interview rooms and their devices, the centre's time zone,
-the integrity check of the whole archive, and the audit trail without evidence content. Users are managed
-under /api/users (api/routes/auth.py). Every change is written to `<home>/config.toml` and to the audit
-chain. GET /api/centre tells every logged-in page the centre's time zone, in which it shows every time.
-POST /api/admin/cameras finds the ONVIF cameras on the network for the room editor (capture/discovery.py)."""
+"""The administrator's settings (/api/admin/...): interview rooms and their devices (one camera or several,
+with their picture-in-picture layout: service/rooms.py), the centre's time zone, the integrity check of the
+whole archive, and the audit trail without evidence content. Users are managed under /api/users
+(api/routes/auth.py). Every change is written to `<home>/config.toml` and to the audit chain. GET /api/centre
+tells every logged-in page the centre's time zone, in which it shows every time. POST /api/admin/cameras finds
+the ONVIF cameras on the network for the room editor (capture/discovery.py)."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Optional
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from accounts import policy
@@ -40,12 +41,30 @@ class CentreChange(BaseModel):
     timezone: Optional[str] = Field(None, max_length=64, description="null: back to the default")
 
 
+class CameraRecord(Answer):
+    name: str = Field(description="what people see (the player's switch); the picture-in-picture names it")
+    video: str = Field(description="its source; a URL's password shows as ***")
+    rtsp_transport: Optional[str] = Field(None, description="null: the room's")
+    video_delay: Optional[float] = Field(None, description="seconds its picture lags the sound; null: the recording's")
+
+
+class PipRecord(Answer):
+    main: Optional[str] = Field(description="the camera that fills the picture; null: the first")
+    inset: Optional[str] = Field(description="the camera drawn over it; null: the second")
+    position: str = Field(description="top-left, top-right, bottom-left or bottom-right")
+    size: float = Field(description="the inset's width, a share of the main picture's")
+    margin: float = Field(description="its distance from the edges, a share of the main picture's height")
+
+
 class RoomRecord(Answer):
     name: str
     audio: Optional[str] = Field(description="a camera URL's password shows as ***")
-    video: Optional[str]
+    video: Optional[str] = Field(description="the room's one camera; null when it has several (cameras)")
     speakers: Optional[str] = Field(description="comma-separated channel names")
     rtsp_transport: Optional[str] = Field(None, description="auto (null), tcp, udp or udp_multicast")
+    cameras: list[CameraRecord] = Field([], description="the room's cameras when it has several, the first the "
+                                                        "main one (recorded with the sound)")
+    pip: Optional[PipRecord] = Field(None, description="their picture-in-picture layout; null: the defaults")
 
 
 class RoomSource(Answer):
@@ -60,9 +79,36 @@ class RoomsAnswer(Answer):
     video: list[RoomSource]
 
 
+class CameraChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Optional[str] = Field(None, max_length=32, description="null: camera1, camera2, ...")
+    video: Optional[str] = Field(None, max_length=500, description="a source id of this server, or a URL (its "
+                                 "masked form as listed: the camera's URL as it is)")
+    rtsp_transport: Optional[str] = Field(None, max_length=20, description="auto, tcp, udp, udp_multicast; null: "
+                                          "the room's")
+    video_delay: Optional[float] = Field(None, allow_inf_nan=False, description="seconds its picture lags the sound "
+                                         "(at most ±5)")
+
+
+class PipChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    main: Optional[str] = Field(None, max_length=32, description="a camera's name; null: the first")
+    inset: Optional[str] = Field(None, max_length=32, description="a camera's name; null: the second")
+    position: Optional[str] = Field(None, max_length=20, description="top-left, top-right (default), bottom-left, "
+                                    "bottom-right")
+    size: Optional[float] = Field(None, allow_inf_nan=False, description="0.1 to 0.6 (default 0.3)")
+    margin: Optional[float] = Field(None, allow_inf_nan=False, description="0 to 0.2 (default 0.03)")
+
+
 class RoomChange(BaseModel):
     audio: Optional[str] = Field(None, max_length=500, description="a source id of this server, or a URL")
-    video: Optional[str] = Field(None, max_length=500)
+    video: Optional[str] = Field(None, max_length=500, description="the room's one camera")
+    cameras: Optional[list[CameraChange]] = Field(None, max_length=16, description="several cameras (2 to 4), the "
+                                                  "first the main one; [] : none (one camera is `video`); null: "
+                                                  "as they are")
+    pip: Optional[PipChange] = Field(None, description="their picture-in-picture layout; null: as it is")
     speakers: Optional[str] = Field(None, max_length=200, description="officer,suspect")
     rename: Optional[str] = Field(None, max_length=64, description="a new name for the room")
     rtsp_transport: Optional[str] = Field(None, max_length=20, description="how to ask the room's network camera "
@@ -122,10 +168,13 @@ async def list_rooms(request: Request, _user: User = Depends(ADMIN)):
             "video": [{"id": s.id, "label": s.label, "origin": s.origin} for s in shown if s.kind == "video"]}
 
 
-@router.put("/admin/rooms/{name}", summary="Add or change a room (config.toml [rooms]); audited",
+@router.put("/admin/rooms/{name}", summary="Add or change a room (config.toml [rooms]): its microphone, its one "
+            "camera or several with their picture-in-picture layout; audited",
             response_model=RoomRecord)
 def put_room(name: str, body: RoomChange, request: Request, user: User = Depends(ADMIN)):
-    change = room_service.RoomChange(name, body.audio, body.video, body.speakers, body.rename, body.rtsp_transport)
+    cameras = None if body.cameras is None else tuple(c.model_dump() for c in body.cameras)
+    change = room_service.RoomChange(name, body.audio, body.video, body.speakers, body.rename, body.rtsp_transport,
+                                     cameras, None if body.pip is None else body.pip.model_dump())
     settings = room_service.save(request.app.state.home, request.app.state.defaults, change, _sources(request))
     final = (body.rename or name).strip()
     shown = room_service.record(final, settings.rooms[final])     # passwords masked

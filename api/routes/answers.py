@@ -182,6 +182,35 @@ class StartedImport(ImportJob):
     status_url: str = Field(description="where to poll the job")
 
 
+class JobItem(Answer):
+    """A background job as GET /api/jobs lists it, whichever engine runs it (this server or a worker)."""
+
+    id: str
+    kind: str = Field(description="import, transcribe, reindex or warnings")
+    target: Optional[str] = Field(description="what it works on: the uploaded file's name, a session id, * (all), "
+                                              "a day")
+    state: Literal["queued", "running", "done", "failed"]
+    progress: Optional[float] = Field(description="0..1; 0 while queued, 1 when done, null while the work cannot "
+                                                  "tell")
+    stage: Optional[str] = Field(description="what it is doing now, in the operator's words")
+    attempts: int = Field(description="how many times it was taken up (a failure is tried again)")
+    session: Optional[str] = Field(description="the session it made or works on, once known")
+    created_at: Optional[float] = Field(description="unix time")
+    ended_at: Optional[float] = Field(description="unix time; null until it is done or failed")
+    owner: str = Field(description="who started it: web:NAME, system:serve, system:cli")
+    worker: Optional[str] = Field(description="the worker that runs it (null when it runs in the server)")
+    error: Optional[str] = Field(description="failed: why, for the person at the page (Accept-Language)")
+    code: Optional[str] = Field(description="failed: the failure's stable code")
+    detail: Optional[str] = Field(description="failed: why, in the operator's words")
+
+
+class JobList(Answer):
+    jobs: list[JobItem] = Field(description="newest first")
+    engine: Literal["server", "queue"] = Field(description="server: jobs run in this server's process and are "
+                                                           "forgotten when it restarts; queue: on workers (Redis)")
+    active: int = Field(description="how many of the jobs listed are queued or running")
+
+
 # -- logins and users -----------------------------------------------------------------------------------
 class UserRecord(Answer):
     username: str

@@ -1,13 +1,17 @@
 // The administrator's home: users (add, disable, reset a password, change a role, confirm a grant), interview
-// rooms and their devices, the audit trail, the integrity check and the centre's time zone. One tab each
-// (#users, #rooms, #audit, #verify, #centre); every change goes through the API, which audits it.
+// rooms and their cameras (admin-rooms.js), the background jobs (admin-jobs.js), the audit trail, the integrity
+// check and the centre's time zone. One tab each (#users, #rooms, #jobs, #audit, #verify, #centre); every
+// change goes through the API, which audits it.
 import { initAudit, initVerify } from "./admin-audit.js";
+import { loadJobs } from "./admin-jobs.js";
+import { initRooms, loadRooms } from "./admin-rooms.js";
 import { api, centre, el, header, localTime, showError, toast } from "./common.js";
 import { applyText, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const ROLES = ["officer", "supervisor", "admin"];
-const TABS = ["users", "rooms", "audit", "verify", "centre"];
+const TABS = ["users", "rooms", "jobs", "audit", "verify", "centre"];
+const ALWAYS = new Set(["jobs"]);   // read again each time the tab is shown
 const loaded = new Set();
 let me = null;
 
@@ -21,7 +25,7 @@ function showTab() {
     $(`tab-${name}`).hidden = name !== tab;
     document.querySelector(`[data-tab='${name}']`).classList.toggle("active", name === tab);
   }
-  if (!loaded.has(tab)) {
+  if (!loaded.has(tab) || ALWAYS.has(tab)) {
     loaded.add(tab);
     LOAD[tab]();
   }
@@ -103,90 +107,6 @@ async function addUser(event) {
   } catch (err) { showError(err); }
 }
 
-// -- rooms -----------------------------------------------------------------------------------------------
-function editRoom(r) {
-  $("room-original").value = r ? r.name : "";
-  $("room-name").value = r ? r.name : "";
-  $("room-audio").value = (r && r.audio) || "";
-  $("room-video").value = (r && r.video) || "";
-  $("room-speakers").value = (r && r.speakers) || "";
-  $("room-name").focus();
-}
-
-function roomRow(r) {
-  return el("tr", { "data-room": r.name },
-    el("td", { text: r.name }), el("td", { text: r.audio || "" }), el("td", { text: r.video || "" }),
-    el("td", { text: r.speakers || "" }),
-    el("td", { class: "actions" },
-      el("button", { class: "small edit", text: t("pl.edit"), onclick: () => editRoom(r) }),
-      el("button", { class: "small remove", text: t("adm.remove"), onclick: () => removeRoom(r.name) })));
-}
-
-async function loadRooms() {
-  try {
-    const answer = await api("/api/admin/rooms");
-    const options = (list) => list.map((s) => el("option", { value: s.id, label: s.label }));
-    $("room-audio-sources").replaceChildren(...options(answer.audio));
-    $("room-video-sources").replaceChildren(...options(answer.video));
-    $("room-rows").replaceChildren(...answer.rooms.map(roomRow));
-  } catch (err) { showError(err); }
-}
-
-async function saveRoom(event) {
-  event.preventDefault();
-  const original = $("room-original").value;
-  const name = $("room-name").value.trim();
-  const json = { audio: $("room-audio").value.trim() || null, video: $("room-video").value.trim() || null,
-                 speakers: $("room-speakers").value.trim() || null };
-  if (original && original !== name) json.rename = name;
-  try {
-    await api(`/api/admin/rooms/${encodeURIComponent(original || name)}`, { method: "PUT", json });
-    toast(t("adm.rooms.saved", { room: name }));
-    editRoom(null);
-    await loadRooms();
-  } catch (err) { showError(err); }
-}
-
-async function removeRoom(name) {
-  if (!confirm(t("adm.rooms.confirmRemove", { room: name }))) return;
-  try {
-    await api(`/api/admin/rooms/${encodeURIComponent(name)}`, { method: "DELETE" });
-    await loadRooms();
-  } catch (err) { showError(err); }
-}
-
-// -- cameras on the network (ONVIF, WS-Discovery): a click fills the room's camera ---------------------------
-function withLogin(uri) {  // the user name and password typed above, into the address (never sent back masked)
-  const user = $("camera-user").value.trim();
-  const m = uri.match(/^([a-z][a-z0-9+.-]*:\/\/)(?:[^@/]*@)?(.*)$/i);
-  if (!user || !m) return uri;
-  return `${m[1]}${encodeURIComponent(user)}:${encodeURIComponent($("camera-password").value)}@${m[2]}`;
-}
-
-function cameraItem(c) {
-  const title = [c.name, c.hardware, c.host].filter(Boolean).join(" · ");
-  const streams = c.streams.length ? c.streams : [{ profile: t("adm.cams.guess"), uri: c.guess }];
-  const note = c.needs_login ? t("adm.cams.login") : (c.streams.length ? null : t("adm.cams.noStream"));
-  return el("li", { "data-camera": c.host },
-    el("strong", { text: title }), note ? el("span", { class: "muted", text: ` ${note}` }) : null,
-    ...streams.map((s) => el("button", { type: "button", class: "small use-camera", "data-uri": s.uri,
-      text: `${s.profile}: ${s.uri}`,
-      onclick: () => { $("room-video").value = withLogin(s.uri); $("room-video").focus(); } })));
-}
-
-async function findCameras() {
-  $("camera-find").disabled = true;
-  $("camera-list").replaceChildren(el("li", { class: "muted", text: t("adm.cams.searching") }));
-  try {
-    const json = { timeout: 2, username: $("camera-user").value.trim() || null,
-                   password: $("camera-password").value || null };
-    const answer = await api("/api/admin/cameras", { method: "POST", json });
-    $("camera-list").replaceChildren(...(answer.cameras.length ? answer.cameras.map(cameraItem)
-      : [el("li", { class: "muted", text: t("adm.cams.none") })]));
-  } catch (err) { $("camera-list").replaceChildren(); showError(err); }
-  finally { $("camera-find").disabled = false; }
-}
-
 // -- the centre's time zone ------------------------------------------------------------------------------
 function showCentre(c) {
   $("centre-zone").value = c.timezone;
@@ -210,7 +130,7 @@ async function saveCentre(event) {
   } catch (err) { showError(err); }
 }
 
-const LOAD = { users: loadUsers, rooms: loadRooms, audit: initAudit, verify: initVerify, centre: loadCentre };
+const LOAD = { users: loadUsers, rooms: loadRooms, jobs: loadJobs, audit: initAudit, verify: initVerify, centre: loadCentre };
 
 header("admin.html");
 applyText();
@@ -221,9 +141,7 @@ document.addEventListener("xunlu:lang", () => {
   showTab();
 });
 $("user-form").addEventListener("submit", addUser);
-$("room-form").addEventListener("submit", saveRoom);
-$("room-new").addEventListener("click", () => editRoom(null));
-$("camera-find").addEventListener("click", findCameras);
+initRooms();
 $("centre-form").addEventListener("submit", saveCentre);
 window.addEventListener("hashchange", showTab);
 fetch("/api/auth/me").then((r) => (r.ok ? r.json() : null)).then((m) => { me = m; }).catch(() => {}).finally(showTab);
