@@ -9,8 +9,12 @@ microphones. A third of the way in, the close-up camera's server is killed and s
 Reported (stdout: a table, then one JSON line):
 - audio: PyAudio frames, driver overflows, frames dropped by the queue, frames written vs the recording's
   length, the final MP4's audio samples;
-- each camera: frames in its original, frames missing (a step between two frames of more than 1.5 frame
-  times, counted in frame times) outside the reconnection gap, and inside it;
+- each camera: frames in its original; frames missing or extra, counted by the sender's own numbering (it
+  flashes every 25th frame: every second between two flashes must hold 25 frames, however late they came),
+  outside the reconnection gap; frames short of the wall clock (25 a second over the original's span, less
+  those it holds: the sender's own stalls under CPU load count here, not as missing; `sender_late_s` says
+  how far its flashes fell behind one a second); for the close-up, the frames the gap took and the stand-in's
+  black frames in their place;
 - camera-to-camera offset (each flash in the wide original against the close-up's: median, largest) and
   audio-to-video offset (each flash against its beep, per camera: median, largest; not calibrated);
 - the reconnection: seconds from the camera's server being started again to the recording having its
@@ -28,12 +32,15 @@ import shutil
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import make_log
 
 SINK = "xunlu_bench_room"
 FPS = 25
+FLASH_PERIOD_S = 1.0
+BLACK = 40            # mean brightness under which a frame of the close-up (grey, 0x505050) is the stand-in
 RESTART_AFTER_S = 5.0
 
 log = make_log("bench/capture --room", clock=False)
@@ -48,23 +55,55 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _frame_times(path: Path) -> list[float]:
+def _pictures(path: Path) -> list[tuple[float, float]]:
+    """(time, mean brightness 0-255) of each frame of a file's picture."""
     import av
 
     with av.open(str(path)) as c:
-        return [float(p.pts * p.time_base) for p in c.demux(video=0) if p.pts is not None]
+        return [(float(f.time), float(f.to_ndarray(format="gray").mean())) for f in c.decode(video=0)]
 
 
-def _missing(times: list[float], gap: tuple[float, float]) -> tuple[int, int]:
-    """(frames missing outside the gap, inside it): the frames a 25 fps camera sends between the original's
-    first and last frame, less those it holds; inside the gap, the steps of more than 1.5 frame times."""
-    times = sorted(times)
-    if len(times) < 2:
-        return 0, 0
-    total = round((times[-1] - times[0]) * FPS) + 1 - len(times)
-    inside = sum(round((b - a) * FPS) - 1 for a, b in zip(times, times[1:])
-                 if b - a > 1.5 / FPS and b > gap[0] and a < gap[1])
-    return total - inside, inside
+def _flash_starts(pictures: list[tuple[float, float]]) -> list[int]:
+    """The index of each flash's first frame (as tests/helpers/capture_fakes.py `onsets` finds them)."""
+    return [i for i in range(1, len(pictures)) if pictures[i][1] > 128 >= pictures[i - 1][1]]
+
+
+@dataclass(frozen=True)
+class CameraFrames:
+    """What one camera's original holds, counted by the sender's own numbering: it draws a flash every
+    FPS-th frame, so a second of its picture between two flashes has FPS frames however late they came."""
+
+    frames: int
+    first_s: float        # its first frame's time in the recording
+    missing: int          # frames short of FPS between two flashes, outside the gap: lost on the way
+    extra: int            # frames over FPS between two flashes (a frame doubled), outside the gap
+    short_of_clock: int   # frames a 25 fps camera sends in the original's span on the wall clock, less those
+                          # it holds (outside the gap): the sender's stalls count here, not in `missing`
+    away: int             # the camera's frames the gap took (its last before it to its first after it)
+    stand_in: int         # plain black frames in its place (capture/stand_in.py)
+    sender_late_s: float  # how far the sender's flashes fell behind one a second, outside the gap
+
+
+def _camera_frames(pictures: list[tuple[float, float]], gap: tuple[float, float], grey: bool) -> CameraFrames:
+    """`grey`: the camera's background is grey, so that a black frame is the stand-in (the wide camera's
+    background is black: it is not restarted)."""
+    if len(pictures) < 2:
+        return CameraFrames(len(pictures), pictures[0][0] if pictures else 0.0, 0, 0, 0, 0, 0, 0.0)
+    times = [t for t, _mean in pictures]
+    black = [i for i, (_t, mean) in enumerate(pictures) if mean < BLACK] if grey else []
+    away = 0
+    if black:
+        before, after = max(0, black[0] - 1), min(len(times) - 1, black[-1] + 1)
+        away = round((times[after] - times[before]) * FPS) - 1
+    starts = _flash_starts(pictures)
+    counts = [(times[a], times[b], b - a) for a, b in zip(starts, starts[1:])
+              if not (times[a] < gap[1] + 1 and times[b] > gap[0] - 1)]
+    missing = sum(max(0, FPS - n) for _a, _b, n in counts)
+    extra = sum(max(0, n - FPS) for _a, _b, n in counts)
+    camera = len(times) - len(black)
+    short = round((times[-1] - times[0]) * FPS) + 1 - camera - away
+    late = sum(b - a - FLASH_PERIOD_S for a, b, _n in counts)
+    return CameraFrames(len(times), times[0], missing, extra, short, away, len(black), round(late, 3))
 
 
 def _offsets(ours: list[float], theirs: list[float]) -> dict:
@@ -145,8 +184,9 @@ def run(minutes: float, keep: bool = False) -> int:
     close, _ = onsets(files["video2"]) if "video2" in files else ([], [])
     close_outside_gap = [f for f in close if not gap[0] - 1 < f < gap[1] + 1]
     wide_outside_gap = [f for f in wide if not gap[0] - 1 < f < gap[1] + 1]
-    frames = {role: _frame_times(files[role]) for role in ("original", "video2") if role in files}
-    missing = {role: _missing(times, gap if role == "video2" else (0.0, 0.0)) for role, times in frames.items()}
+    none = CameraFrames(0, 0.0, 0, 0, 0, 0, 0, 0.0)
+    wide_frames = _camera_frames(_pictures(files["original"]), (0.0, 0.0), False) if "original" in files else none
+    close_frames = _camera_frames(_pictures(files["video2"]), gap, True) if "video2" in files else none
     # the picture-in-picture encode, again, measured alone
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
@@ -166,11 +206,14 @@ def run(minutes: float, keep: bool = False) -> int:
         "pyaudio_frames": stats.get("frames"), "driver_overflows": stats.get("overflows"),
         "queue_dropped_frames": stats.get("dropped"), "frames_written": stats.get("frames_written"),
         "expected_frames": round((session.duration or 0) * rate), "mp4_audio_samples": samples,
-        "wide_frames": len(frames.get("original", [])), "wide_frames_missing": missing.get("original", (0, 0))[0],
-        "closeup_frames": len(frames.get("video2", [])),
-        "closeup_frames_missing_outside_gap": missing.get("video2", (0, 0))[0],
-        "closeup_frames_missing_in_gap": missing.get("video2", (0, 0))[1],
-        "wide_first_frame_s": round(min(frames.get("original", [0.0])), 3),
+        "wide_frames": wide_frames.frames, "wide_frames_missing": wide_frames.missing,
+        "wide_frames_extra": wide_frames.extra, "wide_frames_short_of_clock": wide_frames.short_of_clock,
+        "closeup_frames": close_frames.frames,
+        "closeup_frames_missing_outside_gap": close_frames.missing, "closeup_frames_extra": close_frames.extra,
+        "closeup_frames_short_of_clock": close_frames.short_of_clock,
+        "closeup_frames_away_in_gap": close_frames.away, "closeup_stand_in_frames": close_frames.stand_in,
+        "sender_late_s": wide_frames.sender_late_s,
+        "wide_first_frame_s": round(wide_frames.first_s, 3),
         "camera_to_camera": _offsets(wide_outside_gap, close_outside_gap),
         "audio_to_wide": _offsets(wide, beeps), "audio_to_closeup": _offsets(close_outside_gap, beeps),
         "reconnect_after_restart_s": None if back_after is None else round(back_after, 2),

@@ -9,8 +9,10 @@ it reads them, a file's or test source's first frame by the wall clock, less t0 
 Two cameras that see the same flash thus carry it at the same time, give or take their own latencies.
 
 A network camera is connected before the recording starts (one that cannot be reached fails the session,
-naming it) and reconnected with backoff when it drops, as the recorder's own; until t0 is known what it
-sends is kept in memory. Segments are joined with the recording's sound into the camera's original when the
+naming it) and reconnected with backoff when it drops, as the recorder's own; while it is away a plain
+black picture stands in for it (capture/stand_in.py, stamped on the same clock), so that its original shows
+the gap as the first camera's does, for as long as it lasted, rather than its last frame held; until t0 is
+known what it sends is kept in memory. Segments are joined with the recording's sound into the camera's original when the
 session is closed (capture/segments.py `join_camera`).
 """
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import BinaryIO, Callable, Optional
 from capture.procs import interrupt, popen
 from capture.reconnect import Feed, Gap
 from capture.sources import Camera
+from capture.stand_in import StandIn, StandInOptions
 
 log = logging.getLogger("xunlu.capture.cameras")
 PLAYLIST = "index.m3u8"
@@ -35,6 +38,10 @@ BUFFER_BYTES = 64 << 20       # what a camera may send before the recording's cl
 # each frame keeps the time it arrived at, to the millisecond: in the encoder's default time base (1/frame
 # rate) two cameras' frames would be moved onto a 40 ms grid, each its own
 FINE_TIME = ("-enc_time_base:v", "1:1000")
+# a camera that comes back: its new reader's first frames carry the times they arrived at while it probed the
+# stream, up to about this long before its first data comes out and the stand-in stops; the stand-in's frames
+# are stamped this much earlier so that they end before the camera's first frame rather than covering it
+REPROBE_S = 1.0
 
 
 def camera_dir(live_dir: Path, role: str) -> Path:
@@ -72,42 +79,56 @@ def camera_args(camera: Camera, opts, t0: float, out_dir: Path, relay_fd: Option
 
 
 class _Buffered:
-    """Copies a feed into a pipe, keeping what comes in memory until the pipe is given (`attach`)."""
+    """Copies a feed into a pipe, keeping what comes in memory until the pipe is given (`attach`). While the
+    camera is away, `stand_in` writes its plain picture in the camera's place (capture/stand_in.py), on the
+    same clock: the camera's original shows that it was away, not its last frame held for the gap."""
 
-    def __init__(self, feed: Feed, first: bytes):
+    def __init__(self, feed: Feed, first: bytes, stand_in: Optional[StandIn] = None):
         self.feed = feed
+        self.stand_in = stand_in
         self._held = [first]
         self._size = len(first)
         self._out: Optional[BinaryIO] = None
-        self._ready = threading.Condition()
+        self._lock = threading.Lock()
         self.overflowed = False
         threading.Thread(target=self._run, name=f"camera-relay-{feed.name[:20]}", daemon=True).start()
 
     def attach(self, out: BinaryIO) -> None:
-        with self._ready:
+        with self._lock:
             self._out = out
 
+    def write(self, data: bytes) -> None:
+        """The camera's data or the stand-in's, into the pipe once given, else kept (up to BUFFER_BYTES)."""
+        with self._lock:     # one writer at a time: the stand-in's packets never cut into the camera's
+            if self._out is None:
+                if self._size + len(data) <= BUFFER_BYTES:
+                    self._held.append(data)
+                    self._size += len(data)
+                else:
+                    self.overflowed = True
+                return
+            for chunk in self._held:
+                self._out.write(chunk)
+            self._held = []
+            self._out.write(data)
+
+    def _away(self, lost: bool) -> None:
+        if self.stand_in is not None and lost:
+            self.stand_in.start(self)
+        elif self.stand_in is not None:
+            self.stand_in.stop()
+
     def _run(self) -> None:
-        out = None
         try:
-            for data in self.feed.chunks():
-                if out is None:
-                    with self._ready:
-                        out = self._out
-                        if out is None:
-                            if self._size + len(data) <= BUFFER_BYTES:
-                                self._held.append(data)
-                                self._size += len(data)
-                            else:
-                                self.overflowed = True
-                            continue
-                    for held in self._held:
-                        out.write(held)
-                    self._held = []
-                out.write(data)
+            for data in self.feed.chunks(self._away):
+                self.write(data)
         except (OSError, ValueError):   # the camera's ffmpeg stopped reading
             pass
         finally:
+            if self.stand_in is not None:
+                self.stand_in.stop()
+            with self._lock:
+                out = self._out
             if out is not None:
                 with contextlib.suppress(OSError, ValueError):
                     out.close()
@@ -151,7 +172,7 @@ class CameraRecorder:
         self.feed = network_feed(self.camera.source, ("0:v:0",), self.opts.stall_s, self.on_gap,
                                  wallclock_origin=self._origin)
         first = self.feed.open()
-        self._relay = _Buffered(self.feed, first)
+        self._relay = _Buffered(self.feed, first, StandIn(self._origin, StandInOptions(behind_s=REPROBE_S)))
 
     def start(self, t0_of: Callable[[], Optional[float]], done: threading.Event) -> None:
         self._thread = threading.Thread(target=self._run, args=(t0_of, done), daemon=True,

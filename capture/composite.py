@@ -4,8 +4,9 @@ in at the top. It is a playback copy made from the originals once they are joine
 drawn on, and a camera that drops while recording cannot hold up the others.
 
 Both originals are on the recording's clock, with the same sound from 0 s: each frame of the main camera is
-shown with the inset's frame of that moment (the last one before it, across a gap), and its burned time is
-the recording's first audio sample plus the frame's time, on the centre's clock (`timezone`).
+shown with the inset's frame of that moment (the last one before it; while a camera was away, the black
+stand-in its original holds for the gap: capture/cameras.py), and its burned time is the recording's first
+audio sample plus the frame's time, on the centre's clock (`timezone`).
 """
 from __future__ import annotations
 

@@ -10,6 +10,10 @@ is therefore never left silent: from the moment its reader notices the drop (cap
 first data of the camera's new reader, this stand-in's frames come through the same pipe, stamped on the
 camera's clock (the wall clock less the reader's `wallclock_origin`). The recording shows a black picture
 for the gap, the sound goes on, and the gap is recorded as before.
+
+A room's other cameras, each recorded by its own ffmpeg (capture/cameras.py), get the same stand-in while
+they are away: nothing waits on them, but their originals must show that the camera was away (a plain
+picture, for as long as it was), not its last frame held through the gap.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from typing import BinaryIO, Optional
+from typing import Optional, Protocol
 
 from capture.procs import popen
 
@@ -29,11 +33,18 @@ TS_PACKET = 188
 READ_BYTES = 1 << 16
 
 
+class Sink(Protocol):
+    """Where the stand-in's MPEG-TS goes: the recorder's input pipe, or a camera's relay (capture/cameras.py)."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
 @dataclass(frozen=True)
 class StandInOptions:
     size: str = "320x240"    # the recorder scales it to its own picture's size (its encoder keeps its size)
     rate: int = 5            # frames a second: the sound waits at most one frame for the picture
     color: str = "black"
+    behind_s: float = 0.0    # its frames stamped this much before the wall clock (capture/cameras.py REPROBE_S)
 
 
 def stand_in_args(start: float, opts: StandInOptions = StandInOptions()) -> list[str]:
@@ -62,11 +73,12 @@ class StandIn:
     def running(self) -> bool:
         return self._proc is not None
 
-    def start(self, out: BinaryIO) -> None:
+    def start(self, out: Sink) -> None:
         if self._proc is not None:
             return
         try:
-            self._proc = popen(stand_in_args(time.time() - self.origin, self.opts), stdin=subprocess.DEVNULL,
+            self._proc = popen(stand_in_args(time.time() - self.origin - self.opts.behind_s, self.opts),
+                               stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0)
         except OSError as exc:
             log.warning("no stand-in picture while the camera is away: %s", exc)
@@ -89,7 +101,7 @@ class StandIn:
             proc.stdout.close()
 
     @staticmethod
-    def _copy(proc: subprocess.Popen, out: BinaryIO) -> None:
+    def _copy(proc: subprocess.Popen, out: Sink) -> None:
         """Its output into `out`, in whole MPEG-TS packets: the camera's data after it starts on a clean one."""
         held = b""
         try:

@@ -155,6 +155,17 @@ def _mostly_within(offsets: list[float], bound: float) -> None:
     assert all(abs(d) <= 3 * bound for d in offsets), offsets
 
 
+def _tracks(path: Path) -> dict:
+    """Each track's start and end (seconds) as ffprobe reads the MP4."""
+    import subprocess
+
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,start_time,duration",
+                          "-of", "json", str(path)], capture_output=True, text=True, check=True).stdout
+    return {s["codec_type"]: {"start": float(s["start_time"]),
+                              "end": float(s["start_time"]) + float(s["duration"])}
+            for s in json.loads(out)["streams"]}
+
+
 def _record(home: Path, archive, req: RecordRequest):
     live = start_live(home, archive, req, None, "tester", stream=beep_stream())
     assert live.wait(120)
@@ -341,9 +352,19 @@ def test_two_cameras_calibrated_once_keep_within_a_frame_and_40_ms_of_the_microp
         _mostly_within(_pairs(flashes, beeps), AUDIO_SYNC)
 
 
+def _pictures(path: Path) -> list[tuple[float, float]]:
+    """(time, mean brightness 0-255) of each frame of a file's picture."""
+    import av
+
+    with av.open(str(path)) as c:
+        return [(float(f.time), float(f.to_ndarray(format="gray").mean())) for f in c.decode(video=0)]
+
+
 def test_a_second_camera_that_drops_holds_up_neither_the_sound_nor_the_first(rtsp_pair, tmp_path):
     """The close-up (recorded by its own ffmpeg) is killed 3 s in and started again 2 s later: the sound and
-    the wide view go on meanwhile, the gap is kept with the close-up's address, its picture comes back."""
+    the wide view go on meanwhile, the gap is kept with the close-up's address, its picture comes back. Its
+    original shows a black picture for the gap, as the first camera's does (capture/stand_in.py), not its last
+    frame held: frames all through it, for as long as it lasted, the picture running to the end of the sound."""
     sender, cameras = rtsp_pair
     home = tmp_path / "home"
     archive = open_archive(home)
@@ -364,6 +385,8 @@ def test_a_second_camera_that_drops_holds_up_neither_the_sound_nor_the_first(rts
         gaps = [e.details for e in archive.audit_entries(session.id) if e.action == "record.gap"]
         wide, beeps = onsets(_media(archive, session, "original"))
         close, _ = onsets(_media(archive, session, "video2"))
+        pictures = _pictures(_media(archive, session, "video2"))
+        tracks = _tracks(_media(archive, session, "video2"))
         pip = session.file("pip")
     finally:
         archive.close()
@@ -378,6 +401,25 @@ def test_a_second_camera_that_drops_holds_up_neither_the_sound_nor_the_first(rts
     assert [f for f in close if f > gaps[0]["to"]] and pip is not None      # the close-up came back
     before = [f for f in wide if f < gaps[0]["from"] - 0.2]
     _mostly_within(_pairs(before, close), 2 * FRAME)   # the test's RTSP servers: up to a frame apart themselves
+    # the close-up is grey between its flashes, the stand-in black (5 frames a second): from when its reader
+    # saw the drop (at once: the RTSP connection is reset) to the new reader's first frame, which keeps the
+    # time it arrived at while that reader probed the stream (up to 1 s before the gap's recorded end); the
+    # stand-in's frames are stamped 1 s early so as to end before that frame, not push it out (cameras.py)
+    black = [i for i, (_t, mean) in enumerate(pictures) if mean < 40]
+    first, last = pictures[black[0]][0], pictures[black[-1]][0]
+    assert gaps[0]["from"] - 0.05 < first < gaps[0]["from"] + 0.3, (first, gaps[0])
+    assert gaps[0]["to"] - 2.2 < last < gaps[0]["to"] - 0.8, (last, gaps[0])
+    assert black == list(range(black[0], black[-1] + 1))                    # black all through, and only there
+    gone, back = pictures[black[0] - 1], pictures[black[-1] + 1]            # the camera's frames on either side
+    assert gone[1] > 60 and first - gone[0] < 0.25 and back[1] > 60 and back[0] - last < 1.5
+    assert all(b - a < 0.25 for (a, _), (b, _) in zip(pictures[black[0]:black[-1]], pictures[black[0] + 1:]))
+    assert gaps[0]["seconds"] - 1.5 < back[0] - first < gaps[0]["seconds"] + 0.1     # as long as it was away
+    flashes = [i for i in range(1, len(pictures)) if pictures[i][1] > 128 >= pictures[i - 1][1]]
+    assert all(b - a == 25 for a, b in zip(flashes, flashes[1:]) if not pictures[a][0] < back[0] < pictures[b][0])
+    times = [t for t, _mean in pictures]                                    # nor a frame held elsewhere
+    assert times == sorted(times) and max(b - a for a, b in zip(times, times[1:]) if b != back[0]) < 0.5
+    assert tracks["video"]["end"] == pytest.approx(tracks["audio"]["end"], abs=0.3)          # to the end
+    assert tracks["audio"]["end"] == pytest.approx(12.0, abs=0.05)
 
 
 

@@ -113,12 +113,29 @@ def test_the_transport_a_room_names_is_the_one_asked_for(clip, archive_home, pro
     assert complete.details["rtsp_transport"] == transport
 
 
-@pytest.mark.parametrize("case", ["wrong transport", "wrong password", "nothing there"])
+def test_a_camera_that_multicasts_is_recorded_from_its_group(clip, archive_home):
+    """A camera that sends its RTP to a multicast group (one stream for every viewer), recorded with the room's
+    `rtsp_transport = "udp_multicast"` (GStreamer's server, made to let a client on its own host receive it:
+    tests/helpers/rtsp_server.py)."""
+    home, archive = archive_home
+    with RtspCamera(clip, protocols="multicast") as camera:
+        live = start_live(home, archive, RecordRequest(video=camera.url, rtsp_transport="udp_multicast",
+                                                       duration=4.0), None, "tester", stream=beep_stream())
+        assert live.wait(60)
+        session = live.stop()
+    assert session.status == "complete", session.error
+    complete = next(e for e in archive.audit_entries(session.id) if e.action == "record.complete")
+    assert complete.details["rtsp_transport"] == "udp_multicast" and complete.details["source_gaps"] == 0
+    _end_together(_tracks(archive.folder(session.id) / session.file("original").path), 4.0)
+
+
+@pytest.mark.parametrize("case", ["wrong transport", "no multicast", "wrong password", "nothing there"])
 def test_a_camera_that_cannot_be_reached_fails_the_session_naming_it(clip, archive_home, case):
     home, archive = archive_home
     camera = RtspCamera(clip, protocols="tcp", user="admin", password=PASSWORD)
     url, transport, reason = {
         "wrong transport": (camera.url, "udp", "refused this RTSP transport"),
+        "no multicast": (camera.url, "udp_multicast", "refused this RTSP transport"),
         "wrong password": (camera.url.replace(PASSWORD, "guess"), None, "user name or password"),
         "nothing there": (camera.url, None, "connection refused"),
     }[case]

@@ -61,6 +61,8 @@ def test_transport_setting_and_the_order_of_tries():
     (["[rtsp @ 0x1] method DESCRIBE failed: 404 Not Found"], "no stream at this path", False, True),
     (["[tcp @ 0x1] Connection to tcp://10.0.0.7:554 failed: Connection refused"], "connection refused", False, False),
     (["[tcp @ 0x1] Connection to tcp://10.0.0.7:554 failed: No route to host"], "no route", False, False),
+    (["[udp @ 0x1] bind failed: Address already in use", "rtsp://10.0.0.7/ch1: Invalid data found when processing "
+      "input"], "multicast port the camera named is taken", True, False),
 ])
 def test_what_a_failed_connection_means(lines, reason, other, final):
     failure = rtsp.explain(lines, "tcp")

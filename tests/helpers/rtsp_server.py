@@ -14,7 +14,8 @@ same instant, as cameras in one room do.
 
 It serves rtsp://127.0.0.1:PORT/cam, prints "ready" once listening, and runs until killed: killing it is a
 camera that reboots or loses its cable. `--protocols udp` is a camera that speaks RTP over UDP only (as
-Debian's rtsp-server-perl does), `tcp` one that only interleaves RTP in the RTSP connection.
+Debian's rtsp-server-perl does), `tcp` one that only interleaves RTP in the RTSP connection, `multicast` one
+that sends its RTP to a multicast group (`--group`, ports from `--multicast-port`) shared by every client.
 
 From the tests, `RtspCamera` starts, kills and restarts it; `gst_rtsp_missing()` says why it cannot run.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import signal
 import socket
@@ -37,7 +39,7 @@ HERE = Path(__file__).resolve()
 
 # -- the server (system Python) ---------------------------------------------------------------------------
 def serve(port: int, path: str, protocols: str, user: Optional[str], password: Optional[str],
-          live_port: Optional[int] = None) -> None:
+          live_port: Optional[int] = None, group: str = "239.255.0.1", multicast_port: int = 0) -> None:
     import gi
 
     gi.require_version("Gst", "1.0")
@@ -60,8 +62,15 @@ def serve(port: int, path: str, protocols: str, user: Optional[str], password: O
             "d.video_0 ! queue ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 "
             "d.audio_0 ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97 )")
     lower = {"tcp": GstRtsp.RTSPLowerTrans.TCP, "udp": GstRtsp.RTSPLowerTrans.UDP,
-             "both": GstRtsp.RTSPLowerTrans.TCP | GstRtsp.RTSPLowerTrans.UDP}[protocols]
+             "both": GstRtsp.RTSPLowerTrans.TCP | GstRtsp.RTSPLowerTrans.UDP,
+             "multicast": GstRtsp.RTSPLowerTrans.UDP_MCAST}[protocols]
     factory.set_protocols(lower)
+    if protocols == "multicast":   # one group for every client, as a camera that multicasts does
+        pool = GstRtspServer.RTSPAddressPool()
+        pool.add_range(group, group, multicast_port, multicast_port + 3, 1)
+        factory.set_address_pool(pool)
+        factory.set_shared(True)
+        _multicast_on_this_host(server)
     if user:
         auth = GstRtspServer.RTSPAuth()
         token = GstRtspServer.RTSPToken()
@@ -80,6 +89,40 @@ def serve(port: int, path: str, protocols: str, user: Optional[str], password: O
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
     print("ready", flush=True)
     loop.run()
+
+
+def _multicast_on_this_host(server) -> None:
+    """The camera and its client on one machine. GStreamer binds the group's ports without SO_REUSEADDR and
+    sends with IP_MULTICAST_LOOP off: a client on the same host could neither bind the port (ffmpeg: "bind
+    failed: Address already in use", then "Invalid data found") nor receive a packet. Turned on as each reply
+    is sent (after a SETUP has allocated the sockets, before the client binds its own): SO_REUSEADDR on every
+    socket, loopback on the RTP one only (on the RTCP one too, ffmpeg's stream ended by itself after about 2 s:
+    most likely the server's own RTCP reports coming back into its session)."""
+    import socket as so
+
+    from gi.repository import Gio
+
+    sessions: list = []
+
+    def sending(*_args) -> None:
+        for session in sessions:
+            for session_media in session.filter(None):
+                media = session_media.get_media()
+                for i in range(media.n_streams()):
+                    stream = media.get_stream(i)
+                    rtp = stream.get_rtp_multicast_socket(Gio.SocketFamily.IPV4)
+                    rtcp = stream.get_rtcp_multicast_socket(Gio.SocketFamily.IPV4)
+                    for sock in (rtp, rtcp):
+                        if sock is not None:
+                            sock.set_option(so.SOL_SOCKET, so.SO_REUSEADDR, 1)
+                    if rtp is not None:
+                        rtp.set_multicast_loopback(True)
+
+    def connected(_server, client) -> None:
+        client.connect("new-session", lambda _client, session: sessions.append(session))
+        client.connect("send-message", sending)
+
+    server.connect("client-connected", connected)
 
 
 # -- from the tests (the venv's Python) -----------------------------------------------------------------
@@ -115,6 +158,9 @@ class RtspCamera:
         self.clip, self.protocols, self.user, self.password = clip, protocols, user, password
         self.live_port = live_port
         self.port = port or free_port()
+        # multicast: a group and four ports (RTP and RTCP of two streams) of its own, kept across restarts
+        self.group = f"239.255.{random.randrange(1, 255)}.{random.randrange(1, 255)}"
+        self.multicast_port = random.randrange(20000, 30000, 4)
         self.proc: Optional[subprocess.Popen] = None
 
     @property
@@ -127,6 +173,8 @@ class RtspCamera:
         args += ["--live-port", str(self.live_port)] if self.live_port else ["--file", str(self.clip)]
         if self.user:
             args += ["--user", self.user, "--password", self.password or ""]
+        if self.protocols == "multicast":
+            args += ["--group", self.group, "--multicast-port", str(self.multicast_port)]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         deadline = time.monotonic() + timeout
         line = self.proc.stdout.readline()
@@ -160,13 +208,16 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--file")
     parser.add_argument("--live-port", type=int)
-    parser.add_argument("--protocols", choices=("tcp", "udp", "both"), default="both")
+    parser.add_argument("--protocols", choices=("tcp", "udp", "both", "multicast"), default="both")
+    parser.add_argument("--group", default="239.255.0.1")
+    parser.add_argument("--multicast-port", type=int, default=0)
     parser.add_argument("--user")
     parser.add_argument("--password")
     a = parser.parse_args()
     if not a.file and not a.live_port:
         parser.error("give --file or --live-port")
-    serve(a.port, os.path.abspath(a.file) if a.file else "", a.protocols, a.user, a.password, a.live_port)
+    serve(a.port, os.path.abspath(a.file) if a.file else "", a.protocols, a.user, a.password, a.live_port, a.group,
+          a.multicast_port)
 
 
 if __name__ == "__main__":
