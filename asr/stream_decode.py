@@ -139,7 +139,8 @@ class UtteranceDecoder:
         if prompt is None and language == "zh":
             prompt = ZH_PROMPT
         self.hotwords = tuple(hotwords)    # the case vocabulary, listed after the prompt (asr/vocabulary.py)
-        self.prompt = vocabulary.prompt(prompt or None, self.hotwords) or None
+        self.base_prompt = prompt or None
+        self.prompt = vocabulary.prompt(self.base_prompt, self.hotwords) or None
         self.zh = (language or "").startswith("zh")
         self.doubted = 0       # quick decodes in doubt, decoded again on a wider window
 
@@ -155,7 +156,11 @@ class UtteranceDecoder:
         not returned.
 
         `retry`: the decode of an utterance that gave no text: the utterance alone on the 30 s window, with
-        `retry` (the channel's earlier text, may be "") after the prompt instead of a prefix."""
+        `retry` (the channel's earlier text, may be "") after the prompt instead of a prefix. When that gives
+        no text either and the prompt lists a case vocabulary, the utterance is decoded once more without it:
+        the list can make Whisper say the list back instead of the speech (dropped by the guards), and a
+        vocabulary must never cost an utterance its words."""
+        given = audio
         lead = context.audio.shape[0] / SAMPLE_RATE if context is not None else 0.0
         offset = region.start / SAMPLE_RATE - lead   # session time of the decoded audio's first sample
         limit = region.end / SAMPLE_RATE
@@ -205,7 +210,18 @@ class UtteranceDecoder:
                 kept = guards.guard(seg, duration, prompt, self.hotwords)
                 if kept is not None and kept.text:
                     out.append(kept)
+        if not out and retry is not None and self.hotwords:
+            return self.without_vocabulary().final(given, region, channel, speaker, duration, retry=retry)
         return out
+
+    def without_vocabulary(self) -> "UtteranceDecoder":
+        """The same decoder (the same model objects) with the case vocabulary left out of its prompt."""
+        import copy
+
+        plain = copy.copy(self)
+        plain.hotwords = ()
+        plain.prompt = self.base_prompt
+        return plain
 
     def _decode_final(self, audio: np.ndarray, spans_s: list[tuple[float, float]],
                       on_doubt: Optional[Callable[[str], None]] = None, prefix: str = "") -> list[Any]:

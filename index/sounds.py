@@ -386,7 +386,8 @@ def find_sounds(text: str, found: Sequence[Unit], readings: Sequence[tuple[str, 
 
 # -- sound-alikes that are other words -----------------------------------------------------------------
 @functools.lru_cache(maxsize=100_000)
-def _count(word: str) -> int:
+def word_count(word: str) -> int:
+    """How often jieba's dictionary saw `word` (0: not in it); EVERYDAY and up is a word in everyday use."""
     import jieba
 
     return int(jieba.get_FREQ(word) or 0)
@@ -398,7 +399,7 @@ def other_word(query: str, written: str) -> bool:
     q, w = _fold(query).strip(), _fold(written).strip()
     if not q or not w or q == w or not all(_is_cjk(c) for c in q + w):
         return False
-    return _count(q) >= EVERYDAY and _count(w) >= EVERYDAY
+    return word_count(q) >= EVERYDAY and word_count(w) >= EVERYDAY
 
 
 def other_word_for(queries: Sequence[str], written: str) -> bool:

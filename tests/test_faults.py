@@ -261,6 +261,7 @@ def test_kill9_during_reindex_keeps_the_old_index_answering(server, tmp_path, mo
                             stderr=subprocess.DEVNULL, start_new_session=True)
     wait_for(lambda: new_index_folder(home, current), 60, "the rebuild to start", every=0.05)
     time.sleep(0.5)
+    assert cases_found(supervisor, sample) == set(sample)   # searches are answered while it builds
     assert proc.poll() is None, "the rebuild ended before it could be killed: seed more sessions"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(10)

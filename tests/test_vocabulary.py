@@ -52,6 +52,26 @@ def test_the_vocabulary_reaches_every_decode_and_the_reproduce_record():
     assert t.to_dict()["reproduce"]["vocabulary"] == ["龙耀", "滨江"]
 
 
+def test_speech_that_only_gives_the_list_back_is_decoded_without_the_vocabulary_before_it_is_marked():
+    # Whisper, prompted with the list, says the list back on every decode (the guards drop it); without the
+    # list it reads the speech: the region keeps its words, it is not "[听不清]"
+    audio = np.concatenate([np.zeros(RATE, dtype=np.float32), read_wav(SPEECH / PLAIN)[0][: 3 * RATE]])
+    listed = "以下是普通话的句子。龙耀、滨江。"
+
+    def answer(seconds, n):
+        prompt = model.calls[-1][1]["initial_prompt"] or ""
+        return [fw_segment("龙耀、滨江。" if "龙耀" in prompt else "就是根据经济体", 0.5, 0.3)]
+
+    model = ScriptedModel(answer)
+    segments, info = Transcriber(model, "scripted").transcribe_array(
+        audio, TranscribeOptions(language="zh", hotwords=("龙耀", "滨江")))
+    t = collect(segments, info)
+    assert [s.text for s in t.segments] == ["就是根据经济体"]
+    assert info.coverage.with_words == 1 and info.coverage.unintelligible == 0 and info.coverage.retried == 1
+    prompts = [kw["initial_prompt"] for _, kw in model.calls]
+    assert prompts[0] == listed and not prompts[-1].startswith(listed) and prompts[-1].startswith("以下是普通话")
+
+
 def test_a_session_s_own_names_come_first_then_the_given_words_then_the_glossary(tmp_path):
     from service.vocabulary import for_session
 
