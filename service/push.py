@@ -6,7 +6,8 @@ each file in chunks from where the centre has got to (so a push cut off by a net
 where it stopped when run again), then the commit, at which the centre re-hashes everything and only then
 adds the session to its catalog. A session the centre already holds is answered at once (a repeated push
 changes nothing). Each push that completes is in this archive's audit trail (`session.pushed`: where to,
-the centre's session id and every file's SHA-256), as it is in the centre's (`session.received`).
+the centre's session id and every file's SHA-256), as it is in the centre's (`session.received`, which also
+holds the room's own trail of the session: `room_trail`).
 """
 from __future__ import annotations
 
@@ -111,11 +112,28 @@ def _files(archive: Archive, sid: str) -> tuple[dict[str, Any], list[dict[str, A
     manifest = session.to_dict()
     manifest["markers"] = [{"at": e.details.get("at"), "label": e.details.get("label", ""), "actor": e.actor}
                            for e in archive.markers(sid)]
+    manifest["audit"] = room_trail(archive, sid)
     paths = archive.paths(sid)
     files = [{"path": m.path, "sha256": m.sha256, "size": m.size} for m in session.media]
     files += [{"path": t.path, "sha256": t.sha256, "size": paths.file(t.path).stat().st_size}
               for t in session.transcripts]
     return manifest, files
+
+
+TRAIL_MAX = 2000   # entries of the room's trail sent with a session (the centre keeps at most as many)
+
+
+def room_trail(archive: Archive, sid: str) -> list[dict[str, Any]]:
+    """The room's audit trail of the session (who recorded, marked, corrected, signed, read it there, each
+    entry with its place and hash in the room's chain), its pushes left out: it travels with the session so
+    that the centre's own chain holds what happened to the recording before it arrived. The first TRAIL_MAX
+    entries and the last one, when there are more."""
+    entries = [e for e in archive.audit_entries(sid) if e.action != "session.pushed"]
+    if len(entries) > TRAIL_MAX:
+        entries = entries[: TRAIL_MAX - 1] + entries[-1:]
+    return [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "target": e.target,
+             "details": e.details, "hash": e.hash}
+            for e in entries]
 
 
 def _check_here(archive: Archive, sid: str) -> None:

@@ -11,7 +11,9 @@
    under its lock until complete, as an import: a crash there leaves it failed, never complete, and the push
    can be made again); its original is kept byte for byte with the same SHA-256, its transcript versions in
    order with their authors and reasons, its markers and signing. Audit: `push.begin`, `push.rejected`,
-   and `session.received` on the new session (where from, the room's id and every file's SHA-256).
+   and `session.received` on the new session (where from, the room's id, every file's SHA-256, and the
+   room's own audit trail of the session as `room_trail`: each entry with its place and hash in the room's
+   chain, now inside the centre's).
 
 The staging area is outside the sessions folder: nothing there is evidence until the commit.
 """
@@ -38,6 +40,7 @@ from core.errors import XunluError
 log = logging.getLogger("xunlu.receive")
 MAX_CHUNK = 16 * 1024 ** 2
 MAX_FILES = 200
+MAX_TRAIL = 2000     # entries of the room's audit trail of a session (service/push.py TRAIL_MAX)
 STALE_S = 7 * 24 * 3600
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 FIELDS = ("started_at", "duration", "case_id", "room", "officers", "suspect", "speakers", "source_name",
@@ -117,6 +120,11 @@ def _check_list(manifest: Any, files: Any) -> tuple[dict[str, Any], tuple[Pushed
         raise PushError(f"the list of files or the manifest is malformed ({exc})", code="push_bad_list") from exc
     if any(not SHA256.match(f.sha256) or f.size < 0 for f in listed) or len({f.path for f in listed}) != len(listed):
         raise PushError("the list of files is malformed", code="push_bad_list")
+    trail = manifest.get("audit", [])
+    if not isinstance(trail, list) or len(trail) > MAX_TRAIL or not all(
+            isinstance(e, dict) and isinstance(e.get("action"), str) and isinstance(e.get("hash"), str)
+            for e in trail):
+        raise PushError("the room's audit trail of the session is malformed or too long", code="push_bad_list")
     if roles.count("original") != 1 or len(set(roles)) != len(roles):
         raise PushError("the session has no original recording, or names a role twice", code="push_bad_list")
     if {f.path for f in listed} != set(named):
@@ -324,7 +332,7 @@ def _make_session(archive: Archive, actor: str, folder: Path, up: Upload) -> str
             archive.audit(actor, "session.received", sid, {
                 "origin": up.origin, "room_session": m["id"], "upload": up.id,
                 "files": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in up.files],
-                "versions": kept_versions})
+                "versions": kept_versions, "room_trail": m.get("audit", [])})
             archive.write_manifest(sid)
         except BaseException as exc:
             reason = f"receiving {m['id']} failed: {exc}"

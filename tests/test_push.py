@@ -104,6 +104,13 @@ def test_a_push_cut_off_goes_on_where_it_stopped_and_arrives_whole(room_home, ce
     assert len(received) == 1 and received[0].actor == "web:room3"
     assert received[0].details["room_session"] == sid and received[0].details["origin"] == "room-3"
     assert {f["sha256"] for f in received[0].details["files"]} >= {mine.file("original").sha256}
+    # the room's own trail of the session travels into the centre's chain, entry by entry with its room hash
+    trail = received[0].details["room_trail"]
+    room_entries = [e for e in room.audit_entries(sid) if e.action != "session.pushed"]
+    assert [(e["seq"], e["action"], e["target"], e["actor"], e["hash"]) for e in trail] == \
+        [(e.seq, e.action, e.target, e.actor, e.hash) for e in room_entries]
+    assert {"record.start", "record.complete", "marker"} <= {e["action"] for e in trail}
+    assert any(e["action"].startswith("transcript") and e["actor"] == "web:zhangsan" for e in trail), trail
     pushed = [e for e in room.audit_entries(sid) if e.action == "session.pushed"]
     assert len(pushed) == 1 and pushed[0].details["centre_session"] == theirs.id
     assert pushed[0].details["resumed_from"] == result.had
