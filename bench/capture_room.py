@@ -114,7 +114,9 @@ def _offsets(ours: list[float], theirs: list[float]) -> dict:
         return round(1000 * float(value), 1)
 
     return {"n": len(found), "median_ms": ms(statistics.median(found)), "largest_ms": ms(max(found, key=abs)),
-            "first_min_ms": ms(statistics.median(found[:60])), "last_min_ms": ms(statistics.median(found[-60:]))}
+            "first_min_ms": ms(statistics.median(found[:60])), "last_min_ms": ms(statistics.median(found[-60:])),
+            # the median of each 5 minutes (a flash a second): a drift shows as a trend, a step as a jump
+            "per_5_min_ms": [ms(statistics.median(found[i:i + 300])) for i in range(0, len(found), 300)]}
 
 
 def run(minutes: float, keep: bool = False) -> int:
