@@ -9,4 +9,4 @@ if [ ! -x .venv/bin/xunlu ] || ! command -v ffmpeg >/dev/null 2>&1 || ! command 
    || ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || ! .venv/bin/python -c 'import psycopg' 2>/dev/null; then
   bash scripts/setup.sh --no-demo
 fi
-exec .venv/bin/python -m pytest -q "$@"
+exec .venv/bin/python -m pytest -q --durations=30 "$@"

@@ -25,7 +25,7 @@ from archive.store import Archive
 
 EXCEPTION_GROUP = getattr(builtins, "BaseExceptionGroup", Exception)  # schemathesis raises a FailureGroup
 
-EXAMPLES = int(os.environ.get("XUNLU_FUZZ_EXAMPLES", "10"))  # per operation, generation mode and role
+EXAMPLES = int(os.environ.get("XUNLU_FUZZ_EXAMPLES", "6"))  # per operation, generation mode and role
 SKIP = {
     # logging out revokes the bearer token the rest of the run uses; tested in tests/test_auth_api.py
     ("POST", "/api/auth/logout"),

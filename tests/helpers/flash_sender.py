@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 from typing import Optional
 
-BACKGROUNDS = ("black", "0x505050")
+GREY_Y = 80           # the other cameras' background (luma), camera 1's is black
 
 
 def free_udp_port() -> int:
@@ -35,22 +35,28 @@ class FlashSender:
         return f"udp://127.0.0.1:{self.audio_port}"
 
     def args(self) -> list[str]:
-        """Camera 1 is black between flashes, the others grey (BACKGROUNDS), so that a picture-in-picture shows
-        which is which; every camera flashes at the same instants."""
+        """One lavfi graph makes every camera's picture and the sound, so that they share one clock: with an
+        input each, ffmpeg's `-re` paced each on its own, and a sender slowed by a busy machine let them drift
+        apart (tens of ms over half an hour), which then showed as the recording's offsets. Camera 1 is black
+        between flashes, the others grey (Y at least GREY_Y), so that a picture-in-picture shows which is
+        which; every camera flashes at the same instants, in the same frame."""
         off = self.first % self.period
         flash = f"between(mod(t-{off}\\,{self.period})\\,0\\,{1.99 / self.fps:.4f})"
         beep = f"between(mod(t-{off}\\,{self.period})\\,0\\,0.06)"
+        n = len(self.video_ports)
+        graph = f"color=c=black:s={self.size}:r={self.fps},drawbox=t=fill:c=white:enable='{flash}'"
+        if n == 1:
+            graph += "[out0];"
+        else:
+            graph += f",split={n}[out0]" + "".join(f"[g{i}]" for i in range(1, n)) + ";"
+            graph += "".join(f"[g{i}]lutyuv=y='max(val\\,{GREY_Y})'[out{i}];" for i in range(1, n))
+        graph += f"aevalsrc='if({beep}\\,0.5*sin(2*PI*1000*t)\\,0)':s=48000:c=mono[out{n}]"
         limit = ["-t", str(self.seconds)] if self.seconds else []
-        args = ["ffmpeg", "-nostdin", "-v", "error"]
-        for i, _port in enumerate(self.video_ports):
-            background = BACKGROUNDS[min(i, len(BACKGROUNDS) - 1)]
-            args += ["-re", "-f", "lavfi", "-i",
-                     f"color=c={background}:s={self.size}:r={self.fps},drawbox=t=fill:c=white:enable='{flash}'"]
-        args += ["-re", "-f", "lavfi", "-i", f"aevalsrc='if({beep}\\,0.5*sin(2*PI*1000*t)\\,0)':s=48000:c=mono"]
+        args = ["ffmpeg", "-nostdin", "-v", "error", "-re", "-f", "lavfi", "-i", graph]
         for i, port in enumerate(self.video_ports):
-            args += [*limit, "-map", f"{i}:v", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+            args += [*limit, "-map", f"0:v:{i}", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
                      "-g", str(self.fps), "-pix_fmt", "yuv420p", "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316"]
-        args += [*limit, "-map", f"{len(self.video_ports)}:a"]
+        args += [*limit, "-map", "0:a:0"]
         if self.pulse_sink:
             return args + ["-c:a", "pcm_s16le", "-f", "pulse", "-buffer_duration", "20", "-device", self.pulse_sink,
                            "xunlu flash"]
