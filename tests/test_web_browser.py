@@ -240,15 +240,18 @@ def test_seek_in_a_one_hour_recording(page, site):
 
 
 def test_language_toggle_and_layout_fit(page, site):
+    from playwright.sync_api import expect
+
     page.goto(f"{site['url']}/search.html?sid={site['one']}")
     page.wait_for_selector(".pl-lines .line")
     assert page.locator("header .nav a[href='search.html']").inner_text() == "检索回放"
     page.click("#lang")
-    assert page.locator("header .nav a[href='search.html']").inner_text() == "Search & playback"
-    assert page.locator(".pl-tabs .tab[data-tab='audit']").inner_text() == "Audit trail"
+    expect(page.locator("header .nav a[href='search.html']")).to_have_text("Search & playback")
+    expect(page.locator(".pl-tabs .tab[data-tab='audit']")).to_have_text("Audit trail")
     page.reload()
-    assert page.locator("#go").inner_text() == "Search"  # the choice is remembered
+    expect(page.locator("#go")).to_have_text("Search")  # the choice is remembered
     page.click("#lang")
+    expect(page.locator("#go")).not_to_have_text("Search")
     # 1366x768: video, transcript and search box all on screen, no page scroll (here and on the console)
     page.goto(f"{site['url']}/console.html?sid={site['one']}")
     page.wait_for_selector(".pl-lines .line")
@@ -362,6 +365,8 @@ def test_login_page_and_back_to_the_page_asked_for(browser, site):
     """Anonymous: a page sends the browser to login.html?next=...; a wrong password is refused in Chinese; the
     right one lands on the page first asked for, with the user named in the header; logging out (a POST with
     the CSRF header from the cookie) ends the login."""
+    from playwright.sync_api import expect
+
     context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
     page = context.new_page()
     errors: list[str] = []
@@ -369,7 +374,7 @@ def test_login_page_and_back_to_the_page_asked_for(browser, site):
     try:
         page.goto(f"{site['url']}/search.html?sid={site['one']}&t=7")
         page.wait_for_url("**/login.html?next=*")
-        assert page.locator("#login-form h1").inner_text() == "登录讯录"
+        expect(page.locator("#login-form h1")).to_have_text("登录讯录")
         page.fill("#username", OFFICER)
         page.fill("#password", "not-the-password")
         page.click("#login-go")
@@ -389,7 +394,7 @@ def test_login_page_and_back_to_the_page_asked_for(browser, site):
         assert page.request.get(site["url"] + "/api/auth/me").status == 401
         # the English toggle works here too, and ?next= never leaves the site
         page.click("#lang")
-        assert page.locator("#login-go").inner_text() == "Log in"
+        expect(page.locator("#login-go")).to_have_text("Log in")
         page.goto(f"{site['url']}/login.html?next=https://example.org/x")
         page.fill("#username", SUPERVISOR)
         page.fill("#password", PASSWORD)
