@@ -15,8 +15,11 @@ Reported (stdout: a table, then one JSON line):
   those it holds: the sender's own stalls under CPU load count here, not as missing; `sender_late_s` says
   how far its flashes fell behind one a second); for the close-up, the frames the gap took and the stand-in's
   black frames in their place;
+- the sound card's drift off the system clock and the frames the recorder added (negative: took) to hold
+  the sound on it (capture/clock_lock.py);
 - camera-to-camera offset (each flash in the wide original against the close-up's: median, largest) and
-  audio-to-video offset (each flash against its beep, per camera: median, largest; not calibrated);
+  audio-to-video offset (each flash against its beep, per camera: median, largest, per 5 minutes, and the
+  furthest from the first minute's median: what is left after a room's one calibration);
 - the reconnection: seconds from the camera's server being started again to the recording having its
   picture back, and the gap the audit trail keeps;
 - the picture-in-picture copy: made again from the originals, its encode's CPU seconds and wall seconds per
@@ -116,7 +119,9 @@ def _offsets(ours: list[float], theirs: list[float]) -> dict:
     return {"n": len(found), "median_ms": ms(statistics.median(found)), "largest_ms": ms(max(found, key=abs)),
             "first_min_ms": ms(statistics.median(found[:60])), "last_min_ms": ms(statistics.median(found[-60:])),
             # the median of each 5 minutes (a flash a second): a drift shows as a trend, a step as a jump
-            "per_5_min_ms": [ms(statistics.median(found[i:i + 300])) for i in range(0, len(found), 300)]}
+            "per_5_min_ms": [ms(statistics.median(found[i:i + 300])) for i in range(0, len(found), 300)],
+            # calibrated once on the first minute (a room's video_delay): the furthest any flash is from it
+            "calibrated_largest_ms": ms(max(abs(f - statistics.median(found[:60])) for f in found))}
 
 
 def run(minutes: float, keep: bool = False) -> int:
@@ -206,7 +211,9 @@ def run(minutes: float, keep: bool = False) -> int:
         "mode": "room", "minutes": minutes, "cores": os.cpu_count(), "status": session.status,
         "error": session.error, "recording_seconds": session.duration, "media": sorted(files),
         "pyaudio_frames": stats.get("frames"), "driver_overflows": stats.get("overflows"),
-        "queue_dropped_frames": stats.get("dropped"), "frames_written": stats.get("frames_written"),
+        "queue_dropped_frames": stats.get("dropped"),
+        "audio_clock_ppm": stats.get("audio_clock_ppm"), "audio_clock_adjusted": stats.get("audio_clock_adjusted"),
+        "frames_written": stats.get("frames_written"),
         "expected_frames": round((session.duration or 0) * rate), "mp4_audio_samples": samples,
         "wide_frames": wide_frames.frames, "wide_frames_missing": wide_frames.missing,
         "wide_frames_extra": wide_frames.extra, "wide_frames_short_of_clock": wide_frames.short_of_clock,

@@ -7,7 +7,9 @@ card lost before we saw them) and frames dropped because the queue was full: bot
 
 The pump's sample count is the recording's clock, so a source that drops must not stop it: a network audio
 source is read again with backoff (capture/reconnect.py), and the time it was away is filled with silence
-when it is back, so that the sound after the gap stays where the wall clock (and the picture) put it.
+when it is back, so that the sound after the gap stays where the wall clock (and the picture) put it. A
+sound card's own crystal is held on the wall clock as well, once the recording has its start
+(`lock_clock`, capture/clock_lock.py), so that a long recording's sound does not slide off the picture.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from capture.clock_lock import ClockLock
 from capture.procs import popen
 from capture.sources import MediaInput, MicInput, SourceError
 
@@ -43,17 +46,27 @@ class AudioPump:
         self.error: Optional[str] = None
         self.gaps: list = []                 # capture.reconnect.Gap of each drop of the source
         self.padded = 0                      # frames of silence put in for the time the source was away
+        self.clock: Optional[ClockLock] = None   # holds the sound on the wall clock once locked
         self.first = threading.Event()
         self._queue: "queue.Queue[Optional[np.ndarray]]" = queue.Queue(maxsize=max(8, int(QUEUE_SECONDS * rate
                                                                                          / block)))
 
+    def lock_clock(self) -> None:
+        """From now on `t0` stays as it is and the sound is held on the wall clock (capture/clock_lock.py):
+        for a source on its own crystal (a sound card, a network encoder), over a long recording."""
+        self.clock = ClockLock(self.rate)
+
     def _push(self, chunk: np.ndarray, latency: float = 0.0) -> None:
-        # The first sample's wall-clock time: a source that starts with a burst (a decoder that probed a
-        # stream, a sound server's buffer) delivers old audio at once, so take the earliest the samples
-        # received so far can have started, not just the first chunk's.
-        start = time.time() - latency - (self.frames + self.dropped + len(chunk)) / self.rate
-        if self.t0 is None or start < self.t0:
-            self.t0 = start
+        arrived = time.time() - latency
+        if self.clock is not None:
+            chunk = self.clock.adjust(chunk, arrived)
+        else:
+            # The first sample's wall-clock time: a source that starts with a burst (a decoder that probed a
+            # stream, a sound server's buffer) delivers old audio at once, so take the earliest the samples
+            # received so far can have started, not just the first chunk's.
+            start = arrived - (self.frames + self.dropped + len(chunk)) / self.rate
+            if self.t0 is None or start < self.t0:
+                self.t0 = start
         self.first.set()
         try:
             self._queue.put_nowait(chunk)
@@ -77,6 +90,8 @@ class AudioPump:
                 self.dropped += n
             self.padded += n
             missing -= n
+        if self.clock is not None:   # the padding put the sound back on the wall clock: measure afresh
+            self.clock.restart()
 
     def _end(self) -> None:
         self.first.set()

@@ -7,7 +7,8 @@ Two shapes, chosen by the capture plan:
   gaps, so the audio sample count is the clock.
 - pumped: audio reaches Python first (microphones through PyAudio, or a separate audio source) and is
   written to ffmpeg's stdin; its sample count is the clock, and t0 = the wall-clock time of its first
-  sample. A live video source (camera, URL) has its frames stamped with the wall clock as they are read,
+  sample. A sound card's (or a network encoder's) own crystal is then held on the wall clock
+  (capture/clock_lock.py), so the sample count keeps time with the pictures over hours. A live video source (camera, URL) has its frames stamped with the wall clock as they are read,
   minus t0; a file or test source has its first frame placed that way, then keeps its own timing.
 
 Python never sits between ffmpeg and its outputs: the tap is a file ffmpeg flushes packet by packet, and
@@ -291,6 +292,8 @@ class Recorder:
                 "queued_seconds": round(pump.queued_seconds, 3) if pump else 0.0,
                 "frames_written": self.frames_written if pump else None,
                 "source_gaps": len(self.source_gaps),
+                "audio_clock_ppm": pump.clock.drift_ppm if pump and pump.clock else None,
+                "audio_clock_adjusted": pump.clock.adjusted if pump and pump.clock else None,
                 "rtsp_transport": next((f.transport for _role, f in self.feeds if f.transport), None)}
 
     # -- the thread ---------------------------------------------------------------------------------
@@ -408,6 +411,8 @@ class Recorder:
         if plan.video is not None:  # let a first burst of audio arrive: it moves t0 back (see AudioPump)
             self._stop.wait(SETTLE_S)
         self.t0 = pump.t0
+        if isinstance(pump, MicPump) or plan.audio.kind not in ("file", "lavfi"):   # its own crystal: held on the wall clock
+            pump.lock_clock()
         limit = int(self.opts.duration * pump.rate) if self.opts.duration else None
         write_end = None
         if feed is not None:
