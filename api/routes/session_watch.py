@@ -115,8 +115,11 @@ async def watch_sessions(ws: WebSocket, user: User = Depends(require(policy.can_
     try:
         await ws.send_text(json.dumps({"type": "watching"}))
         while not receiver.done():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(event.wait(), LOGIN_CHECK_S)
+            woken = asyncio.create_task(event.wait())
+            try:   # a change, the viewer gone (or the server stopping), or time to look at the login again
+                await asyncio.wait({woken, receiver}, timeout=LOGIN_CHECK_S, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                woken.cancel()
             if receiver.done():
                 break
             if login is not None and loop.time() - checked >= LOGIN_CHECK_S:
