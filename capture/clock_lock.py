@@ -92,7 +92,10 @@ class ClockLock:
             return
         xs = np.fromiter((p[0] for p in points), dtype=np.float64, count=len(points))
         ys = np.fromiter((p[1] for p in points), dtype=np.float64, count=len(points))
-        slope = float(np.polyfit(xs, ys, 1)[0])
+        try:
+            slope = float(np.polyfit(xs, ys, 1)[0])
+        except (np.linalg.LinAlgError, ValueError):   # never let the sound card's callback fail over it
+            return
         self.drift_ppm = round(slope * 1e6, 2)
         if abs(slope) * 1e6 > MAX_PPM:
             if not self._warned:
