@@ -25,6 +25,7 @@ from asr.channels import split_channels
 from asr.digits import joins_digits, tidy_text, tidy_words
 from asr.longform import transcribe_longform
 from asr.regions import Channel, RegionDecoder
+from asr.respell import respell
 from asr.types import Coverage, ReproducibleTranscript, TranscribeOptions, TranscriptionInfo
 from asr.vad import SAMPLE_RATE, Region
 from asr.words import ZH_PROMPT, heard_as_speech, snap_to_onsets, split_at_pauses, word_chunks
@@ -156,6 +157,7 @@ class Transcriber:
         for fw_seg in raw:
             for seg in self._convert(fw_seg, ts_map, ch, regions, opts):
                 kept = guards.guard(seg, duration, prompt, opts.hotwords)
+                kept = None if kept is None else respell(kept, opts.hotwords)
                 if kept is not None and kept.text:
                     for k, part in _by_region(kept, starts):
                         found[k].append(part)

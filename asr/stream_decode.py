@@ -20,6 +20,7 @@ import numpy as np
 
 from asr import guards, vocabulary
 from asr.digits import tidy_text, tidy_words
+from asr.respell import respell
 from asr.vad import SAMPLE_RATE, Region
 from asr.windows import FRAMES_PER_S, MARGIN_FRAMES, MAX_FRAMES, MIN_FRAMES, content_frames, trim_window, with_encoder
 from asr.words import ZH_PROMPT, heard_as_speech, snap_to_onsets, split_at_pauses
@@ -208,6 +209,7 @@ class UtteranceDecoder:
                 if out and _unheard_tail(seg):
                     continue
                 kept = guards.guard(seg, duration, prompt, self.hotwords)
+                kept = None if kept is None else respell(kept, self.hotwords)
                 if kept is not None and kept.text:
                     out.append(kept)
         if not out and retry is not None and self.hotwords:

@@ -9,7 +9,9 @@ path. Measured in bench/asr.py (section `vocabulary`): names in the vocabulary a
 and insertions of vocabulary names into clips that do not say them.
 
 A segment that is only one vocabulary word is speech, not the prompt said back (asr/guards.py); a segment
-that lists two vocabulary words or more and nothing else is the prompt said back, and dropped.
+that lists two vocabulary words or more and nothing else is the prompt said back, and dropped. A name that
+still comes out as a sound-alike of the same syllables and tones is then written as listed
+(asr/respell.py).
 """
 from __future__ import annotations
 

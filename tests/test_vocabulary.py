@@ -72,6 +72,42 @@ def test_speech_that_only_gives_the_list_back_is_decoded_without_the_vocabulary_
     assert prompts[0] == listed and not prompts[-1].startswith(listed) and prompts[-1].startswith("以下是普通话")
 
 
+def test_a_listed_name_heard_as_a_sound_alike_is_written_as_spelled_with_its_times():
+    from asr.respell import respell
+
+    words = (Word(1.0, 1.3, "他在", 0.9), Word(1.3, 1.6, "龙", 0.9), Word(1.6, 1.9, "药", 0.9),
+             Word(1.9, 2.4, "公司上班", 0.9))
+    seg = Segment(0, 1.0, 2.4, "他在龙药公司上班", words, "suspect", 1)
+    out = respell(seg, ("龙耀", "丁香夏朵"))
+    assert out.text == "他在龙耀公司上班"
+    assert [(w.start, w.end, w.text) for w in out.words] == [(1.0, 1.3, "他在"), (1.3, 1.6, "龙"), (1.6, 1.9, "耀"),
+                                                             (1.9, 2.4, "公司上班")]
+    assert respell(Segment(0, 0, 1, "住在定乡下躲小区", ()), ("丁香夏朵",)).text == "住在丁香夏朵小区"
+    assert respell(Segment(0, 0, 1, "找左小雷", ()), ("左小蕾",)).text == "找左小蕾"   # 3+ characters: one tone off
+
+
+def test_a_name_is_never_written_where_its_own_sounds_were_not_heard():
+    from asr.respell import respell
+
+    for text, listed in [("往定向那边走", ("丁香",)),      # dìng xiàng is not dīng xiāng
+                         ("我叫王伟", ("王",)),             # one character: left to the prompt
+                         ("找左晓雨", ("左小蕾",)),         # two syllables off
+                         ("讲他的事迹", ("视计",)),         # 事迹 is an everyday word: Whisper heard words
+                         ("龙药", ())]:                    # no vocabulary
+        assert respell(Segment(0, 0, 1, text, ()), listed).text == text, (text, listed)
+    assert respell(Segment(0, 0, 1, "龙耀和龙药", ()), ("龙耀",)).text == "龙耀和龙耀"   # the name as said, kept
+
+
+def test_the_engine_writes_the_listed_spelling_of_what_it_heard():
+    audio = np.concatenate([np.zeros(RATE, dtype=np.float32), read_wav(SPEECH / PLAIN)[0][: 3 * RATE]])
+    model = ScriptedModel(lambda seconds, n: [fw_segment("我在龙药工作", 0.5, 0.3)])
+    with_list, info = Transcriber(model, "scripted").transcribe_array(
+        audio, TranscribeOptions(language="zh", hotwords=("龙耀",)))
+    assert [s.text for s in collect(with_list, info).segments] == ["我在龙耀工作"]
+    without, info = Transcriber(model, "scripted").transcribe_array(audio, TranscribeOptions(language="zh"))
+    assert [s.text for s in collect(without, info).segments] == ["我在龙药工作"]
+
+
 def test_a_session_s_own_names_come_first_then_the_given_words_then_the_glossary(tmp_path):
     from service.vocabulary import for_session
 
