@@ -140,6 +140,7 @@ class UtteranceDecoder:
         if prompt is None and language == "zh":
             prompt = ZH_PROMPT
         self.hotwords = tuple(hotwords)    # the case vocabulary, listed after the prompt (asr/vocabulary.py)
+        self.names = self.hotwords         # written as listed where heard as sound-alikes (asr/respell.py)
         self.base_prompt = prompt or None
         self.prompt = vocabulary.prompt(self.base_prompt, self.hotwords) or None
         self.zh = (language or "").startswith("zh")
@@ -209,7 +210,7 @@ class UtteranceDecoder:
                 if out and _unheard_tail(seg):
                     continue
                 kept = guards.guard(seg, duration, prompt, self.hotwords)
-                kept = None if kept is None else respell(kept, self.hotwords)
+                kept = None if kept is None else respell(kept, self.names)
                 if kept is not None and kept.text:
                     out.append(kept)
         if not out and retry is not None and self.hotwords:
@@ -217,7 +218,8 @@ class UtteranceDecoder:
         return out
 
     def without_vocabulary(self) -> "UtteranceDecoder":
-        """The same decoder (the same model objects) with the case vocabulary left out of its prompt."""
+        """The same decoder (the same model objects) with the case vocabulary left out of its prompt (its
+        names are still written as listed where heard)."""
         import copy
 
         plain = copy.copy(self)

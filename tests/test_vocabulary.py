@@ -108,6 +108,19 @@ def test_the_engine_writes_the_listed_spelling_of_what_it_heard():
     assert [s.text for s in collect(without, info).segments] == ["我在龙药工作"]
 
 
+def test_a_region_decoded_again_without_the_list_still_gets_the_listed_spelling():
+    audio = np.concatenate([np.zeros(RATE, dtype=np.float32), read_wav(SPEECH / PLAIN)[0][: 3 * RATE]])
+
+    def answer(seconds, n):   # the list said back while it is in the prompt; a sound-alike without it
+        prompt = model.calls[-1][1]["initial_prompt"] or ""
+        return [fw_segment("龙耀、滨江。" if "龙耀" in prompt else "我在龙药工作", 0.5, 0.3)]
+
+    model = ScriptedModel(answer)
+    segments, info = Transcriber(model, "scripted").transcribe_array(
+        audio, TranscribeOptions(language="zh", hotwords=("龙耀", "滨江")))
+    assert [s.text for s in collect(segments, info).segments] == ["我在龙耀工作"]
+
+
 def test_a_session_s_own_names_come_first_then_the_given_words_then_the_glossary(tmp_path):
     from service.vocabulary import for_session
 
