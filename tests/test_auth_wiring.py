@@ -115,7 +115,9 @@ def test_an_export_is_audited(world):
 
 
 def test_supervisors_filter_the_audit_trail(world):
-    client, _, _, sessions = world
+    from core.config import on_clock, zone
+
+    client, _, home, sessions = world
     headers = login(client, "fazhi")
     found = client.get("/api/audit", params={"action": "auth.login"}, headers=headers).json()
     items = found if isinstance(found, list) else found.get("entries", [])
@@ -123,7 +125,7 @@ def test_supervisors_filter_the_audit_trail(world):
     mine = client.get("/api/audit", params={"actor": "fazhi"}, headers=headers).json()
     assert mine and all(e["actor"].endswith("fazhi") for e in mine)
     assert any(e["action"] == "auth.login" for e in mine)
-    today = mine[-1]["at"][:10]
+    today = on_clock(mine[-1]["at"], zone(home))[:10]   # a day on the centre's clock (UTC+8 by default)
     again = client.get("/api/audit", params={"actor": "fazhi", "since": today, "until": today},
                        headers=headers).json()
     assert [e for e in again if e["action"] != "audit.read"] == [e for e in mine if e["action"] != "audit.read"]
