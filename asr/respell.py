@@ -7,8 +7,7 @@ it is written as the name. Tones must agree, so 定向 (dìng xiàng) never beco
 only written where its own sounds were heard; a name of three characters or more may differ in one tone.
 Nor is a run written over that is words of its own (an everyday word in jieba's dictionary, or, for a name
 of two characters, one of its characters in such a word with its neighbour): there Whisper heard words, not
-a name. Names of one character, or not all Chinese, are left
-to the prompt alone.
+a name. Names of one character, or not all Chinese, are left to the prompt alone.
 
 The words keep their times: each character is replaced inside the word it belongs to (as asr/digits.py does).
 Measured in bench/asr.py (section `vocabulary`): names recognised, and names written into clips that do not
@@ -20,10 +19,10 @@ import functools
 from dataclasses import replace
 from typing import Iterable, Sequence
 
+from core.dictionary import EVERYDAY, word_count
 from core.transcript import Segment
 
 MIN_CHARS = 2
-EVERYDAY = 300     # jieba's dictionary count of a word in everyday use (as index/sounds.py counts it)
 
 
 def _cjk(ch: str) -> bool:
@@ -68,30 +67,17 @@ def sounds_like(span: str, name: str) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=100_000)
-def _count(word: str) -> int:
-    """How often jieba's dictionary saw `word` (0: not in it)."""
-    import logging
-
-    import jieba
-
-    if not jieba.dt.initialized:
-        jieba.setLogLevel(logging.WARNING)
-        jieba.initialize()
-    return int(jieba.get_FREQ(word) or 0)
-
-
 def _real_words(text: str, i: int, n: int) -> bool:
     """True when what was written at text[i:i+n] is words of its own: the span is an everyday word (定向),
     or, for a two-character name, one of its characters makes an everyday word with the one beside it
     outside the span (Whisper chose real words, not a sound-alike of the name)."""
-    if _count(text[i:i + n]) >= EVERYDAY:
+    if word_count(text[i:i + n]) >= EVERYDAY:
         return True
     if n > 2:
         return False
     before = text[i - 1:i + 1] if i > 0 else ""
     after = text[i + n - 1:i + n + 1] if i + n < len(text) else ""
-    return any(len(w) == 2 and all(map(_cjk, w)) and _count(w) >= EVERYDAY for w in (before, after))
+    return any(len(w) == 2 and all(map(_cjk, w)) and word_count(w) >= EVERYDAY for w in (before, after))
 
 
 def respell_texts(texts: Sequence[str], vocabulary: Sequence[str]) -> list[str]:

@@ -30,6 +30,7 @@ import re
 import unicodedata
 from typing import Iterable, Optional, Sequence
 
+from core.dictionary import EVERYDAY, word_count
 from index.analysis import Unit, _fold, _is_cjk
 
 log = logging.getLogger("xunlu.index")
@@ -41,7 +42,6 @@ TIER_HELP = {"zh": "zh/z, ch/c, sh/s", "ng": "-ng/-n (ang/an, eng/en, ing/in)", 
 MAX_READINGS = 32        # variants of one query term searched at most (the looser tiers multiply them)
 MAX_LATIN_SPLITS = 4     # ways of cutting one typed pinyin word into syllables ("xian": xian, xi an)
 
-EVERYDAY = 300           # jieba's dictionary count of a word in everyday use (智能 778, 中航 42, 受信 0)
 # Chinese numerals become digits for the index (一 -> 1); their sound is the numeral's
 NUMERAL_SOUND = {"零": "ling", "〇": "ling", "一": "yi", "幺": "yao", "二": "er", "两": "liang", "三": "san",
                  "四": "si", "五": "wu", "六": "liu", "七": "qi", "八": "ba", "九": "jiu", "十": "shi",
@@ -198,11 +198,8 @@ def word_pair(a: Optional[Syllable], b: Optional[Syllable]) -> bool:
     return a[5] == b[5] and a[5] >= 0 and _in_dictionary(a[6] + b[6])
 
 
-@functools.lru_cache(maxsize=100_000)
 def _in_dictionary(word: str) -> bool:
-    import jieba
-
-    return bool(jieba.get_FREQ(word))
+    return word_count(word) > 0
 
 
 def grams(reading: Sequence[str]) -> list[str]:
@@ -385,14 +382,6 @@ def find_sounds(text: str, found: Sequence[Unit], readings: Sequence[tuple[str, 
 
 
 # -- sound-alikes that are other words -----------------------------------------------------------------
-@functools.lru_cache(maxsize=100_000)
-def word_count(word: str) -> int:
-    """How often jieba's dictionary saw `word` (0: not in it); EVERYDAY and up is a word in everyday use."""
-    import jieba
-
-    return int(jieba.get_FREQ(word) or 0)
-
-
 def other_word(query: str, written: str) -> bool:
     """True when `written` (how the ASR wrote a sound-alike of `query`) and the query are two different
     everyday words: the ASR chose between two real words and wrote the other one."""
