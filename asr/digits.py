@@ -5,6 +5,9 @@ Whisper writes a number read out digit by digit in pieces: "9879 0902", "3 7 3 8
 
 - no space next to a Chinese character, between two digits, or between a digit and the one or two capital
   letters of a plate or an ID number ("京A 12345" -> "京A12345");
+- no comma, 、, full stop or dash between the groups of a number read out in groups ("138，1234，5678" ->
+  "13812345678"), when the groups (two digits or more each) make seven digits or more; not a list of years
+  ("2015、2016"), nor thousands ("10,000,000");
 - a run of Chinese digit characters read one by one becomes Arabic digits: four or more of them
   ("一三八一二三四五六七八" -> "13812345678", "一九九八年" -> "1998年"), three or more when 幺 is among them
   ("幺幺零" -> "110"), any number of them written beside Arabic digits ("138幺二" -> "13812"); 幺 is 1. Not a run
@@ -12,7 +15,9 @@ Whisper writes a number read out digit by digit in pieces: "9879 0902", "3 7 3 8
 - 17 digits followed by X (an ID number's check character, also heard as 叉) -> "...X".
 
 The words keep their times: characters are replaced or dropped inside the word they belong to.
-`joins_digits` tells the segmenter (asr/words.py) not to split between two digits of a run.
+`joins_digits` tells the segmenter (asr/words.py) not to split between two digits of a run, and live decoding
+(asr/stream.py) to hold an utterance open after a group; `continues_number` tells offline decoding
+(asr/engine.py `join_numbers`) that two segments hold one number between them.
 """
 from __future__ import annotations
 
@@ -27,7 +32,14 @@ CN_DIGITS = {"零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "三": 
 _WIDE = {chr(0xFF10 + i): str(i) for i in range(10)}   # full-width digits
 _ARABIC = set("0123456789") | set(_WIDE)
 _NUMBER_WORDS = set("十拾百佰千仟万萬亿億两兩点點")   # a run beside these is a number said as a number
-_RUN = re.compile("[0-9\uff10-\uff19" + "".join(CN_DIGITS) + "]+")
+_DIGIT_CHARS = "0-9\uff10-\uff19" + "".join(CN_DIGITS)
+_DIGIT_CLASS = f"[{_DIGIT_CHARS}]"
+_RUN = re.compile(_DIGIT_CLASS + "+")
+_BETWEEN = re.compile(f"[^{_DIGIT_CHARS}]+")
+_GROUP_SEPARATORS = "，,、。－—\\-"     # the ASCII dash escaped: it is in a character class
+_GROUPED = re.compile(f"{_DIGIT_CLASS}{{2,}}(?:\\s*[{_GROUP_SEPARATORS}]\\s*{_DIGIT_CLASS}{{2,}})+")
+_YEAR = re.compile("(?:19|20)[0-9]{2}")
+GROUPED_MIN_DIGITS = 7     # a phone number without its area code; a list of short numbers stays a list
 
 
 def _is_digit(ch: str) -> bool:
@@ -46,6 +58,39 @@ def joins_digits(left: str, right: str) -> bool:
         return False
     tail = len(left) - len(left.rstrip("".join(_ARABIC) + "".join(CN_DIGITS)))
     return tail >= 1 and (left[-1] in _ARABIC or tail >= 2)
+
+
+def grouped_number(groups: list[str], separators: list[str], before: str = "", after: str = "") -> bool:
+    """Whether digit groups written with separators between them are one number read out in groups."""
+    if sum(len(g) for g in groups) < GROUPED_MIN_DIGITS or before in _NUMBER_WORDS or after in _NUMBER_WORDS:
+        return False
+    arabic = ["".join(CN_DIGITS.get(ch, _WIDE.get(ch, ch)) for ch in g) for g in groups]
+    if all(_YEAR.fullmatch(g) for g in arabic):
+        return False
+    thousands = all(sep.strip() == "," for sep in separators) and all(len(g) == 3 for g in groups[1:])
+    return not thousands
+
+
+def _grouped_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each separator (with its spaces) inside a number read out in groups."""
+    out: list[tuple[int, int]] = []
+    for m in _GROUPED.finditer(text):
+        between = list(_BETWEEN.finditer(m.group()))
+        before = text[m.start() - 1] if m.start() else ""
+        after = text[m.end()] if m.end() < len(text) else ""
+        if grouped_number(_RUN.findall(m.group()), [x.group() for x in between], before, after):
+            out += [(m.start() + x.start(), m.start() + x.end()) for x in between]
+    return out
+
+
+def continues_number(left: str, right: str) -> bool:
+    """True when `right` begins with the rest of a number read out in groups that `left` ends with (Whisper
+    ended a segment between two groups: "电话9879，" | "0902"): the two sides together pass the rule above."""
+    head = left.rstrip().rstrip("，,、。. ")
+    if not head or not right.strip():
+        return False
+    text = head + "，" + right.lstrip()
+    return any(a <= len(head) < b for a, b in _grouped_spans(text))
 
 
 def _upper_run(text: str, i: int, step: int) -> bool:
@@ -108,7 +153,10 @@ def _tidy(texts: list[str]) -> list[str]:
         if _drop_space(text, m.start(), m.end()):
             drop.update(range(m.start(), m.end()))
     chars = [c for i, c in enumerate(chars) if i not in drop]
-    # 2. Chinese digit runs
+    # 2. separators between the groups of a number read out in groups
+    drop = {i for a, b in _grouped_spans(joined()) for i in range(a, b)}
+    chars = [c for i, c in enumerate(chars) if i not in drop]
+    # 3. Chinese digit runs
     text = joined()
     for m in _RUN.finditer(text):
         before = text[m.start() - 1] if m.start() else ""
@@ -117,7 +165,7 @@ def _tidy(texts: list[str]) -> list[str]:
         if digits is not None:
             for i, d in zip(range(m.start(), m.end()), digits):
                 chars[i][0] = d
-    # 3. an ID number's check character
+    # 4. an ID number's check character
     text = joined()
     for m in re.finditer(r"(?<![0-9])[0-9]{17}\s*([Xx叉])(?![A-Za-z])", text):
         chars[m.start(1)][0] = "X"

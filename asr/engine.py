@@ -22,7 +22,7 @@ from asr import audio as audio_io
 from asr import guards
 from asr.batched import transcribe_batched
 from asr.channels import split_channels
-from asr.digits import joins_digits, tidy_text, tidy_words
+from asr.digits import continues_number, tidy_text, tidy_words
 from asr.longform import transcribe_longform
 from asr.regions import Channel, RegionDecoder
 from asr.respell import respell
@@ -205,14 +205,14 @@ NUMBER_GAP_S = 1.5    # a number read out in groups stays one across a pause sho
 def join_numbers(segments: list[Segment]) -> list[Segment]:
     """Neighbouring segments of one region joined where Whisper ended one in the middle of a run of digits
     and began the next with the rest of it ("9879，" | "0902" -> "98790902"): a number is one run, in one
-    segment (asr/digits.py)."""
+    segment (asr/digits.py `continues_number`; a list of years or two short numbers stay apart)."""
     out: list[Segment] = []
     for seg in segments:
         last = out[-1] if out else None
         if (last is not None and last.words and seg.words and seg.start - last.end < NUMBER_GAP_S
-                and joins_digits(last.text.rstrip("，,、。. "), seg.text)):
+                and continues_number(last.text, seg.text)):
             head = list(last.words)
-            head[-1] = replace(head[-1], text=head[-1].text.rstrip("，,、 "))   # the pause Whisper wrote
+            head[-1] = replace(head[-1], text=head[-1].text.rstrip("，,、。. "))   # the pause Whisper wrote
             words = tidy_words([*head, *seg.words])
             out[-1] = replace(last, end=max(last.end, seg.end), words=tuple(words), text=guards.words_text(words))
         else:

@@ -340,7 +340,7 @@ class LiveTranscriber:
         early = utt.early
         if early is None or quiet >= int(self.options.digits_pause_s * SAMPLE_RATE) or not early.segments:
             return False
-        text = early.segments[-1].text
+        text = early.segments[-1].text.rstrip().rstrip("，,、。. ")   # the pause Whisper wrote as a comma or full stop
         return joins_digits(text, "0")
 
     def _decode_early(self, c: int, utt: _Utterance, spans: list[tuple[int, int]]) -> None:

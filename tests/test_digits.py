@@ -18,13 +18,23 @@ from core.transcript import Word
     ("车牌京A 12345", "车牌京A12345"),
     ("身份证11010519491231002 x", "身份证11010519491231002X"),
     ("一九九八年", "1998年"),
+    ("我的电话是138，1234，5678。", "我的电话是13812345678。"),
+    ("电话138、1234、5678", "电话13812345678"),
+    ("号码是138-1234-5678", "号码是13812345678"),
+    ("138。1234。5678", "13812345678"),
+    ("卡号6222，0212，3456，7890", "卡号6222021234567890"),
+    ("一三八，一二三四，五六七八", "13812345678"),
+    ("身份证110105，19900307，123X", "身份证11010519900307123X"),
 ])
 def test_digit_runs_are_joined_and_written_as_digits(written, wanted):
     assert tidy_text(written) == wanted
 
 
 @pytest.mark.parametrize("text", ["一千三百二十", "乱七八糟", "七七八八", "五六个人", "三点一四一五", "这是一个人",
-                                  "第一次", "Hello world, ok"])
+                                  "第一次", "Hello world, ok",
+                                  # lists of numbers and numbers with thousands stay as written
+                                  "2015、2016、2017年", "2015-2016", "他说了1，2，3个人", "12，34，56", "10,000,000元",
+                                  "住在3号楼，2单元", "六十，七十，八十"])
 def test_numbers_said_as_numbers_and_words_stay_as_written(text):
     assert tidy_text(text) == text
 
@@ -65,3 +75,24 @@ def test_a_number_whisper_ended_a_segment_in_the_middle_of_is_joined_with_its_re
     assert (joined[0].start, joined[0].end) == (1.0, 3.0)
     d = Segment(0, 1.0, 2.0, "我们一起去", (Word(1.0, 2.0, "我们一起去", 0.9),))
     assert [s.text for s in join_numbers([d, b])] == ["我们一起去", "0902"]
+
+
+def test_numbers_that_are_not_one_read_out_in_groups_stay_in_their_segments():
+    from asr.engine import join_numbers
+    from core.transcript import Segment, Word
+
+    years = Segment(0, 1.0, 2.0, "2015。", (Word(1.0, 2.0, "2015。", 0.9),))
+    more = Segment(0, 2.5, 3.5, "2016年我去了", (Word(2.5, 3.0, "2016年", 0.9), Word(3.0, 3.5, "我去了", 0.9)))
+    three = Segment(0, 1.0, 2.0, "我有3，", (Word(1.0, 2.0, "我有3，", 0.9),))
+    five = Segment(0, 2.5, 3.5, "5个人", (Word(2.5, 3.5, "5个人", 0.9),))
+    assert [s.text for s in join_numbers([years, more])] == ["2015。", "2016年我去了"]
+    assert [s.text for s in join_numbers([three, five])] == ["我有3，", "5个人"]
+
+
+def test_a_number_whisper_ended_at_a_full_stop_and_went_on_with_is_one():
+    from asr.engine import join_numbers
+    from core.transcript import Segment, Word
+
+    a = Segment(0, 1.0, 2.0, "电话138，1234。", (Word(1.0, 1.4, "电话", 0.9), Word(1.4, 2.0, "138，1234。", 0.9)))
+    b = Segment(0, 2.4, 3.0, "5678", (Word(2.4, 3.0, "5678", 0.9),))
+    assert [s.text for s in join_numbers([a, b])] == ["电话13812345678"]

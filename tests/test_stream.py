@@ -301,13 +301,15 @@ def test_an_utterance_nothing_can_be_read_from_is_marked_unintelligible():
 
 
 class _Digits:
-    """A model that writes "号码是一三八" for the first group of a number and "一二三四" for more audio."""
-    def __init__(self):
+    """A model that writes "号码是一三八" for the first group of a number and "一二三四" for more audio (or the
+    texts it is given: Whisper often writes the pause after a group as a comma or a full stop)."""
+    def __init__(self, first: str = "号码是一三八", both: str = "号码是一三八一二三四"):
         self.model = self
+        self.first, self.both = first, both
 
     def transcribe(self, audio, **kw):
         seconds = len(audio) / RATE
-        text = "号码是一三八" if seconds < 3.0 else "号码是一三八一二三四"
+        text = self.first if seconds < 3.0 else self.both
         words = [SimpleNamespace(start=0.45 + 0.25 * i, end=0.7 + 0.25 * i, word=ch, probability=0.9)
                  for i, ch in enumerate(text)]
         return iter([SimpleNamespace(start=0.45, end=words[-1].end, text=text, words=words, avg_logprob=-0.2,
@@ -327,6 +329,20 @@ def test_a_number_read_out_in_groups_is_held_open_for_its_next_group():
             lt.feed(audio[k:k + 1600])
         lt.finish()
         assert [s.text for s in rec.finals] == wanted, hold
+
+
+@pytest.mark.parametrize("pause", ["，", "。", "、"])
+def test_a_group_whisper_closed_with_punctuation_is_still_held_open(pause):
+    clip = read_wav(SPEECH / "aishell/BAC009S0150W0005.wav")[0]
+    silence = np.zeros(int(0.2 * RATE), dtype=np.float32)
+    audio = np.concatenate([np.zeros(RATE // 2, dtype=np.float32), clip, silence, clip,
+                            np.zeros(2 * RATE, dtype=np.float32)])
+    model = _Digits(first=f"号码是138{pause}", both=f"号码是138{pause}1234{pause}5678{pause}")
+    lt, rec = live(SimpleNamespace(model=model), StreamOptions(partials=False, digits_pause_s=1.5, context_s=0.0))
+    for k in range(0, audio.shape[0], 1600):
+        lt.feed(audio[k:k + 1600])
+    lt.finish()
+    assert [s.text.rstrip("，。、") for s in rec.finals] == ["号码是13812345678"]
 
 
 # -- a doubted quick decode -----------------------------------------------------------------------------
