@@ -1,7 +1,7 @@
 """Benchmark: xunlu's ASR pipeline against plain faster-whisper on the shared speech clips.
 
     .venv/bin/python -m bench.asr [--quick] [--only cer,onset,batch,sets,interviews] [--home DIR] [--seed N]
-                                  [--interview-seeds 1234,99,7] [--no-processes]
+                                  [--interview-seeds 1234,99,7] [--no-processes] [--noise-draws 3]
 
 Sections (all measured in the same run, with one loaded model):
   cer    CER on the S0150 sentences of 5.5 s or more, CER on the other zh rows (misc/), WER on the English
@@ -18,6 +18,8 @@ Sections (all measured in the same run, with one loaded model):
          by digit: offline (twice), batched, live (fed as fast as taken) and plain faster-whisper on the mono
          mix with and without word times: CER, utterances with text / only a [听不清] marker / nothing, digit
          runs kept whole, the coverage counters of each path, and whole processes (model load included).
+  noise  the same interviews under several draws of their -60 dBFS noise: how far each path's CER moves
+         when nothing else changes, offline against live and plain on each draw (bench/noise_draws.py).
 
 Progress goes to stderr; stdout gets human-readable tables and, last, one JSON line with every figure.
 Clips are read from ../shared/speech (relative to the project root), or from $XUNLU_SPEECH_DIR.
@@ -250,10 +252,11 @@ def db_gain(db: float) -> float:
 
 
 def assemble_interview(rows: list[Row], minutes: float, seed: int, crosstalk_db: float = -18.0,
-                       delay_ms: float = 3.0, noise_dbfs: float = -60.0,
-                       extra: Sequence[Any] = ()) -> tuple[np.ndarray, list[Utterance]]:
+                       delay_ms: float = 3.0, noise_dbfs: float = -60.0, extra: Sequence[Any] = (),
+                       noise_seed: Optional[int] = None) -> tuple[np.ndarray, list[Utterance]]:
     """Alternating turns on channel 0 (officer) and 1 (suspect), 1.0-4.0 s pauses, crosstalk, room noise.
-    `extra`: clips (rows, or (audio, reference)) that the interview must hold, spread evenly among the others."""
+    `extra`: clips (rows, or (audio, reference)) that the interview must hold, spread evenly among the others.
+    `noise_seed`: the room noise's own draw (default `seed`): the same interview under another draw of it."""
     rng = random.Random(seed)
     pool: list[Any] = [r for r in rows if r.language == "zh" and
                        ("S0150" in r.file or r.file.startswith("misc/")) and r not in extra]
@@ -286,7 +289,8 @@ def assemble_interview(rows: list[Row], minutes: float, seed: int, crosstalk_db:
     for ch in (0, 1):
         other = direct[1 - ch]
         mixed[ch, delay:] += db_gain(crosstalk_db) * other[: n - delay]
-    noise = np.random.default_rng(seed).standard_normal((2, n)) * db_gain(noise_dbfs)
+    noise = np.random.default_rng(seed if noise_seed is None else noise_seed).standard_normal((2, n)) \
+        * db_gain(noise_dbfs)
     return (mixed + noise).astype(np.float32), utterances
 
 
@@ -810,7 +814,7 @@ def bench_interviews(sys_: Systems, rows: list[Row], quick: bool, seeds: list[in
 
 
 # -- main -----------------------------------------------------------------------------------------------
-SECTIONS = ("cer", "onset", "batch", "sets", "interviews", "vocabulary")
+SECTIONS = ("cer", "onset", "batch", "sets", "interviews", "vocabulary", "noise")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -826,6 +830,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                     help="write per-file references, hypotheses and errors of section cer as JSON lines")
     ap.add_argument("--interview-seeds", default="1234,99,7",
                     help="section interviews: one interview per seed (default 1234,99,7)")
+    ap.add_argument("--noise-draws", type=int, default=3,
+                    help="section noise: draws of the room noise per interview seed (default 3)")
     ap.add_argument("--no-processes", action="store_true",
                     help="section interviews: skip the whole-process timings (model load included)")
     args = ap.parse_args(argv)
@@ -874,6 +880,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         from bench.vocabulary import bench_vocabulary
 
         report["vocabulary"] = bench_vocabulary(sys_, rows, args.quick, args.seed)
+    if "noise" in only:
+        from bench.noise_draws import bench_noise
+
+        seeds = [int(x) for x in args.interview_seeds.split(",") if x.strip()]
+        report["noise"] = bench_noise(sys_, rows, args.quick, seeds, max(1, args.noise_draws))
     report["wall_s"] = round(time.perf_counter() - started, 1)
     print(f"\nwall time {report['wall_s']:.0f} s")
     print(json.dumps(report, ensure_ascii=False))

@@ -6,7 +6,7 @@ characters or more) of the shared zh clips. Each clip that holds names is transc
 twice: without a vocabulary, and with one made of its own names and six names of other clips (shuffled), as
 an officer's list would hold names that are said and names that are not. A name counts as recognised when it
 is in the transcript; the figures are also given apart for names in everyday use (jieba's dictionary count of
-300 or more, index/sounds.py EVERYDAY: 北京, 三星, 孙中山) and the others (左小蕾, 佐野, 龙耀), which are what a
+300 or more, core/dictionary.py EVERYDAY: 北京, 三星, 孙中山) and the others (左小蕾, 佐野, 龙耀), which are what a
 case's list is mostly made of and what Whisper has no reason to guess. Insertions: clips that hold no name, transcribed with a vocabulary of eight names of
 other clips; every one of those names in the transcript (and not in the reference) is an insertion.
 """
@@ -44,7 +44,7 @@ def bench_vocabulary(sys_: Any, rows: list[Row], quick: bool, seed: int) -> dict
     rng = random.Random(seed)
     if quick:
         with_names, without_names = with_names[:12], without_names[:8]
-    from index.sounds import EVERYDAY, word_count
+    from core.dictionary import EVERYDAY, word_count
 
     found = {"without": 0, "with": 0}
     uncommon = {"names": 0, "without": 0, "with": 0}
