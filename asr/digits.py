@@ -40,6 +40,12 @@ _GROUP_SEPARATORS = "，,、。－—\\-"     # the ASCII dash escaped: it is in
 _GROUPED = re.compile(f"{_DIGIT_CLASS}{{2,}}(?:\\s*[{_GROUP_SEPARATORS}]\\s*{_DIGIT_CLASS}{{2,}})+")
 _YEAR = re.compile("(?:19|20)[0-9]{2}")
 GROUPED_MIN_DIGITS = 7     # a phone number without its area code; a list of short numbers stays a list
+PAUSE_MARKS = "，,、。. "    # what Whisper writes for the pause after a group of digits
+
+
+def without_pause(text: str) -> str:
+    """`text` without the comma, full stop or space Whisper wrote at its end for a pause."""
+    return text.rstrip().rstrip(PAUSE_MARKS)
 
 
 def _is_digit(ch: str) -> bool:
@@ -60,7 +66,7 @@ def joins_digits(left: str, right: str) -> bool:
     return tail >= 1 and (left[-1] in _ARABIC or tail >= 2)
 
 
-def grouped_number(groups: list[str], separators: list[str], before: str = "", after: str = "") -> bool:
+def _grouped_number(groups: list[str], separators: list[str], before: str = "", after: str = "") -> bool:
     """Whether digit groups written with separators between them are one number read out in groups."""
     if sum(len(g) for g in groups) < GROUPED_MIN_DIGITS or before in _NUMBER_WORDS or after in _NUMBER_WORDS:
         return False
@@ -78,7 +84,7 @@ def _grouped_spans(text: str) -> list[tuple[int, int]]:
         between = list(_BETWEEN.finditer(m.group()))
         before = text[m.start() - 1] if m.start() else ""
         after = text[m.end()] if m.end() < len(text) else ""
-        if grouped_number(_RUN.findall(m.group()), [x.group() for x in between], before, after):
+        if _grouped_number(_RUN.findall(m.group()), [x.group() for x in between], before, after):
             out += [(m.start() + x.start(), m.start() + x.end()) for x in between]
     return out
 
@@ -86,7 +92,7 @@ def _grouped_spans(text: str) -> list[tuple[int, int]]:
 def continues_number(left: str, right: str) -> bool:
     """True when `right` begins with the rest of a number read out in groups that `left` ends with (Whisper
     ended a segment between two groups: "电话9879，" | "0902"): the two sides together pass the rule above."""
-    head = left.rstrip().rstrip("，,、。. ")
+    head = without_pause(left)
     if not head or not right.strip():
         return False
     text = head + "，" + right.lstrip()

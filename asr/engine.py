@@ -22,7 +22,7 @@ from asr import audio as audio_io
 from asr import guards
 from asr.batched import transcribe_batched
 from asr.channels import split_channels
-from asr.digits import continues_number, tidy_text, tidy_words
+from asr.digits import continues_number, tidy_text, tidy_words, without_pause
 from asr.longform import transcribe_longform
 from asr.regions import Channel, RegionDecoder
 from asr.respell import respell
@@ -212,7 +212,7 @@ def join_numbers(segments: list[Segment]) -> list[Segment]:
         if (last is not None and last.words and seg.words and seg.start - last.end < NUMBER_GAP_S
                 and continues_number(last.text, seg.text)):
             head = list(last.words)
-            head[-1] = replace(head[-1], text=head[-1].text.rstrip("，,、。. "))   # the pause Whisper wrote
+            head[-1] = replace(head[-1], text=without_pause(head[-1].text))   # the pause Whisper wrote
             words = tidy_words([*head, *seg.words])
             out[-1] = replace(last, end=max(last.end, seg.end), words=tuple(words), text=guards.words_text(words))
         else:

@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from asr.digits import joins_digits
+from asr.digits import joins_digits, without_pause
 from asr.engine import check_language
 from asr.regions import context_start, has_text, marker
 from asr.stream_decode import Context, UtteranceDecoder
@@ -340,8 +340,7 @@ class LiveTranscriber:
         early = utt.early
         if early is None or quiet >= int(self.options.digits_pause_s * SAMPLE_RATE) or not early.segments:
             return False
-        text = early.segments[-1].text.rstrip().rstrip("，,、。. ")   # the pause Whisper wrote as a comma or full stop
-        return joins_digits(text, "0")
+        return joins_digits(without_pause(early.segments[-1].text), "0")
 
     def _decode_early(self, c: int, utt: _Utterance, spans: list[tuple[int, int]]) -> None:
         """The heard part of the padding after the last speech is captured but the end is not sure yet:

@@ -9,7 +9,8 @@ Two shapes, chosen by the capture plan:
   written to ffmpeg's stdin; its sample count is the clock, and t0 = the wall-clock time of its first
   sample. A sound card's (or a network encoder's) own crystal is then held on the wall clock
   (capture/clock_lock.py), so the sample count keeps time with the pictures over hours. A live video
-  source (camera, URL) has its frames stamped with the wall clock as they are read, minus t0; a file or test source has its first frame placed that way, then keeps its own timing.
+  source (camera, URL) has its frames stamped with the wall clock as they are read, minus t0; a file or
+  test source has its first frame placed that way, then keeps its own timing.
 
 Python never sits between ffmpeg and its outputs: the tap is a file ffmpeg flushes packet by packet, and
 ASR falling behind cannot slow the recording down.
