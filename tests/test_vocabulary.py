@@ -157,3 +157,13 @@ def test_the_cli_takes_hotwords_and_the_glossary(tmp_path, home, transcriber):
     r = xunlu("transcribe", str(SPEECH / PLAIN), "--hotwords", "龙耀，滨江", home=h)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["reproduce"]["vocabulary"] == ["龙耀", "滨江", "成都"]
+
+
+def test_the_bench_leaves_out_only_common_words_that_its_name_tagger_takes_from_the_shared_clips():
+    from helpers.speech import manifest
+
+    from bench.vocabulary import NOT_NAMES, names_of
+
+    tagged = {n for row in manifest().values() if row["language"] == "zh" for n in names_of(row["reference"])}
+    assert NOT_NAMES <= tagged, sorted(NOT_NAMES - tagged)
+    assert {"左小蕾", "佐野", "龙耀", "武侯祠", "潍坊", "坎镇"} <= tagged - NOT_NAMES
