@@ -5,10 +5,11 @@ The words go into the decoder's prompt after the Simplified-Chinese sentence, se
 的句子。张三 成都 龙耀。"): Whisper reads its prompt as text said before, and writes a name it has just seen rather
 than a sound-alike. Spaces, not 、: Whisper copies the prompt's punctuation, and a list joined by 、 put 、
 between the words of ordinary sentences (成都、五后、四大街、几个外地人…); joined by ， it found fewer names and
-wrote one that was not said (bench/README.md, section vocabulary). faster-whisper's own `hotwords` option does the same (it appends the words' tokens to the
-prompt) but is ignored when the decoder is given a prefix, which live decoding does; one prompt serves every
-path. Measured in bench/asr.py (section `vocabulary`): names in the vocabulary against the same clips without,
-and insertions of vocabulary names into clips that do not say them.
+wrote one that was not said (bench/README.md, section vocabulary). faster-whisper's own `hotwords` option
+does the same (it appends the words' tokens to the prompt) but is ignored when the decoder is given a prefix,
+which live decoding does; one prompt serves every path. Measured in bench/asr.py (section `vocabulary`):
+names in the vocabulary against the same clips without, and insertions of vocabulary names into clips that do
+not say them.
 
 A segment that is only one vocabulary word is speech, not the prompt said back (asr/guards.py); a segment
 that lists two vocabulary words or more and nothing else is the prompt said back, and dropped. A name that
@@ -66,7 +67,8 @@ def read_glossary(home: Path) -> tuple[str, ...]:
 
 
 def prompt(base: Optional[str], words: Iterable[str]) -> Optional[str]:
-    """The decoder's prompt: `base` (the zh sentence, or the caller's own) and then the words as a list."""
+    """The decoder's prompt: `base` (the zh sentence, or the caller's own), then the words separated by spaces
+    and closed with a full stop."""
     listed = " ".join(tidy(words))
     if not listed:
         return base

@@ -7,12 +7,13 @@ twice: without a vocabulary, and with one made of its own names and six names of
 an officer's list would hold names that are said and names that are not. A name counts as recognised when it
 is in the transcript; the figures are also given apart for names in everyday use (jieba's dictionary count of
 300 or more, core/dictionary.py EVERYDAY: 北京, 三星, 孙中山) and the others (左小蕾, 佐野, 龙耀), which are what a
-case's list is mostly made of and what Whisper has no reason to guess. Insertions: clips that hold no name, transcribed with a vocabulary of eight names of
-other clips; every one of those names in the transcript (and not in the reference) is an insertion.
+case's list is mostly made of and what Whisper has no reason to guess. Insertions: clips that hold no name,
+transcribed with a vocabulary of eight names of other clips; every one of those names in the transcript (and
+not in the reference) is an insertion.
 
 jieba's tags also catch words that are not names at all (听歌曲 "listen to songs", 会徽 "emblem", 藏獒
-"mastiff", 大城市 "big city"): they are what an officer's list of names would never hold, and Whisper writes the
-everyday ones right without help. The figures are therefore also given for proper names only: the tagged
+"mastiff", 大城市 "big city"): an officer's list of names would not hold them, and Whisper writes the everyday
+ones right without help. The figures are therefore also given for proper names only: the tagged
 words less NOT_NAMES, every tagged word of the shared clips that is a common word by its meaning, read from
 the references (not from any transcript) and listed whether or not Whisper writes it.
 """
