@@ -1,15 +1,16 @@
 """Case vocabulary: names and places the officer already knows, told to Whisper so that it writes them as they
 are spelled (龙耀, not 龙药).
 
-The words go into the decoder's prompt after the Simplified-Chinese sentence, separated by spaces ("以下是普通话
-的句子。张三 成都 龙耀。"): Whisper reads its prompt as text said before, and writes a name it has just seen rather
-than a sound-alike. Spaces, not 、: Whisper copies the prompt's punctuation, and a list joined by 、 put 、
-between the words of ordinary sentences (成都、五后、四大街、几个外地人…); joined by ， it found fewer names and
-wrote one that was not said (bench/README.md, section vocabulary). faster-whisper's own `hotwords` option
-does the same (it appends the words' tokens to the prompt) but is ignored when the decoder is given a prefix,
-which live decoding does; one prompt serves every path. Measured in bench/asr.py (section `vocabulary`):
-names in the vocabulary against the same clips without, and insertions of vocabulary names into clips that do
-not say them.
+The words go into the decoder's prompt after the Simplified-Chinese sentence, as a list ("以下是普通话的句子。
+张三、成都、龙耀。"): Whisper reads its prompt as text said before, and writes a name it has just seen rather
+than a sound-alike. Joined by 、, not spaces: Whisper copies the prompt's punctuation, so 、 turns up between
+ordinary words in some clips (成都、五后、四大街…), but a list joined by spaces reads as text to go on with, and
+Whisper went on with it (a spoken 2016 2015 after a case number DEMO-2026-001 in the list came out as
+"张警官讯问室1 DEMO-2026-2015"); joined by ， it found fewer names (bench/README.md, section vocabulary).
+faster-whisper's own `hotwords` option does the same (it appends the words' tokens to the prompt) but is
+ignored when the decoder is given a prefix, which live decoding does; one prompt serves every path. Measured
+in bench/asr.py (section `vocabulary`): names in the vocabulary against the same clips without, and
+insertions of vocabulary names into clips that do not say them.
 
 A segment that is only one vocabulary word is speech, not the prompt said back (asr/guards.py); a segment
 that lists two vocabulary words or more and nothing else is the prompt said back, and dropped. A name that
@@ -67,9 +68,8 @@ def read_glossary(home: Path) -> tuple[str, ...]:
 
 
 def prompt(base: Optional[str], words: Iterable[str]) -> Optional[str]:
-    """The decoder's prompt: `base` (the zh sentence, or the caller's own), then the words separated by spaces
-    and closed with a full stop."""
-    listed = " ".join(tidy(words))
+    """The decoder's prompt: `base` (the zh sentence, or the caller's own) and then the words as a list."""
+    listed = "、".join(tidy(words))
     if not listed:
         return base
     closing = "。" if re.search(r"[\u4e00-\u9fff]", listed) else "."

@@ -25,7 +25,7 @@ def test_words_are_split_at_commas_kept_in_order_once_and_limited():
 
 
 def test_the_prompt_lists_the_words_after_the_sentence():
-    assert vocabulary.prompt("以下是普通话的句子。", ["龙耀", "滨江"]) == "以下是普通话的句子。龙耀 滨江。"
+    assert vocabulary.prompt("以下是普通话的句子。", ["龙耀", "滨江"]) == "以下是普通话的句子。龙耀、滨江。"
     assert vocabulary.prompt("以下是普通话的句子。", []) == "以下是普通话的句子。"
 
 
@@ -49,7 +49,7 @@ def test_the_vocabulary_reaches_every_decode_and_the_reproduce_record():
     segments, info = Transcriber(model, "scripted").transcribe_array(
         audio, TranscribeOptions(language="zh", hotwords=("龙耀", "滨江")))
     t = collect(segments, info)
-    assert all(kw["initial_prompt"] == "以下是普通话的句子。龙耀 滨江。" for _, kw in model.calls)
+    assert all(kw["initial_prompt"] == "以下是普通话的句子。龙耀、滨江。" for _, kw in model.calls)
     assert t.to_dict()["reproduce"]["vocabulary"] == ["龙耀", "滨江"]
 
 
@@ -57,7 +57,7 @@ def test_speech_that_only_gives_the_list_back_is_decoded_without_the_vocabulary_
     # Whisper, prompted with the list, says the list back on every decode (the guards drop it); without the
     # list it reads the speech: the region keeps its words, it is not "[听不清]"
     audio = np.concatenate([np.zeros(RATE, dtype=np.float32), read_wav(SPEECH / PLAIN)[0][: 3 * RATE]])
-    listed = "以下是普通话的句子。龙耀 滨江。"
+    listed = "以下是普通话的句子。龙耀、滨江。"
 
     def answer(seconds, n):
         prompt = model.calls[-1][1]["initial_prompt"] or ""
