@@ -62,10 +62,8 @@ def bench_vocabulary(sys_: Any, rows: list[Row], quick: bool, seed: int) -> dict
         with_names, without_names = with_names[:12], without_names[:8]
     from core.dictionary import EVERYDAY, word_count
 
-    found = {"without": 0, "with": 0}
-    uncommon = {"names": 0, "without": 0, "with": 0}
+    found, uncommon = _tally(), _tally()
     proper = {"all": _tally(), "uncommon": _tally()}     # names less NOT_NAMES
-    total = 0
     inserted_with_own = 0
     misses: list[dict] = []
     for k, r in enumerate(with_names, 1):
@@ -73,18 +71,14 @@ def bench_vocabulary(sys_: Any, rows: list[Row], quick: bool, seed: int) -> dict
         vocab = tuple(sorted(named[r.file] + others, key=lambda _: rng.random()))
         plain, told = _text(sys_, r, ()), _text(sys_, r, vocab)
         for n in named[r.file]:
-            total += 1
-            found["without"] += n in plain
-            found["with"] += n in told
-            if word_count(n) < EVERYDAY:
-                uncommon["names"] += 1
-                uncommon["without"] += n in plain
-                uncommon["with"] += n in told
+            rare = word_count(n) < EVERYDAY
+            counted = [found] + [uncommon] * rare
             if n not in NOT_NAMES:
-                for kind in ("all", "uncommon") if word_count(n) < EVERYDAY else ("all",):
-                    proper[kind]["names"] += 1
-                    proper[kind]["without"] += n in plain
-                    proper[kind]["with"] += n in told
+                counted += [proper["all"]] + [proper["uncommon"]] * rare
+            for tally in counted:
+                tally["names"] += 1
+                tally["without"] += n in plain
+                tally["with"] += n in told
             if n not in told:
                 misses.append({"file": r.file, "name": n, "without": plain, "with": told})
         inserted_with_own += sum(n in told for n in others)
@@ -95,20 +89,19 @@ def bench_vocabulary(sys_: Any, rows: list[Row], quick: bool, seed: int) -> dict
         told = _text(sys_, r, vocab)
         inserted += sum(n in told for n in vocab)
         log(f"vocabulary: insertions {k}/{len(without_names)} {r.file}")
+    total = found["names"]
     out = {"clips_with_names": len(with_names), "names": total, "found_without": found["without"],
            "found_with": found["with"], "uncommon_names": uncommon["names"],
            "uncommon_found_without": uncommon["without"], "uncommon_found_with": uncommon["with"],
            "proper_names": proper, "insertions_beside_own_names": inserted_with_own,
            "clips_without_names": len(without_names), "insertions": inserted, "misses": misses}
-    ratio = found["with"] / found["without"] if found["without"] else float("inf")
     print(f"\n== 7. Vocabulary (names from the references; {len(with_names)} clips with names, "
           f"{len(without_names)} without) ==")
     print(f"names recognised: {found['without']}/{total} without the vocabulary, {found['with']}/{total} with it "
-          f"({ratio:.2f}x); misses among names not recognised without it: "
+          f"({_ratio(found['with'], found['without'])}); misses among names not recognised without it: "
           f"{total - found['without']} -> {len(misses)}")
-    u_ratio = uncommon["with"] / uncommon["without"] if uncommon["without"] else float("inf")
     print(f"names not in everyday use (jieba count < {EVERYDAY}): {uncommon['without']}/{uncommon['names']} without, "
-          f"{uncommon['with']}/{uncommon['names']} with it ({u_ratio:.2f}x)")
+          f"{uncommon['with']}/{uncommon['names']} with it ({_ratio(uncommon['with'], uncommon['without'])})")
     for kind, label in (("all", "all"), ("uncommon", "not in everyday use")):
         t = proper[kind]
         print(f"proper names only (less {len(NOT_NAMES)} common words jieba tags), {label}: {t['without']}/"
