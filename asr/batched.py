@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 
+from asr import vocabulary
 from asr.vad import SAMPLE_RATE, Region
 from asr.windows import trim_window, with_encoder
 
@@ -120,7 +121,7 @@ def transcribe_batched(model: Any, speech: np.ndarray, regions: Iterable[Region]
         segments, _ = pipeline.transcribe(
             speech, language=language, beam_size=beam_size, word_timestamps=True, vad_filter=False,
             clip_timestamps=[{"start": a, "end": b} for a, b in by_length], batch_size=batch_size,
-            initial_prompt=prompt or None, condition_on_previous_text=False)
+            initial_prompt=prompt or None, condition_on_previous_text=False, **vocabulary.barred(model, prompt))
         decoded = list(segments)
         out += decoded
         clips = unheard_tails(clips, decoded, spans)

@@ -195,6 +195,12 @@ def clamp(segment: Segment, duration: float) -> Optional[Segment]:
     return replace(segment, start=start, end=end, text=text, words=tuple(words))
 
 
+def lone_listed(text: str, vocabulary: Sequence[str]) -> Optional[str]:
+    """The vocabulary word that `text` is, and nothing else (punctuation and spaces aside); None otherwise."""
+    said = squash(text)
+    return next((w for w in vocabulary if said and squash(w) == said), None)
+
+
 def is_prompt_echo(text: str, prompt: Optional[str], vocabulary: Sequence[str] = ()) -> bool:
     """True when a segment only says the prompt Whisper was given again, or a part of it ("以下是普通话的句子。"
     from a decode it could not read): at least 4 characters of it, and nothing else. One word of the case
@@ -202,7 +208,7 @@ def is_prompt_echo(text: str, prompt: Optional[str], vocabulary: Sequence[str] =
     list said back."""
     said = squash(text)
     if vocabulary:
-        if said in {squash(w) for w in vocabulary}:
+        if lone_listed(said, vocabulary) is not None:
             return False
         if is_list_echo(said, (squash(w) for w in vocabulary)):
             return True

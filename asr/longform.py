@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
+from asr import vocabulary
 from asr.windows import MAX_FRAMES, with_encoder
 
 HOP = 160                    # samples a mel frame, at 16 kHz
@@ -65,7 +66,8 @@ def transcribe_longform(model: Any, speech: np.ndarray, language: Optional[str],
     keeper = keeping_encoder(model)
     segments, _ = keeper.transcribe(
         speech, language=language, beam_size=beam_size, temperature=0.0, word_timestamps=False,
-        vad_filter=False, condition_on_previous_text=False, initial_prompt=prompt or None)
+        vad_filter=False, condition_on_previous_text=False, initial_prompt=prompt or None,
+        **vocabulary.barred(model, prompt))
     if not hasattr(keeper, "add_word_timestamps"):
         return list(segments)
     from faster_whisper.tokenizer import Tokenizer

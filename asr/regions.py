@@ -5,9 +5,11 @@ unintelligible, so that no speech is silently lost.
 A region that the channel's decode gave no text is decoded again alone, with its own clip boundaries (the
 encoder sees the region in a window cut to it, at temperature 0 only, with a token budget, as live decodes an
 utterance: asr/stream_decode.py); one that still gives no text is decoded once more alone on the 30 s window
-with the zh prompt. A region whose text stops more than UNCOVERED_S before its speech does (Whisper closed the
-window before a sentence after a pause) is decoded on from its last word, after the region's own words up to
-there as the decoder's prefix. A region with no text after all that becomes `UnintelligibleSegment`
+with the zh prompt. A region with a segment that is one name of the case vocabulary and nothing else is
+decoded again alone without the list, and the name stays only where that decode hears it too
+(asr/stream_decode.py `confirm_names`). A region whose text stops more than UNCOVERED_S before its speech does
+(Whisper closed the window before a sentence after a pause) is decoded on from its last word, after the
+region's own words up to there as the decoder's prefix. A region with no text after all that becomes `UnintelligibleSegment`
 "[听不清]" over its speech. The counts go to `Coverage`.
 """
 from __future__ import annotations
@@ -92,6 +94,11 @@ class RegionDecoder:
             if not has_text(segments):
                 retried = True
                 segments = self._decode(ch, region, duration, None)
+            elif self.options.hotwords:
+                checked = self.decoder.confirm_names(segments, lambda: self._decode(ch, region, duration, None,
+                                                                                    listed=False))
+                retried = checked is not segments
+                segments = checked
         else:
             segments = self._decode(ch, region, duration, context)
         if not has_text(segments):
@@ -111,9 +118,11 @@ class RegionDecoder:
         return [marker(region, ch.index, ch.speaker, duration)]
 
     def _decode(self, ch: Channel, region: Region, duration: float, context: Optional[Context],
-                retry: Optional[str] = None) -> list[Segment]:
+                retry: Optional[str] = None, listed: bool = True) -> list[Segment]:
+        """The region decoded alone (after `context`); without the case vocabulary when not `listed`."""
         audio = np.ascontiguousarray(ch.samples[region.start:region.end], dtype=np.float32)
-        return self.decoder.final(audio, region, ch.index, ch.speaker, duration, context=context, retry=retry)
+        decoder = self.decoder if listed else self.decoder.without_vocabulary()
+        return decoder.final(audio, region, ch.index, ch.speaker, duration, context=context, retry=retry)
 
     def _rest(self, ch: Channel, region: Region, segments: list[Segment],
               duration: float) -> Optional[list[Segment]]:

@@ -17,7 +17,7 @@ import difflib
 import functools
 from typing import Any, Optional
 
-from asr import regions, stream_decode, vad, windows, words
+from asr import regions, stream_decode, vad, vocabulary, windows, words
 from asr.types import TranscribeOptions
 
 RECORD_FORMAT = 1
@@ -73,6 +73,7 @@ def record(label: str, provenance: Optional[dict[str, Any]], options: Transcribe
             "tail_speech_s": stream_decode.TAIL_SPEECH_S, "max_window_s": regions.MAX_WINDOW_S,
             "uncovered_s": regions.UNCOVERED_S,
             "split_pause_s": words.SPLIT_PAUSE_S,
+            "barred_while_listed": vocabulary.LIST_MARK,
         },
         "vad": {"model": "silero (faster-whisper)", "threshold": options.vad_threshold,
                 "min_silence_ms": options.min_silence_ms, "speech_pad_ms": options.speech_pad_ms,
@@ -93,7 +94,8 @@ def live_record(label: str, provenance: Optional[dict[str, Any]], options: Any) 
                                                        initial_prompt=options.initial_prompt,
                                                        hotwords=tuple(options.hotwords)))
     base["decoding"] = {"method": "live: utterance by utterance as the audio arrived (asr/stream.py)",
-                        "temperature": 0.0, "condition_on_previous_text": False}
+                        "temperature": 0.0, "condition_on_previous_text": False,
+                        "barred_while_listed": vocabulary.LIST_MARK}
     base["live"] = live
     return base
 

@@ -213,9 +213,35 @@ class UtteranceDecoder:
                 kept = None if kept is None else respell(kept, self.names)
                 if kept is not None and kept.text:
                     out.append(kept)
+        if out and self.hotwords:
+            out = self.confirm_names(out, lambda: self.without_vocabulary().final(
+                given, region, channel, speaker, duration, context=context, retry=retry))
         if not out and retry is not None and self.hotwords:
             return self.without_vocabulary().final(given, region, channel, speaker, duration, retry=retry)
         return out
+
+    def confirm_names(self, segments: list[Segment], again: Callable[[], list[Segment]]) -> list[Segment]:
+        """`segments` with each one that is a single listed name and nothing else confirmed: `again()` decodes
+        the same audio without the list, and the name stays where that decode heard it too (as spelled, or as
+        a sound-alike that asr/respell.py writes as listed); else what that decode wrote there takes its place.
+        A short reply (成都) decoded after the list can come out as the list's first name (龙耀): Whisper goes on
+        from its prompt where it hears little, and one listed word is kept as speech (asr/guards.py), so the
+        list would write a name that was never said. `segments` itself when none is a lone name."""
+        lone = [s for s in segments if guards.lone_listed(s.text, self.hotwords)]
+        if not lone:
+            return segments
+        plain = again()
+        heard = guards.squash("".join(s.text for s in plain))
+        kept = [s for s in segments if s not in lone
+                or guards.squash(guards.lone_listed(s.text, self.hotwords) or "") in heard]
+        out = list(kept)
+        for seg in lone:
+            if seg in kept:
+                continue
+            log.debug("%.2f-%.2f s: %r not heard without the list; kept what was", seg.start, seg.end, seg.text)
+            out += [p for p in plain if p.start < seg.end and p.end > seg.start
+                    and not any(p.start < k.end and p.end > k.start for k in kept)]
+        return sorted(out, key=lambda s: (s.start, s.end))
 
     def without_vocabulary(self) -> "UtteranceDecoder":
         """The same decoder (the same model objects) with the case vocabulary left out of its prompt (its
@@ -272,11 +298,13 @@ class UtteranceDecoder:
         if prefix and checkable:   # another model decodes the context's words too; final() drops them
             extra["prefix"] = prefix
         budget = token_budget(audio.shape[0])
+        prompt = prompt or self.prompt
+        extra.update(vocabulary.barred(model, prompt))
         out: list[Any] = []
         try:
             raw, _ = model.transcribe(
                 audio, language=self.language, beam_size=self._beam(audio.shape[0]), word_timestamps=True,
-                vad_filter=False, initial_prompt=prompt or self.prompt, condition_on_previous_text=False,
+                vad_filter=False, initial_prompt=prompt, condition_on_previous_text=False,
                 max_new_tokens=budget, **extra)
             for fw_seg in raw:
                 out.append(fw_seg)
@@ -298,7 +326,7 @@ class UtteranceDecoder:
             np.ascontiguousarray(audio, dtype=np.float32), language=self.language, beam_size=1, best_of=1,
             temperature=0.0, without_timestamps=True, word_timestamps=False, vad_filter=False,
             initial_prompt=self.prompt, condition_on_previous_text=False,
-            max_new_tokens=token_budget(audio.shape[0]))
+            max_new_tokens=token_budget(audio.shape[0]), **vocabulary.barred(self.full_model, self.prompt))
         return self._readable("".join(s.text for s in raw))
 
     def _readable(self, text: str) -> str:

@@ -9,7 +9,9 @@ is in the transcript; the figures are also given apart for names in everyday use
 300 or more, core/dictionary.py EVERYDAY: 北京, 三星, 孙中山) and the others (左小蕾, 佐野, 龙耀), which are what a
 case's list is mostly made of and what Whisper has no reason to guess. Insertions: clips that hold no name,
 transcribed with a vocabulary of eight names of other clips; every one of those names in the transcript (and
-not in the reference) is an insertion.
+not in the reference) is an insertion. The same is counted on the live path (each clip after a second of
+silence, fed to asr.stream as fast as taken), which decodes a short reply alone: there the list's first name
+was once written for a 成都 said alone, until a lone listed name had to be heard without the list too.
 
 jieba's tags also catch words that are not names at all (听歌曲 "listen to songs", 会徽 "emblem", 藏獒
 "mastiff", 大城市 "big city"): an officer's list of names would not hold them, and Whisper writes the everyday
@@ -23,7 +25,7 @@ import random
 from typing import Any
 
 from asr.types import TranscribeOptions
-from bench.common import Row, make_log
+from bench.common import SR, Row, make_log, read_wav
 
 log = make_log("bench")
 TAGS = ("nr", "ns", "nt", "nz", "nrt")
@@ -51,6 +53,19 @@ def _text(sys_: Any, row: Row, words: tuple[str, ...]) -> str:
     return "".join(s.text for s in collect(segments, info).segments)
 
 
+def _live_text(sys_: Any, row: Row, words: tuple[str, ...]) -> str:
+    """The finals of the live path over the clip (1 s of silence before it, 2 s after, as a room would give
+    it), fed as fast as taken."""
+    import numpy as np
+
+    from asr.stream import StreamOptions, replay
+
+    clip = read_wav(row.path)
+    audio = np.concatenate([np.zeros(SR, dtype=np.float32), clip, np.zeros(2 * SR, dtype=np.float32)])
+    finals, _ = replay(sys_.tr, audio[None, :], StreamOptions(language="zh", partials=False, hotwords=words))
+    return "".join(s.text for s in finals)
+
+
 def bench_vocabulary(sys_: Any, rows: list[Row], quick: bool, seed: int) -> dict:
     zh = [r for r in rows if r.language == "zh" and "stereo" not in r.file]
     named = {r.file: names_of(r.reference) for r in zh}
@@ -64,13 +79,18 @@ def bench_vocabulary(sys_: Any, rows: list[Row], quick: bool, seed: int) -> dict
 
     found, uncommon = _tally(), _tally()
     proper = {"all": _tally(), "uncommon": _tally()}     # names less NOT_NAMES
-    inserted_with_own = 0
+    live = _tally()                                      # the same names through the live path
+    inserted_with_own = live_inserted_with_own = 0
     misses: list[dict] = []
     for k, r in enumerate(with_names, 1):
         others = rng.sample([n for n in every if n not in named[r.file] and n not in r.reference], 6)
         vocab = tuple(sorted(named[r.file] + others, key=lambda _: rng.random()))
         plain, told = _text(sys_, r, ()), _text(sys_, r, vocab)
+        live_plain, live_told = _live_text(sys_, r, ()), _live_text(sys_, r, vocab)
         for n in named[r.file]:
+            live["names"] += 1
+            live["without"] += n in live_plain
+            live["with"] += n in live_told
             rare = word_count(n) < EVERYDAY
             counted = [found] + [uncommon] * rare
             if n not in NOT_NAMES:
@@ -82,19 +102,22 @@ def bench_vocabulary(sys_: Any, rows: list[Row], quick: bool, seed: int) -> dict
             if n not in told:
                 misses.append({"file": r.file, "name": n, "without": plain, "with": told})
         inserted_with_own += sum(n in told for n in others)
+        live_inserted_with_own += sum(n in live_told for n in others)
         log(f"vocabulary: {k}/{len(with_names)} {r.file}")
-    inserted = 0
+    inserted = live_inserted = 0
     for k, r in enumerate(without_names, 1):
         vocab = tuple(rng.sample([n for n in every if n not in r.reference], 8))
         told = _text(sys_, r, vocab)
         inserted += sum(n in told for n in vocab)
+        live_inserted += sum(n in _live_text(sys_, r, vocab) for n in vocab)
         log(f"vocabulary: insertions {k}/{len(without_names)} {r.file}")
     total = found["names"]
     out = {"clips_with_names": len(with_names), "names": total, "found_without": found["without"],
            "found_with": found["with"], "uncommon_names": uncommon["names"],
            "uncommon_found_without": uncommon["without"], "uncommon_found_with": uncommon["with"],
            "proper_names": proper, "insertions_beside_own_names": inserted_with_own,
-           "clips_without_names": len(without_names), "insertions": inserted, "misses": misses}
+           "clips_without_names": len(without_names), "insertions": inserted, "misses": misses,
+           "live": {**live, "insertions_beside_own_names": live_inserted_with_own, "insertions": live_inserted}}
     print(f"\n== 7. Vocabulary (names from the references; {len(with_names)} clips with names, "
           f"{len(without_names)} without) ==")
     print(f"names recognised: {found['without']}/{total} without the vocabulary, {found['with']}/{total} with it "
@@ -109,6 +132,9 @@ def bench_vocabulary(sys_: Any, rows: list[Row], quick: bool, seed: int) -> dict
     print(f"insertions: {inserted_with_own} of the six absent names listed beside each clip's own "
           f"({len(with_names) * 6} chances), {inserted} on {len(without_names)} clips without names "
           f"({len(without_names) * 8} chances)")
+    print(f"live path (each clip after 1 s of silence, fed as fast as taken): {live['without']}/{live['names']} "
+          f"without, {live['with']}/{live['names']} with it ({_ratio(live['with'], live['without'])}); "
+          f"insertions {live_inserted_with_own} beside the clips' own names, {live_inserted} on clips without")
     return out
 
 

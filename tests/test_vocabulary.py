@@ -14,6 +14,7 @@ from core.transcript import Segment, Word
 
 NAMED = "aishell/BAC009S0150W0034.wav"     # 丁香夏朵花园: base writes 定乡下躲 without the names
 PLAIN = "aishell/BAC009S0150W0122.wav"     # no names in it
+LISTED = "aishell/BAC009S0150W0473.wav"    # 成都武侯祠大街…: with the list, base wrote 成都、五后、四大街、几个外地人
 
 
 def test_words_are_split_at_commas_kept_in_order_once_and_limited():
@@ -158,6 +159,63 @@ def test_the_cli_takes_hotwords_and_the_glossary(tmp_path, home, transcriber):
     r = xunlu("transcribe", str(SPEECH / PLAIN), "--hotwords", "龙耀，滨江", home=h)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["reproduce"]["vocabulary"] == ["龙耀", "滨江", "成都"]
+
+
+@pytest.mark.model
+def test_the_decoder_may_not_write_the_list_mark_only_while_a_list_is_in_its_prompt(transcriber):
+    model = transcriber.model
+    barred = vocabulary.barred(model, vocabulary.prompt("以下是普通话的句子。", ["龙耀", "滨江"]))["suppress_tokens"]
+    assert barred[0] == -1 and all("、" in model.hf_tokenizer.decode([t]) for t in barred[1:])
+    assert set(model.hf_tokenizer.encode("、", add_special_tokens=False).ids) <= set(barred)
+    assert vocabulary.barred(model, vocabulary.prompt("以下是普通话的句子。", ["龙耀"])) == {}
+    assert vocabulary.barred(model, "以下是普通话的句子。") == {} and vocabulary.barred(model, None) == {}
+    assert vocabulary.barred(object(), "龙耀、滨江。") == {}
+
+
+@pytest.mark.model
+def test_the_list_s_mark_and_its_absent_names_are_not_written_on_any_path(transcriber):
+    from asr.stream import StreamOptions, replay
+
+    words = ("龙耀", "成都", "佐野", "武侯祠", "滨江", "小猴子", "哈根达斯")
+    said = {}
+    for name, batch in (("offline", 0), ("batched", 8)):
+        segments, info = transcriber.transcribe(str(SPEECH / LISTED), TranscribeOptions(
+            language="zh", hotwords=words, batch_size=batch))
+        said[name] = "".join(s.text for s in collect(segments, info).segments)
+    clip = read_wav(SPEECH / LISTED)[0]
+    audio = np.concatenate([np.zeros(RATE, dtype=np.float32), clip, np.zeros(2 * RATE, dtype=np.float32)])
+    finals, _ = replay(transcriber, audio[None, :], StreamOptions(language="zh", partials=False, hotwords=words))
+    said["live"] = "".join(s.text for s in finals)
+    absent = ("龙耀", "佐野", "滨江", "哈根达斯")
+    assert all(text and "、" not in text for text in said.values()), said
+    # live decodes the opening 成都 alone; after the list it came out as the list's first name, 龙耀
+    assert not any(name in text for name in absent for text in said.values()), said
+
+
+def test_a_lone_listed_name_stays_only_where_the_decode_without_the_list_hears_it_too():
+    from asr.stream_decode import UtteranceDecoder
+
+    decoder = UtteranceDecoder(ScriptedModel([]), "zh", hotwords=("龙耀", "成都", "丁香"))
+
+    def seg(start, end, text):
+        return Segment(0, start, end, text, (Word(start, end, text, 0.5),), "suspect", 1)
+
+    said = [seg(0.6, 1.0, "龙耀。"), seg(2.0, 7.3, "武侯祠大街几个外地人。")]
+    calls = []
+
+    def without_list(text):
+        def again():
+            calls.append(text)
+            return [seg(0.6, 1.0, text), seg(2.0, 7.3, "五后四大街几个外地人。")]
+        return again
+
+    # heard as other sounds without the list: what that decode heard stands, the rest of the decode is kept
+    assert [s.text for s in decoder.confirm_names(said, without_list("强度。"))] == ["强度。", "武侯祠大街几个外地人。"]
+    # heard as the name's own sounds (a sound-alike written as listed): the name stays
+    assert decoder.confirm_names(said, without_list("龙耀。")) == said
+    # no lone name: nothing is decoded again
+    plain = [seg(0.6, 1.0, "龙耀在成都。")]
+    assert decoder.confirm_names(plain, without_list("x")) is plain and calls == ["强度。", "龙耀。"]
 
 
 def test_the_bench_leaves_out_only_common_words_that_its_name_tagger_takes_from_the_shared_clips():
