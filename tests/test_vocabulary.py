@@ -123,6 +123,27 @@ def test_a_region_decoded_again_without_the_list_still_gets_the_listed_spelling(
     assert [s.text for s in collect(segments, info).segments] == ["我在龙耀工作"]
 
 
+def test_a_reply_read_as_a_lone_listed_name_stays_only_where_it_is_heard_without_the_list_too():
+    from asr.stream import StreamOptions, replay
+
+    audio = np.concatenate([np.zeros(RATE, dtype=np.float32), read_wav(SPEECH / PLAIN)[0][: 2 * RATE],
+                            np.zeros(2 * RATE, dtype=np.float32)])
+    # after the list Whisper writes its first name; without it: other sounds, or the name's own sounds
+    for heard, written in (("成都。", "成都。"), ("龙药。", "龙耀。")):
+        def answer(seconds, n, heard=heard):
+            return [fw_segment("龙耀。" if "龙耀" in (model.calls[-1][1]["initial_prompt"] or "") else heard,
+                               0.5, 0.3)]
+
+        model = ScriptedModel(answer)
+        segments, info = Transcriber(model, "scripted").transcribe_array(
+            audio, TranscribeOptions(language="zh", hotwords=("龙耀", "滨江")))
+        assert [s.text for s in collect(segments, info).segments] == [written], heard
+        assert info.coverage.retried == 1 and info.coverage.with_words == 1
+        finals, _ = replay(Transcriber(model, "scripted"), audio[None, :],
+                           StreamOptions(language="zh", partials=False, hotwords=("龙耀", "滨江")))
+        assert [s.text for s in finals] == [written], heard
+
+
 def test_a_session_s_own_names_come_first_then_the_given_words_then_the_glossary(tmp_path):
     from service.vocabulary import for_session
 
