@@ -430,7 +430,7 @@ def bench_onset(sys_: Systems, rows: list[Row], quick: bool, seed: int) -> dict:
             "xunlu_wer_pct": pct(el + er, nl + nr), "plain_mono_wer_pct": pct(ep, np_),
             "xunlu_left": xunlu_text(st, 0), "xunlu_right": xunlu_text(st, 1), "plain": plain_text(ps)}
 
-    print(f"\n== 3. Two-speaker interview ({duration:.0f} s, {len(utts)} utterances, crosstalk -18 dB / 3 ms, "
+    print(f"\n== 2. Two-speaker interview ({duration:.0f} s, {len(utts)} utterances, crosstalk -18 dB / 3 ms, "
           f"noise -60 dBFS, seed {seed}) ==")
     print(f"{'system':<22}{'onset hit %':>12}{'hits':>8}{'no seg':>8}{'early':>7}{'late':>6}"
           f"{'med |err| s':>13}{'mean err s':>12}")
@@ -522,7 +522,7 @@ def bench_batch(sys_: Systems, rows: list[Row], quick: bool, seed: int, workdir:
         out[f"speedup_vs_{key}"] = round(out[name]["seconds"] / batched["seconds"], 3)
         out[f"cer_delta_vs_{key}"] = round(batched["cer_pct"] - out[name]["cer_pct"], 2)
 
-    print(f"\n== 4. Batched mode (mono, {duration:.0f} s, {len(refs)} S0150 sentences, 0.5-1.5 s pauses; "
+    print(f"\n== 3. Batched mode (mono, {duration:.0f} s, {len(refs)} S0150 sentences, 0.5-1.5 s pauses; "
           f"best of {repeat} runs each) ==")
     print(f"{'system':<34}{'seconds':>9}{'RTF':>9}{'CER %':>8}{'segments':>10}{'longest s':>11}")
     for name in runs:
@@ -628,7 +628,7 @@ def bench_sets(sys_: Systems, rows: list[Row], quick: bool) -> dict:
         out[name] = summary([f for f in per_file if f["set"] == name])
     out["clips 2-8 s"] = summary([f for f in per_file if 2.0 <= f["duration"] <= 8.0])
 
-    print("\n== 5. Per set: wall time, the same JSON twice, text after the last speech (plain: faster-whisper "
+    print("\n== 4. Per set: wall time, the same JSON twice, text after the last speech (plain: faster-whisper "
           "base int8, VAD, beam 5, zh prompt, no conditioning, its temperature fallback) ==")
     print(f"{'set':<20}{'files':>6}{'system':>22}{'wall s':>9}{'CER %':>8}{'chars after':>13}")
     for name, r in out.items():
@@ -789,7 +789,7 @@ def bench_interviews(sys_: Systems, rows: list[Row], quick: bool, seeds: list[in
         out["interviews"].append(res)
 
     names = ("offline", "batched", "live", "plain", "plain no word times")
-    print(f"\n== 6. Interviews ({minutes:.0f} min, two channels, crosstalk -18 dB, noise -60 dBFS, each with the "
+    print(f"\n== 5. Interviews ({minutes:.0f} min, two channels, crosstalk -18 dB, noise -60 dBFS, each with the "
           "two sentences that read years digit by digit; plain: the mono mix) ==")
     print(f"{'seed':>6}{'path':>22}{'CER %':>8}{'wall s':>8}{'utt: text':>11}{'marked':>8}{'nothing':>9}"
           f"{'digits':>8}  coverage (regions/with words/unintelligible/retried)")

@@ -63,7 +63,7 @@ def bench_noise(sys_: Systems, rows: list[Row], quick: bool, seeds: list[int], d
     out["runs"] = len(runs)
     out["mean_cer_pct"] = {p: round(sum(r["cer_pct"][p][k] for r, k in runs) / len(runs), 2) for p in PATHS}
 
-    print(f"\n== 8. Noise draws ({minutes:.0f}-minute interviews, {draws} draws of the -60 dBFS noise each; "
+    print(f"\n== 7. Noise draws ({minutes:.0f}-minute interviews, {draws} draws of the -60 dBFS noise each; "
           "plain: no word times, the mono mix) ==")
     print(f"{'seed':>6}{'path':>10}  CER % per draw{'':>14}range")
     for r in out["interviews"]:

@@ -118,7 +118,7 @@ def bench_vocabulary(sys_: Any, rows: list[Row], quick: bool, seed: int) -> dict
            "proper_names": proper, "insertions_beside_own_names": inserted_with_own,
            "clips_without_names": len(without_names), "insertions": inserted, "misses": misses,
            "live": {**live, "insertions_beside_own_names": live_inserted_with_own, "insertions": live_inserted}}
-    print(f"\n== 7. Vocabulary (names from the references; {len(with_names)} clips with names, "
+    print(f"\n== 6. Vocabulary (names from the references; {len(with_names)} clips with names, "
           f"{len(without_names)} without) ==")
     print(f"names recognised: {found['without']}/{total} without the vocabulary, {found['with']}/{total} with it "
           f"({_ratio(found['with'], found['without'])}); misses among names not recognised without it: "
