@@ -3,9 +3,8 @@ are spelled (龙耀, not 龙药).
 
 The words go into the decoder's prompt after the Simplified-Chinese sentence, as a list ("以下是普通话的句子。
 张三、成都、龙耀。"): Whisper reads its prompt as text said before, and writes a name it has just seen rather
-than a sound-alike. Joined by 、, not spaces: Whisper copies the prompt's punctuation, so 、 turns up between
-ordinary words in some clips (成都、五后、四大街…), but a list joined by spaces reads as text to go on with, and
-Whisper went on with it (a spoken 2016 2015 after a case number DEMO-2026-001 in the list came out as
+than a sound-alike. Joined by 、, not spaces: Whisper copies the prompt's punctuation (barred below), but a
+list joined by spaces reads as text to go on with, and Whisper went on with it (a spoken 2016 2015 after a case number DEMO-2026-001 in the list came out as
 "张警官讯问室1 DEMO-2026-2015"); joined by ， it found fewer names (bench/README.md, section vocabulary).
 faster-whisper's own `hotwords` option does the same (it appends the words' tokens to the prompt) but is
 ignored when the decoder is given a prefix, which live decoding does; one prompt serves every path. Measured
@@ -14,8 +13,8 @@ insertions of vocabulary names into clips that do not say them.
 
 The decoder may not write 、 itself while the list is in its prompt (`barred`): it copies the list's 、 into
 ordinary sentences (成都、五后、四大街、几个外地人…, 32 in the bench's 92 clips against 2 without a list), and
-splits names with it. Barred, the same clips gave the same names, one character in 360 fewer errors and no 、
-(bench/README.md, section vocabulary); a real enumeration is then written with commas.
+splits names with it. Barred, the same clips gave the same names, 188 errors in 1,431 characters against 192,
+and no 、 (bench/README.md, section vocabulary); a real enumeration is then written with commas.
 
 A segment that is only one vocabulary word is speech, not the prompt said back (asr/guards.py), but it stays
 only where the same audio decoded without the list is heard as that word too (asr/stream_decode.py
