@@ -6,10 +6,7 @@ if [ ! -x .venv/bin/xunlu ] || ! command -v ffmpeg >/dev/null 2>&1 || ! command 
    || ! command -v pulseaudio >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1 \
    || ! command -v redis-server >/dev/null 2>&1 || ! .venv/bin/python -c 'import rq' >/dev/null 2>&1 \
    || ! /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' >/dev/null 2>&1 \
-   || ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || ! .venv/bin/python -c 'import psycopg' 2>/dev/null \
-   || ! .venv/bin/python -c 'import xdist' 2>/dev/null; then
+   || ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || ! .venv/bin/python -c 'import psycopg' 2>/dev/null; then
   bash scripts/setup.sh --no-demo
 fi
-# two workers (pytest-xdist): on 2 cores the suite took 619-654 s against 1,121-1,195 s in one process, all of
-# it passing; much of it waits on recordings, browsers and servers rather than the CPU
-exec .venv/bin/python -m pytest -q --durations=30 -n 2 "$@"
+exec .venv/bin/python -m pytest -q --durations=30 "$@"
