@@ -80,8 +80,10 @@ def video_state(page) -> dict:
 
 
 def test_console_start_live_marker_stop_correct(page, site):
+    from playwright.sync_api import expect
+
     page.goto(site["url"] + "/console.html")
-    assert page.locator("#start-form h1").inner_text() == "开始讯问"  # Chinese by default
+    expect(page.locator("#start-form h1")).to_have_text("开始讯问")  # Chinese by default (once the page has set it)
     page.fill("#room", "讯问室3")
     page.dispatch_event("#room", "change")  # a configured room brings its microphone and camera
     page.fill("#case", "C-777")
