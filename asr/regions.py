@@ -9,8 +9,8 @@ with the zh prompt. A region with a segment that is one name of the case vocabul
 decoded again alone without the list, and the name stays only where that decode hears it too
 (asr/stream_decode.py `confirm_names`). A region whose text stops more than UNCOVERED_S before its speech does
 (Whisper closed the window before a sentence after a pause) is decoded on from its last word, after the
-region's own words up to there as the decoder's prefix. A region with no text after all that becomes `UnintelligibleSegment`
-"[听不清]" over its speech. The counts go to `Coverage`.
+region's own words up to there as the decoder's prefix. A region with no text after all that becomes
+`UnintelligibleSegment` "[听不清]" over its speech. The counts go to `Coverage`.
 """
 from __future__ import annotations
 

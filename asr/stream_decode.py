@@ -227,20 +227,20 @@ class UtteranceDecoder:
         A short reply (成都) decoded after the list can come out as the list's first name (龙耀): Whisper goes on
         from its prompt where it hears little, and one listed word is kept as speech (asr/guards.py), so the
         list would write a name that was never said. `segments` itself when none is a lone name."""
-        lone = [s for s in segments if guards.lone_listed(s.text, self.hotwords)]
+        lone = [(s, name) for s in segments if (name := guards.lone_listed(s.text, self.hotwords))]
         if not lone:
             return segments
         plain = again()
         heard = guards.squash("".join(s.text for s in plain))
-        kept = [s for s in segments if s not in lone
-                or guards.squash(guards.lone_listed(s.text, self.hotwords) or "") in heard]
-        out = list(kept)
-        for seg in lone:
-            if seg in kept:
-                continue
-            log.debug("%.2f-%.2f s: %r not heard without the list; kept what was", seg.start, seg.end, seg.text)
-            out += [p for p in plain if p.start < seg.end and p.end > seg.start
-                    and not any(p.start < k.end and p.end > k.start for k in kept)]
+        unheard = [s for s, name in lone if guards.squash(name) not in heard]
+        kept = [s for s in segments if s not in unheard]
+
+        def under(p: Segment, segs: list[Segment]) -> bool:
+            return any(p.start < s.end and p.end > s.start for s in segs)
+
+        for seg in unheard:
+            log.debug("%.2f-%.2f s: %r not heard without the list; what that decode heard stands", seg.start, seg.end, seg.text)
+        out = kept + [p for p in plain if under(p, unheard) and not under(p, kept)]
         return sorted(out, key=lambda s: (s.start, s.end))
 
     def without_vocabulary(self) -> "UtteranceDecoder":

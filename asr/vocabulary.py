@@ -4,8 +4,9 @@ are spelled (龙耀, not 龙药).
 The words go into the decoder's prompt after the Simplified-Chinese sentence, as a list ("以下是普通话的句子。
 张三、成都、龙耀。"): Whisper reads its prompt as text said before, and writes a name it has just seen rather
 than a sound-alike. Joined by 、, not spaces: Whisper copies the prompt's punctuation (barred below), but a
-list joined by spaces reads as text to go on with, and Whisper went on with it (a spoken 2016 2015 after a case number DEMO-2026-001 in the list came out as
-"张警官讯问室1 DEMO-2026-2015"); joined by ， it found fewer names (bench/README.md, section vocabulary).
+list joined by spaces reads as text to go on with, and Whisper went on with it (a spoken 2016 2015 after a
+case number DEMO-2026-001 in the list came out as "张警官讯问室1 DEMO-2026-2015"); joined by ， it found fewer
+names (bench/README.md, section vocabulary).
 faster-whisper's own `hotwords` option does the same (it appends the words' tokens to the prompt) but is
 ignored when the decoder is given a prefix, which live decoding does; one prompt serves every path. Measured
 in bench/asr.py (section `vocabulary`): names in the vocabulary against the same clips without, and
