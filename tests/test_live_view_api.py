@@ -133,6 +133,27 @@ def test_pages_hear_at_once_of_a_session_started_elsewhere(world):
             assert got.get(timeout=2.0) == {"type": "sessions"}        # and that it ended
 
 
+def test_a_session_started_as_the_page_begins_watching_is_not_missed(world, monkeypatch):
+    """The watch compares each read of the open sessions with the one before; a session started before its
+    first read (a slow disk, a busy machine) would be the baseline and never told. "watching" comes after it."""
+    from api.routes import session_watch
+
+    slow_open = session_watch.open_archive
+
+    def slowly(home):
+        time.sleep(1.0)
+        return slow_open(home)
+
+    monkeypatch.setattr(session_watch, "open_archive", slowly)
+    c, home = world["client"], world["home"]
+    with c.websocket_connect("/api/sessions/watch", headers=world["sup"]) as ws:
+        assert ws.receive_json() == {"type": "watching"}
+        got: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: got.put(ws.receive_json()), daemon=True).start()
+        with recording(home, case_id="W-2"):
+            assert got.get(timeout=3.0) == {"type": "sessions"}
+
+
 def test_the_watch_ends_with_its_login(world, monkeypatch):
     from starlette.websockets import WebSocketDisconnect
 

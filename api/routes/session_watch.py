@@ -41,6 +41,7 @@ class SessionWatch:
         self._listeners: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
+        self._primed = threading.Event()   # the running thread has read the open sessions once
         self.polls = 0
 
     def listen(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Event]:
@@ -49,9 +50,18 @@ class SessionWatch:
         with self._lock:
             self._listeners.add(listener)
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="session-watch", daemon=True)
+                self._primed = threading.Event()
+                self._thread = threading.Thread(target=self._run, args=(self._primed,), name="session-watch",
+                                                daemon=True)
                 self._thread.start()
         return listener
+
+    def primed(self, timeout: float = 5.0) -> bool:
+        """Block until the thread has read what is open now, so that a session started after this returns
+        counts as a change (before the first read there is nothing to compare with)."""
+        with self._lock:
+            primed = self._primed
+        return primed.wait(timeout)
 
     def forget(self, listener: tuple[asyncio.AbstractEventLoop, asyncio.Event]) -> None:
         with self._lock:
@@ -65,7 +75,7 @@ class SessionWatch:
             with contextlib.suppress(RuntimeError):  # that loop is closed
                 loop.call_soon_threadsafe(event.set)
 
-    def _run(self) -> None:
+    def _run(self, primed: threading.Event) -> None:
         archive = None
         last = None
         try:
@@ -80,12 +90,14 @@ class SessionWatch:
                 if last is not None and now != last:
                     self.changed()
                 last = now
+                primed.set()
                 time.sleep(self.poll_s)
         except Exception:
             log.exception("the session watch stopped; pages fall back to reading the list now and then")
             with self._lock:
                 self._thread = None
         finally:
+            primed.set()   # nobody waits on a thread that has stopped
             if archive is not None:
                 archive.close()
 
@@ -107,6 +119,7 @@ async def watch_sessions(ws: WebSocket, user: User = Depends(require(policy.can_
     await ws.accept()
     watch = session_watch(ws.app)
     listener = watch.listen()
+    await asyncio.to_thread(watch.primed)   # "watching" means: a session started from now on is told
     event = listener[1]
     receiver = asyncio.create_task(_drain(ws))
     login = getattr(ws.state, "login", None)
