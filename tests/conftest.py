@@ -7,6 +7,19 @@ from pathlib import Path
 
 import pytest
 
+# Files whose tests assert how soon something happens in real time (a frame within 40 ms, a page told within
+# 2 s, a server answering within 0.8 s while a decode runs). scripts/test.sh runs them alone, after the rest
+# has run on two workers, so that no other test's load decides them.
+SOLO = {"test_auth_live_revocation.py", "test_capture_bench.py", "test_capture_live.py", "test_live_view_api.py",
+        "test_live_view_browser.py", "test_live_worker.py", "test_multicam.py", "test_rtsp_cameras.py",
+        "test_search_cli.py"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if item.path.name in SOLO:
+            item.add_marker(pytest.mark.solo)
+
 
 @pytest.fixture(scope="session")
 def home(tmp_path_factory) -> Path:
