@@ -215,10 +215,29 @@ def is_prompt_echo(text: str, prompt: Optional[str], vocabulary: Sequence[str] =
     return bool(prompt) and len(said) >= 4 and said in squash(prompt or "")
 
 
+BROKEN = "\ufffd"   # what a decode cut inside a character's bytes leaves: Whisper's tokens are bytes
+
+
+def drop_broken(segment: Segment) -> Segment:
+    """The segment without U+FFFD: a decode stopped by its token budget or a loop, or a word boundary inside a
+    character's bytes, leaves the replacement character where the rest of the character never came (seen
+    live as 那种用心脆的脆脆�). It is no speech; words left with nothing are dropped."""
+    if BROKEN not in segment.text and not any(BROKEN in w.text for w in segment.words):
+        return segment
+    if not segment.words:
+        return replace(segment, text=segment.text.replace(BROKEN, "").strip())
+    words = tuple(replace(w, text=w.text.replace(BROKEN, "")) for w in segment.words)
+    words = tuple(w for w in words if w.text.strip())
+    return replace(segment, words=words, text=words_text(words))
+
+
 def guard(segment: Segment, duration: float, prompt: Optional[str] = None,
           vocabulary: Sequence[str] = ()) -> Optional[Segment]:
     """Apply every guard to one segment; None when nothing of it should be kept. `prompt`: what the decode
     was prompted with; `vocabulary`: the case words listed in it."""
+    segment = drop_broken(segment)
+    if not segment.text.strip():
+        return None
     if is_hallucination(segment.text) or is_prompt_echo(segment.text, prompt, vocabulary):
         return None
     if segment.words:

@@ -93,3 +93,17 @@ def test_a_repeat_that_was_said_or_a_short_one_is_kept():
     assert drop_unheard_repeats(short, before="") is short                  # under three characters
     new = Segment(0, 3.0, 3.0, "好的", (Word(3.0, 3.0, "好", 0.5), Word(3.0, 3.0, "的", 0.5)))
     assert drop_unheard_repeats(new, before="他说了什么") is new             # not a repeat
+
+
+BROKEN = "\ufffd"   # U+FFFD, what decoding leaves of a character whose bytes were cut
+
+
+def test_a_character_cut_inside_its_bytes_never_reaches_the_transcript():
+    # a decode stopped inside a character's bytes (a loop cut, the token budget) ends with U+FFFD
+    words = (Word(0.0, 0.3, "那", 0.9), Word(0.3, 0.6, "种", 0.9), Word(0.6, 0.9, "用心", 0.9),
+             Word(0.9, 1.2, "脆", 0.9), Word(1.2, 1.3, BROKEN, 0.1))
+    kept = guard(Segment(0, 0.0, 1.3, "那种用心脆" + BROKEN, words), duration=10.0)
+    assert kept.text == "那种用心脆" and [x.text for x in kept.words] == ["那", "种", "用心", "脆"]
+    assert kept.end == 1.2                                   # the broken word's time goes with it
+    assert guard(Segment(0, 0.0, 0.2, BROKEN, (Word(0.0, 0.2, BROKEN, 0.1),)), duration=10.0) is None
+    assert guard(Segment(0, 0.0, 1.0, "好的" + BROKEN), duration=10.0).text == "好的"   # no word times
