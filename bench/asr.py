@@ -652,12 +652,17 @@ def bench_sets(sys_: Systems, rows: list[Row], quick: bool) -> dict:
 SPEAKERS = ("officer", "suspect")
 
 
+def under(u: Utterance, s: Any) -> bool:
+    """Segment `s` lies (partly) in utterance `u`; one of no length (its words aligned to one instant) counts
+    where its instant falls."""
+    return overlap(u.onset, u.end, s.start, s.end) > 0 or (s.start == s.end and u.onset <= s.start <= u.end)
+
+
 def text_coverage(utts: list[Utterance], segments: list, any_channel: bool = False) -> dict:
     """Per reference utterance: text overlapping it on its channel, only a [听不清] marker, or nothing."""
     out = {"with_text": 0, "marked": 0, "nothing": 0, "nothing_at": []}
     for u in utts:
-        near = [s for s in segments if (any_channel or s.channel == u.channel)
-                and overlap(u.onset, u.end, s.start, s.end) > 0]
+        near = [s for s in segments if (any_channel or s.channel == u.channel) and under(u, s)]
         if any(s.text and not getattr(s, "unintelligible", False) and not s.to_dict().get("unintelligible")
                for s in near):
             out["with_text"] += 1
@@ -673,8 +678,7 @@ def digits_intact(utts: list[Utterance], segments: list, any_channel: bool = Fal
     """(runs of digits read one by one that come out as one run of Arabic digits in one segment, such runs)."""
     ok = total = 0
     for u in utts:
-        near = [s for s in segments if (any_channel or s.channel == u.channel)
-                and overlap(u.onset, u.end, s.start, s.end) > 0]
+        near = [s for s in segments if (any_channel or s.channel == u.channel) and under(u, s)]
         for want in digit_runs(u.reference):
             total += 1
             ok += any(want in s.text for s in near)
