@@ -331,8 +331,8 @@ class UtteranceDecoder:
 
     def _readable(self, text: str) -> str:
         """Text fit to show as a partial: Simplified, loops collapsed; '' for a known phantom phrase."""
-        # a greedy decode cut short can end inside a character's bytes: U+FFFD, dropped
-        text = text.replace("\ufffd", "").strip()
+        # a greedy decode cut short can end inside a character's bytes: U+FFFD, dropped as in the guards
+        text = text.replace(guards.BROKEN, "").strip()
         if self.zh:
             text = to_simplified(text)
         text = guards.collapse_text_repeats(text)
