@@ -69,7 +69,7 @@ def transcribe_longform(model: Any, speech: np.ndarray, language: Optional[str],
         vad_filter=False, condition_on_previous_text=False, initial_prompt=prompt or None,
         **vocabulary.barred(model, prompt))
     if not hasattr(keeper, "add_word_timestamps"):
-        return list(segments)
+        return once_each(list(segments))
     from faster_whisper.tokenizer import Tokenizer
 
     tokenizer = Tokenizer(keeper.hf_tokenizer, keeper.model.is_multilingual, task="transcribe",
@@ -88,6 +88,31 @@ def transcribe_longform(model: Any, speech: np.ndarray, language: Optional[str],
         for s, d in zip(group, dicts):
             words = [_word(w) for w in d.get("words") or ()]
             out.append(dataclasses.replace(s, start=d["start"], end=d["end"], words=words))
+    return once_each(out)
+
+
+FRAMES_PER_S = 100           # a window's `seek` counts mel frames
+
+
+def once_each(segments: list[Any]) -> list[Any]:
+    """The segments less those that no audio stands under or that the next window decodes again.
+
+    Where Whisper loops at the end of a window it writes earlier sentences again (in a quiet interview:
+    A B C D, then A' B' C, 若要一男子拉着一车用力 twice), each with timestamps of its own. Aligned on the window's
+    audio, the copies find none: their words pile up at the window's last frame, with no length, and the
+    segment before them is pushed there too, past the point faster-whisper's next window starts from, which
+    then decodes that audio again (two segments over the same 2 s: 到一家不保谅 and 到一家古堡厌……). A segment
+    of no length, or whose words begin where the next window begins or later, is left out; the next window's
+    decode stands, and what a loop left without text is decoded again by the caller's coverage check. In a
+    window that does not loop, every segment begins before the point the next window starts from."""
+    seeks = sorted({getattr(s, "seek", 0) for s in segments})
+    after = {a: b / FRAMES_PER_S for a, b in zip(seeks, seeks[1:])}
+    out = []
+    for s in segments:
+        nxt = after.get(getattr(s, "seek", 0))
+        if s.end - s.start <= 0 or (nxt is not None and s.start >= nxt - 0.01):
+            continue
+        out.append(s)
     return out
 
 

@@ -122,6 +122,40 @@ def test_speech_after_the_last_word_is_decoded_on_from_there():
     assert info.coverage.retried == 1 and info.coverage.unintelligible == 0
 
 
+def windowed(seek_s, text, start, end):
+    """A long-form segment of the window that starts at `seek_s`, its words spread over start..end."""
+    seg = fw_segment(text, start, (end - start) / len(text))
+    seg.seek = int(round(seek_s * 100))
+    return seg
+
+
+def test_a_window_that_loops_leaves_no_copy_and_no_speech_decoded_twice():
+    from asr.longform import once_each
+
+    # the first window says 甲 and 乙, then loops: 甲 again at its last frame, with no length, and 丙 pushed
+    # past 27.5 s, where the next window starts and decodes 丙 again from its audio
+    first = [windowed(0, "甲甲", 1.0, 3.0), windowed(0, "乙乙", 4.0, 6.0), windowed(0, "丙丙", 27.5, 29.98),
+             windowed(0, "甲甲", 29.98, 29.98)]
+    second = [windowed(27.5, "丙丁", 27.5, 31.0), windowed(27.5, "戊戊", 33.0, 35.0)]
+    assert [s.text for s in once_each(first + second)] == ["甲甲", "乙乙", "丙丁", "戊戊"]
+    # a window that does not loop keeps every segment: each begins before the next window does
+    calm = [windowed(0, "甲甲", 1.0, 3.0), windowed(0, "乙乙", 25.0, 27.5), windowed(27.5, "丙丁", 27.5, 31.0)]
+    assert once_each(calm) == calm
+
+
+def test_a_loop_at_the_end_of_the_long_form_decode_writes_nothing_at_one_instant():
+    clip = speech()
+    audio = np.concatenate([clip, np.zeros(4 * RATE, dtype=np.float32), clip])
+    # the long-form decode reads the first region, then loops: text with no length (its words found no audio)
+    # at the second region's onset, which the region's own decode does not hear
+    answers = {1: lambda s: [fw_segment("就是根据经济体", 0.5, 0.3), windowed(0, "自身情况", 3.8, 3.8)]}
+    model = ScriptedModel(lambda seconds, n: answers[n](seconds) if n in answers else [])
+    t, info = run(model, audio)
+    assert all(s.end > s.start for s in t.segments)
+    assert [s.text for s in t.segments] == ["就是根据经济体", "[听不清]"]
+    assert info.coverage.retried == 1
+
+
 @pytest.mark.model
 def test_the_same_audio_gives_the_same_json_and_says_what_reproduces_it(transcriber):
     from models.store import BASE_SHA256
