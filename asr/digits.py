@@ -14,7 +14,9 @@ Whisper writes a number read out digit by digit in pieces: "9879 0902", "3 7 3 8
   next to 十百千万亿两点 (a number said as a number: "一千三百"), nor an AABB phrase ("七七八八");
 - 17 digits followed by X (an ID number's check character, also heard as 叉) -> "...X".
 
-The words keep their times: characters are replaced or dropped inside the word they belong to.
+Also, since the words' text is seen joined here: 著 written 着 where Simplified Chinese writes 着 (拉著 -> 拉着;
+core/textnorm.py `particle_zhe`). The words keep their times: characters are replaced or dropped inside the
+word they belong to.
 `joins_digits` tells the segmenter (asr/words.py) not to split between two digits of a run, and live decoding
 (asr/stream.py) to hold an utterance open after a group; `continues_number` tells offline decoding
 (asr/engine.py `join_numbers`) that two segments hold one number between them.
@@ -25,6 +27,7 @@ import re
 from dataclasses import replace
 from typing import Optional
 
+from core.textnorm import particle_zhe
 from core.transcript import Word
 
 CN_DIGITS = {"零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6",
@@ -152,6 +155,10 @@ def _tidy(texts: list[str]) -> list[str]:
     def joined() -> str:
         return "".join(c[0] for c in chars)
 
+    # 0. 著 where Simplified writes 着 (core/textnorm.py): it needs the words around it, so it is done here,
+    # where the words' text is seen joined, one character for one
+    for i, ch in enumerate(particle_zhe(joined())):
+        chars[i][0] = ch
     # 1. spaces
     text = joined()
     drop = set()

@@ -19,11 +19,13 @@ sentence after the last timestamp) is found by the caller's coverage check and d
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
 from asr import vocabulary
+from asr.guards import squash
 from asr.windows import MAX_FRAMES, with_encoder
 
 HOP = 160                    # samples a mel frame, at 16 kHz
@@ -95,7 +97,8 @@ FRAMES_PER_S = 100           # a window's `seek` counts mel frames
 
 
 def once_each(segments: list[Any]) -> list[Any]:
-    """The segments less those that no audio stands under or that the next window decodes again.
+    """The segments with each stretch of speech written once: less those that no audio stands under, and
+    less what the next window decodes again.
 
     Where Whisper loops at the end of a window it writes earlier sentences again (in a quiet interview:
     A B C D, then A' B' C, 若要一男子拉着一车用力 twice), each with timestamps of its own. Aligned on the window's
@@ -103,17 +106,45 @@ def once_each(segments: list[Any]) -> list[Any]:
     segment before them is pushed there too, past the point faster-whisper's next window starts from, which
     then decodes that audio again (two segments over the same 2 s: 到一家不保谅 and 到一家古堡厌……). A segment
     of no length, or whose words begin where the next window begins or later, is left out; the next window's
-    decode stands, and what a loop left without text is decoded again by the caller's coverage check. In a
-    window that does not loop, every segment begins before the point the next window starts from."""
+    decode stands, and what a loop left without text is decoded again by the caller's coverage check.
+
+    A window that ends inside a sentence can be followed by one that starts a little before its last words end
+    and writes them again (…与国际奥委会 | 奥委会、基于法律…): a later window's first words that lie before the end
+    of the words already written and say again what they ended with are left out. (By time alone would not
+    do: the last word before a pause is often aligned over the pause, past the next window's first word.) In
+    a window that does not loop, every segment begins before the point the next window starts from."""
     seeks = sorted({getattr(s, "seek", 0) for s in segments})
     after = {a: b / FRAMES_PER_S for a, b in zip(seeks, seeks[1:])}
-    out = []
+    out: list[Any] = []
+    reach, window, said = float("-inf"), None, ""   # where the words so far end, their window, their text's end
     for s in segments:
-        nxt = after.get(getattr(s, "seek", 0))
+        seek = getattr(s, "seek", 0)
+        nxt = after.get(seek)
         if s.end - s.start <= 0 or (nxt is not None and s.start >= nxt - 0.01):
             continue
+        words = list(s.words or ())
+        if words and window is not None and seek != window:
+            again = _said_again(words, reach, said)
+            if again == len(words):
+                continue
+            if again:
+                words = words[again:]
+                s = dataclasses.replace(s, start=words[0].start, words=words, text="".join(w.word for w in words))
+        if words:
+            reach, window = max(reach, words[-1].end), seek
+            said = (said + squash("".join(w.word for w in words)))[-40:]
         out.append(s)
     return out
+
+
+def _said_again(words: list[Any], reach: float, said: str) -> int:
+    """How many of a window's first words, lying before `reach`, repeat the end of `said`."""
+    early = list(itertools.takewhile(lambda w: (w.start + w.end) / 2 < reach, words))
+    for k in range(len(early), 0, -1):
+        text = squash("".join(w.word for w in early[:k]))
+        if text and said.endswith(text):
+            return k
+    return 0
 
 
 def _word(w: dict) -> Any:

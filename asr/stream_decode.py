@@ -24,7 +24,7 @@ from asr.respell import respell
 from asr.vad import SAMPLE_RATE, Region
 from asr.windows import FRAMES_PER_S, MARGIN_FRAMES, MAX_FRAMES, MIN_FRAMES, content_frames, trim_window, with_encoder
 from asr.words import ZH_PROMPT, heard_as_speech, snap_to_onsets, split_at_pauses
-from core.textnorm import to_simplified
+from core.textnorm import particle_zhe, to_simplified
 from core.transcript import Segment, Word
 
 log = logging.getLogger("xunlu.asr.stream")
@@ -334,7 +334,7 @@ class UtteranceDecoder:
         # a greedy decode cut short can end inside a character's bytes: U+FFFD, dropped as in the guards
         text = text.replace(guards.BROKEN, "").strip()
         if self.zh:
-            text = to_simplified(text)
+            text = particle_zhe(to_simplified(text))
         text = guards.collapse_text_repeats(text)
         if not text or guards.is_hallucination(text):
             return ""

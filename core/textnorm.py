@@ -24,6 +24,27 @@ def to_simplified(text: str) -> str:
     return _t2s().convert(text)
 
 
+ZHU_AFTER = frozenset("名作称述者录书")            # 著名 著作 著称 著述 著者 著录 著书
+ZHU_BEFORE = frozenset("显卓土名原编论巨专遗译合昭拙撰")   # 显著 卓著 土著 名著 原著 编著 论著 巨著 …
+
+
+def particle_zhe(text: str) -> str:
+    """著 written 着 wherever Simplified Chinese writes 着: OpenCC's t2s leaves 著 as it is (both are Simplified
+    characters), and Whisper, which learned much of its Chinese from Traditional text, writes 拉著, 接著,
+    著急. 著 stays in the words read zhù (著名, 著作, 显著, 土著, 名著 …); same length as `text`."""
+    if "著" not in text:
+        return text
+    out = list(text)
+    for i, ch in enumerate(text):
+        if ch != "著":
+            continue
+        before = text[i - 1] if i else ""
+        after = text[i + 1] if i + 1 < len(text) else ""
+        if after not in ZHU_AFTER and before not in ZHU_BEFORE:
+            out[i] = "着"
+    return "".join(out)
+
+
 def numbers_to_digits(text: str) -> str:
     """一百一十七 -> 117, 六九八三 -> 6983, 幺 -> 1 (cn2an's `transform`)."""
     import warnings

@@ -124,9 +124,11 @@ def test_speech_after_the_last_word_is_decoded_on_from_there():
 
 def windowed(seek_s, text, start, end):
     """A long-form segment of the window that starts at `seek_s`, its words spread over start..end."""
-    seg = fw_segment(text, start, (end - start) / len(text))
-    seg.seek = int(round(seek_s * 100))
-    return seg
+    from faster_whisper.transcribe import Segment, Word
+
+    step = (end - start) / len(text)
+    words = [Word(start + i * step, start + (i + 1) * step, ch, 0.8) for i, ch in enumerate(text)]
+    return Segment(0, int(round(seek_s * 100)), start, end, text, [], -0.3, 1.2, 0.1, words, 0.0)
 
 
 def test_a_window_that_loops_leaves_no_copy_and_no_speech_decoded_twice():
@@ -138,6 +140,13 @@ def test_a_window_that_loops_leaves_no_copy_and_no_speech_decoded_twice():
              windowed(0, "甲甲", 29.98, 29.98)]
     second = [windowed(27.5, "丙丁", 27.5, 31.0), windowed(27.5, "戊戊", 33.0, 35.0)]
     assert [s.text for s in once_each(first + second)] == ["甲甲", "乙乙", "丙丁", "戊戊"]
+    # a window that ends inside a sentence, and the next one starting a little before its last words end
+    ending = [windowed(0, "与国际奥委会", 23.0, 26.0)]
+    starting = [windowed(24.5, "奥委会基于法律", 24.5, 28.0)]
+    assert [s.text for s in once_each(ending + starting)] == ["与国际奥委会", "基于法律"]
+    # but a first word that says something new stays, though the last word before it was aligned over the pause
+    stretched = [windowed(0, "人口数量的百分之一", 20.0, 28.0), windowed(27.0, "购房者主要集中在", 27.0, 31.0)]
+    assert [s.text for s in once_each(stretched)] == ["人口数量的百分之一", "购房者主要集中在"]
     # a window that does not loop keeps every segment: each begins before the next window does
     calm = [windowed(0, "甲甲", 1.0, 3.0), windowed(0, "乙乙", 25.0, 27.5), windowed(27.5, "丙丁", 27.5, 31.0)]
     assert once_each(calm) == calm
