@@ -1,5 +1,6 @@
 """A recording's channels made ready for decoding: copies of one signal folded into one channel, crosstalk
-gated, each channel's speech regions found.
+gated, each channel's speech regions found (on the gated audio, and where that missed some of the channel's own
+speech, on the microphone's audio: asr/vad.py `missed_speech`).
 
 `split_channels` goes through the audio a chunk at a time (asr/vad.py), so a long file-backed recording
 (asr/buffer.py) is never copied whole into memory: the gated channels are written back into it when the
@@ -14,8 +15,9 @@ import numpy as np
 
 from asr.buffer import chunks, empty, file_backed, release
 from asr.regions import Channel
+from asr.silero import speech_probs
 from asr.types import TranscribeOptions
-from asr.vad import CHUNK, channels_are_copies, crosstalk_gate, speech_regions
+from asr.vad import CHUNK, channels_are_copies, crosstalk_gate, gate_decisions, missed_speech, speech_regions
 from core.errors import OptionError
 
 
@@ -32,12 +34,18 @@ def split_channels(samples: np.ndarray, options: TranscribeOptions, in_place: bo
         names: list[Optional[str]] = [speakers[0] if speakers else None]
         tracks = [mono]
     else:
+        gains, levels = gate_decisions(samples)
+        heard = [speech_probs(samples[c]) for c in range(n_channels)]   # before the gate writes over them
         out = samples if in_place else empty(samples.shape, on_disk=file_backed(samples))
-        tracks = list(crosstalk_gate(samples, out=out))
+        tracks = list(crosstalk_gate(samples, out=out, gains=gains))
         names = list(speakers) if speakers else [None] * n_channels
     out_channels = []
     for index, (track, name) in enumerate(zip(tracks, names)):
         regions = speech_regions(track, options.vad_threshold, options.min_silence_ms, options.speech_pad_ms)
+        if len(tracks) > 1:   # what the gated VAD missed of the channel's own speech (asr/vad.py)
+            regions += missed_speech(heard[index], gains, levels, index, regions, track.shape[0],
+                                     options.vad_threshold, options.min_silence_ms, options.speech_pad_ms)
+            regions.sort(key=lambda r: r.start)
         out_channels.append(Channel(index, name, track, tuple(regions)))
     return out_channels
 

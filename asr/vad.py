@@ -10,12 +10,12 @@ recording decoded to a temporary file (asr/buffer.py) is read from there, never 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from asr.buffer import chunks, release
-from asr.silero import speech_timestamps
+from asr.silero import WINDOW, speech_timestamps, timestamps
 
 SAMPLE_RATE = 16000
 FRAME = 320  # 20 ms
@@ -62,14 +62,18 @@ def speech_regions(audio: np.ndarray, threshold: float = 0.5, min_silence_ms: in
     into regions of at most `max_speech_s`, padded like faster-whisper pads its VAD chunks. The fine spans
     are kept so that word times can be checked against where speech really starts after each pause.
     """
-    from faster_whisper.vad import VadOptions
-
     if audio.size == 0 or peak(audio) < 1e-4:
         return []
-    opts = VadOptions(threshold=threshold, min_silence_duration_ms=min(FINE_SILENCE_MS, min_silence_ms),
-                      speech_pad_ms=0, max_speech_duration_s=max_speech_s)
+    opts = _vad_options(threshold, min_silence_ms, max_speech_s)
     raw = [(r["start"], r["end"]) for r in speech_timestamps(audio, opts)]
     return pad_regions(merge_spans(raw, min_silence_ms, max_speech_s), audio.shape[0], pad_ms)
+
+
+def _vad_options(threshold: float, min_silence_ms: int, max_speech_s: float) -> Any:
+    from faster_whisper.vad import VadOptions
+
+    return VadOptions(threshold=threshold, min_silence_duration_ms=min(FINE_SILENCE_MS, min_silence_ms),
+                      speech_pad_ms=0, max_speech_duration_s=max_speech_s)
 
 
 def peak(audio: np.ndarray) -> float:
@@ -150,13 +154,15 @@ GATE_CHUNK = 100 * BLOCK   # 10 s: the gate's float64 and FFT work on a piece st
 
 
 def crosstalk_gate(audio: np.ndarray, margin_db: float = 3.0, min_similarity: float = 0.5,
-                   out: Optional[np.ndarray] = None) -> np.ndarray:
+                   out: Optional[np.ndarray] = None, gains: Optional[np.ndarray] = None) -> np.ndarray:
     """Mute, on each channel, the blocks where it only hears another channel's speaker.
 
     Crosstalk is the louder channel's signal arriving, attenuated and a little late, at the quieter
     microphone: a block is taken from channel c when another channel is louder by `margin_db` and the two
     signals are correlated there. Two people speaking at once are uncorrelated, so both are kept; a
     recording with the same signal on every channel keeps it on the first channel only.
+
+    `gains`: the gate's decisions when already taken (`gate_decisions`).
 
     Returns the gated audio in `out` (a new array when None; `audio` itself may be given), written GATE_CHUNK
     samples at a time: a block's decision needs only that block, so no step holds more than a piece of
@@ -166,7 +172,8 @@ def crosstalk_gate(audio: np.ndarray, margin_db: float = 3.0, min_similarity: fl
     channels, n = audio.shape
     if channels < 2 or n < BLOCK:
         return audio
-    gains = _gains(audio, margin_db, min_similarity)
+    if gains is None:
+        gains = gate_decisions(audio, margin_db, min_similarity)[0]
     if out is None:
         out = np.empty((channels, n), dtype=np.float32)
     for a, b in chunks(n, GATE_CHUNK):
@@ -177,16 +184,20 @@ def crosstalk_gate(audio: np.ndarray, margin_db: float = 3.0, min_similarity: fl
     return out
 
 
-def _gains(audio: np.ndarray, margin_db: float, min_similarity: float) -> np.ndarray:
-    """0 or 1 per channel and 100 ms block: whether the block is kept (one-block holes closed)."""
+def gate_decisions(audio: np.ndarray, margin_db: float = 3.0,
+                   min_similarity: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """(gains, levels) per channel and 100 ms block: 0 or 1, whether the gate keeps the block (one-block
+    holes closed); and the block's level in dB."""
     channels, n = audio.shape
     blocks = n // BLOCK
     gains = np.ones((channels, blocks))
+    levels = np.zeros((channels, blocks))
     for a, b in chunks(blocks * BLOCK, GATE_CHUNK):
         piece = audio[:, a:b]
         x = np.ascontiguousarray(piece)
         release(piece)
         db = _block_db(x)
+        levels[:, a // BLOCK:b // BLOCK] = db
         g = gains[:, a // BLOCK:b // BLOCK]
         for c in range(channels):
             for d in range(channels):
@@ -204,7 +215,40 @@ def _gains(audio: np.ndarray, margin_db: float, min_similarity: float) -> np.nda
         g = gains[c]
         holes = (g[1:-1] > 0) & (g[:-2] == 0) & (g[2:] == 0)
         g[1:-1][holes] = 0.0
-    return gains
+    return gains, levels
+
+
+OWN_MARGIN_DB = 6.0   # a stretch the gated VAD missed is the channel's own speech when this much louder there
+
+
+def missed_speech(probs: np.ndarray, gains: np.ndarray, levels: np.ndarray, channel: int,
+                  found: list[Region], length: int, threshold: float = 0.5, min_silence_ms: int = 2000,
+                  pad_ms: int = 400, max_speech_s: float = 30.0) -> list[Region]:
+    """Regions of a channel's own speech that the VAD of its gated audio did not find.
+
+    Silero carries its state through a channel, and after the stretches the gate muted (exact zeros) it is
+    slower to believe speech: a short word said alone after the other person spoke (崇明岛, 0.5 s, in a room
+    with an echo) reached a speech probability of 0.67 on the microphone's own audio and 0.49 on the gated
+    audio, the same samples, and was lost without a trace. Here the VAD's probabilities on the microphone's
+    audio (`probs`, `asr.silero.speech_probs` of the channel before gating), zeroed where the gate muted the
+    channel, give regions; one that overlaps no region `found` is kept where the channel is OWN_MARGIN_DB
+    louder than every other channel (the median over its speech's blocks): its own speaker, not crosstalk's
+    edges or the room."""
+    if gains.shape[1] == 0 or probs.size == 0:
+        return []
+    block = np.minimum((np.arange(probs.shape[0]) * WINDOW + WINDOW // 2) // BLOCK, gains.shape[1] - 1)
+    heard = np.where(gains[channel][block] > 0, probs, np.float32(0.0)).astype(np.float32)
+    opts = _vad_options(threshold, min_silence_ms, max_speech_s)
+    raw = [(r["start"], r["end"]) for r in timestamps(heard, length, opts)]
+    others = np.delete(levels, channel, axis=0).max(axis=0)
+    out = []
+    for r in pad_regions(merge_spans(raw, min_silence_ms, max_speech_s), length, pad_ms):
+        if any(f.start < r.end and f.end > r.start for f in found):
+            continue
+        ks = [k for a, b in r.spans for k in range(a // BLOCK, min(-(-b // BLOCK), levels.shape[1]))]
+        if ks and float(np.median(levels[channel, ks] - others[ks])) >= OWN_MARGIN_DB:
+            out.append(r)
+    return out
 
 
 def _ramped(gains: np.ndarray, a: int, b: int) -> np.ndarray:

@@ -685,6 +685,17 @@ def digits_intact(utts: list[Utterance], segments: list, any_channel: bool = Fal
     return ok, total
 
 
+def written_twice(segments: list) -> dict:
+    """Speech written at no place or twice on one channel: segments of no length (words aligned to one instant,
+    where the decoder wrote text with no audio under it) and pairs of segments of a channel that overlap by
+    more than 0.3 s (the same speech decoded twice)."""
+    overlaps = 0
+    for ch in {s.channel for s in segments}:
+        mine = sorted((s for s in segments if s.channel == ch), key=lambda s: s.start)
+        overlaps += sum(1 for k, b in enumerate(mine) for a in mine[:k] if b.start < a.end - 0.3)
+    return {"no_length": sum(1 for s in segments if s.end <= s.start), "overlapping": overlaps}
+
+
 class _Seg:
     """A plain faster-whisper segment seen as an xunlu one (channel -1: the mono mix)."""
 
@@ -785,6 +796,7 @@ def bench_interviews(sys_: Systems, rows: list[Row], quick: bool, seeds: list[in
             res[name]["cer_pct"] = pct(e, n)
             res[name]["utterances"] = text_coverage(utts, segs, any_channel=mono_path)
             res[name]["digits_intact"] = "%d/%d" % digits_intact(utts, segs, any_channel=mono_path)
+            res[name]["twice"] = written_twice(segs)
         if processes:
             path = workdir / f"interview-{seed}.wav"
             write_wav(path, audio)
@@ -796,7 +808,7 @@ def bench_interviews(sys_: Systems, rows: list[Row], quick: bool, seeds: list[in
     print(f"\n== 5. Interviews ({minutes:.0f} min, two channels, crosstalk -18 dB, noise -60 dBFS, each with the "
           "two sentences that read years digit by digit; plain: the mono mix) ==")
     print(f"{'seed':>6}{'path':>22}{'CER %':>8}{'wall s':>8}{'utt: text':>11}{'marked':>8}{'nothing':>9}"
-          f"{'digits':>8}  coverage (regions/with words/unintelligible/retried)")
+          f"{'digits':>8}{'0 s/twice':>10}  coverage (regions/with words/unintelligible/retried)")
     for r in out["interviews"]:
         for name in names:
             x = r[name]
@@ -804,7 +816,8 @@ def bench_interviews(sys_: Systems, rows: list[Row], quick: bool, seeds: list[in
             cov = x.get("coverage")
             c = f"{cov['regions']}/{cov['with_words']}/{cov['unintelligible']}/{cov['retried']}" if cov else "-"
             print(f"{r['seed'] if name == 'offline' else '':>6}{name:>22}{x['cer_pct']:>8.2f}{x['s']:>8.1f}"
-                  f"{u['with_text']:>11}{u['marked']:>8}{u['nothing']:>9}{x['digits_intact']:>8}  {c}")
+                  f"{u['with_text']:>11}{u['marked']:>8}{u['nothing']:>9}{x['digits_intact']:>8}"
+                  f"{'%d/%d' % (x['twice']['no_length'], x['twice']['overlapping']):>10}  {c}")
         print(f"{'':>6}offline: two runs {'identical' if r['offline']['runs_match'] else 'DIFFER'}; "
               f"offline - live {r['offline']['cer_pct'] - r['live']['cer_pct']:+.2f} pts, offline - plain "
               f"{r['offline']['cer_pct'] - r['plain']['cer_pct']:+.2f} pts, - plain no word times "

@@ -75,3 +75,49 @@ def test_spans_closer_than_the_silence_limit_share_a_region():
     groups = merge_spans(raw, min_silence_ms=2000, max_speech_s=30.0)
     # 0.5 s pause: merged; 3.5 s pause: new region; merging would pass 30 s: new region
     assert groups == [((0, 8000), (16000, 24000)), ((80000, 96000),), ((100000, 600000),)]
+
+
+def probabilities(total_s: float, speech: list[tuple[float, float]]) -> np.ndarray:
+    """Silero-like probabilities, one per 512 samples: 0.67 inside the given stretches, 0.02 elsewhere."""
+    from asr.silero import WINDOW
+
+    t = np.arange(int(total_s * SAMPLE_RATE) // WINDOW + 1) * WINDOW / SAMPLE_RATE
+    return np.where([any(a <= x < b for a, b in speech) for x in t], 0.67, 0.02).astype(np.float32)
+
+
+def test_own_speech_the_vad_of_the_gated_audio_missed_is_found_and_crosstalk_is_not():
+    from asr.vad import BLOCK, Region, missed_speech
+
+    blocks = 10 * SAMPLE_RATE // BLOCK
+    gains = np.ones((2, blocks))
+    levels = np.full((2, blocks), -60.0)
+    levels[0, 40:46] = -25.0          # 4.0-4.6 s: the officer says a word; the suspect's microphone hears it
+    levels[1, 40:46] = -37.0
+    gains[1, 40:46] = 0.0             # and the gate took it from there
+    probs = probabilities(10, [(4.0, 4.6)])
+    n = 10 * SAMPLE_RATE
+    found = missed_speech(probs, gains, levels, 0, [], n)
+    assert len(found) == 1 and 3.5 < found[0].start_s < 4.0 and 4.6 < found[0].end_s < 5.1
+    # on the other microphone it is crosstalk: muted there, and quieter where it was not
+    assert missed_speech(probs, gains, levels, 1, [], n) == []
+    assert missed_speech(probs, np.ones((2, blocks)), levels, 1, [], n) == []
+    # a stretch the gated VAD found already is not found twice
+    assert missed_speech(probs, gains, levels, 0, [Region(3 * SAMPLE_RATE, 5 * SAMPLE_RATE, ((62000, 76000),))], n) == []
+
+
+def test_a_channel_keeps_a_word_the_vad_of_its_gated_audio_missed(monkeypatch):
+    from helpers.speech import SPEECH, read_wav
+
+    import asr.channels as channels
+    from asr.types import TranscribeOptions
+
+    word = read_wav(SPEECH / "aishell/BAC009S0150W0017.wav")[0]          # 崇明岛, 1.6 s
+    officer = place(8, word, 4.0)
+    stereo = np.stack([officer + 0.001 * voice(8, 6), 10 ** (-12 / 20) * np.roll(officer, 48) + 0.001 * voice(8, 7)])
+    found = channels.split_channels(stereo.copy(), TranscribeOptions(language="zh"))
+    assert [len(ch.regions) for ch in found] == [1, 0]
+    # the VAD of the gated audio hears nothing at all: the microphone's own audio still tells where the word is
+    monkeypatch.setattr(channels, "speech_regions", lambda *args, **kwargs: [])
+    rescued = channels.split_channels(stereo.copy(), TranscribeOptions(language="zh"))
+    assert [len(ch.regions) for ch in rescued] == [1, 0]
+    assert rescued[0].regions[0].spans == found[0].regions[0].spans
