@@ -155,7 +155,7 @@ class UtteranceDecoder:
 
         `context`: earlier speech of the channel and its text. Its audio is decoded first, with its text as
         the decoder's prefix (Whisper goes on from there, as from a sentence it wrote itself); its words are
-        not returned.
+        not returned, nor anything else written in its audio.
 
         `retry`: the decode of an utterance that gave no text: the utterance alone on the 30 s window, with
         `retry` (the channel's earlier text, may be "") after the prompt instead of a prefix. When that gives
@@ -186,6 +186,10 @@ class UtteranceDecoder:
             for w in fw_seg.words or ():
                 if skip:
                     skip -= 1
+                    continue
+                if context is not None and (w.start + w.end) / 2 < lead:
+                    # the rest of the context's audio, where the earlier final wrote less than was said: that
+                    # speech is not this utterance's, and its words would all land on its first instant
                     continue
                 start = round(min(offset + max(w.start, lead), limit), 2)
                 end = round(min(offset + max(w.start, w.end, lead), limit), 2)

@@ -819,3 +819,27 @@ def test_close_lets_the_thread_aside_go_without_finish():
         if t.name.startswith("xunlu-asr-aside"):
             t.join(5)
     assert not any(t.is_alive() for t in threading.enumerate() if t.name.startswith("xunlu-asr-aside"))
+
+
+def test_what_a_decode_after_the_context_writes_in_the_context_s_audio_is_not_put_on_this_utterance():
+    from asr.stream_decode import Context, UtteranceDecoder
+    from asr.vad import Region
+
+    # the previous final wrote only the start of what was said there (街动自由，冷); decoded after it, Whisper
+    # writes the rest of the context's audio (暗，前段在各自…) before this utterance's own words (计划于九月)
+    said = [("街", 0.3, 0.5), ("动", 0.5, 0.9), ("自由，", 0.9, 1.3), ("冷", 1.8, 2.0), ("暗，", 2.0, 2.3),
+            ("前", 2.5, 2.6), ("段", 2.6, 3.0), ("在", 3.0, 3.3), ("各", 3.3, 3.8), ("自", 3.8, 4.1),
+            ("计", 6.4, 6.6), ("划", 6.6, 6.9), ("于", 6.9, 7.2), ("九", 7.2, 7.5), ("月", 7.5, 7.8)]
+
+    class Model:
+        def transcribe(self, audio, **kwargs):
+            words = [SimpleNamespace(word=w, start=a, end=b, probability=0.8) for w, a, b in said]
+            return iter([SimpleNamespace(start=0.0, end=7.8, text="".join(w for w, _, _ in said), words=words,
+                                         avg_logprob=-0.3, compression_ratio=1.2)]), SimpleNamespace()
+
+    decoder = UtteranceDecoder(Model(), "zh")
+    region = Region(10 * RATE, 14 * RATE, ((int(10.4 * RATE), int(13.6 * RATE)),))
+    context = Context(np.zeros(6 * RATE, dtype=np.float32), "街动自由，冷")
+    out = decoder.final(np.zeros(4 * RATE, dtype=np.float32), region, 0, "officer", 60.0, context=context)
+    assert [s.text for s in out] == ["计划于九月"]
+    assert out[0].start >= 10.4 and all(s.end > s.start for s in out)
