@@ -141,7 +141,7 @@ class RegionDecoder:
         context = None
         if found is not None:
             start, text = found
-            context = Context(np.ascontiguousarray(ch.samples[start:at], dtype=np.float32), text)
+            context = Context(np.ascontiguousarray(ch.samples[start:at], dtype=np.float32), text, start / SAMPLE_RATE)
         out = self._decode(ch, rest, duration, context)
         said = squash("".join(s.text for s in segments))
         # what the region already said, said again, is Whisper looping (the guard cut the loop short of the

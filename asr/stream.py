@@ -429,11 +429,12 @@ class LiveTranscriber:
     def _heard(self, c: int, utt: _Utterance, end: int, segments: list[Segment]) -> Optional[Context]:
         """What the next final of channel c hears first: the last context_s of this utterance, from the start
         of a word (0.1 s before it), and the words said there (as offline: asr/regions.py)."""
-        found = context_start([w for seg in segments for w in seg.words], utt.start, end, self.options.context_s)
+        words = [w for seg in segments for w in seg.words if w.start >= utt.start / SAMPLE_RATE]
+        found = context_start(words, utt.start, end, self.options.context_s)
         if found is None:
             return None
         start, text = found
-        return Context(self._audio(c, start, end).copy(), text)
+        return Context(self._audio(c, start, end).copy(), text, start / SAMPLE_RATE)
 
     def _heard_end(self, spans: list[tuple[int, int]], end: int) -> int:
         """Where the padding decoded as captured ends: end_pad_heard_s after the last speech."""

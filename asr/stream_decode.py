@@ -90,6 +90,7 @@ def token_budget(samples: int) -> int:
 class Context:                             # a channel's last final utterance, heard again before the next
     audio: np.ndarray                      # its samples (16 kHz, one channel)
     text: str                              # what was said in them
+    start_s: Optional[float] = None        # where they begin on the session clock
 
 
 def _cjk_word(text: str) -> str:
@@ -181,6 +182,7 @@ class UtteranceDecoder:
         else:
             fw_segments = self._decode_final(audio, spans_s, on_doubt, prefix)
         skip = _context_words(fw_segments, prefix, lead) if context is not None else 0
+        earlier: list[Word] = []
         for fw_seg in fw_segments:
             words = []
             for w in fw_seg.words or ():
@@ -188,8 +190,13 @@ class UtteranceDecoder:
                     skip -= 1
                     continue
                 if context is not None and (w.start + w.end) / 2 < lead:
-                    # the rest of the context's audio, where the earlier final wrote less than was said: that
-                    # speech is not this utterance's, and its words would all land on its first instant
+                    # the rest of the context's audio, where the earlier final wrote less than was said: not
+                    # this utterance's speech (its words would all land on its first instant), but said
+                    if context.start_s is not None:
+                        start = round(context.start_s + w.start, 2)
+                        text = _cjk_word(to_simplified(w.word)) if self.zh else w.word
+                        earlier.append(Word(start, round(max(start, context.start_s + w.end), 2), text,
+                                            float(w.probability)))
                     continue
                 start = round(min(offset + max(w.start, lead), limit), 2)
                 end = round(min(offset + max(w.start, w.end, lead), limit), 2)
@@ -217,12 +224,32 @@ class UtteranceDecoder:
                 kept = None if kept is None else respell(kept, self.names)
                 if kept is not None and kept.text:
                     out.append(kept)
+        if earlier and context is not None and out:   # (an utterance of its own without text is retried)
+            out = self._said_before(earlier, context, channel, speaker, duration, prompt) + out
         if out and self.hotwords:
             out = self.confirm_names(out, lambda: self.without_vocabulary().final(
                 given, region, channel, speaker, duration, context=context, retry=retry))
         if not out and retry is not None and self.hotwords:
             return self.without_vocabulary().final(given, region, channel, speaker, duration, retry=retry)
         return out
+
+    def _said_before(self, words: list[Word], context: Context, channel: int, speaker: Optional[str],
+                     duration: float, prompt: Optional[str]) -> list[Segment]:
+        """The words a decode after the context wrote in the context's own audio past its text: what the
+        earlier final left out of its utterance (its decode stopped short), at their own times there. Not
+        when they only say the context's text again, once or more (Whisper looping on its prefix: 您好，您好，…)."""
+        if self.zh:
+            words = tidy_words(words)
+        if not words:
+            return []
+        seg = Segment(0, words[0].start, max(words[-1].end, words[0].start), guards.words_text(words),
+                      tuple(words), speaker, channel)
+        kept = guards.guard(seg, duration, prompt, self.hotwords)
+        said = guards.squash(context.text)
+        text = guards.squash(kept.text) if kept is not None else ""
+        if not text or not said or text in said * (len(text) // len(said) + 2) or kept.end <= kept.start:
+            return []
+        return [kept]
 
     def confirm_names(self, segments: list[Segment], again: Callable[[], list[Segment]]) -> list[Segment]:
         """`segments` with each one that is a single listed name and nothing else confirmed: `again()` decodes

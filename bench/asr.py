@@ -688,7 +688,8 @@ def digits_intact(utts: list[Utterance], segments: list, any_channel: bool = Fal
 def written_twice(segments: list) -> dict:
     """Speech written at no place or twice on one channel: segments of no length (words aligned to one instant,
     where the decoder wrote text with no audio under it) and pairs of segments of a channel that overlap by
-    more than 0.3 s (the same speech decoded twice)."""
+    more than 0.3 s (the same speech decoded twice; or, live, the words a final left out, written by the next
+    decode at their own time inside the earlier final's, whose last word was aligned over the pause)."""
     overlaps = 0
     for ch in {s.channel for s in segments}:
         mine = sorted((s for s in segments if s.channel == ch), key=lambda s: s.start)
@@ -808,7 +809,7 @@ def bench_interviews(sys_: Systems, rows: list[Row], quick: bool, seeds: list[in
     print(f"\n== 5. Interviews ({minutes:.0f} min, two channels, crosstalk -18 dB, noise -60 dBFS, each with the "
           "two sentences that read years digit by digit; plain: the mono mix) ==")
     print(f"{'seed':>6}{'path':>22}{'CER %':>8}{'wall s':>8}{'utt: text':>11}{'marked':>8}{'nothing':>9}"
-          f"{'digits':>8}{'0 s/twice':>10}  coverage (regions/with words/unintelligible/retried)")
+          f"{'digits':>8}{'0 s/overlap':>12}  coverage (regions/with words/unintelligible/retried)")
     for r in out["interviews"]:
         for name in names:
             x = r[name]
@@ -817,7 +818,7 @@ def bench_interviews(sys_: Systems, rows: list[Row], quick: bool, seeds: list[in
             c = f"{cov['regions']}/{cov['with_words']}/{cov['unintelligible']}/{cov['retried']}" if cov else "-"
             print(f"{r['seed'] if name == 'offline' else '':>6}{name:>22}{x['cer_pct']:>8.2f}{x['s']:>8.1f}"
                   f"{u['with_text']:>11}{u['marked']:>8}{u['nothing']:>9}{x['digits_intact']:>8}"
-                  f"{'%d/%d' % (x['twice']['no_length'], x['twice']['overlapping']):>10}  {c}")
+                  f"{'%d/%d' % (x['twice']['no_length'], x['twice']['overlapping']):>12}  {c}")
         print(f"{'':>6}offline: two runs {'identical' if r['offline']['runs_match'] else 'DIFFER'}; "
               f"offline - live {r['offline']['cer_pct'] - r['live']['cer_pct']:+.2f} pts, offline - plain "
               f"{r['offline']['cer_pct'] - r['plain']['cer_pct']:+.2f} pts, - plain no word times "

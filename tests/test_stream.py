@@ -839,7 +839,12 @@ def test_what_a_decode_after_the_context_writes_in_the_context_s_audio_is_not_pu
 
     decoder = UtteranceDecoder(Model(), "zh")
     region = Region(10 * RATE, 14 * RATE, ((int(10.4 * RATE), int(13.6 * RATE)),))
-    context = Context(np.zeros(6 * RATE, dtype=np.float32), "街动自由，冷")
+    # the context: the last 6 s of the earlier utterance, which began at 1.5 s
+    context = Context(np.zeros(6 * RATE, dtype=np.float32), "街动自由，冷", 1.5)
+    out = decoder.final(np.zeros(4 * RATE, dtype=np.float32), region, 0, "officer", 60.0, context=context)
+    # what the earlier final left out stands at its own time, in the earlier utterance; this one's words in it
+    assert [(s.text, s.start, s.end) for s in out] == [("暗，前段在各自", 3.5, 5.6), ("计划于九月", 10.4, 11.8)]
+    # when it only says the context's text again (Whisper looping on its prefix), it is not written twice
+    said[4:10] = [("冷", 2.0, 2.3), ("街", 2.3, 2.3), ("动", 2.3, 2.3), ("自由，", 2.3, 2.3), ("冷", 2.3, 2.3)]
     out = decoder.final(np.zeros(4 * RATE, dtype=np.float32), region, 0, "officer", 60.0, context=context)
     assert [s.text for s in out] == ["计划于九月"]
-    assert out[0].start >= 10.4 and all(s.end > s.start for s in out)
