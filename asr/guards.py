@@ -248,4 +248,7 @@ def guard(segment: Segment, duration: float, prompt: Optional[str] = None,
         text = collapse_text_repeats(segment.text)
         if text != segment.text:
             segment = replace(segment, text=text)
-    return clamp(segment, duration)
+    segment = clamp(segment, duration)
+    if segment is not None and segment.words and segment.end <= segment.start:
+        return None   # words aligned to one instant: no audio under them (a loop's tail spilling past its clip)
+    return segment

@@ -107,3 +107,12 @@ def test_a_character_cut_inside_its_bytes_never_reaches_the_transcript():
     assert kept.end == 1.2                                   # the broken word's time goes with it
     assert guard(Segment(0, 0.0, 0.2, BROKEN, (Word(0.0, 0.2, BROKEN, 0.1),)), duration=10.0) is None
     assert guard(Segment(0, 0.0, 1.0, "好的" + BROKEN), duration=10.0).text == "好的"   # no word times
+
+
+def test_words_aligned_to_one_instant_are_not_kept_as_speech():
+    # a loop's tail spilling past its clip: the alignment finds no audio for it and piles it on one instant
+    assert guard(seg("若不", 355.87, 0.0), duration=400.0) is None
+    assert guard(seg("其中一阵，", 268.67, 0.0), duration=400.0) is None
+    # a short word with its own length stays, and so does a segment without word times
+    assert guard(seg("对", 12.0, 0.2), duration=400.0).text == "对"
+    assert guard(Segment(0, 12.0, 12.0, "对"), duration=400.0).text == "对"
