@@ -156,7 +156,8 @@ class UtteranceDecoder:
 
         `context`: earlier speech of the channel and its text. Its audio is decoded first, with its text as
         the decoder's prefix (Whisper goes on from there, as from a sentence it wrote itself); its words are
-        not returned, nor anything else written in its audio.
+        not returned. What else the decode writes in its audio (what the earlier final left out) comes back at
+        its own time there (`_said_before`), never on this utterance's first instant.
 
         `retry`: the decode of an utterance that gave no text: the utterance alone on the 30 s window, with
         `retry` (the channel's earlier text, may be "") after the prompt instead of a prefix. When that gives
