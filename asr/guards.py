@@ -201,6 +201,23 @@ def lone_listed(text: str, vocabulary: Sequence[str]) -> Optional[str]:
     return next((w for w in vocabulary if said and squash(w) == said), None)
 
 
+def said_back(text: str, vocabulary: Sequence[str]) -> tuple[str, ...]:
+    """What of the vocabulary `text` may only have copied from the prompt, which ends with the list: the word
+    `text` is and nothing else; or a group of three digits or more of a listed entry found in it (a case
+    number's 2026 written for a 2016 said), with the listed word it begins with (张伟2026-2015, for a phone
+    number said as 2016 and 2015). Empty when none."""
+    said = squash(text)
+    if not said:
+        return ()
+    lone = lone_listed(text, vocabulary)
+    if lone is not None:
+        return (lone,)
+    digits = sorted({g for w in vocabulary for g in re.findall(r"[0-9]{3,}", w) if g in said})
+    if not digits:
+        return ()
+    return tuple(dict.fromkeys([*(w for w in vocabulary if squash(w) and said.startswith(squash(w))), *digits]))
+
+
 def is_prompt_echo(text: str, prompt: Optional[str], vocabulary: Sequence[str] = ()) -> bool:
     """True when a segment only says the prompt Whisper was given again, or a part of it ("以下是普通话的句子。"
     from a decode it could not read): at least 4 characters of it, and nothing else. One word of the case

@@ -247,3 +247,26 @@ def test_the_bench_leaves_out_only_common_words_that_its_name_tagger_takes_from_
     tagged = {n for row in manifest().values() if row["language"] == "zh" for n in names_of(row["reference"])}
     assert NOT_NAMES <= tagged, sorted(NOT_NAMES - tagged)
     assert {"左小蕾", "佐野", "龙耀", "武侯祠", "潍坊", "坎镇"} <= tagged - NOT_NAMES
+
+
+def test_a_number_written_with_the_case_number_s_digits_stands_only_where_heard_without_the_list():
+    from asr.guards import said_back
+    from asr.stream_decode import UtteranceDecoder
+
+    listed = ("张伟", "张警官", "讯问室1", "DEMO-2026-001")
+    # what the list may have written: a lone name, or the case number's digits with the name before them
+    assert said_back("张伟。", listed) == ("张伟",)
+    assert said_back("张伟2026-2015。", listed) == ("张伟", "2026")
+    assert said_back("张伟在任职的四年时间里", listed) == ()        # a name in a sentence is speech
+    assert said_back("2016、2015", listed) == ()
+    decoder = UtteranceDecoder(ScriptedModel([]), "zh", hotwords=listed)
+
+    def seg(text):
+        return Segment(0, 15.4, 17.4, text, (Word(15.4, 17.4, text, 0.5),), "suspect", 1)
+
+    # the phone number said as 二零一六 二零一五, decoded after the demo's list and without it
+    assert [s.text for s in decoder.confirm_names([seg("张伟2026-2015。")], lambda: [seg("2016、2015")])] == \
+        ["2016、2015"]
+    # a case number that was said is heard without the list too, and stays as the list spells it
+    said = [seg("案号DEMO-2026-001")]
+    assert decoder.confirm_names(said, lambda: [seg("案号DEMO 2026 001")]) == said
