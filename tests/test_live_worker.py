@@ -122,18 +122,35 @@ def test_a_stuck_worker_is_killed_and_restarted(archive_home, beeps, tmp_path):
     assert restart.details["exit"] == -signal.SIGKILL
 
 
-def _latencies(url: str, live, limit: float = 30) -> list[float]:
-    import httpx
+POLLER = (
+    "import sys, time, httpx\n"
+    "with httpx.Client(timeout=10) as client:\n"
+    "    while True:\n"
+    "        t = time.perf_counter()\n"
+    "        code = client.get(sys.argv[1] + '/console.html').status_code\n"
+    "        print(code, time.perf_counter() - t, flush=True)\n"
+    "        time.sleep(0.02)\n")
 
-    out = []
-    deadline = time.monotonic() + limit
-    with httpx.Client(timeout=10) as client:
-        while not live.wait(0) and time.monotonic() < deadline:
-            t = time.perf_counter()
-            assert client.get(f"{url}/console.html").status_code == 200
-            out.append(time.perf_counter() - t)
-            time.sleep(0.02)
-    return out
+
+def _latencies(url: str, start, limit: float = 30) -> tuple[list[float], object]:
+    """A session started by `start()` while another process asks the server for a page every 20 ms: the
+    requests' latencies, once the session has ended, and the session. (A client in the server's own process
+    would be held by the same interpreter lock as the server, and could not even send during a stall.)"""
+    import subprocess
+    import sys
+
+    poller = subprocess.Popen([sys.executable, "-c", POLLER, url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert poller.stdout.readline().startswith("200 ")    # the server answers; the poller is running
+        live = start()
+        live.wait(limit)
+    finally:
+        poller.terminate()
+        out, _ = poller.communicate(timeout=10)
+    rows = [line.split() for line in out.splitlines()]
+    rows = [row for row in rows if len(row) == 2]                # (a line cut short by the end is left out)
+    assert all(code == "200" for code, _ in rows), rows
+    return [float(seconds) for _, seconds in rows], live
 
 
 def test_the_web_server_answers_at_once_while_a_decode_holds_its_process(archive_home, tmp_path):
@@ -150,12 +167,12 @@ def test_the_web_server_answers_at_once_while_a_decode_holds_its_process(archive
     server = start_in_thread(home, ServeOptions(port=0))
     try:
         req = RecordRequest(audio=str(src), realtime=False)
-        inside = start_live(home, archive, req, None, "tester", stream=beep_stream(hold_gil_s=1.5))
-        stalled = _latencies(server.url, inside)
+        stalled, inside = _latencies(server.url, lambda: start_live(home, archive, req, None, "tester",
+                                                                    stream=beep_stream(hold_gil_s=1.5)))
         inside.stop()
-        worker = start_live(home, archive, req, None, "tester",
-                            stream=InWorker(factory="helpers.capture_fakes:beep_stream", kwargs={"hold_gil_s": 1.5}))
-        answered = _latencies(server.url, worker)
+        in_worker = InWorker(factory="helpers.capture_fakes:beep_stream", kwargs={"hold_gil_s": 1.5})
+        answered, worker = _latencies(server.url, lambda: start_live(home, archive, req, None, "tester",
+                                                                     stream=in_worker))
         worker.stop()
     finally:
         server.stop()
