@@ -90,7 +90,7 @@ def token_budget(samples: int) -> int:
 class Context:                             # a channel's last final utterance, heard again before the next
     audio: np.ndarray                      # its samples (16 kHz, one channel)
     text: str                              # what was said in them
-    start_s: Optional[float] = None        # where they begin on the session clock
+    start_s: float                         # where they begin on the session clock
 
 
 def _cjk_word(text: str) -> str:
@@ -193,11 +193,10 @@ class UtteranceDecoder:
                 if context is not None and (w.start + w.end) / 2 < lead:
                     # the rest of the context's audio, where the earlier final wrote less than was said: not
                     # this utterance's speech (its words would all land on its first instant), but said
-                    if context.start_s is not None:
-                        start = round(context.start_s + w.start, 2)
-                        text = _cjk_word(to_simplified(w.word)) if self.zh else w.word
-                        earlier.append(Word(start, round(max(start, context.start_s + w.end), 2), text,
-                                            float(w.probability)))
+                    start = round(context.start_s + w.start, 2)
+                    text = _cjk_word(to_simplified(w.word)) if self.zh else w.word
+                    earlier.append(Word(start, round(max(start, context.start_s + w.end), 2), text,
+                                        float(w.probability)))
                     continue
                 start = round(min(offset + max(w.start, lead), limit), 2)
                 end = round(min(offset + max(w.start, w.end, lead), limit), 2)
@@ -248,7 +247,7 @@ class UtteranceDecoder:
         kept = guards.guard(seg, duration, prompt, self.hotwords)
         said = guards.squash(context.text)
         text = guards.squash(kept.text) if kept is not None else ""
-        if not text or not said or text in said * (len(text) // len(said) + 2) or kept.end <= kept.start:
+        if not text or not said or text in said * (len(text) // len(said) + 2):
             return []
         return [kept]
 
