@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -136,9 +138,6 @@ def _latencies(url: str, start, limit: float = 30) -> tuple[list[float], object]
     """A session started by `start()` while another process asks the server for a page every 20 ms: the
     requests' latencies, once the session has ended, and the session. (A client in the server's own process
     would be held by the same interpreter lock as the server, and could not even send during a stall.)"""
-    import subprocess
-    import sys
-
     poller = subprocess.Popen([sys.executable, "-c", POLLER, url], stdout=subprocess.PIPE, text=True)
     try:
         assert poller.stdout.readline().startswith("200 ")    # the server answers; the poller is running
